@@ -1,0 +1,36 @@
+/* Kernel launchers: each records one operation (one or a few dispatches) into a recorder.
+ * Sizes are in elements of fp32; buffers must hold what the shapes ask for. */
+#ifndef VKQUILL_KERNELS_H
+#define VKQUILL_KERNELS_H
+
+#include "vkquill/runtime.h"
+
+typedef enum vkq_matmul_form {
+    VKQ_MATMUL_NN, /* C[m,n] = A[m,k] . B[k,n]   */
+    VKQ_MATMUL_NT, /* C[m,n] = A[m,k] . B[n,k]^T */
+    VKQ_MATMUL_TN  /* C[m,n] = A[k,m]^T . B[k,n] */
+} vkq_matmul_form;
+
+typedef struct vkq_matmul_args {
+    vkq_matmul_form form;
+    uint32_t m, n, k;
+    uint32_t batch;                       /* 0 or 1: a single product */
+    uint64_t stride_a, stride_b, stride_c; /* elements between batch items; 0: tightly packed */
+    float alpha, beta;                    /* C = alpha * product + beta * C; beta 0 ignores C */
+} vkq_matmul_args;
+
+vkq_status vkq_matmul(vkq_rec *rec, const vkq_matmul_args *args, vkq_buf a, vkq_buf b, vkq_buf c);
+const char *vkq_matmul_form_name(vkq_matmul_form form);
+
+/* Element-wise, n elements. */
+vkq_status vkq_add(vkq_rec *rec, vkq_buf a, vkq_buf b, vkq_buf out, uint32_t n);   /* out = a + b */
+vkq_status vkq_scale(vkq_rec *rec, vkq_buf x, vkq_buf out, float s, uint32_t n);  /* out = s x */
+vkq_status vkq_axpy(vkq_rec *rec, float alpha, vkq_buf x, vkq_buf y, uint32_t n); /* y += alpha x */
+vkq_status vkq_copy(vkq_rec *rec, vkq_buf src, vkq_buf dst, uint32_t n);
+vkq_status vkq_fill(vkq_rec *rec, vkq_buf dst, float value, uint32_t n);
+
+/* Reductions of n elements into out[0]. */
+vkq_status vkq_sum(vkq_rec *rec, vkq_buf x, uint32_t n, vkq_buf out);
+vkq_status vkq_sumsq(vkq_rec *rec, vkq_buf x, uint32_t n, vkq_buf out);
+
+#endif

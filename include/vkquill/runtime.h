@@ -1,0 +1,112 @@
+/* The Vulkan runtime: devices, a context, device buffers and a recorder of dispatches.
+ * Nothing here knows about models; kernels are launched through include/vkquill/kernels.h. */
+#ifndef VKQUILL_RUNTIME_H
+#define VKQUILL_RUNTIME_H
+
+#include <stdint.h>
+
+#include "vkquill/status.h"
+
+typedef struct vkq_ctx vkq_ctx;
+typedef struct vkq_rec vkq_rec;
+typedef struct vkq_block vkq_block;
+
+/* A range of a device memory block. Plain value; the context owns the memory. */
+typedef struct vkq_buf {
+    vkq_block *block;
+    uint64_t offset;
+    uint64_t size;
+} vkq_buf;
+
+typedef enum vkq_device_type {
+    VKQ_DEVICE_DISCRETE,
+    VKQ_DEVICE_INTEGRATED,
+    VKQ_DEVICE_VIRTUAL,
+    VKQ_DEVICE_CPU,
+    VKQ_DEVICE_OTHER
+} vkq_device_type;
+
+/* Kernel variants: what is fast on a CPU driver is the opposite of what is fast on a GPU. */
+typedef enum vkq_variant {
+    VKQ_VARIANT_AUTO = 0,
+    VKQ_VARIANT_CPU,  /* lavapipe and other CPU drivers: register tiles, texel buffers, shuffles */
+    VKQ_VARIANT_GPU   /* GPUs: shared-memory tiles */
+} vkq_variant;
+
+#define VKQ_MAX_HEAPS 8
+
+typedef struct vkq_device_info {
+    uint32_t index;
+    char name[256];
+    vkq_device_type type;
+    char driver[256];
+    uint32_t api_version;
+    uint32_t vendor_id;
+    uint32_t device_id;
+    uint32_t heap_count;
+    uint64_t heap_size[VKQ_MAX_HEAPS];
+    int heap_device_local[VKQ_MAX_HEAPS];
+    uint32_t subgroup_size;
+    int subgroup_shuffle;
+    int fp16;
+    int int8;
+    int cooperative_matrix;
+    uint32_t max_workgroup_invocations;
+    uint32_t max_texel_buffer_elements;
+    uint64_t max_storage_buffer_range;
+    int usable; /* Vulkan 1.1 and a compute queue */
+} vkq_device_info;
+
+const char *vkq_device_type_name(vkq_device_type type);
+const char *vkq_variant_name(vkq_variant variant);
+
+/* Lists the devices the loader sees. *count receives the total, even when it exceeds max. */
+vkq_status vkq_enumerate_devices(vkq_device_info *out, uint32_t max, uint32_t *count);
+
+/* The device a context would take: `want` is an index or a name substring (NULL or empty: the
+ * best usable device, discrete > integrated > virtual > cpu). */
+vkq_status vkq_pick_device(const vkq_device_info *infos, uint32_t count, const char *want,
+                           uint32_t *chosen);
+
+typedef struct vkq_ctx_options {
+    const char *device;   /* index or name substring; NULL: $VKQ_DEVICE, else the best device */
+    int validate;         /* 1 on, 0 off, -1: $VKQ_VALIDATE */
+    vkq_variant variant;  /* AUTO: $VKQ_VARIANT, else chosen from the device */
+} vkq_ctx_options;
+
+#define VKQ_CTX_OPTIONS_DEFAULT {NULL, -1, VKQ_VARIANT_AUTO}
+
+vkq_status vkq_ctx_create(const vkq_ctx_options *options, vkq_ctx **out);
+/* Saves the pipeline cache, reports leaks of validation messages, frees everything. */
+vkq_status vkq_ctx_destroy(vkq_ctx *ctx);
+const vkq_device_info *vkq_ctx_device(const vkq_ctx *ctx);
+vkq_variant vkq_ctx_variant(const vkq_ctx *ctx);
+/* Whether the CPU variants can run on this device (subgroups of 8 with shuffle, texel buffers). */
+int vkq_ctx_supports_variant(const vkq_ctx *ctx, vkq_variant variant);
+void vkq_ctx_set_variant(vkq_ctx *ctx, vkq_variant variant);
+/* Bytes of device memory in use now and at most so far. */
+uint64_t vkq_ctx_memory_in_use(const vkq_ctx *ctx);
+uint64_t vkq_ctx_memory_peak(const vkq_ctx *ctx);
+
+vkq_status vkq_buf_alloc(vkq_ctx *ctx, uint64_t bytes, vkq_buf *out);
+void vkq_buf_free(vkq_ctx *ctx, vkq_buf *buf);
+/* Synchronous copies between host memory and a buffer (offset in bytes within buf). */
+vkq_status vkq_buf_upload(vkq_ctx *ctx, vkq_buf dst, uint64_t offset, const void *src, uint64_t bytes);
+vkq_status vkq_buf_download(vkq_ctx *ctx, vkq_buf src, uint64_t offset, void *dst, uint64_t bytes);
+/* A sub-range of a buffer, in bytes. */
+vkq_buf vkq_buf_slice(vkq_buf buf, uint64_t offset, uint64_t size);
+
+/* A recorder holds one command buffer: begin, record many dispatches, end, then submit as
+ * often as wanted (each submit waits for completion). Scratch memory that launchers ask for
+ * lives until the next begin. */
+vkq_status vkq_rec_create(vkq_ctx *ctx, vkq_rec **out);
+void vkq_rec_destroy(vkq_rec *rec);
+vkq_status vkq_rec_begin(vkq_rec *rec);
+vkq_status vkq_rec_end(vkq_rec *rec);
+vkq_status vkq_rec_submit(vkq_rec *rec);
+uint32_t vkq_rec_dispatch_count(const vkq_rec *rec);
+
+/* VKQ_PROFILE=1: per-kernel time table of everything submitted so far, to f. */
+void vkq_ctx_print_profile(const vkq_ctx *ctx, void *file);
+
+#endif

@@ -1,0 +1,55 @@
+/* What kernel checks share: inputs, guarded outputs, NMSE, and reporting. */
+#ifndef VKQ_CHECK_HARNESS_H
+#define VKQ_CHECK_HARNESS_H
+
+#include <stddef.h>
+
+#include "base/status_internal.h"
+#include "vkquill/kernels.h"
+#include "vkquill/selftest.h"
+
+enum { VKQ_GUARD_WORDS = 16 };
+
+typedef struct vkq_check_env {
+    vkq_ctx *ctx;
+    vkq_rec *rec;
+    const char *family;
+    const char *variant;
+    vkq_check_report report;
+    void *user;
+    unsigned failed;
+    uint64_t rng;
+    /* what the current case allocated, released by vkq_check_release */
+    vkq_buf bufs[32];
+    unsigned buf_count;
+    void *host[32];
+    unsigned host_count;
+} vkq_check_env;
+
+/* An output buffer followed by guard words; `view` is what kernels get. */
+typedef struct vkq_guarded {
+    vkq_buf whole;
+    vkq_buf view;
+    size_t n;
+} vkq_guarded;
+
+typedef vkq_status (*vkq_check_fn)(vkq_check_env *env);
+
+float *vkq_check_floats(vkq_check_env *env, size_t n);        /* zeroed; NULL when out of memory */
+void vkq_check_random(vkq_check_env *env, float *x, size_t n, float lo, float hi);
+vkq_status vkq_check_input(vkq_check_env *env, const float *data, size_t n, vkq_buf *out);
+vkq_status vkq_check_output(vkq_check_env *env, const float *initial, size_t n, vkq_guarded *out);
+/* Downloads an output; *guards_ok tells whether the guard words survived. */
+vkq_status vkq_check_read(vkq_check_env *env, const vkq_guarded *g, float *out, int *guards_ok);
+/* Submits what was recorded since vkq_rec_begin. */
+vkq_status vkq_check_submit(vkq_check_env *env);
+double vkq_nmse(const float *got, const float *want, size_t n);
+void vkq_check_emit(vkq_check_env *env, const char *case_name, double error, double threshold,
+                    int guards_ok);
+void vkq_check_release(vkq_check_env *env);
+
+vkq_status vkq_check_matmul(vkq_check_env *env);
+vkq_status vkq_check_elementwise(vkq_check_env *env);
+vkq_status vkq_check_reduce(vkq_check_env *env);
+
+#endif

@@ -1,0 +1,67 @@
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/status_internal.h"
+#include "cli/cli.h"
+
+static vkq_status parse_value(const char *command, const cli_option *o, const char *text)
+{
+    char *end;
+    errno = 0;
+    if (o->type == CLI_U32) {
+        unsigned long long v = strtoull(text, &end, 10);
+        if (errno || *end || end == text || text[0] == '-' || v == 0 || v > UINT32_MAX)
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                            "%s: %s expects a positive integer, got '%s'", command, o->name, text);
+        *(uint32_t *)o->dest = (uint32_t)v;
+    } else if (o->type == CLI_FLOAT) {
+        float v = strtof(text, &end);
+        if (errno || *end || end == text || !isfinite(v))
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s expects a number, got '%s'",
+                            command, o->name, text);
+        *(float *)o->dest = v;
+    } else {
+        *(const char **)o->dest = text;
+    }
+    return VKQ_OK;
+}
+
+vkq_status cli_parse(const char *command, int argc, char **argv, int first,
+                     const cli_option *opts, int count)
+{
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        const cli_option *o = NULL;
+        for (int j = 0; j < count && !o; j++)
+            if (strcmp(arg, opts[j].name) == 0)
+                o = &opts[j];
+        if (!o)
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: unknown %s '%s'; see 'vkquill help'",
+                            command, arg[0] == '-' ? "option" : "argument", arg);
+        if (o->type == CLI_FLAG) {
+            *(int *)o->dest = 1;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s needs a value", command, o->name);
+        VKQ_TRY(parse_value(command, o, argv[++i]));
+    }
+    return VKQ_OK;
+}
+
+int cli_fail(vkq_status status)
+{
+    fprintf(stderr, "vkquill: error: %s\n", vkq_last_error());
+    return status == VKQ_ERR_INVALID_ARGUMENT ? 2 : 1;
+}
+
+double cli_now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}

@@ -1,0 +1,31 @@
+/* The command line: each command parses its own options and turns statuses into one message. */
+#ifndef VKQ_CLI_H
+#define VKQ_CLI_H
+
+#include <stdint.h>
+
+#include "vkquill/status.h"
+
+typedef enum cli_arg_type { CLI_FLAG, CLI_U32, CLI_FLOAT, CLI_STRING } cli_arg_type;
+
+typedef struct cli_option {
+    const char *name; /* "--m" */
+    cli_arg_type type;
+    void *dest;       /* int for flags, uint32_t, float, const char * */
+} cli_option;
+
+/* Parses argv[first..argc) against opts; unknown options, missing or malformed values fail
+ * with a message naming the command and the option. */
+vkq_status cli_parse(const char *command, int argc, char **argv, int first,
+                     const cli_option *opts, int count);
+
+/* Prints "vkquill: error: <message>" and returns the exit code for status. */
+int cli_fail(vkq_status status);
+
+double cli_now_seconds(void);
+
+int cmd_devices(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,23 @@
+#include "kernels/registry.h"
+
+#include "shader_blobs.h" /* generated: the SPIR-V of every shaders/<name>.comp */
+
+#define VKQ_DEFINE_KERNEL(name) \
+    const vkq_kernel_desc vkq_kernel_##name = {#name, vkq_spv_##name, sizeof vkq_spv_##name};
+VKQ_KERNEL_LIST(VKQ_DEFINE_KERNEL)
+#undef VKQ_DEFINE_KERNEL
+
+#define VKQ_KERNEL_ADDRESS(name) &vkq_kernel_##name,
+const vkq_kernel_desc *const vkq_all_kernels[] = {VKQ_KERNEL_LIST(VKQ_KERNEL_ADDRESS)};
+#undef VKQ_KERNEL_ADDRESS
+const unsigned vkq_kernel_count = sizeof vkq_all_kernels / sizeof vkq_all_kernels[0];
+
+void vkq_grid_1d(uint64_t n, uint32_t local, uint32_t groups[3])
+{
+    uint64_t total = (n + local - 1) / local;
+    groups[0] = total < 65535 ? (uint32_t)(total ? total : 1) : 65535;
+    groups[1] = (uint32_t)((total + groups[0] - 1) / groups[0]);
+    groups[2] = 1;
+    if (groups[1] == 0)
+        groups[1] = 1;
+}
