@@ -55,6 +55,7 @@ int main(void)
         {"matmul cpu", run_family, NULL, NULL, &(family_case){"matmul", VKQ_VARIANT_CPU}},
         {"matmul gpu", run_family, NULL, NULL, &(family_case){"matmul", VKQ_VARIANT_GPU}},
         {"elementwise", run_family, NULL, NULL, &(family_case){"elementwise", VKQ_VARIANT_AUTO}},
+        {"rmsnorm", run_family, NULL, NULL, &(family_case){"rmsnorm", VKQ_VARIANT_AUTO}},
         {"reduce", run_family, NULL, NULL, &(family_case){"reduce", VKQ_VARIANT_AUTO}},
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,7 +8,7 @@
 typedef struct vkq_check_result {
     const char *kernel;    /* family, e.g. "matmul" */
     const char *variant;   /* "cpu", "gpu", or "any" for kernels without variants */
-    char case_name[128];   /* the shape and options of this case */
+    char case_name[192];   /* the shape and options of this case */
     double error;          /* NMSE = sum (got - want)^2 / sum want^2 */
     double threshold;
     int guards_ok;         /* the words after every output are untouched */

@@ -16,6 +16,7 @@ static const family families[] = {
     {"matmul", 1, vkq_check_matmul},
     {"elementwise", 0, vkq_check_elementwise},
     {"reduce", 0, vkq_check_reduce},
+    {"rmsnorm", 0, vkq_check_rmsnorm},
 };
 enum { FAMILY_COUNT = sizeof families / sizeof families[0] };
 
@@ -175,4 +176,51 @@ vkq_status vkq_selftest(vkq_ctx *ctx, const char *family_name, vkq_variant varia
                         family_name);
     *failed = env.failed;
     return VKQ_OK;
+}
+
+static vkq_status fd_loss(vkq_check_env *env, const vkq_fd_check *c, const float *x, float *y,
+                          double *loss)
+{
+    VKQ_TRY(c->forward(env, c->user, x, y));
+    double sum = 0.0;
+    for (size_t i = 0; i < c->ny; i++)
+        sum += (double)c->r[i] * y[i];
+    *loss = sum;
+    return VKQ_OK;
+}
+
+vkq_status vkq_check_fd(vkq_check_env *env, const vkq_fd_check *c)
+{
+    unsigned probes = c->probes < c->nx ? c->probes : (unsigned)c->nx;
+    float *x = malloc(c->nx * sizeof *x), *y = malloc(c->ny * sizeof *y);
+    float *numeric = malloc(probes * sizeof *numeric), *analytic = malloc(probes * sizeof *analytic);
+    vkq_status s = x && y && numeric && analytic
+                       ? VKQ_OK
+                       : vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    if (s == VKQ_OK)
+        memcpy(x, c->x, c->nx * sizeof *x);
+    for (unsigned p = 0; p < probes && s == VKQ_OK; p++) {
+        size_t i = (size_t)((double)p * (double)c->nx / probes); /* spread over x */
+        double plus = 0.0, minus = 0.0;
+        x[i] = c->x[i] + c->step;
+        s = fd_loss(env, c, x, y, &plus);
+        x[i] = c->x[i] - c->step;
+        if (s == VKQ_OK)
+            s = fd_loss(env, c, x, y, &minus);
+        x[i] = c->x[i];
+        numeric[p] = (float)((plus - minus) / (2.0 * c->step));
+        analytic[p] = c->analytic[i];
+    }
+    if (s == VKQ_OK) /* leaves the forward's device input as it found it */
+        s = c->forward(env, c->user, c->x, y);
+    if (s == VKQ_OK) {
+        char name[160];
+        snprintf(name, sizeof name, "%s fd", c->case_name);
+        vkq_check_emit(env, name, vkq_nmse(analytic, numeric, probes), c->threshold, 1);
+    }
+    free(x);
+    free(y);
+    free(numeric);
+    free(analytic);
+    return s;
 }

@@ -51,5 +51,28 @@ void vkq_check_release(vkq_check_env *env);
 vkq_status vkq_check_matmul(vkq_check_env *env);
 vkq_status vkq_check_elementwise(vkq_check_env *env);
 vkq_status vkq_check_reduce(vkq_check_env *env);
+vkq_status vkq_check_rmsnorm(vkq_check_env *env);
 
 #endif
+
+/* Finite-difference gradient checks of backward kernels. A forward runs on the device and
+ * maps x (nx floats) to y (ny floats); with loss(x) = sum_i r_i y_i(x), the analytic gradient
+ * dloss/dx (from the backward kernel, given dy = r) is compared, as NMSE, with central
+ * differences at `probes` coordinates spread over x. */
+typedef vkq_status (*vkq_fd_forward)(vkq_check_env *env, void *user, const float *x, float *y);
+
+typedef struct vkq_fd_check {
+    const char *case_name;
+    vkq_fd_forward forward;
+    void *user;
+    const float *x;
+    size_t nx;
+    const float *r;
+    size_t ny;
+    const float *analytic;
+    float step;       /* h of (f(x+h) - f(x-h)) / 2h */
+    unsigned probes;
+    double threshold;
+} vkq_fd_check;
+
+vkq_status vkq_check_fd(vkq_check_env *env, const vkq_fd_check *c);

@@ -1,4 +1,4 @@
-#include "kernels/registry.h"
+#include "kernels/launch.h"
 
 #include "shader_blobs.h" /* generated: the SPIR-V of every shaders/<name>.comp */
 
@@ -20,4 +20,16 @@ void vkq_grid_1d(uint64_t n, uint32_t local, uint32_t groups[3])
     groups[2] = 1;
     if (groups[1] == 0)
         groups[1] = 1;
+}
+
+vkq_status vkq_need_floats(const char *op, const char *name, vkq_buf buf, uint64_t n)
+{
+    if (!buf.block)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s has no buffer", op, name);
+    if (buf.size / 4 < n)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s needs %llu floats but holds %llu", op,
+                        name, (unsigned long long)n, (unsigned long long)(buf.size / 4));
+    if (n > UINT32_MAX)
+        return vkq_fail(VKQ_ERR_UNSUPPORTED, "%s: %s exceeds 2^32 elements", op, name);
+    return VKQ_OK;
 }

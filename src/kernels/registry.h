@@ -9,7 +9,8 @@
     X(matmul_cpu)          \
     X(matmul_gpu)          \
     X(elementwise)         \
-    X(reduce)
+    X(reduce)              \
+    X(rmsnorm)
 
 #define VKQ_DECLARE_KERNEL(name) extern const vkq_kernel_desc vkq_kernel_##name;
 VKQ_KERNEL_LIST(VKQ_DECLARE_KERNEL)
