@@ -56,6 +56,9 @@ int main(void)
         {"matmul gpu", run_family, NULL, NULL, &(family_case){"matmul", VKQ_VARIANT_GPU}},
         {"elementwise", run_family, NULL, NULL, &(family_case){"elementwise", VKQ_VARIANT_AUTO}},
         {"rmsnorm", run_family, NULL, NULL, &(family_case){"rmsnorm", VKQ_VARIANT_AUTO}},
+        {"embedding", run_family, NULL, NULL, &(family_case){"embedding", VKQ_VARIANT_AUTO}},
+        {"rope", run_family, NULL, NULL, &(family_case){"rope", VKQ_VARIANT_AUTO}},
+        {"swiglu", run_family, NULL, NULL, &(family_case){"swiglu", VKQ_VARIANT_AUTO}},
         {"reduce", run_family, NULL, NULL, &(family_case){"reduce", VKQ_VARIANT_AUTO}},
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -17,6 +17,9 @@ static const family families[] = {
     {"elementwise", 0, vkq_check_elementwise},
     {"reduce", 0, vkq_check_reduce},
     {"rmsnorm", 0, vkq_check_rmsnorm},
+    {"embedding", 0, vkq_check_embedding},
+    {"rope", 0, vkq_check_rope},
+    {"swiglu", 0, vkq_check_swiglu},
 };
 enum { FAMILY_COUNT = sizeof families / sizeof families[0] };
 
@@ -57,6 +60,12 @@ vkq_status vkq_check_input(vkq_check_env *env, const float *data, size_t n, vkq_
 {
     VKQ_TRY(track(env, n * sizeof(float), out));
     return vkq_buf_upload(env->ctx, *out, 0, data, n * sizeof(float));
+}
+
+vkq_status vkq_check_input_ints(vkq_check_env *env, const int32_t *data, size_t n, vkq_buf *out)
+{
+    VKQ_TRY(track(env, n * sizeof(int32_t), out));
+    return vkq_buf_upload(env->ctx, *out, 0, data, n * sizeof(int32_t));
 }
 
 vkq_status vkq_check_output(vkq_check_env *env, const float *initial, size_t n, vkq_guarded *out)

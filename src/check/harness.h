@@ -38,6 +38,7 @@ typedef vkq_status (*vkq_check_fn)(vkq_check_env *env);
 float *vkq_check_floats(vkq_check_env *env, size_t n);        /* zeroed; NULL when out of memory */
 void vkq_check_random(vkq_check_env *env, float *x, size_t n, float lo, float hi);
 vkq_status vkq_check_input(vkq_check_env *env, const float *data, size_t n, vkq_buf *out);
+vkq_status vkq_check_input_ints(vkq_check_env *env, const int32_t *data, size_t n, vkq_buf *out);
 vkq_status vkq_check_output(vkq_check_env *env, const float *initial, size_t n, vkq_guarded *out);
 /* Downloads an output; *guards_ok tells whether the guard words survived. */
 vkq_status vkq_check_read(vkq_check_env *env, const vkq_guarded *g, float *out, int *guards_ok);
@@ -52,6 +53,9 @@ vkq_status vkq_check_matmul(vkq_check_env *env);
 vkq_status vkq_check_elementwise(vkq_check_env *env);
 vkq_status vkq_check_reduce(vkq_check_env *env);
 vkq_status vkq_check_rmsnorm(vkq_check_env *env);
+vkq_status vkq_check_embedding(vkq_check_env *env);
+vkq_status vkq_check_rope(vkq_check_env *env);
+vkq_status vkq_check_swiglu(vkq_check_env *env);
 
 #endif
 

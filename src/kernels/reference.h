@@ -22,4 +22,17 @@ void vkq_ref_rmsnorm_forward(const float *x, const float *w, float *y, float *rs
 void vkq_ref_rmsnorm_backward(const float *dy, const float *x, const float *w, const float *rstd,
                               float *dx, float *dw, uint32_t rows, uint32_t dim);
 
+void vkq_ref_embedding_forward(const float *table, const int32_t *tokens, float *out, uint32_t n,
+                               uint32_t dim, uint32_t vocab);
+/* A plain scatter-add over the tokens: no index needed. */
+void vkq_ref_embedding_backward(const float *dout, const int32_t *tokens, float *dtable,
+                                uint32_t n, uint32_t dim);
+void vkq_ref_rope_forward(float *x, const int32_t *starts, uint32_t n, uint32_t heads,
+                          uint32_t head_dim, float theta);
+void vkq_ref_rope_backward(float *dx, const int32_t *starts, uint32_t n, uint32_t heads,
+                           uint32_t head_dim, float theta);
+void vkq_ref_swiglu_forward(const float *a, const float *b, float *out, uint32_t n);
+void vkq_ref_swiglu_backward(const float *dout, const float *a, const float *b, float *da,
+                             float *db, uint32_t n);
+
 #endif

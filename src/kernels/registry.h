@@ -10,7 +10,10 @@
     X(matmul_gpu)          \
     X(elementwise)         \
     X(reduce)              \
-    X(rmsnorm)
+    X(rmsnorm)             \
+    X(embedding)           \
+    X(rope)                \
+    X(swiglu)
 
 #define VKQ_DECLARE_KERNEL(name) extern const vkq_kernel_desc vkq_kernel_##name;
 VKQ_KERNEL_LIST(VKQ_DECLARE_KERNEL)

@@ -1,0 +1,59 @@
+#version 450
+// Token embeddings. MODE 0: forward, one invocation per output element:
+// out[t, j] = table[tokens[t], j], a row of zeros for an id outside [0, rows).
+// MODE 1: table gradient, one invocation per (group, column): a group holds every position of
+// one token id (built on the host), so each dtable element has exactly one owner, which adds
+// its positions' dout in ascending order: a deterministic scatter-add without atomics.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint MODE = 0u;
+
+layout(std430, binding = 0) readonly buffer Src { float src[]; };  // table (0) or dout (1)
+layout(std430, binding = 1) readonly buffer Ids { int ids[]; };    // tokens (0) or positions (1)
+layout(std430, binding = 2) readonly buffer GroupStart { int group_start[]; };
+layout(std430, binding = 3) readonly buffer GroupToken { int group_token[]; };
+layout(std430, binding = 4) buffer Dst { float dst[]; };           // out (0) or dtable (1)
+
+layout(push_constant) uniform Push {
+    uint n;
+    uint dim;
+    uint rows;    // rows of the table (0) or of dtable (1)
+    uint groups;
+} p;
+
+bool in_table(int token)
+{
+    return token >= 0 && uint(token) < p.rows;
+}
+
+void forward(uint i)
+{
+    uint t = i / p.dim, j = i - t * p.dim;
+    int token = ids[t];
+    dst[i] = in_table(token) ? src[uint(token) * p.dim + j] : 0.0;
+}
+
+void table_gradient(uint i)
+{
+    uint g = i / p.dim, j = i - g * p.dim;
+    int token = group_token[g];
+    if (!in_table(token))
+        return;
+    float acc = 0.0;
+    for (int k = group_start[g]; k < group_start[g + 1u]; k++)
+        acc += src[uint(ids[k]) * p.dim + j];
+    dst[uint(token) * p.dim + j] += acc;
+}
+
+void main()
+{
+    uint i = vkq_flat_index(64u);
+    if (MODE == 0u) {
+        if (i < p.n * p.dim)
+            forward(i);
+    } else if (i < p.groups * p.dim) {
+        table_gradient(i);
+    }
+}
