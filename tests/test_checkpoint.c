@@ -1,0 +1,384 @@
+/* Llama configs, the parameter layout and llama2.c checkpoints: round trips, the file layout
+ * worked out by hand, and malformed files. */
+#include <dirent.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "vkquill/llama.h"
+
+static char temp_dir[] = "/tmp/vkq_checkpoint_XXXXXX";
+
+#define OK(expr)                                         \
+    do {                                                 \
+        vkq_status s_ = (expr);                          \
+        if (s_ != VKQ_OK)                                \
+            fail_msg("%s: %s", #expr, vkq_last_error()); \
+    } while (0)
+
+/* D 8, H 12, L 2, 2 heads of size 4, 1 KV head (KVD 4), V 10, seq 6. */
+static vkq_llama_config tiny_config(int shared)
+{
+    return (vkq_llama_config){.dim = 8, .hidden_dim = 12, .n_layers = 2, .n_heads = 2,
+                              .n_kv_heads = 1, .vocab_size = 10, .seq_len = 6,
+                              .shared_classifier = shared, .norm_eps = 1e-5f,
+                              .rope_theta = 10000.0f};
+}
+
+/* Worked out by hand from the array shapes: tok_emb 10*8, rms_att 2*8, wq 2*8*8, wk 2*4*8,
+ * wv 2*4*8, wo 2*8*8, rms_ffn 2*8, w1 2*12*8, w2 2*8*12, w3 2*12*8, rms_final 8, wcls 10*8. */
+enum { TINY_SHARED_TOTAL = 1080, TINY_SEPARATE_TOTAL = 1160, TINY_ROPE = 6 * 2 };
+enum { TINY_SHARED_BYTES = 28 + 4 * (TINY_SHARED_TOTAL + 2 * TINY_ROPE),
+       TINY_SEPARATE_BYTES = 28 + 4 * (TINY_SEPARATE_TOTAL + 2 * TINY_ROPE) };
+
+static char *temp_path(const char *name)
+{
+    static char path[4][600];
+    static int next;
+    char *p = path[next++ % 4];
+    snprintf(p, sizeof path[0], "%s/%s", temp_dir, name);
+    return p;
+}
+
+static float *random_params(size_t n, uint64_t seed)
+{
+    float *p = malloc(n * sizeof *p);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        p[i] = (float)((double)(seed >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+    }
+    return p;
+}
+
+static void write_file(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, size, f), size);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The whole file; *size receives its length. */
+static unsigned char *read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char *data = malloc(1 << 20);
+    assert_non_null(data);
+    *size = fread(data, 1, 1 << 20, f);
+    fclose(f);
+    return data;
+}
+
+static float float_at(const unsigned char *file, size_t float_index)
+{
+    float x;
+    memcpy(&x, file + 28 + 4 * float_index, sizeof x);
+    return x;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void layout_matches_hand_computation(void **state)
+{
+    (void)state;
+    vkq_llama_config c = tiny_config(0);
+    OK(vkq_llama_config_check(&c));
+    vkq_llama_layout l;
+    vkq_llama_layout_of(&c, &l);
+    const size_t want[] = {0, 80, 96, 224, 288, 352, 480, 496, 688, 880, 1072, 1080, 1160};
+    const size_t got[] = {l.tok_emb, l.rms_att, l.wq, l.wk, l.wv, l.wo, l.rms_ffn,
+                          l.w1, l.w2, l.w3, l.rms_final, l.wcls, l.total};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        assert_int_equal(got[i], want[i]);
+    c.shared_classifier = 1;
+    vkq_llama_layout_of(&c, &l);
+    assert_int_equal(l.wcls, l.tok_emb);
+    assert_int_equal(l.total, TINY_SHARED_TOTAL);
+}
+
+static void expect_config_problem(vkq_llama_config c, const char *what)
+{
+    vkq_status s = vkq_llama_config_check(&c);
+    if (s != VKQ_ERR_INVALID_ARGUMENT || !strstr(vkq_last_error(), what))
+        fail_msg("got \"%s\", want \"%s\"", vkq_last_error(), what);
+}
+
+static void config_check_rejects_bad_shapes(void **state)
+{
+    (void)state;
+    vkq_llama_config c = tiny_config(1);
+    c.dim = 0;
+    expect_config_problem(c, "dim 0 is outside");
+    c = tiny_config(1);
+    c.vocab_size = 1u << 30;
+    expect_config_problem(c, "vocab_size 1073741824 is outside");
+    c = tiny_config(1);
+    c.n_heads = 3;
+    expect_config_problem(c, "n_heads 3 does not divide dim 8");
+    c = tiny_config(1);
+    c.n_heads = 8; /* head size 1: RoPE needs pairs */
+    c.n_kv_heads = 1;
+    expect_config_problem(c, "even head size");
+    c = tiny_config(1);
+    c.n_heads = 4;
+    c.n_kv_heads = 3;
+    expect_config_problem(c, "n_kv_heads 3 does not divide n_heads 4");
+    c = tiny_config(1);
+    c.norm_eps = 0.0f;
+    expect_config_problem(c, "norm_eps");
+    c = tiny_config(1);
+    c.rope_theta = NAN;
+    expect_config_problem(c, "rope_theta");
+}
+
+static void round_trip(int shared)
+{
+    vkq_llama_config c = tiny_config(shared);
+    vkq_llama_layout l;
+    vkq_llama_layout_of(&c, &l);
+    float *params = random_params(l.total, 42 + (uint64_t)shared);
+    const char *path = temp_path("model.bin");
+    OK(vkq_llama2c_write(path, &c, params));
+    assert_false(file_exists(temp_path("model.bin.tmp")));
+
+    vkq_llama_config back;
+    float *read = NULL;
+    OK(vkq_llama2c_read(path, &back, &read));
+    assert_memory_equal(read, params, l.total * sizeof *params);
+    assert_int_equal(back.dim, 8);
+    assert_int_equal(back.hidden_dim, 12);
+    assert_int_equal(back.n_layers, 2);
+    assert_int_equal(back.n_heads, 2);
+    assert_int_equal(back.n_kv_heads, 1);
+    assert_int_equal(back.vocab_size, 10);
+    assert_int_equal(back.seq_len, 6);
+    assert_int_equal(back.shared_classifier, shared);
+    assert_true(back.norm_eps == 1e-5f && back.rope_theta == 10000.0f);
+
+    /* the file itself, byte by byte where the format fixes it */
+    size_t size;
+    unsigned char *file = read_file(path, &size);
+    assert_int_equal(size, shared ? TINY_SHARED_BYTES : TINY_SEPARATE_BYTES);
+    int32_t header[7];
+    memcpy(header, file, sizeof header);
+    const int32_t want_header[7] = {8, 12, 2, 2, 1, shared ? 10 : -10, 6};
+    assert_memory_equal(header, want_header, sizeof header);
+    assert_memory_equal(file + 28, params, TINY_SHARED_TOTAL * sizeof *params);
+    /* RoPE tables [6][2] after rms_final: pos p, pair i at angle p * 10000^(-2i/4) */
+    for (int p = 0; p < 6; p++)
+        for (int i = 0; i < 2; i++) {
+            double angle = p * pow(10000.0, -2.0 * i / 4);
+            assert_float_equal(float_at(file, TINY_SHARED_TOTAL + 2 * p + i), cos(angle), 1e-6);
+            assert_float_equal(float_at(file, TINY_SHARED_TOTAL + TINY_ROPE + 2 * p + i),
+                               sin(angle), 1e-6);
+        }
+    if (!shared)
+        assert_memory_equal(file + 28 + 4 * (TINY_SHARED_TOTAL + 2 * TINY_ROPE),
+                            params + TINY_SHARED_TOTAL, 80 * sizeof *params);
+    free(file);
+    free(read);
+    free(params);
+    unlink(path);
+}
+
+static void shared_classifier_round_trips(void **state)
+{
+    (void)state;
+    round_trip(1);
+}
+
+static void separate_classifier_round_trips(void **state)
+{
+    (void)state;
+    round_trip(0);
+}
+
+/* Reading must fail with `status` and a message naming the file and containing `what`. */
+static void expect_read_error(const char *path, vkq_status status, const char *what)
+{
+    vkq_llama_config c;
+    float *params = (float *)&params; /* must be reset to NULL */
+    vkq_status s = vkq_llama2c_read(path, &c, &params);
+    if (s != status || !strstr(vkq_last_error(), path) || !strstr(vkq_last_error(), what))
+        fail_msg("reading %s: got \"%s\" (%s), want %s with \"%s\"", path, vkq_last_error(),
+                 vkq_status_name(s), vkq_status_name(status), what);
+    assert_null(params);
+}
+
+/* A valid tiny checkpoint's bytes, for cutting and extending. */
+static unsigned char *tiny_file(int shared, size_t *size)
+{
+    vkq_llama_config c = tiny_config(shared);
+    float *params = random_params(TINY_SEPARATE_TOTAL, 7);
+    const char *path = temp_path("tiny.bin");
+    OK(vkq_llama2c_write(path, &c, params));
+    free(params);
+    unsigned char *file = read_file(path, size);
+    unlink(path);
+    return file;
+}
+
+static void truncated_files_are_reported(void **state)
+{
+    (void)state;
+    for (int shared = 0; shared <= 1; shared++) {
+        size_t size;
+        unsigned char *file = tiny_file(shared, &size);
+        const size_t cuts[] = {0, 27, 28, 29, 100, size / 2, size - 4, size - 1};
+        for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+            const char *path = temp_path("cut.bin");
+            write_file(path, file, cuts[i]);
+            char want[128];
+            if (cuts[i] < 28)
+                snprintf(want, sizeof want, "%zu bytes, less than the 28-byte header", cuts[i]);
+            else
+                snprintf(want, sizeof want, "truncated: header implies %zu bytes, file has %zu",
+                         size, cuts[i]);
+            expect_read_error(path, VKQ_ERR_FORMAT, want);
+            unlink(path);
+        }
+        free(file);
+    }
+}
+
+static void trailing_bytes_are_reported(void **state)
+{
+    (void)state;
+    size_t size;
+    unsigned char *file = tiny_file(1, &size);
+    unsigned char *longer = calloc(size + 4, 1);
+    memcpy(longer, file, size);
+    const char *path = temp_path("long.bin");
+    write_file(path, longer, size + 4);
+    char want[128];
+    snprintf(want, sizeof want, "header implies %zu bytes, file has %zu (4 trailing)", size,
+             size + 4);
+    expect_read_error(path, VKQ_ERR_FORMAT, want);
+    unlink(path);
+    free(longer);
+    free(file);
+}
+
+static void text_files_are_not_checkpoints(void **state)
+{
+    (void)state;
+    const char text[] = "Once upon a time, there was a llama who liked to read binary files.\n";
+    const char *path = temp_path("story.txt");
+    write_file(path, text, sizeof text - 1);
+    expect_read_error(path, VKQ_ERR_FORMAT, "not a llama2.c checkpoint: dim");
+    unlink(path);
+    expect_read_error(temp_path("missing.bin"), VKQ_ERR_IO, "cannot open");
+    expect_read_error(temp_dir, VKQ_ERR_IO, "not a regular file");
+}
+
+/* A file of just a header (the size checks come after the header checks). */
+static void expect_header_error(int32_t dim, int32_t hidden, int32_t layers, int32_t heads,
+                                int32_t kv_heads, int32_t vocab, int32_t seq, const char *what)
+{
+    const int32_t header[7] = {dim, hidden, layers, heads, kv_heads, vocab, seq};
+    const char *path = temp_path("header.bin");
+    write_file(path, header, sizeof header);
+    expect_read_error(path, VKQ_ERR_FORMAT, what);
+    unlink(path);
+}
+
+static void bad_headers_are_reported(void **state)
+{
+    (void)state;
+    expect_header_error(8, 12, 2, 4, 3, 10, 6, "n_kv_heads 3 does not divide n_heads 4");
+    expect_header_error(0, 12, 2, 2, 1, 10, 6, "not a llama2.c checkpoint: dim is 0");
+    expect_header_error(8, 12, -2, 2, 1, 10, 6, "n_layers is -2");
+    expect_header_error(8, 12, 2, 2, 1, 0, 6, "vocab_size is 0");
+    expect_header_error(8, 12, 2, 2, 1, 10, -1, "seq_len is -1");
+    expect_header_error(8, 12, 2, 2, 1, INT32_MIN, 6, "vocab_size 2147483648 is outside");
+    expect_header_error(8, -12, 2, 2, 1, 10, 6, "hidden_dim is -12");
+    expect_header_error(INT32_MAX, 12, 2, 2, 1, 10, 6, "dim 2147483647 is outside");
+    /* the largest shape allowed: its size is computed, not allocated, before the length check */
+    expect_header_error(1 << 16, 1 << 18, 1 << 10, 1 << 10, 1 << 10, -(1 << 21), 1 << 20,
+                        "truncated: header implies");
+}
+
+static void failed_writes_leave_nothing(void **state)
+{
+    (void)state;
+    vkq_llama_config c = tiny_config(1);
+    float *params = random_params(TINY_SHARED_TOTAL, 3);
+
+    const char *nowhere = temp_path("no/such/dir/model.bin");
+    assert_int_equal(vkq_llama2c_write(nowhere, &c, params), VKQ_ERR_IO);
+    assert_non_null(strstr(vkq_last_error(), "model.bin.tmp: cannot create"));
+
+    /* the final rename fails when PATH is a directory; the temporary file must go */
+    const char *dir = temp_path("taken");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(vkq_llama2c_write(dir, &c, params), VKQ_ERR_IO);
+    assert_non_null(strstr(vkq_last_error(), "cannot rename"));
+    assert_false(file_exists(temp_path("taken.tmp")));
+    assert_int_equal(rmdir(dir), 0);
+
+    c.n_kv_heads = 3;
+    const char *path = temp_path("invalid.bin");
+    assert_int_equal(vkq_llama2c_write(path, &c, params), VKQ_ERR_INVALID_ARGUMENT);
+    assert_false(file_exists(path));
+    assert_false(file_exists(temp_path("invalid.bin.tmp")));
+
+    DIR *d = opendir(temp_dir);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        entries += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    assert_int_equal(entries, 0);
+    free(params);
+}
+
+static int create_temp_dir(void **state)
+{
+    (void)state;
+    return mkdtemp(temp_dir) ? 0 : -1;
+}
+
+/* Tests remove what they create; this also clears up after a failed one. */
+static int remove_temp_dir(void **state)
+{
+    (void)state;
+    DIR *d = opendir(temp_dir);
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", temp_dir, e->d_name);
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            remove(path);
+    }
+    closedir(d);
+    return rmdir(temp_dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(layout_matches_hand_computation),
+        cmocka_unit_test(config_check_rejects_bad_shapes),
+        cmocka_unit_test(shared_classifier_round_trips),
+        cmocka_unit_test(separate_classifier_round_trips),
+        cmocka_unit_test(truncated_files_are_reported),
+        cmocka_unit_test(trailing_bytes_are_reported),
+        cmocka_unit_test(text_files_are_not_checkpoints),
+        cmocka_unit_test(bad_headers_are_reported),
+        cmocka_unit_test(failed_writes_leave_nothing),
+    };
+    return cmocka_run_group_tests(tests, create_temp_dir, remove_temp_dir);
+}
