@@ -1,7 +1,7 @@
 #version 450
 // Rotary position embedding, llama2.c layout: each head's consecutive pairs (x[2i], x[2i+1])
-// turn by pos * theta^(-2i/head_dim), pos = t - starts[t] (positions restart in every packed
-// sequence). One invocation per (token, pair index): it computes the angle once and turns that
+// turn by positions[t] * theta^(-2i/head_dim) (positions restart in every packed sequence;
+// while decoding, each sequence is at its own position). One invocation per (token, pair index): it computes the angle once and turns that
 // pair in every head, in place. MODE 0 turns forward (R x); MODE 1 turns back (R^T dx).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
@@ -10,7 +10,7 @@ layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint MODE = 0u;
 
 layout(std430, binding = 0) buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer Starts { int starts[]; };
+layout(std430, binding = 1) readonly buffer Positions { int positions[]; };
 
 layout(push_constant) uniform Push {
     uint n;
@@ -21,7 +21,7 @@ layout(push_constant) uniform Push {
 
 void rotate(uint t, uint i)
 {
-    float pos = float(int(t) - starts[t]);
+    float pos = float(positions[t]);
     float freq = pow(p.theta, -float(2u * i) / float(p.head_dim));
     float angle = MODE == 0u ? pos * freq : -pos * freq;
     float c = cos(angle), s = sin(angle);

@@ -23,7 +23,7 @@ static const rope_case cases[] = {
 typedef struct rope_bufs {
     uint32_t n;
     const rope_case *c;
-    vkq_buf x, starts;
+    vkq_buf x, positions;
 } rope_bufs;
 
 static size_t floats_of(const rope_bufs *b)
@@ -36,19 +36,19 @@ static vkq_status device_forward(vkq_check_env *e, void *user, const float *x, f
     rope_bufs *b = user;
     VKQ_TRY(vkq_buf_upload(e->ctx, b->x, 0, x, floats_of(b) * sizeof(float)));
     VKQ_TRY(vkq_rec_begin(e->rec));
-    VKQ_TRY(vkq_rope_forward(e->rec, b->x, b->starts, b->n, b->c->heads, b->c->head_dim,
+    VKQ_TRY(vkq_rope_forward(e->rec, b->x, b->positions, b->n, b->c->heads, b->c->head_dim,
                              b->c->theta));
     VKQ_TRY(vkq_check_submit(e));
     return vkq_buf_download(e->ctx, b->x, 0, y, floats_of(b) * sizeof(float));
 }
 
-/* starts[t]: the first token of token t's sequence. Returns the token count. */
-static uint32_t pack(const rope_case *c, int32_t starts[MAX_TOKENS])
+/* positions[t]: token t's place in its own sequence. Returns the token count. */
+static uint32_t pack(const rope_case *c, int32_t positions[MAX_TOKENS])
 {
     uint32_t n = 0;
     for (int s = 0; s < MAX_SEQUENCES && c->lengths[s]; s++) {
         for (uint32_t k = 0; k < c->lengths[s]; k++)
-            starts[n + k] = (int32_t)n;
+            positions[n + k] = (int32_t)k;
         n += c->lengths[s];
     }
     return n;
@@ -64,8 +64,8 @@ static void case_name(const rope_case *c, const char *what, char *name, size_t s
 
 static vkq_status run_case(vkq_check_env *e, const rope_case *c)
 {
-    int32_t starts[MAX_TOKENS];
-    rope_bufs b = {.n = pack(c, starts), .c = c};
+    int32_t positions[MAX_TOKENS];
+    rope_bufs b = {.n = pack(c, positions), .c = c};
     size_t n = floats_of(&b);
     float *x = vkq_check_floats(e, n), *dy = vkq_check_floats(e, n);
     float *y = vkq_check_floats(e, n), *dx = vkq_check_floats(e, n);
@@ -76,19 +76,19 @@ static vkq_status run_case(vkq_check_env *e, const rope_case *c)
     vkq_check_random(e, dy, n, -1.0f, 1.0f);
 
     vkq_guarded gx, gdx;
-    VKQ_TRY(vkq_check_input_ints(e, starts, b.n, &b.starts));
+    VKQ_TRY(vkq_check_input_ints(e, positions, b.n, &b.positions));
     VKQ_TRY(vkq_check_output(e, x, n, &gx));
     VKQ_TRY(vkq_check_output(e, dy, n, &gdx));
     b.x = gx.view;
 
     VKQ_TRY(vkq_rec_begin(e->rec));
-    VKQ_TRY(vkq_rope_forward(e->rec, gx.view, b.starts, b.n, c->heads, c->head_dim, c->theta));
-    VKQ_TRY(vkq_rope_backward(e->rec, gdx.view, b.starts, b.n, c->heads, c->head_dim, c->theta));
+    VKQ_TRY(vkq_rope_forward(e->rec, gx.view, b.positions, b.n, c->heads, c->head_dim, c->theta));
+    VKQ_TRY(vkq_rope_backward(e->rec, gdx.view, b.positions, b.n, c->heads, c->head_dim, c->theta));
     VKQ_TRY(vkq_check_submit(e));
     memcpy(y, x, n * sizeof *y);
-    vkq_ref_rope_forward(y, starts, b.n, c->heads, c->head_dim, c->theta);
+    vkq_ref_rope_forward(y, positions, b.n, c->heads, c->head_dim, c->theta);
     memcpy(dx, dy, n * sizeof *dx);
-    vkq_ref_rope_backward(dx, starts, b.n, c->heads, c->head_dim, c->theta);
+    vkq_ref_rope_backward(dx, positions, b.n, c->heads, c->head_dim, c->theta);
 
     char name[128];
     int guards;

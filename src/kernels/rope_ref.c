@@ -4,11 +4,11 @@
 #include "kernels/reference.h"
 
 /* Turns every pair of x by `sign` times its angle. */
-static void rotate(float *x, const int32_t *starts, uint32_t n, uint32_t heads, uint32_t head_dim,
+static void rotate(float *x, const int32_t *positions, uint32_t n, uint32_t heads, uint32_t head_dim,
                    float theta, double sign)
 {
     for (uint32_t t = 0; t < n; t++) {
-        double pos = (double)t - starts[t];
+        double pos = positions[t];
         for (uint32_t i = 0; i < head_dim / 2; i++) {
             double angle = sign * pos * pow(theta, -2.0 * i / head_dim);
             double c = cos(angle), s = sin(angle);
@@ -22,14 +22,14 @@ static void rotate(float *x, const int32_t *starts, uint32_t n, uint32_t heads, 
     }
 }
 
-void vkq_ref_rope_forward(float *x, const int32_t *starts, uint32_t n, uint32_t heads,
+void vkq_ref_rope_forward(float *x, const int32_t *positions, uint32_t n, uint32_t heads,
                           uint32_t head_dim, float theta)
 {
-    rotate(x, starts, n, heads, head_dim, theta, 1.0);
+    rotate(x, positions, n, heads, head_dim, theta, 1.0);
 }
 
-void vkq_ref_rope_backward(float *dx, const int32_t *starts, uint32_t n, uint32_t heads,
+void vkq_ref_rope_backward(float *dx, const int32_t *positions, uint32_t n, uint32_t heads,
                            uint32_t head_dim, float theta)
 {
-    rotate(dx, starts, n, heads, head_dim, theta, -1.0);
+    rotate(dx, positions, n, heads, head_dim, theta, -1.0);
 }
