@@ -59,6 +59,10 @@ int main(void)
         {"embedding", run_family, NULL, NULL, &(family_case){"embedding", VKQ_VARIANT_AUTO}},
         {"rope", run_family, NULL, NULL, &(family_case){"rope", VKQ_VARIANT_AUTO}},
         {"swiglu", run_family, NULL, NULL, &(family_case){"swiglu", VKQ_VARIANT_AUTO}},
+        {"rows", run_family, NULL, NULL, &(family_case){"rows", VKQ_VARIANT_AUTO}},
+        {"cross_entropy", run_family, NULL, NULL,
+         &(family_case){"cross_entropy", VKQ_VARIANT_AUTO}},
+        {"adamw", run_family, NULL, NULL, &(family_case){"adamw", VKQ_VARIANT_AUTO}},
         {"reduce", run_family, NULL, NULL, &(family_case){"reduce", VKQ_VARIANT_AUTO}},
     };
     return cmocka_run_group_tests(tests, setup, teardown);

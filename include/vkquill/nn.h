@@ -51,4 +51,41 @@ vkq_status vkq_swiglu_forward(vkq_rec *rec, vkq_buf a, vkq_buf b, vkq_buf out, u
 vkq_status vkq_swiglu_backward(vkq_rec *rec, vkq_buf dout, vkq_buf a, vkq_buf b, vkq_buf da,
                                vkq_buf db, uint32_t n);
 
+/* Whole rows picked by an int32 row list, e.g. to compute logits only where a loss needs
+ * them. dst[i] = src[rows[i]]; an index outside [0, n) gathers a row of zeros. */
+vkq_status vkq_gather_rows(vkq_rec *rec, vkq_buf src /* [n][dim] */,
+                           vkq_buf rows /* int32 [count] */, vkq_buf dst /* [count][dim] */,
+                           uint32_t count, uint32_t dim, uint32_t n);
+/* The backward of the gather: dst[rows[i]] += src[i]. The row indices must be distinct (the
+ * kernel adds without atomics); an index outside [0, n) adds nothing. */
+vkq_status vkq_scatter_add_rows(vkq_rec *rec, vkq_buf src /* [count][dim] */, vkq_buf rows,
+                                vkq_buf dst /* [n][dim] */, uint32_t count, uint32_t dim,
+                                uint32_t n);
+
+/* Softmax cross-entropy over rows of vocab logits, numerically stable, fp32:
+ *   losses[r]  = weights[r] * (logsumexp(logits[r]) - logits[r][targets[r]])
+ *   dlogits[r] = weights[r] * (softmax(logits[r]) - onehot(targets[r]))
+ * A target outside [0, vocab) is ignored: loss 0 and a zero gradient row. dlogits is written,
+ * not added, and may be the logits buffer itself (the logits are then overwritten); a buffer
+ * with no block skips the gradient. Sum the losses with vkq_sum. */
+vkq_status vkq_cross_entropy(vkq_rec *rec, vkq_buf logits /* [rows][vocab] */,
+                             vkq_buf targets /* int32 [rows] */, vkq_buf weights /* [rows] */,
+                             vkq_buf losses /* [rows] */, vkq_buf dlogits /* [rows][vocab] */,
+                             uint32_t rows, uint32_t vocab);
+
+/* AdamW hyperparameters, kept in a device buffer (one struct) that the host rewrites between
+ * submits, so a schedule needs no re-recording. */
+typedef struct vkq_adamw_hyper {
+    float lr, beta1, beta2, eps, weight_decay;
+    float bias_correction1; /* 1 - beta1^t at step t (from 1) */
+    float bias_correction2; /* 1 - beta2^t */
+    float max_grad_norm;    /* <= 0: no clipping */
+} vkq_adamw_hyper;
+/* One AdamW step over n parameters, as torch.optim.AdamW, after clipping by global norm:
+ * g = grads * min(1, max_grad_norm / (sqrt(grad_sumsq) + 1e-6)); m = b1 m + (1-b1) g;
+ * v = b2 v + (1-b2) g^2; params -= lr wd params; params -= lr (m/bc1) / (sqrt(v/bc2) + eps).
+ * grad_sumsq is one float, the sum of squares of all gradients (vkq_sumsq recorded before). */
+vkq_status vkq_adamw(vkq_rec *rec, vkq_buf params, vkq_buf grads, vkq_buf m, vkq_buf v,
+                     vkq_buf hyper /* one vkq_adamw_hyper */, vkq_buf grad_sumsq, uint32_t n);
+
 #endif

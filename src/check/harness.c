@@ -20,6 +20,9 @@ static const family families[] = {
     {"embedding", 0, vkq_check_embedding},
     {"rope", 0, vkq_check_rope},
     {"swiglu", 0, vkq_check_swiglu},
+    {"rows", 0, vkq_check_rows},
+    {"cross_entropy", 0, vkq_check_cross_entropy},
+    {"adamw", 0, vkq_check_adamw},
 };
 enum { FAMILY_COUNT = sizeof families / sizeof families[0] };
 

@@ -56,6 +56,9 @@ vkq_status vkq_check_rmsnorm(vkq_check_env *env);
 vkq_status vkq_check_embedding(vkq_check_env *env);
 vkq_status vkq_check_rope(vkq_check_env *env);
 vkq_status vkq_check_swiglu(vkq_check_env *env);
+vkq_status vkq_check_rows(vkq_check_env *env);
+vkq_status vkq_check_cross_entropy(vkq_check_env *env);
+vkq_status vkq_check_adamw(vkq_check_env *env);
 
 #endif
 

@@ -35,4 +35,14 @@ void vkq_ref_swiglu_forward(const float *a, const float *b, float *out, uint32_t
 void vkq_ref_swiglu_backward(const float *dout, const float *a, const float *b, float *da,
                              float *db, uint32_t n);
 
+void vkq_ref_gather_rows(const float *src, const int32_t *rows, float *dst, uint32_t count,
+                         uint32_t dim, uint32_t n);
+void vkq_ref_scatter_add_rows(const float *src, const int32_t *rows, float *dst, uint32_t count,
+                              uint32_t dim, uint32_t n);
+/* dlogits NULL: no gradient. */
+void vkq_ref_cross_entropy(const float *logits, const int32_t *targets, const float *weights,
+                           float *losses, float *dlogits, uint32_t rows, uint32_t vocab);
+void vkq_ref_adamw(float *params, const float *grads, float *m, float *v,
+                   const vkq_adamw_hyper *h, double grad_sumsq, uint32_t n);
+
 #endif

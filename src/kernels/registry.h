@@ -13,7 +13,10 @@
     X(rmsnorm)             \
     X(embedding)           \
     X(rope)                \
-    X(swiglu)
+    X(swiglu)              \
+    X(rows)                \
+    X(cross_entropy)       \
+    X(adamw)
 
 #define VKQ_DECLARE_KERNEL(name) extern const vkq_kernel_desc vkq_kernel_##name;
 VKQ_KERNEL_LIST(VKQ_DECLARE_KERNEL)

@@ -1,0 +1,36 @@
+#version 450
+// Whole rows of DIM floats, chosen by an int32 row list; one invocation per element.
+// MODE 0 gathers:     dst[i][j]  = src[rows[i]][j]  (a row index outside [0, n) gives zeros).
+// MODE 1 scatter-adds: dst[rows[i]][j] += src[i][j] (an index outside [0, n) adds nothing).
+// The scatter has no atomics: the caller guarantees that the row indices are distinct.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint MODE = 0u;
+
+layout(std430, binding = 0) readonly buffer Src { float src[]; };
+layout(std430, binding = 1) readonly buffer Rows { int rows[]; };
+layout(std430, binding = 2) buffer Dst { float dst[]; };
+
+layout(push_constant) uniform Push {
+    uint count;
+    uint dim;
+    uint n;
+} p;
+
+void main()
+{
+    uint i = vkq_flat_index(64u);
+    if (i >= p.count * p.dim)
+        return;
+    uint listed = i / p.dim;
+    uint j = i - listed * p.dim;
+    int row = rows[listed];
+    bool valid = row >= 0 && uint(row) < p.n;
+    uint far = uint(row) * p.dim + j;  // the element in the n-row buffer
+    if (MODE == 0u)
+        dst[i] = valid ? src[far] : 0.0;
+    else if (valid)
+        dst[far] += src[i];
+}

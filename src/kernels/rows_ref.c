@@ -1,0 +1,26 @@
+#include <string.h>
+
+#include "kernels/reference.h"
+
+static int row_in_range(int32_t row, uint32_t n) { return row >= 0 && (uint32_t)row < n; }
+
+void vkq_ref_gather_rows(const float *src, const int32_t *rows, float *dst, uint32_t count,
+                         uint32_t dim, uint32_t n)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        float *out = dst + (size_t)i * dim;
+        if (row_in_range(rows[i], n))
+            memcpy(out, src + (size_t)rows[i] * dim, dim * sizeof *out);
+        else
+            memset(out, 0, dim * sizeof *out);
+    }
+}
+
+void vkq_ref_scatter_add_rows(const float *src, const int32_t *rows, float *dst, uint32_t count,
+                              uint32_t dim, uint32_t n)
+{
+    for (uint32_t i = 0; i < count; i++)
+        if (row_in_range(rows[i], n))
+            for (uint32_t j = 0; j < dim; j++)
+                dst[(size_t)rows[i] * dim + j] += src[(size_t)i * dim + j];
+}
