@@ -2,7 +2,8 @@
 // Whole rows of DIM floats, chosen by an int32 row list; one invocation per element.
 // MODE 0 gathers:     dst[i][j]  = src[rows[i]][j]  (a row index outside [0, n) gives zeros).
 // MODE 1 scatter-adds: dst[rows[i]][j] += src[i][j] (an index outside [0, n) adds nothing).
-// The scatter has no atomics: the caller guarantees that the row indices are distinct.
+// MODE 2 scatters:     dst[rows[i]][j]  = src[i][j] (likewise; e.g. into a KV cache).
+// The scatters have no atomics: the caller guarantees that the row indices are distinct.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -31,6 +32,8 @@ void main()
     uint far = uint(row) * p.dim + j;  // the element in the n-row buffer
     if (MODE == 0u)
         dst[i] = valid ? src[far] : 0.0;
-    else if (valid)
+    else if (valid && MODE == 1u)
         dst[far] += src[i];
+    else if (valid)
+        dst[far] = src[i];
 }

@@ -58,7 +58,9 @@ static vkq_status run_case(vkq_check_env *e, const rows_case *c)
     float *stale = vkq_check_floats(e, n_listed), *dst0 = vkq_check_floats(e, n_full);
     float *gathered = vkq_check_floats(e, n_listed), *scattered = vkq_check_floats(e, n_full);
     float *gradient = vkq_check_floats(e, n_full), *got = vkq_check_floats(e, n_full);
-    if (!full || !listed || !stale || !dst0 || !gathered || !scattered || !gradient || !got)
+    float *copied = vkq_check_floats(e, n_full);
+    if (!full || !listed || !stale || !dst0 || !gathered || !scattered || !gradient || !got ||
+        !copied)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     int32_t rows[MAX_ROWS];
     random_rows(e, c, rows);
@@ -69,13 +71,14 @@ static vkq_status run_case(vkq_check_env *e, const rows_case *c)
 
     rows_bufs b = {.count = c->count, .dim = c->dim, .n = c->n};
     vkq_buf dlisted;
-    vkq_guarded ggathered, gscattered, ggradient;
+    vkq_guarded ggathered, gscattered, ggradient, gcopied;
     VKQ_TRY(vkq_check_input(e, full, n_full, &b.full));
     VKQ_TRY(vkq_check_input_ints(e, rows, c->count, &b.list));
     VKQ_TRY(vkq_check_input(e, listed, n_listed, &dlisted));
     VKQ_TRY(vkq_check_output(e, stale, n_listed, &ggathered));
     VKQ_TRY(vkq_check_output(e, dst0, n_full, &gscattered));
     VKQ_TRY(vkq_check_output(e, NULL, n_full, &ggradient));
+    VKQ_TRY(vkq_check_output(e, dst0, n_full, &gcopied)); /* rows not listed keep their values */
     b.gathered = ggathered.view;
 
     /* The scatter into zeros is the gather's gradient for loss = sum(listed * gathered). */
@@ -83,15 +86,19 @@ static vkq_status run_case(vkq_check_env *e, const rows_case *c)
     VKQ_TRY(vkq_gather_rows(e->rec, b.full, b.list, b.gathered, c->count, c->dim, c->n));
     VKQ_TRY(vkq_scatter_add_rows(e->rec, dlisted, b.list, gscattered.view, c->count, c->dim, c->n));
     VKQ_TRY(vkq_scatter_add_rows(e->rec, dlisted, b.list, ggradient.view, c->count, c->dim, c->n));
+    VKQ_TRY(vkq_copy_rows(e->rec, dlisted, b.list, gcopied.view, c->count, c->dim, c->n));
     VKQ_TRY(vkq_check_submit(e));
     vkq_ref_gather_rows(full, rows, gathered, c->count, c->dim, c->n);
     memcpy(scattered, dst0, n_full * sizeof *scattered);
     vkq_ref_scatter_add_rows(listed, rows, scattered, c->count, c->dim, c->n);
+    memcpy(copied, dst0, n_full * sizeof *copied);
+    vkq_ref_copy_rows(listed, rows, copied, c->count, c->dim, c->n);
 
     char name[96];
     int guards;
     struct { const char *what; const vkq_guarded *g; const float *want; } outs[] = {
-        {"gather", &ggathered, gathered}, {"scatter_add", &gscattered, scattered}};
+        {"gather", &ggathered, gathered}, {"scatter_add", &gscattered, scattered},
+        {"copy", &gcopied, copied}};
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
         VKQ_TRY(vkq_check_read(e, outs[i].g, got, &guards));
         snprintf(name, sizeof name, "count=%u dim=%u n=%u %s", c->count, c->dim, c->n,

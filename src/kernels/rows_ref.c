@@ -24,3 +24,11 @@ void vkq_ref_scatter_add_rows(const float *src, const int32_t *rows, float *dst,
             for (uint32_t j = 0; j < dim; j++)
                 dst[(size_t)rows[i] * dim + j] += src[(size_t)i * dim + j];
 }
+
+void vkq_ref_copy_rows(const float *src, const int32_t *rows, float *dst, uint32_t count,
+                       uint32_t dim, uint32_t n)
+{
+    for (uint32_t i = 0; i < count; i++)
+        if (row_in_range(rows[i], n))
+            memcpy(dst + (size_t)rows[i] * dim, src + (size_t)i * dim, dim * sizeof *dst);
+}
