@@ -49,21 +49,25 @@ static int teardown(void **state)
     return vkq_ctx_destroy(ctx) == VKQ_OK ? 0 : -1;
 }
 
+/* One test per family and variant, from the self-test registry: a new family needs no edit. */
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        {"matmul cpu", run_family, NULL, NULL, &(family_case){"matmul", VKQ_VARIANT_CPU}},
-        {"matmul gpu", run_family, NULL, NULL, &(family_case){"matmul", VKQ_VARIANT_GPU}},
-        {"elementwise", run_family, NULL, NULL, &(family_case){"elementwise", VKQ_VARIANT_AUTO}},
-        {"rmsnorm", run_family, NULL, NULL, &(family_case){"rmsnorm", VKQ_VARIANT_AUTO}},
-        {"embedding", run_family, NULL, NULL, &(family_case){"embedding", VKQ_VARIANT_AUTO}},
-        {"rope", run_family, NULL, NULL, &(family_case){"rope", VKQ_VARIANT_AUTO}},
-        {"swiglu", run_family, NULL, NULL, &(family_case){"swiglu", VKQ_VARIANT_AUTO}},
-        {"rows", run_family, NULL, NULL, &(family_case){"rows", VKQ_VARIANT_AUTO}},
-        {"cross_entropy", run_family, NULL, NULL,
-         &(family_case){"cross_entropy", VKQ_VARIANT_AUTO}},
-        {"adamw", run_family, NULL, NULL, &(family_case){"adamw", VKQ_VARIANT_AUTO}},
-        {"reduce", run_family, NULL, NULL, &(family_case){"reduce", VKQ_VARIANT_AUTO}},
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    struct CMUnitTest tests[64];
+    family_case cases[64];
+    char names[64][48];
+    size_t count = 0;
+    for (unsigned i = 0; i < vkq_check_family_count(); i++) {
+        const char *family = vkq_check_family_name(i);
+        int variants = vkq_check_family_has_variants(i);
+        for (vkq_variant v = VKQ_VARIANT_CPU; v <= VKQ_VARIANT_GPU; v++) {
+            if (!variants && v != VKQ_VARIANT_CPU)
+                continue;
+            cases[count] = (family_case){family, variants ? v : VKQ_VARIANT_AUTO};
+            snprintf(names[count], sizeof names[count], "%s%s%s", family, variants ? " " : "",
+                     variants ? vkq_variant_name(v) : "");
+            tests[count] = (struct CMUnitTest){names[count], run_family, NULL, NULL, &cases[count]};
+            count++;
+        }
+    }
+    return _cmocka_run_group_tests("kernels", tests, count, setup, teardown);
 }

@@ -36,14 +36,14 @@ vkq_status vkq_embedding_backward(vkq_rec *rec, vkq_buf dout, vkq_buf positions,
                                   vkq_buf dtable, uint32_t n, uint32_t dim);
 
 /* Rotary embedding, llama2.c layout, in place on x [n][heads * head_dim]: each head's pairs
- * (x[2i], x[2i+1]) turn by pos * theta^(-2i / head_dim) with pos = t - starts[t], where the
- * int32 starts[t] is the first token of token t's sequence in a packed batch. */
-vkq_status vkq_rope_forward(vkq_rec *rec, vkq_buf x, vkq_buf starts, uint32_t n, uint32_t heads,
-                            uint32_t head_dim, float theta);
+ * (x[2i], x[2i+1]) turn by positions[t] * theta^(-2i / head_dim), where the int32 positions[t]
+ * is token t's place in its own sequence (packed sequences restart at 0). */
+vkq_status vkq_rope_forward(vkq_rec *rec, vkq_buf x, vkq_buf positions, uint32_t n,
+                            uint32_t heads, uint32_t head_dim, float theta);
 /* Unlike the other backward kernels this one does not add: it turns the gradient in place,
  * dx = R^T dx, since the rotation maps the gradient through without another input. */
-vkq_status vkq_rope_backward(vkq_rec *rec, vkq_buf dx, vkq_buf starts, uint32_t n, uint32_t heads,
-                             uint32_t head_dim, float theta);
+vkq_status vkq_rope_backward(vkq_rec *rec, vkq_buf dx, vkq_buf positions, uint32_t n,
+                             uint32_t heads, uint32_t head_dim, float theta);
 
 /* out = silu(a) * b element-wise, silu(a) = a / (1 + exp(-a)). */
 vkq_status vkq_swiglu_forward(vkq_rec *rec, vkq_buf a, vkq_buf b, vkq_buf out, uint32_t n);
@@ -61,6 +61,9 @@ vkq_status vkq_gather_rows(vkq_rec *rec, vkq_buf src /* [n][dim] */,
 vkq_status vkq_scatter_add_rows(vkq_rec *rec, vkq_buf src /* [count][dim] */, vkq_buf rows,
                                 vkq_buf dst /* [n][dim] */, uint32_t count, uint32_t dim,
                                 uint32_t n);
+/* dst[rows[i]] = src[i], e.g. new keys into a KV cache; distinct rows, as for the scatter-add. */
+vkq_status vkq_copy_rows(vkq_rec *rec, vkq_buf src /* [count][dim] */, vkq_buf rows,
+                         vkq_buf dst /* [n][dim] */, uint32_t count, uint32_t dim, uint32_t n);
 
 /* Softmax cross-entropy over rows of vocab logits, numerically stable, fp32:
  *   losses[r]  = weights[r] * (logsumexp(logits[r]) - logits[r][targets[r]])
@@ -87,5 +90,30 @@ typedef struct vkq_adamw_hyper {
  * grad_sumsq is one float, the sum of squares of all gradients (vkq_sumsq recorded before). */
 vkq_status vkq_adamw(vkq_rec *rec, vkq_buf params, vkq_buf grads, vkq_buf m, vkq_buf v,
                      vkq_buf hyper /* one vkq_adamw_hyper */, vkq_buf grad_sumsq, uint32_t n);
+
+/* Causal self-attention with grouped-query heads over packed variable-length sequences.
+ * The n tokens of several sequences share one stream; the int32 starts[t] is the first token of
+ * t's sequence, and token t attends to the keys starts[t] <= s <= t (each sequence contiguous).
+ * q and out are [n][heads][head_dim], k and v [n][kv_heads][head_dim]; query head h uses kv head
+ * h / (heads / kv_heads). Scores are q.k / sqrt(head_dim), softmax over the allowed keys,
+ * out[t][h] = sum_s p_ts v[s]. lse [n][heads] keeps the log-sum-exp of every score row for the
+ * backward. head_dim is at most VKQ_ATTENTION_MAX_HEAD_DIM. */
+enum { VKQ_ATTENTION_MAX_HEAD_DIM = 128 };
+vkq_status vkq_attention_forward(vkq_rec *rec, vkq_buf q, vkq_buf k, vkq_buf v, vkq_buf starts,
+                                 vkq_buf out, vkq_buf lse, uint32_t n, uint32_t heads,
+                                 uint32_t kv_heads, uint32_t head_dim);
+/* dq, dk, dv += the gradients of the forward's out, given dout; deterministic; n <= 2^24. */
+vkq_status vkq_attention_backward(vkq_rec *rec, vkq_buf dout, vkq_buf q, vkq_buf k, vkq_buf v,
+                                  vkq_buf starts, vkq_buf out, vkq_buf lse, vkq_buf dq,
+                                  vkq_buf dk, vkq_buf dv, uint32_t n, uint32_t heads,
+                                  uint32_t kv_heads, uint32_t head_dim);
+
+/* Generation: one new query per sequence, q [n][heads * head_dim], attends to its cache rows
+ * bases[i] .. bases[i] + lengths[i] - 1 of k_cache and v_cache [cache_rows][kv_heads *
+ * head_dim] (int32 bases and lengths); out [n][heads * head_dim]. */
+vkq_status vkq_attention_decode(vkq_rec *rec, vkq_buf q, vkq_buf k_cache, vkq_buf v_cache,
+                                vkq_buf bases, vkq_buf lengths, vkq_buf out, uint32_t n,
+                                uint32_t cache_rows, uint32_t heads, uint32_t kv_heads,
+                                uint32_t head_dim);
 
 #endif

@@ -17,6 +17,8 @@ static const family families[] = {
     {"elementwise", 0, vkq_check_elementwise},
     {"reduce", 0, vkq_check_reduce},
     {"rmsnorm", 0, vkq_check_rmsnorm},
+    {"attention", 0, vkq_check_attention},
+    {"attention_decode", 0, vkq_check_attention_decode},
     {"embedding", 0, vkq_check_embedding},
     {"rope", 0, vkq_check_rope},
     {"swiglu", 0, vkq_check_swiglu},

@@ -53,6 +53,8 @@ vkq_status vkq_check_matmul(vkq_check_env *env);
 vkq_status vkq_check_elementwise(vkq_check_env *env);
 vkq_status vkq_check_reduce(vkq_check_env *env);
 vkq_status vkq_check_rmsnorm(vkq_check_env *env);
+vkq_status vkq_check_attention_decode(vkq_check_env *env);
+vkq_status vkq_check_attention(vkq_check_env *env);
 vkq_status vkq_check_embedding(vkq_check_env *env);
 vkq_status vkq_check_rope(vkq_check_env *env);
 vkq_status vkq_check_swiglu(vkq_check_env *env);

@@ -127,11 +127,7 @@ static void print_matmul(const vkq_ctx *ctx, const matmul_bench *b, double secon
     cJSON_AddNumberToObject(o, "submit_us", b->submit_us);
     cJSON_AddStringToObject(o, "variant", vkq_variant_name(vkq_ctx_variant(ctx)));
     cJSON_AddStringToObject(o, "device", vkq_ctx_device(ctx)->name);
-    char *text = cJSON_PrintUnformatted(o);
-    if (text)
-        puts(text);
-    free(text);
-    cJSON_Delete(o);
+    cli_emit_json(o);
 }
 
 static vkq_status bench_matmul_form(vkq_ctx *ctx, vkq_rec *rec, matmul_bench *b)
@@ -213,11 +209,15 @@ int cmd_bench(int argc, char **argv)
 {
     vkq_status s;
     if (argc < 3)
-        s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "bench: name a benchmark: matmul");
+        s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "bench: name a benchmark: matmul, train, generate");
     else if (strcmp(argv[2], "matmul") == 0)
         s = bench_matmul(argc, argv);
+    else if (strcmp(argv[2], "train") == 0)
+        s = cli_bench_train(argc, argv);
+    else if (strcmp(argv[2], "generate") == 0)
+        s = cli_bench_generate(argc, argv);
     else
-        s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "bench: unknown benchmark '%s'; known: matmul",
-                     argv[2]);
+        s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                     "bench: unknown benchmark '%s'; known: matmul, train, generate", argv[2]);
     return s == VKQ_OK ? 0 : cli_fail(s);
 }

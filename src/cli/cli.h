@@ -24,8 +24,15 @@ int cli_fail(vkq_status status);
 
 double cli_now_seconds(void);
 
+/* Prints a JSON object as one line on stdout and frees it. */
+struct cJSON;
+void cli_emit_json(struct cJSON *o);
+
 int cmd_devices(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+vkq_status cli_bench_train(int argc, char **argv);
+vkq_status cli_bench_generate(int argc, char **argv);
 
 #endif

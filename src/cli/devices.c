@@ -32,11 +32,7 @@ static void print_json(const vkq_device_info *d, int chosen)
     cJSON_AddBoolToObject(o, "cooperative_matrix", d->cooperative_matrix);
     cJSON_AddBoolToObject(o, "usable", d->usable);
     cJSON_AddBoolToObject(o, "chosen", chosen);
-    char *text = cJSON_PrintUnformatted(o);
-    if (text)
-        puts(text);
-    free(text);
-    cJSON_Delete(o);
+    cli_emit_json(o);
 }
 
 static const char *yes_no(int v) { return v ? "yes" : "no"; }

@@ -13,6 +13,11 @@ static const char usage[] =
     "                                   check every kernel against its C reference\n"
     "  bench matmul [--m M --n N --k K] [--form nn|nt|tn] [--batch B] [--runs R] [--json]\n"
     "                                   matrix-product GFLOP/s and dispatch overheads\n"
+    "  generate --model M.bin --tokenizer T.bin (--prompt TEXT | --prompts-file F)\n"
+    "           [--steps N] [--temperature T] [--top-p P] [--seed S]\n"
+    "           [--repetition-penalty R] [--batch B]\n"
+    "                                   continue prompts (temperature 0: greedy); a prompts\n"
+    "                                   file (one a line) gives JSON lines\n"
     "  help                             this text\n"
     "\n"
     "environment:\n"
@@ -40,6 +45,8 @@ int main(int argc, char **argv)
         return cmd_selftest(argc, argv);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc, argv);
+    if (strcmp(cmd, "generate") == 0)
+        return cmd_generate(argc, argv);
     return cli_fail(vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                              "unknown command '%s'; 'vkquill help' lists the commands", cmd));
 }

@@ -35,11 +35,7 @@ static void report(const vkq_check_result *r, void *user)
     cJSON_AddBoolToObject(o, "guards_ok", r->guards_ok);
     cJSON_AddBoolToObject(o, "passed", r->passed);
     cJSON_AddStringToObject(o, "device", st->device);
-    char *text = cJSON_PrintUnformatted(o);
-    if (text)
-        puts(text);
-    free(text);
-    cJSON_Delete(o);
+    cli_emit_json(o);
 }
 
 static vkq_status parse_variant(const char *text, vkq_variant *out)

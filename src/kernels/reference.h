@@ -27,9 +27,9 @@ void vkq_ref_embedding_forward(const float *table, const int32_t *tokens, float 
 /* A plain scatter-add over the tokens: no index needed. */
 void vkq_ref_embedding_backward(const float *dout, const int32_t *tokens, float *dtable,
                                 uint32_t n, uint32_t dim);
-void vkq_ref_rope_forward(float *x, const int32_t *starts, uint32_t n, uint32_t heads,
+void vkq_ref_rope_forward(float *x, const int32_t *positions, uint32_t n, uint32_t heads,
                           uint32_t head_dim, float theta);
-void vkq_ref_rope_backward(float *dx, const int32_t *starts, uint32_t n, uint32_t heads,
+void vkq_ref_rope_backward(float *dx, const int32_t *positions, uint32_t n, uint32_t heads,
                            uint32_t head_dim, float theta);
 void vkq_ref_swiglu_forward(const float *a, const float *b, float *out, uint32_t n);
 void vkq_ref_swiglu_backward(const float *dout, const float *a, const float *b, float *da,
@@ -39,10 +39,23 @@ void vkq_ref_gather_rows(const float *src, const int32_t *rows, float *dst, uint
                          uint32_t dim, uint32_t n);
 void vkq_ref_scatter_add_rows(const float *src, const int32_t *rows, float *dst, uint32_t count,
                               uint32_t dim, uint32_t n);
+void vkq_ref_copy_rows(const float *src, const int32_t *rows, float *dst, uint32_t count,
+                       uint32_t dim, uint32_t n);
 /* dlogits NULL: no gradient. */
 void vkq_ref_cross_entropy(const float *logits, const int32_t *targets, const float *weights,
                            float *losses, float *dlogits, uint32_t rows, uint32_t vocab);
 void vkq_ref_adamw(float *params, const float *grads, float *m, float *v,
                    const vkq_adamw_hyper *h, double grad_sumsq, uint32_t n);
+
+void vkq_ref_attention_forward(const float *q, const float *k, const float *v,
+                               const int32_t *starts, float *out, float *lse, uint32_t n,
+                               uint32_t heads, uint32_t kv_heads, uint32_t head_dim);
+void vkq_ref_attention_backward(const float *dout, const float *q, const float *k, const float *v,
+                                const int32_t *starts, const float *out, const float *lse,
+                                float *dq, float *dk, float *dv, uint32_t n, uint32_t heads,
+                                uint32_t kv_heads, uint32_t head_dim);
+void vkq_ref_attention_decode(const float *q, const float *k_cache, const float *v_cache,
+                              const int32_t *bases, const int32_t *lengths, float *out,
+                              uint32_t n, uint32_t heads, uint32_t kv_heads, uint32_t head_dim);
 
 #endif

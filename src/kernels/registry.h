@@ -11,6 +11,11 @@
     X(elementwise)         \
     X(reduce)              \
     X(rmsnorm)             \
+    X(attention_pack_kv)      \
+    X(attention_pack_queries) \
+    X(attention_forward)      \
+    X(attention_backward)     \
+    X(attention_decode)       \
     X(embedding)           \
     X(rope)                \
     X(swiglu)              \

@@ -1,0 +1,30 @@
+/* Text generation with a KV cache, batched over many prompts, as llama2.c's run.c does it:
+ * BOS, then the prompt's tokens fed one by one, then one sampled token per step. */
+#ifndef VKQUILL_GENERATE_H
+#define VKQUILL_GENERATE_H
+
+#include "vkquill/model.h"
+#include "vkquill/tokenizer.h"
+
+typedef struct vkq_sampling {
+    uint32_t steps;           /* positions per sequence, prompt included (run.c's -n) */
+    float temperature;        /* 0: greedy */
+    float top_p;              /* nucleus sampling when in (0, 1) */
+    float repetition_penalty; /* 1: none; else CTRL-style on every token seen so far */
+    uint64_t seed;
+} vkq_sampling;
+
+typedef struct vkq_generation {
+    int32_t *tokens;   /* BOS, prompt and generated tokens */
+    uint32_t n_tokens;
+    uint32_t n_prompt; /* of which BOS and the prompt */
+    char *text;        /* the prompt and the continuation, as run.c prints them */
+} vkq_generation;
+
+/* Generates for n prompts at once (n <= the decoder's max_seqs); out[i] must be freed with
+ * vkq_generation_free. A sequence ends at BOS or EOS, or after `steps` positions. */
+vkq_status vkq_generate(vkq_decoder *d, const vkq_tokenizer *tok, const char *const *prompts,
+                        uint32_t n, const vkq_sampling *s, vkq_generation *out);
+void vkq_generation_free(vkq_generation *g);
+
+#endif

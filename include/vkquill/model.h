@@ -1,0 +1,83 @@
+/* A Llama-family model on a Vulkan device: parameters, gradients and AdamW state in flat
+ * blocks (llama2.c order), activations for one packed batch, and forward / backward recorded
+ * as kernel launches. Knows nothing of NextQuill: it computes logits at the rows a caller
+ * asks for, and the loss gradient arrives as dlogits at those rows. */
+#ifndef VKQUILL_MODEL_H
+#define VKQUILL_MODEL_H
+
+#include "vkquill/llama.h"
+#include "vkquill/nn.h"
+#include "vkquill/runtime.h"
+
+typedef struct vkq_model vkq_model;
+
+/* A packed variable-length batch: sequences concatenated, offsets[seqs + 1] marks them;
+ * rows are the token positions whose logits are wanted (distinct, each < tokens). */
+typedef struct vkq_batch {
+    const int32_t *tokens;
+    uint32_t n_tokens;
+    const int32_t *offsets;
+    uint32_t n_seqs;
+    const int32_t *rows;
+    uint32_t n_rows;
+} vkq_batch;
+
+typedef struct vkq_model_options {
+    uint32_t max_tokens; /* largest batch, in tokens */
+    uint32_t max_rows;   /* largest number of logit rows */
+    int training;        /* allocate gradients, optimiser state and backward workspace */
+} vkq_model_options;
+
+typedef struct vkq_memory_plan {
+    uint64_t weights, gradients, optimizer, activations, total;
+} vkq_memory_plan;
+
+void vkq_model_memory_plan(const vkq_llama_config *cfg, const vkq_model_options *o,
+                           vkq_memory_plan *plan);
+/* Refuses, with the plan in the message, when the plan exceeds the device's largest heap. */
+vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const float *params,
+                            const vkq_model_options *o, vkq_model **out);
+void vkq_model_destroy(vkq_model *m);
+const vkq_llama_config *vkq_model_config(const vkq_model *m);
+
+/* Uploads a batch's tokens, per-token sequence starts and rows. */
+vkq_status vkq_model_set_batch(vkq_model *m, const vkq_batch *batch);
+/* Records the forward; logits [n_rows][vocab] land in vkq_model_logits. */
+vkq_status vkq_model_forward(vkq_model *m, vkq_rec *rec);
+vkq_buf vkq_model_logits(const vkq_model *m);
+/* The buffer the caller fills with dL/dlogits [n_rows][vocab] before the backward (it may be
+ * the logits buffer itself, overwritten by a loss kernel). */
+vkq_buf vkq_model_dlogits(const vkq_model *m);
+/* Records the weighted softmax cross-entropy at the batch's rows (targets int32 [n_rows],
+ * weights and losses [n_rows], device buffers of the caller): losses[r] = weights[r] *
+ * CE(logits[r], targets[r]); the gradient overwrites the logits, ready for the backward. */
+vkq_status vkq_model_loss(vkq_model *m, vkq_rec *rec, vkq_buf targets, vkq_buf weights,
+                          vkq_buf losses);
+/* Records zeroing of all gradients. */
+vkq_status vkq_model_zero_grads(vkq_model *m, vkq_rec *rec);
+/* Records the backward from dlogits; parameter gradients accumulate. */
+vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec);
+
+vkq_buf vkq_model_params(const vkq_model *m);
+vkq_buf vkq_model_grads(const vkq_model *m);
+/* Records global-norm clipping and one AdamW step; hyper is a device vkq_adamw_hyper. */
+vkq_status vkq_model_adamw(vkq_model *m, vkq_rec *rec, vkq_buf hyper);
+vkq_buf vkq_model_grad_sumsq(const vkq_model *m);
+
+/* Parameters back to the host (layout order), e.g. to save a checkpoint. */
+vkq_status vkq_model_download_params(vkq_model *m, float *params);
+
+#endif
+
+/* Incremental decoding with a KV cache, for generation: up to max_seqs sequences advance in
+ * lockstep, each by one token per step at its own position (< seq_len of the config). */
+typedef struct vkq_decoder vkq_decoder;
+
+vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const float *params,
+                              uint32_t max_seqs, vkq_decoder **out);
+void vkq_decoder_destroy(vkq_decoder *d);
+const vkq_llama_config *vkq_decoder_config(const vkq_decoder *d);
+/* Feeds tokens[i] at positions[i] to the sequence in cache slot slots[i] (< max_seqs; position
+ * 0 starts it afresh) for i < n, and writes their next-token logits, [n][vocab]. */
+vkq_status vkq_decoder_step(vkq_decoder *d, const int32_t *slots, const int32_t *tokens,
+                            const int32_t *positions, uint32_t n, float *logits);

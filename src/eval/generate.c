@@ -1,0 +1,214 @@
+#include "vkquill/generate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status_internal.h"
+
+enum { BOS = 1, EOS = 2 };
+
+typedef struct sequence {
+    vkq_generation *out;
+    int32_t *prompt;
+    uint32_t n_prompt, capacity;
+    int32_t pos;
+    uint64_t rng;
+    int done;
+} sequence;
+
+static uint32_t random_u32(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return (uint32_t)((*state * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+static float random_f32(uint64_t *state) { return (float)(random_u32(state) >> 8) / 16777216.0f; }
+
+static int32_t argmax(const float *x, uint32_t n)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return (int32_t)best;
+}
+
+/* CTRL-style: every token seen so far becomes less likely, whatever its sign. */
+static void penalise_repeats(float *logits, const vkq_generation *g, float penalty)
+{
+    for (uint32_t i = 0; i < g->n_tokens; i++) {
+        float *l = &logits[g->tokens[i]];
+        if (*l == *l) /* each token once: a second visit would see its penalised value as NaN-free */
+            *l = *l > 0 ? *l / penalty : *l * penalty;
+    }
+}
+
+typedef struct prob_index {
+    float p;
+    int32_t i;
+} prob_index;
+
+static int by_probability_desc(const void *a, const void *b)
+{
+    float x = ((const prob_index *)a)->p, y = ((const prob_index *)b)->p;
+    return (x < y) - (x > y);
+}
+
+static vkq_status sample(float *logits, uint32_t n, const vkq_sampling *s, uint64_t *rng,
+                         int32_t *out)
+{
+    float max = logits[argmax(logits, n)], sum = 0.0f;
+    for (uint32_t i = 0; i < n; i++) {
+        logits[i] = expf((logits[i] - max) / s->temperature);
+        sum += logits[i];
+    }
+    prob_index *order = malloc(n * sizeof *order);
+    if (!order)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = (prob_index){logits[i] / sum, (int32_t)i};
+    uint32_t keep = n;
+    float mass = 1.0f;
+    if (s->top_p > 0.0f && s->top_p < 1.0f) {
+        qsort(order, n, sizeof *order, by_probability_desc);
+        mass = 0.0f;
+        for (keep = 0; keep < n && mass < s->top_p; keep++)
+            mass += order[keep].p;
+    }
+    float r = random_f32(rng) * mass, acc = 0.0f;
+    *out = order[keep - 1].i;
+    for (uint32_t i = 0; i < keep; i++) {
+        acc += order[i].p;
+        if (r < acc) {
+            *out = order[i].i;
+            break;
+        }
+    }
+    free(order);
+    return VKQ_OK;
+}
+
+static vkq_status start(sequence *q, vkq_generation *out, const vkq_tokenizer *tok,
+                        const char *prompt, uint32_t steps, uint64_t seed)
+{
+    memset(out, 0, sizeof *out);
+    q->out = out;
+    uint32_t need = (uint32_t)strlen(prompt) + 3; /* enough for any encoding */
+    q->prompt = malloc(need * sizeof *q->prompt);
+    q->capacity = (need > steps ? need : steps) + 1;
+    out->tokens = malloc(q->capacity * sizeof *out->tokens);
+    if (!q->prompt || !out->tokens)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    VKQ_TRY(vkq_tokenizer_encode(tok, prompt, 1, 0, q->prompt, need, &q->n_prompt));
+    out->tokens[0] = q->prompt[0];
+    out->n_tokens = 1;
+    out->n_prompt = q->n_prompt;
+    q->rng = seed ? seed : 0x9e3779b97f4a7c15ull;
+    q->done = steps == 0;
+    return VKQ_OK;
+}
+
+/* After a step: the prompt's next token while inside the prompt, else a sampled one. */
+static vkq_status advance(sequence *q, float *logits, uint32_t vocab, const vkq_sampling *s)
+{
+    vkq_generation *g = q->out;
+    int32_t next = 0;
+    if ((uint32_t)q->pos + 1 < q->n_prompt) {
+        next = q->prompt[q->pos + 1];
+    } else {
+        if (s->repetition_penalty != 1.0f)
+            penalise_repeats(logits, g, s->repetition_penalty);
+        if (s->temperature == 0.0f)
+            next = argmax(logits, vocab);
+        else
+            VKQ_TRY(sample(logits, vocab, s, &q->rng, &next));
+    }
+    q->pos++;
+    if (next == BOS || next == EOS) {
+        q->done = 1;
+        return VKQ_OK;
+    }
+    g->tokens[g->n_tokens++] = next;
+    q->done = (uint32_t)q->pos >= s->steps;
+    return VKQ_OK;
+}
+
+static vkq_status finish_text(vkq_generation *g, const vkq_tokenizer *tok)
+{
+    size_t length = 0;
+    vkq_tokenizer_decode_text(tok, g->tokens, g->n_tokens, NULL, 0, &length);
+    g->text = malloc(length + 1);
+    if (!g->text)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    return vkq_tokenizer_decode_text(tok, g->tokens, g->n_tokens, g->text, length + 1, NULL);
+}
+
+static vkq_status run(vkq_decoder *d, const vkq_tokenizer *tok, sequence *seqs, uint32_t n,
+                      const vkq_sampling *s, uint32_t vocab)
+{
+    int32_t *ints = malloc(3 * n * sizeof *ints);
+    float *logits = malloc((size_t)n * vocab * sizeof *logits);
+    uint32_t *which = malloc(n * sizeof *which);
+    vkq_status st = ints && logits && which ? VKQ_OK
+                                            : vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    while (st == VKQ_OK) {
+        uint32_t active = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (seqs[i].done)
+                continue;
+            const vkq_generation *g = seqs[i].out;
+            ints[active] = (int32_t)i;
+            ints[n + active] = g->tokens[g->n_tokens - 1];
+            ints[2 * n + active] = seqs[i].pos;
+            which[active++] = i;
+        }
+        if (active == 0)
+            break;
+        st = vkq_decoder_step(d, ints, ints + n, ints + 2 * n, active, logits);
+        for (uint32_t a = 0; a < active && st == VKQ_OK; a++)
+            st = advance(&seqs[which[a]], logits + (size_t)a * vocab, vocab, s);
+    }
+    for (uint32_t i = 0; i < n && st == VKQ_OK; i++)
+        st = finish_text(seqs[i].out, tok);
+    free(ints);
+    free(logits);
+    free(which);
+    return st;
+}
+
+vkq_status vkq_generate(vkq_decoder *d, const vkq_tokenizer *tok, const char *const *prompts,
+                        uint32_t n, const vkq_sampling *s, vkq_generation *out)
+{
+    const vkq_llama_config *c = vkq_decoder_config(d);
+    if (s->steps > c->seq_len)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "--steps %u exceeds the model's context of %u",
+                        s->steps, c->seq_len);
+    if (s->temperature < 0.0f || s->repetition_penalty <= 0.0f)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "temperature must be >= 0 and the repetition penalty > 0");
+    sequence *seqs = calloc(n ? n : 1, sizeof *seqs);
+    if (!seqs)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    vkq_status st = VKQ_OK;
+    for (uint32_t i = 0; i < n && st == VKQ_OK; i++)
+        st = start(&seqs[i], &out[i], tok, prompts[i], s->steps, s->seed + i);
+    if (st == VKQ_OK)
+        st = run(d, tok, seqs, n, s, c->vocab_size);
+    for (uint32_t i = 0; i < n; i++) {
+        free(seqs[i].prompt);
+        if (st != VKQ_OK && seqs[i].out)
+            vkq_generation_free(seqs[i].out);
+    }
+    free(seqs);
+    return st;
+}
+
+void vkq_generation_free(vkq_generation *g)
+{
+    free(g->tokens);
+    free(g->text);
+    memset(g, 0, sizeof *g);
+}

@@ -1,0 +1,216 @@
+/* Generation-time forward: one token per sequence per step, keys and values kept in a cache
+ * per layer ([max_seqs][seq_len][kv_dim]). A recording is reused while the number of
+ * sequences stays the same; tokens and positions travel in buffers uploaded before each step. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+
+struct vkq_decoder {
+    vkq_ctx *ctx;
+    vkq_rec *rec;
+    vkq_llama_config cfg;
+    vkq_llama_layout layout;
+    uint32_t max_seqs, head_dim, kv_dim, recorded_n;
+    vkq_buf params, tokens, positions, cache_rows, bases, lengths;
+    vkq_buf x, xn, rstd, q, k, v, att, h1, h3, hg, logits;
+    vkq_buf *k_cache, *v_cache;
+    int32_t *host_ints;
+};
+
+static vkq_buf param(const vkq_decoder *d, size_t offset, size_t n)
+{
+    return vkq_buf_slice(d->params, f32(offset), f32(n));
+}
+
+static vkq_status alloc(vkq_decoder *d, uint64_t floats, vkq_buf *out)
+{
+    return vkq_buf_alloc(d->ctx, f32(floats), out);
+}
+
+static vkq_status decoder_init(vkq_decoder *d, const float *params)
+{
+    const vkq_llama_config *c = &d->cfg;
+    uint64_t b = d->max_seqs, dim = c->dim, h = c->hidden_dim;
+    VKQ_TRY(vkq_rec_create(d->ctx, &d->rec));
+    VKQ_TRY(alloc(d, d->layout.total, &d->params));
+    VKQ_TRY(vkq_buf_upload(d->ctx, d->params, 0, params, f32(d->layout.total)));
+    vkq_buf *ints[] = {&d->tokens, &d->positions, &d->cache_rows, &d->bases, &d->lengths};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        VKQ_TRY(alloc(d, b, ints[i]));
+    vkq_buf *rows_dim[] = {&d->x, &d->xn, &d->q, &d->att};
+    for (size_t i = 0; i < sizeof rows_dim / sizeof rows_dim[0]; i++)
+        VKQ_TRY(alloc(d, b * dim, rows_dim[i]));
+    VKQ_TRY(alloc(d, b, &d->rstd));
+    VKQ_TRY(alloc(d, b * d->kv_dim, &d->k));
+    VKQ_TRY(alloc(d, b * d->kv_dim, &d->v));
+    VKQ_TRY(alloc(d, b * h, &d->h1));
+    VKQ_TRY(alloc(d, b * h, &d->h3));
+    VKQ_TRY(alloc(d, b * h, &d->hg));
+    VKQ_TRY(alloc(d, b * c->vocab_size, &d->logits));
+    d->k_cache = calloc(c->n_layers, sizeof *d->k_cache);
+    d->v_cache = calloc(c->n_layers, sizeof *d->v_cache);
+    d->host_ints = malloc(3 * b * sizeof *d->host_ints);
+    if (!d->k_cache || !d->v_cache || !d->host_ints)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t l = 0; l < c->n_layers; l++) {
+        VKQ_TRY(alloc(d, b * c->seq_len * d->kv_dim, &d->k_cache[l]));
+        VKQ_TRY(alloc(d, b * c->seq_len * d->kv_dim, &d->v_cache[l]));
+    }
+    return VKQ_OK;
+}
+
+vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const float *params,
+                              uint32_t max_seqs, vkq_decoder **out)
+{
+    *out = NULL;
+    VKQ_TRY(vkq_llama_config_check(cfg));
+    if (max_seqs == 0)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "a decoder needs at least one sequence");
+    vkq_decoder *d = calloc(1, sizeof *d);
+    if (!d)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    d->ctx = ctx;
+    d->cfg = *cfg;
+    d->max_seqs = max_seqs;
+    d->head_dim = cfg->dim / cfg->n_heads;
+    d->kv_dim = cfg->n_kv_heads * d->head_dim;
+    vkq_llama_layout_of(cfg, &d->layout);
+    vkq_status s = decoder_init(d, params);
+    if (s != VKQ_OK) {
+        char saved[1024];
+        strncpy(saved, vkq_last_error(), sizeof saved - 1);
+        saved[sizeof saved - 1] = '\0';
+        vkq_decoder_destroy(d);
+        return vkq_fail(s, "%s", saved);
+    }
+    *out = d;
+    return VKQ_OK;
+}
+
+void vkq_decoder_destroy(vkq_decoder *d)
+{
+    if (!d)
+        return;
+    vkq_rec_destroy(d->rec);
+    vkq_buf *bufs[] = {&d->params, &d->tokens, &d->positions, &d->cache_rows, &d->bases,
+                       &d->lengths,
+                       &d->x, &d->xn, &d->rstd, &d->q, &d->k, &d->v, &d->att, &d->h1, &d->h3,
+                       &d->hg, &d->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        vkq_buf_free(d->ctx, bufs[i]);
+    for (uint32_t l = 0; d->k_cache && d->v_cache && l < d->cfg.n_layers; l++) {
+        vkq_buf_free(d->ctx, &d->k_cache[l]);
+        vkq_buf_free(d->ctx, &d->v_cache[l]);
+    }
+    free(d->k_cache);
+    free(d->v_cache);
+    free(d->host_ints);
+    free(d);
+}
+
+const vkq_llama_config *vkq_decoder_config(const vkq_decoder *d) { return &d->cfg; }
+
+/* x[n][out] (+)= in[n][k] . w[out][k]^T */
+static vkq_status linear(vkq_rec *rec, vkq_buf in, vkq_buf w, vkq_buf out, uint32_t n,
+                         uint32_t k, uint32_t out_dim, float beta)
+{
+    vkq_matmul_args a = {.form = VKQ_MATMUL_NT, .m = n, .n = out_dim, .k = k, .alpha = 1.0f,
+                         .beta = beta};
+    return vkq_matmul(rec, &a, in, w, out);
+}
+
+static vkq_status record_layer(vkq_decoder *d, uint32_t l, uint32_t n)
+{
+    const vkq_llama_config *c = &d->cfg;
+    const vkq_llama_layout *p = &d->layout;
+    vkq_rec *rec = d->rec;
+    uint32_t dim = c->dim, h = c->hidden_dim, kvd = d->kv_dim;
+    VKQ_TRY(vkq_rmsnorm_forward(rec, d->x, param(d, p->rms_att + (size_t)l * dim, dim), d->xn,
+                                d->rstd, n, dim, c->norm_eps));
+    VKQ_TRY(linear(rec, d->xn, param(d, p->wq + (size_t)l * dim * dim, (size_t)dim * dim), d->q,
+                   n, dim, dim, 0.0f));
+    VKQ_TRY(linear(rec, d->xn, param(d, p->wk + (size_t)l * kvd * dim, (size_t)kvd * dim), d->k,
+                   n, dim, kvd, 0.0f));
+    VKQ_TRY(linear(rec, d->xn, param(d, p->wv + (size_t)l * kvd * dim, (size_t)kvd * dim), d->v,
+                   n, dim, kvd, 0.0f));
+    VKQ_TRY(vkq_rope_forward(rec, d->q, d->positions, n, c->n_heads, d->head_dim, c->rope_theta));
+    VKQ_TRY(vkq_rope_forward(rec, d->k, d->positions, n, c->n_kv_heads, d->head_dim,
+                             c->rope_theta));
+    uint32_t cache_rows = d->max_seqs * c->seq_len;
+    VKQ_TRY(vkq_copy_rows(rec, d->k, d->cache_rows, d->k_cache[l], n, kvd, cache_rows));
+    VKQ_TRY(vkq_copy_rows(rec, d->v, d->cache_rows, d->v_cache[l], n, kvd, cache_rows));
+    VKQ_TRY(vkq_attention_decode(rec, d->q, d->k_cache[l], d->v_cache[l], d->bases, d->lengths,
+                                 d->att, n, cache_rows, c->n_heads, c->n_kv_heads,
+                                 d->head_dim));
+    VKQ_TRY(linear(rec, d->att, param(d, p->wo + (size_t)l * dim * dim, (size_t)dim * dim), d->x,
+                   n, dim, dim, 1.0f));
+    VKQ_TRY(vkq_rmsnorm_forward(rec, d->x, param(d, p->rms_ffn + (size_t)l * dim, dim), d->xn,
+                                d->rstd, n, dim, c->norm_eps));
+    VKQ_TRY(linear(rec, d->xn, param(d, p->w1 + (size_t)l * h * dim, (size_t)h * dim), d->h1, n,
+                   dim, h, 0.0f));
+    VKQ_TRY(linear(rec, d->xn, param(d, p->w3 + (size_t)l * h * dim, (size_t)h * dim), d->h3, n,
+                   dim, h, 0.0f));
+    VKQ_TRY(vkq_swiglu_forward(rec, d->h1, d->h3, d->hg, n * h));
+    return linear(rec, d->hg, param(d, p->w2 + (size_t)l * dim * h, (size_t)dim * h), d->x, n, h,
+                  dim, 1.0f);
+}
+
+static vkq_status record_step(vkq_decoder *d, uint32_t n)
+{
+    const vkq_llama_config *c = &d->cfg;
+    VKQ_TRY(vkq_rec_begin(d->rec));
+    VKQ_TRY(vkq_embedding_forward(d->rec, param(d, d->layout.tok_emb,
+                                                (size_t)c->vocab_size * c->dim),
+                                  d->tokens, d->x, n, c->dim, c->vocab_size));
+    for (uint32_t l = 0; l < c->n_layers; l++)
+        VKQ_TRY(record_layer(d, l, n));
+    VKQ_TRY(vkq_rmsnorm_forward(d->rec, d->x, param(d, d->layout.rms_final, c->dim), d->xn,
+                                d->rstd, n, c->dim, c->norm_eps));
+    VKQ_TRY(linear(d->rec, d->xn, param(d, d->layout.wcls, (size_t)c->vocab_size * c->dim),
+                   d->logits, n, c->dim, c->vocab_size, 0.0f));
+    VKQ_TRY(vkq_rec_end(d->rec));
+    d->recorded_n = n;
+    return VKQ_OK;
+}
+
+static vkq_status check_step(const vkq_decoder *d, const int32_t *slots, const int32_t *tokens,
+                             const int32_t *positions, uint32_t n)
+{
+    if (n == 0 || n > d->max_seqs)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "a decoder step takes 1 to %u sequences, not %u",
+                        d->max_seqs, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (slots[i] < 0 || (uint32_t)slots[i] >= d->max_seqs)
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "cache slot %d is outside 0..%u", slots[i],
+                            d->max_seqs - 1);
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= d->cfg.vocab_size)
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "token %d is outside the vocabulary of %u",
+                            tokens[i], d->cfg.vocab_size);
+        if (positions[i] < 0 || (uint32_t)positions[i] >= d->cfg.seq_len)
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "position %d is past the model's context "
+                            "of %u tokens", positions[i], d->cfg.seq_len);
+    }
+    return VKQ_OK;
+}
+
+vkq_status vkq_decoder_step(vkq_decoder *d, const int32_t *slots, const int32_t *tokens,
+                            const int32_t *positions, uint32_t n, float *logits)
+{
+    VKQ_TRY(check_step(d, slots, tokens, positions, n));
+    int32_t *rows = d->host_ints, *bases = rows + d->max_seqs, *lengths = bases + d->max_seqs;
+    for (uint32_t i = 0; i < n; i++) {
+        bases[i] = slots[i] * (int32_t)d->cfg.seq_len;
+        rows[i] = bases[i] + positions[i];
+        lengths[i] = positions[i] + 1;
+    }
+    VKQ_TRY(vkq_buf_upload(d->ctx, d->tokens, 0, tokens, 4ull * n));
+    VKQ_TRY(vkq_buf_upload(d->ctx, d->positions, 0, positions, 4ull * n));
+    VKQ_TRY(vkq_buf_upload(d->ctx, d->cache_rows, 0, rows, 4ull * n));
+    VKQ_TRY(vkq_buf_upload(d->ctx, d->bases, 0, bases, 4ull * n));
+    VKQ_TRY(vkq_buf_upload(d->ctx, d->lengths, 0, lengths, 4ull * n));
+    if (d->recorded_n != n)
+        VKQ_TRY(record_step(d, n));
+    VKQ_TRY(vkq_rec_submit(d->rec));
+    return vkq_buf_download(d->ctx, d->logits, 0, logits, f32((uint64_t)n * d->cfg.vocab_size));
+}
