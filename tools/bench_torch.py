@@ -5,7 +5,8 @@
                                           [--batch 8] [--seq 256] [--steps 10] [--json]
 
 One step = forward over a batch of random token sequences, full-vocabulary cross-entropy
-at every position, backward, torch.optim.AdamW step; float32, all CPU cores. The model has
+at every position, backward, clipping to global norm 1, torch.optim.AdamW step; float32,
+all CPU cores. The model has
 the shape (and weights) of the given llama2.c checkpoint. Prints the median step time over
 --steps steps after --warmup steps, and with --json one JSON line for scripts.
 """
@@ -58,6 +59,8 @@ def main():
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, cfg.vocab_size),
                                                  targets.reshape(-1))
         loss.backward()
+        # vkquill's step clips by the global gradient norm too.
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         return loss.item()  # .item() also waits for the step to finish
 
