@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/status_internal.h"
 #include "vkquill/llama.h"
 
@@ -238,14 +239,6 @@ vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **par
 
 /* ---- writing ---- */
 
-static vkq_status write_bytes(const char *path, FILE *f, const void *data, size_t size,
-                              size_t n)
-{
-    if (fwrite(data, size, n, f) != n)
-        return vkq_fail(VKQ_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    return VKQ_OK;
-}
-
 /* The legacy tables llama2.c's export stored: fn(pos * theta^(-2i/head_size)). */
 static vkq_status write_rope_table(const char *path, FILE *f, const vkq_llama_config *c,
                                    double (*fn)(double))
@@ -258,15 +251,22 @@ static vkq_status write_rope_table(const char *path, FILE *f, const vkq_llama_co
     for (uint32_t pos = 0; pos < c->seq_len && status == VKQ_OK; pos++) {
         for (uint32_t i = 0; i < half; i++)
             row[i] = (float)fn(pos * pow(c->rope_theta, -(double)i / half));
-        status = write_bytes(path, f, row, sizeof *row, half);
+        status = vkq_write_bytes(path, f, row, sizeof *row, half);
     }
     free(row);
     return status;
 }
 
-static vkq_status write_checkpoint(const char *path, FILE *f, const vkq_llama_config *c,
-                                   const float *params)
+typedef struct checkpoint_contents {
+    const vkq_llama_config *cfg;
+    const float *params;
+} checkpoint_contents;
+
+static vkq_status write_checkpoint(const char *path, FILE *f, void *user)
 {
+    const checkpoint_contents *contents = user;
+    const vkq_llama_config *c = contents->cfg;
+    const float *params = contents->params;
     vkq_llama_layout layout;
     vkq_llama_layout_of(c, &layout);
     uint32_t v[HEADER_FIELDS];
@@ -277,15 +277,13 @@ static vkq_status write_checkpoint(const char *path, FILE *f, const vkq_llama_co
     if (!c->shared_classifier)
         h[VOCAB_FIELD] = -h[VOCAB_FIELD];
     size_t before_rope = c->shared_classifier ? layout.total : layout.wcls;
-    VKQ_TRY(write_bytes(path, f, h, sizeof h, 1));
-    VKQ_TRY(write_bytes(path, f, params, sizeof *params, before_rope));
+    VKQ_TRY(vkq_write_bytes(path, f, h, sizeof h, 1));
+    VKQ_TRY(vkq_write_bytes(path, f, params, sizeof *params, before_rope));
     VKQ_TRY(write_rope_table(path, f, c, cos));
     VKQ_TRY(write_rope_table(path, f, c, sin));
     if (!c->shared_classifier)
-        VKQ_TRY(write_bytes(path, f, params + layout.wcls, sizeof *params,
+        VKQ_TRY(vkq_write_bytes(path, f, params + layout.wcls, sizeof *params,
                             layout.total - layout.wcls));
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-        return vkq_fail(VKQ_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     return VKQ_OK;
 }
 
@@ -297,26 +295,6 @@ vkq_status vkq_llama2c_write(const char *path, const vkq_llama_config *cfg, cons
     if (config_problem(cfg, msg, sizeof msg))
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: cannot write an invalid config: %s", path,
                         msg);
-    size_t path_length = strlen(path);
-    char *tmp = malloc(path_length + sizeof ".tmp");
-    if (!tmp)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
-    memcpy(tmp, path, path_length);
-    memcpy(tmp + path_length, ".tmp", sizeof ".tmp");
-    vkq_status status = VKQ_OK;
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        status = vkq_fail(VKQ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    else {
-        status = write_checkpoint(tmp, f, cfg, params);
-        if (fclose(f) != 0 && status == VKQ_OK)
-            status = vkq_fail(VKQ_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        if (status == VKQ_OK && rename(tmp, path) != 0)
-            status = vkq_fail(VKQ_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
-                              strerror(errno));
-        if (status != VKQ_OK)
-            remove(tmp);
-    }
-    free(tmp);
-    return status;
+    checkpoint_contents contents = {cfg, params};
+    return vkq_write_atomic(path, write_checkpoint, &contents);
 }
