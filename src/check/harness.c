@@ -25,6 +25,7 @@ static const family families[] = {
     {"rows", 0, vkq_check_rows},
     {"cross_entropy", 0, vkq_check_cross_entropy},
     {"adamw", 0, vkq_check_adamw},
+    {"causal_loss", 0, vkq_check_causal_loss},
 };
 enum { FAMILY_COUNT = sizeof families / sizeof families[0] };
 

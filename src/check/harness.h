@@ -61,6 +61,7 @@ vkq_status vkq_check_swiglu(vkq_check_env *env);
 vkq_status vkq_check_rows(vkq_check_env *env);
 vkq_status vkq_check_cross_entropy(vkq_check_env *env);
 vkq_status vkq_check_adamw(vkq_check_env *env);
+vkq_status vkq_check_causal_loss(vkq_check_env *env);
 
 #endif
 

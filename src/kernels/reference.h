@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "vkquill/causal_loss.h"
 #include "vkquill/kernels.h"
 #include "vkquill/nn.h"
 
@@ -57,5 +58,13 @@ void vkq_ref_attention_backward(const float *dout, const float *q, const float *
 void vkq_ref_attention_decode(const float *q, const float *k_cache, const float *v_cache,
                               const int32_t *bases, const int32_t *lengths, float *out,
                               uint32_t n, uint32_t heads, uint32_t kv_heads, uint32_t head_dim);
+
+/* References of include/vkquill/causal_loss.h: dlogits [2R][V] is written, not added; dce and
+ * ref_logits may be NULL where the arguments do not use them. */
+void vkq_ref_causal_loss(const vkq_causal_loss_args *a, const float *logits,
+                         const int32_t *targets, const float *dce, const float *ref_logits,
+                         float *stats, float *totals, float *dlogits);
+void vkq_ref_causal_dce(const float *ref_logits, const int32_t *targets, float *dce,
+                        uint32_t rows, uint32_t vocab);
 
 #endif

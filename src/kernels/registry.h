@@ -21,7 +21,8 @@
     X(swiglu)              \
     X(rows)                \
     X(cross_entropy)       \
-    X(adamw)
+    X(adamw)               \
+    X(causal_loss)
 
 #define VKQ_DECLARE_KERNEL(name) extern const vkq_kernel_desc vkq_kernel_##name;
 VKQ_KERNEL_LIST(VKQ_DECLARE_KERNEL)

@@ -1,0 +1,298 @@
+/* The NextQuill loss on a tiny model against PyTorch (tools/make_golden_nextquill.py): for
+ * each method variant, the device forward, vkq_causal_loss and the device backward give
+ * L_n, L_p, L and every parameter gradient. A second model, the frozen reference, gives the
+ * kl target and the fixed DCE. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "golden/golden.h"
+#include "vkquill/causal_loss.h"
+#include "vkquill/kernels.h"
+#include "vkquill/model.h"
+
+#define GOLDEN_DIR VKQ_SOURCE_DIR "/tests/golden/"
+
+#define OK(expr)                                                 \
+    do {                                                         \
+        vkq_status s_ = (expr);                                  \
+        if (s_ != VKQ_OK)                                        \
+            fail_msg("%s: %s", #expr, vkq_last_error());         \
+    } while (0)
+
+typedef struct variant {
+    const char *name;
+    vkq_weighting weighting;
+    vkq_alignment align;
+    int weighted, fixed;
+} variant;
+
+static const variant variants[] = {
+    {"sft", VKQ_WEIGHTS_UNIFORM, VKQ_ALIGN_NONE, 0, 0},
+    {"mce", VKQ_WEIGHTS_UNIFORM, VKQ_ALIGN_CE, 0, 0},
+    {"dce", VKQ_WEIGHTS_THRESHOLD, VKQ_ALIGN_NONE, 0, 0},
+    {"nextquill", VKQ_WEIGHTS_THRESHOLD, VKQ_ALIGN_CE, 0, 0},
+    {"js", VKQ_WEIGHTS_JS, VKQ_ALIGN_CE, 0, 0},
+    {"kl", VKQ_WEIGHTS_THRESHOLD, VKQ_ALIGN_KL, 0, 0},
+    {"weighted", VKQ_WEIGHTS_THRESHOLD, VKQ_ALIGN_CE, 1, 0},
+    {"fixed", VKQ_WEIGHTS_THRESHOLD, VKQ_ALIGN_CE, 0, 1},
+};
+
+typedef struct fixture {
+    vkq_ctx *ctx;
+    vkq_golden golden;
+    vkq_llama_config cfg, ref_cfg;
+    float *params, *ref_params;
+    vkq_model *model, *ref_model;
+    vkq_rec *rec;
+    vkq_buf targets, dce, ref_logits, stats, totals;
+    uint32_t rows; /* R tokens: the batch has 2R logit rows */
+} fixture;
+
+static fixture *fx;
+
+static double nmse(const float *got, const float *want, size_t n)
+{
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < n; i++) {
+        err += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
+        norm += (double)want[i] * want[i];
+    }
+    return err / norm;
+}
+
+static const float *golden_f32(const char *name, size_t n)
+{
+    const float *p = NULL;
+    OK(vkq_golden_f32(&fx->golden, name, n, &p));
+    return p;
+}
+
+static vkq_status alloc_floats(uint64_t n, vkq_buf *out)
+{
+    return vkq_buf_alloc(fx->ctx, 4 * n, out);
+}
+
+static vkq_status load(void)
+{
+    vkq_status s = vkq_golden_load(GOLDEN_DIR "nextquill_golden.bin", &fx->golden);
+    if (s == VKQ_OK)
+        s = vkq_llama2c_read(GOLDEN_DIR "tiny_llama.bin", &fx->cfg, &fx->params);
+    if (s == VKQ_OK)
+        s = vkq_llama2c_read(GOLDEN_DIR "tiny_llama_ref.bin", &fx->ref_cfg, &fx->ref_params);
+    if (s == VKQ_OK)
+        s = vkq_ctx_create(NULL, &fx->ctx);
+    if (s == VKQ_OK)
+        s = vkq_rec_create(fx->ctx, &fx->rec);
+    vkq_model_options o = {.max_tokens = 64, .max_rows = 32, .training = 1};
+    if (s == VKQ_OK)
+        s = vkq_model_create(fx->ctx, &fx->cfg, fx->params, &o, &fx->model);
+    o.training = 0;
+    if (s == VKQ_OK)
+        s = vkq_model_create(fx->ctx, &fx->ref_cfg, fx->ref_params, &o, &fx->ref_model);
+    return s;
+}
+
+static void set_batch(void)
+{
+    const vkq_golden_record *tokens = vkq_golden_find(&fx->golden, "tokens");
+    const vkq_golden_record *offsets = vkq_golden_find(&fx->golden, "offsets");
+    const vkq_golden_record *rows = vkq_golden_find(&fx->golden, "rows");
+    assert_non_null(tokens);
+    assert_non_null(offsets);
+    assert_non_null(rows);
+    fx->rows = (uint32_t)rows->count / 2;
+    vkq_batch b = {tokens->data.i32, (uint32_t)tokens->count, offsets->data.i32,
+                   (uint32_t)offsets->count - 1, rows->data.i32, (uint32_t)rows->count};
+    OK(vkq_model_set_batch(fx->model, &b));
+    OK(vkq_model_set_batch(fx->ref_model, &b));
+    const int32_t *targets;
+    OK(vkq_golden_i32(&fx->golden, "targets", fx->rows, &targets));
+    OK(alloc_floats(fx->rows, &fx->targets));
+    OK(vkq_buf_upload(fx->ctx, fx->targets, 0, targets, 4ull * fx->rows));
+}
+
+/* The reference model's logits, kept apart from its own buffer, and their DCE. */
+static void reference_pass(void)
+{
+    uint32_t n = 2 * fx->rows * fx->cfg.vocab_size;
+    OK(alloc_floats(n, &fx->ref_logits));
+    OK(alloc_floats(fx->rows, &fx->dce));
+    OK(alloc_floats(4ull * fx->rows, &fx->stats));
+    OK(alloc_floats(4, &fx->totals));
+    OK(vkq_rec_begin(fx->rec));
+    OK(vkq_model_forward(fx->ref_model, fx->rec));
+    OK(vkq_copy(fx->rec, vkq_model_logits(fx->ref_model), fx->ref_logits, n));
+    OK(vkq_causal_dce(fx->rec, fx->ref_logits, fx->targets, fx->dce, fx->rows,
+                      fx->cfg.vocab_size));
+    OK(vkq_rec_end(fx->rec));
+    OK(vkq_rec_submit(fx->rec));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    fx = calloc(1, sizeof *fx);
+    if (!fx || load() != VKQ_OK) {
+        print_error("%s\n", vkq_last_error());
+        return -1;
+    }
+    set_batch();
+    reference_pass();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vkq_buf *bufs[] = {&fx->targets, &fx->dce, &fx->ref_logits, &fx->stats, &fx->totals};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i]->block)
+            vkq_buf_free(fx->ctx, bufs[i]);
+    vkq_model_destroy(fx->model);
+    vkq_model_destroy(fx->ref_model);
+    vkq_rec_destroy(fx->rec);
+    vkq_status s = fx->ctx ? vkq_ctx_destroy(fx->ctx) : VKQ_OK;
+    vkq_golden_free(&fx->golden);
+    free(fx->params);
+    free(fx->ref_params);
+    free(fx);
+    return s == VKQ_OK ? 0 : -1;
+}
+
+static void download_floats(vkq_buf buf, float *out, size_t n)
+{
+    OK(vkq_buf_download(fx->ctx, buf, 0, out, n * sizeof *out));
+}
+
+static void reference_model_matches(void **state)
+{
+    (void)state;
+    size_t n = 2ull * fx->rows * fx->cfg.vocab_size;
+    float *logits = malloc(n * sizeof *logits), dce[64];
+    assert_true(fx->rows <= 64);
+    download_floats(fx->ref_logits, logits, n);
+    download_floats(fx->dce, dce, fx->rows);
+    double e_logits = nmse(logits, golden_f32("ref_logits", n), n);
+    double e_dce = nmse(dce, golden_f32("dce_fixed", fx->rows), fx->rows);
+    print_message("reference logits nmse %.3e, fixed dce nmse %.3e\n", e_logits, e_dce);
+    assert_true(e_logits < 1e-10);
+    assert_true(e_dce < 1e-8);
+    free(logits);
+}
+
+static vkq_causal_loss_args args_of(const variant *v)
+{
+    const float *hyper = golden_f32("hyper", 5); /* alpha, lambda, eps, delta, delta_fixed */
+    vkq_causal_loss_args a = {.rows = fx->rows,
+                              .vocab = fx->cfg.vocab_size,
+                              .weighting = v->weighting,
+                              .delta = v->fixed ? hyper[4] : hyper[3],
+                              .lambda = hyper[1],
+                              .eps = hyper[2],
+                              .align = v->align,
+                              .align_weighted = v->weighted,
+                              .alpha = hyper[0],
+                              .dce_fixed = v->fixed,
+                              .grad_scale = 1.0f};
+    return a;
+}
+
+static void losses_match(const char *name, const float *totals)
+{
+    char record[64];
+    snprintf(record, sizeof record, "%s/losses", name);
+    const float *want = golden_f32(record, 3);
+    static const char *const what[] = {"L_n", "L_p", "L"};
+    for (int i = 0; i < 3; i++) {
+        print_message("%s %s %.7f (PyTorch %.7f)\n", name, what[i], totals[i], want[i]);
+        assert_true(fabsf(totals[i] - want[i]) <= 1e-5f * fabsf(want[i]) + 1e-7f);
+    }
+}
+
+static void gradients_match(const char *name)
+{
+    char record[64];
+    snprintf(record, sizeof record, "%s/grads", name);
+    vkq_llama_layout layout;
+    vkq_llama_layout_of(&fx->cfg, &layout);
+    float *grads = malloc(layout.total * sizeof *grads);
+    download_floats(vkq_model_grads(fx->model), grads, layout.total);
+    const float *want = golden_f32(record, layout.total);
+    /* Each parameter tensor on its own, so a wrong small tensor cannot hide in the total. */
+    size_t bounds[] = {layout.tok_emb, layout.rms_att, layout.wq, layout.wk, layout.wv,
+                       layout.wo, layout.rms_ffn, layout.w1, layout.w2, layout.w3,
+                       layout.rms_final, layout.total};
+    double worst = 0.0;
+    for (size_t i = 0; i + 1 < sizeof bounds / sizeof bounds[0]; i++) {
+        double e = nmse(grads + bounds[i], want + bounds[i], bounds[i + 1] - bounds[i]);
+        worst = e > worst ? e : worst;
+        assert_true(e < 1e-8);
+    }
+    print_message("%s gradients: worst tensor nmse %.3e\n", name, worst);
+    free(grads);
+}
+
+static void variant_matches(void **state)
+{
+    const variant *v = *state;
+    vkq_causal_loss_args a = args_of(v);
+    vkq_buf logits = vkq_model_logits(fx->model);
+    OK(vkq_rec_begin(fx->rec));
+    OK(vkq_model_zero_grads(fx->model, fx->rec));
+    OK(vkq_model_forward(fx->model, fx->rec));
+    OK(vkq_causal_loss(fx->rec, &a, logits, fx->targets, fx->dce, fx->ref_logits, fx->stats,
+                       fx->totals));
+    OK(vkq_model_backward(fx->model, fx->rec));
+    OK(vkq_rec_end(fx->rec));
+    OK(vkq_rec_submit(fx->rec));
+    float totals[4];
+    download_floats(fx->totals, totals, 4);
+    losses_match(v->name, totals);
+    gradients_match(v->name);
+}
+
+/* Bad arguments are refused with a message, before anything is recorded. */
+static void bad_arguments_are_refused(void **state)
+{
+    (void)state;
+    vkq_causal_loss_args a = args_of(&variants[5]); /* kl */
+    vkq_buf logits = vkq_model_logits(fx->model), none = {0};
+    OK(vkq_rec_begin(fx->rec));
+    assert_int_equal(vkq_causal_loss(fx->rec, &a, logits, fx->targets, fx->dce, none,
+                                     fx->stats, fx->totals),
+                     VKQ_ERR_INVALID_ARGUMENT);
+    print_message("%s\n", vkq_last_error());
+    assert_int_equal(vkq_causal_loss(fx->rec, &a, logits, fx->targets, fx->dce, logits,
+                                     fx->stats, fx->totals),
+                     VKQ_ERR_INVALID_ARGUMENT);
+    print_message("%s\n", vkq_last_error());
+    a.weighting = (vkq_weighting)7;
+    assert_int_equal(vkq_causal_loss(fx->rec, &a, logits, fx->targets, fx->dce, fx->ref_logits,
+                                     fx->stats, fx->totals),
+                     VKQ_ERR_INVALID_ARGUMENT);
+    print_message("%s\n", vkq_last_error());
+    assert_int_equal(vkq_causal_dce(fx->rec, fx->ref_logits, fx->targets, fx->ref_logits,
+                                    fx->rows, fx->cfg.vocab_size),
+                     VKQ_ERR_INVALID_ARGUMENT);
+    print_message("%s\n", vkq_last_error());
+    OK(vkq_rec_end(fx->rec));
+}
+
+int main(void)
+{
+    enum { VARIANTS = sizeof variants / sizeof variants[0] };
+    struct CMUnitTest tests[VARIANTS + 2] = {
+        cmocka_unit_test(reference_model_matches),
+        cmocka_unit_test(bad_arguments_are_refused),
+    };
+    for (size_t i = 0; i < VARIANTS; i++) /* one test per variant, named after it */
+        tests[2 + i] = (struct CMUnitTest){.name = variants[i].name,
+                                           .test_func = variant_matches,
+                                           .initial_state = (void *)&variants[i]};
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
