@@ -45,6 +45,49 @@ expect_error "unknown form" "--form expects nn, nt or tn, got 'tt'" -- bench mat
 expect_error "unknown kernel family" "no kernel family is named 'conv'" -- selftest --kernel conv
 expect_error "unknown selftest variant" "--variant expects cpu or gpu" -- selftest --variant tpu
 
+# Model, training and evaluation commands.
+"$vkquill" init --out "$tmp/m" --dim 16 --hidden 24 --layers 1 --heads 2 --kv-heads 1 --seq-len 32 >/dev/null ||
+    { echo "FAIL: init of a tiny model"; failures=$((failures + 1)); }
+printf '' >"$tmp/empty.txt"
+printf 'not a model' >"$tmp/junk.bin"
+printf '{"lr": 0.1,\n "steps": }\n' >"$tmp/bad.json"
+m="$tmp/m/model.bin" t="$tmp/m/tokenizer.bin"
+expect_error "init without --out" "init: --out DIR is required" -- init
+expect_error "init with heads not dividing dim" "n_heads" -- init --out "$tmp/x" --dim 10 --heads 4
+expect_error "init with kv heads not dividing heads" "n_kv_heads" -- init --out "$tmp/x" --heads 8 --kv-heads 3
+expect_error "generate without a model" "--model and --tokenizer are required" -- generate --prompt hi
+expect_error "generate with two prompt sources" "exactly one of --prompt and --prompts-file" \
+    -- generate --model "$m" --tokenizer "$t" --prompt hi --prompts-file "$tmp/empty.txt"
+expect_error "generate with a negative temperature" "--temperature must be >= 0" \
+    -- generate --model "$m" --tokenizer "$t" --prompt hi --temperature -1
+expect_error "generate with top-p above 1" "--top-p must be in (0, 1]" \
+    -- generate --model "$m" --tokenizer "$t" --prompt hi --top-p 2
+expect_error "generate from a missing model" "/nonexistent.bin" \
+    -- generate --model /nonexistent.bin --tokenizer "$t" --prompt hi
+expect_error "generate from a foreign model file" "junk.bin" \
+    -- generate --model "$tmp/junk.bin" --tokenizer "$t" --prompt hi
+expect_error "generate with a file that is no tokenizer" "tiny_llama.bin" \
+    -- generate --model "$m" --tokenizer "$(dirname "$0")/../tests/golden/tiny_llama.bin" --prompt hi
+expect_error "generate past the context" "exceed the model's context of 32" \
+    -- generate --model "$m" --tokenizer "$t" --prompt hi --steps 100
+expect_error "generate from an empty prompts file" "holds no prompt" \
+    -- generate --model "$m" --tokenizer "$t" --prompts-file "$tmp/empty.txt"
+expect_error "train without data" "--data is required" -- train --model "$m" --tokenizer "$t" --out "$tmp/run"
+expect_error "train with an unknown method" "method must be one of sft mce dce nextquill" \
+    -- train --model "$m" --tokenizer "$t" --data x --out "$tmp/run" --method magic
+expect_error "train with a malformed number" "--lr: lr expects a number, got 'fast'" -- train --lr fast
+expect_error "train with an unknown option" "unknown option '--learning-rate'" -- train --learning-rate 1
+expect_error "train with a missing config" "cannot open the configuration file" -- train --config /nonexistent.json
+expect_error "train with a malformed config" "bad.json:2:" -- train --config "$tmp/bad.json"
+expect_error "train fixed DCE without a reference" "--ref-model" \
+    -- train --model "$m" --tokenizer "$t" --data x --out "$tmp/run" --dce fixed
+expect_error "train on missing data" "/nonexistent.jsonl" \
+    -- train --model "$m" --tokenizer "$t" --data /nonexistent.jsonl --out "$tmp/run"
+expect_error "eval without data" "--model, --tokenizer and --data are required" -- eval --model "$m"
+expect_error "eval on missing data" "/nonexistent.jsonl" \
+    -- eval --model "$m" --tokenizer "$t" --data /nonexistent.jsonl
+[ -e "$tmp/run/checkpoint.bin" ] && { echo "FAIL: a failed run left a checkpoint"; failures=$((failures + 1)); }
+
 if [ $failures -ne 0 ]; then
     echo "$failures CLI error check(s) failed"
     exit 1

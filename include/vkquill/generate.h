@@ -25,6 +25,10 @@ typedef struct vkq_generation {
  * vkq_generation_free. A sequence ends at BOS or EOS, or after `steps` positions. */
 vkq_status vkq_generate(vkq_decoder *d, const vkq_tokenizer *tok, const char *const *prompts,
                         uint32_t n, const vkq_sampling *s, vkq_generation *out);
+/* The same from token prompts (each starting with BOS), e.g. prompts built with history. */
+vkq_status vkq_generate_tokens(vkq_decoder *d, const vkq_tokenizer *tok,
+                               const int32_t *const *prompts, const uint32_t *lengths, uint32_t n,
+                               const vkq_sampling *s, vkq_generation *out);
 void vkq_generation_free(vkq_generation *g);
 
 #endif

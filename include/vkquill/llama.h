@@ -56,4 +56,8 @@ vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **par
  * renamed to PATH, so the file appears complete or not at all. */
 vkq_status vkq_llama2c_write(const char *path, const vkq_llama_config *cfg, const float *params);
 
+/* Fresh weights for training from scratch: normal(0, 0.02) matrices (residual projections
+ * scaled by 1/sqrt(2 n_layers)), RMSNorm gains 1; deterministic for a seed. */
+void vkq_llama_init_random(const vkq_llama_config *c, uint64_t seed, float *params);
+
 #endif

@@ -66,6 +66,9 @@ vkq_buf vkq_model_grad_sumsq(const vkq_model *m);
 
 /* Parameters back to the host (layout order), e.g. to save a checkpoint. */
 vkq_status vkq_model_download_params(vkq_model *m, float *params);
+/* AdamW's first and second moments (layout order), for checkpoints and resuming. */
+vkq_status vkq_model_download_moments(vkq_model *m, float *first, float *second);
+vkq_status vkq_model_upload_moments(vkq_model *m, const float *first, const float *second);
 
 #endif
 

@@ -48,4 +48,9 @@ vkq_status vkq_tokenizer_decode_text(const vkq_tokenizer *t, const int32_t *toke
                                      uint32_t count, char *text, size_t capacity,
                                      size_t *length);
 
+/* Writes a byte-level tok.bin (the three special tokens and the 256 byte tokens, no merges):
+ * a tokenizer for models trained from scratch, e.g. on the synthetic benchmark. */
+enum { VKQ_BYTE_TOKENIZER_VOCAB = 259 };
+vkq_status vkq_tokenizer_write_byte_level(const char *path);
+
 #endif

@@ -32,6 +32,9 @@ int cmd_devices(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 vkq_status cli_bench_train(int argc, char **argv);
 vkq_status cli_bench_generate(int argc, char **argv);
 

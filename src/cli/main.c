@@ -18,6 +18,21 @@ static const char usage[] =
     "           [--repetition-penalty R] [--batch B]\n"
     "                                   continue prompts (temperature 0: greedy); a prompts\n"
     "                                   file (one a line) gives JSON lines\n"
+    "  train --model M.bin --tokenizer T.bin --data train.jsonl --out RUN_DIR\n"
+    "        [--method sft|mce|dce|nextquill] [--steps N] [--batch B] [--accum A] [--lr LR]\n"
+    "        [--config cfg.json] [--resume] [--dce dynamic|fixed --ref-model R.bin]\n"
+    "        [--weights threshold|js|uniform] [--align ce|kl] [--align-weighted]\n"
+    "        [--alpha a --delta d --lambda l --eps e] [--schedule linear|cosine|constant]\n"
+    "        [--warmup fraction] [--clip c] [--history-k k] [--max-prompt-tokens n]\n"
+    "        [--max-target-tokens n] [--template t.json] [--skip-bad] [--seed s]\n"
+    "                                   personalise a model (every option also in the JSON\n"
+    "                                   configuration, with underscores: max_prompt_tokens)\n"
+    "  eval --model M.bin --tokenizer T.bin --data test.jsonl [--out DIR] [--history-k k]\n"
+    "       [--max-new-tokens n] [--repetition-penalty r] [--without-history] [--json]\n"
+    "                                   greedy generation with history, ROUGE-1/L and BLEU\n"
+    "  init --out DIR [--dim D --hidden H --layers L --heads N --kv-heads K --seq-len T]\n"
+    "       [--seed S]                  a random model and a byte-level tokenizer, to train\n"
+    "                                   from scratch\n"
     "  help                             this text\n"
     "\n"
     "environment:\n"
@@ -47,6 +62,12 @@ int main(int argc, char **argv)
         return cmd_bench(argc, argv);
     if (strcmp(cmd, "generate") == 0)
         return cmd_generate(argc, argv);
+    if (strcmp(cmd, "train") == 0)
+        return cmd_train(argc, argv);
+    if (strcmp(cmd, "init") == 0)
+        return cmd_init(argc, argv);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc, argv);
     return cli_fail(vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                              "unknown command '%s'; 'vkquill help' lists the commands", cmd));
 }

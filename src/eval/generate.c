@@ -91,18 +91,20 @@ static vkq_status sample(float *logits, uint32_t n, const vkq_sampling *s, uint6
     return VKQ_OK;
 }
 
-static vkq_status start(sequence *q, vkq_generation *out, const vkq_tokenizer *tok,
-                        const char *prompt, uint32_t steps, uint64_t seed)
+static vkq_status start(sequence *q, vkq_generation *out, const int32_t *prompt,
+                        uint32_t n_prompt, uint32_t steps, uint64_t seed)
 {
     memset(out, 0, sizeof *out);
     q->out = out;
-    uint32_t need = (uint32_t)strlen(prompt) + 3; /* enough for any encoding */
-    q->prompt = malloc(need * sizeof *q->prompt);
-    q->capacity = (need > steps ? need : steps) + 1;
+    if (n_prompt == 0)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "a prompt needs at least one token (BOS)");
+    q->prompt = malloc(n_prompt * sizeof *q->prompt);
+    q->capacity = (n_prompt > steps ? n_prompt : steps) + 1;
     out->tokens = malloc(q->capacity * sizeof *out->tokens);
     if (!q->prompt || !out->tokens)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
-    VKQ_TRY(vkq_tokenizer_encode(tok, prompt, 1, 0, q->prompt, need, &q->n_prompt));
+    memcpy(q->prompt, prompt, n_prompt * sizeof *prompt);
+    q->n_prompt = n_prompt;
     out->tokens[0] = q->prompt[0];
     out->n_tokens = 1;
     out->n_prompt = q->n_prompt;
@@ -179,12 +181,13 @@ static vkq_status run(vkq_decoder *d, const vkq_tokenizer *tok, sequence *seqs, 
     return st;
 }
 
-vkq_status vkq_generate(vkq_decoder *d, const vkq_tokenizer *tok, const char *const *prompts,
-                        uint32_t n, const vkq_sampling *s, vkq_generation *out)
+vkq_status vkq_generate_tokens(vkq_decoder *d, const vkq_tokenizer *tok,
+                               const int32_t *const *prompts, const uint32_t *lengths, uint32_t n,
+                               const vkq_sampling *s, vkq_generation *out)
 {
     const vkq_llama_config *c = vkq_decoder_config(d);
     if (s->steps > c->seq_len)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "--steps %u exceeds the model's context of %u",
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%u steps exceed the model's context of %u",
                         s->steps, c->seq_len);
     if (s->temperature < 0.0f || s->repetition_penalty <= 0.0f)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
@@ -194,7 +197,7 @@ vkq_status vkq_generate(vkq_decoder *d, const vkq_tokenizer *tok, const char *co
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     vkq_status st = VKQ_OK;
     for (uint32_t i = 0; i < n && st == VKQ_OK; i++)
-        st = start(&seqs[i], &out[i], tok, prompts[i], s->steps, s->seed + i);
+        st = start(&seqs[i], &out[i], prompts[i], lengths[i], s->steps, s->seed + i);
     if (st == VKQ_OK)
         st = run(d, tok, seqs, n, s, c->vocab_size);
     for (uint32_t i = 0; i < n; i++) {
@@ -203,6 +206,28 @@ vkq_status vkq_generate(vkq_decoder *d, const vkq_tokenizer *tok, const char *co
             vkq_generation_free(seqs[i].out);
     }
     free(seqs);
+    return st;
+}
+
+vkq_status vkq_generate(vkq_decoder *d, const vkq_tokenizer *tok, const char *const *prompts,
+                        uint32_t n, const vkq_sampling *s, vkq_generation *out)
+{
+    int32_t **tokens = calloc(n ? n : 1, sizeof *tokens);
+    uint32_t *lengths = calloc(n ? n : 1, sizeof *lengths);
+    vkq_status st = tokens && lengths ? VKQ_OK
+                                      : vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t i = 0; i < n && st == VKQ_OK; i++) {
+        uint32_t room = (uint32_t)strlen(prompts[i]) + 3; /* enough for any encoding */
+        tokens[i] = malloc(room * sizeof **tokens);
+        st = tokens[i] ? vkq_tokenizer_encode(tok, prompts[i], 1, 0, tokens[i], room, &lengths[i])
+                       : vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    if (st == VKQ_OK)
+        st = vkq_generate_tokens(d, tok, (const int32_t *const *)tokens, lengths, n, s, out);
+    for (uint32_t i = 0; tokens && i < n; i++)
+        free(tokens[i]);
+    free(tokens);
+    free(lengths);
     return st;
 }
 

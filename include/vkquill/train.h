@@ -1,0 +1,53 @@
+/* The NextQuill trainer: paired passes with and without history in one packed batch, the
+ * causal-effect losses, AdamW with warm-up and decay, gradient accumulation and clipping,
+ * atomic checkpoints with exact resume, and a JSONL log. Knows nothing of the command line. */
+#ifndef VKQUILL_TRAIN_H
+#define VKQUILL_TRAIN_H
+
+#include <stdint.h>
+
+#include "vkquill/runtime.h"
+
+enum { VKQ_PATH_MAX = 1024, VKQ_WORD_MAX = 16 };
+
+/* Every option of a run; the same names serve the JSON configuration file and the flags. */
+typedef struct vkq_train_config {
+    char model[VKQ_PATH_MAX], tokenizer[VKQ_PATH_MAX], data[VKQ_PATH_MAX], val[VKQ_PATH_MAX];
+    char out[VKQ_PATH_MAX], ref_model[VKQ_PATH_MAX], template_path[VKQ_PATH_MAX];
+    char method[VKQ_WORD_MAX];   /* sft | mce | dce | nextquill */
+    char dce[VKQ_WORD_MAX];      /* dynamic | fixed (needs ref_model) */
+    char weights[VKQ_WORD_MAX];  /* "" (the method's own) | threshold | js | uniform */
+    char align[VKQ_WORD_MAX];    /* "" (the method's own) | ce | kl (needs ref_model) */
+    char schedule[VKQ_WORD_MAX]; /* linear | cosine | constant, after the warm-up */
+    int align_weighted, skip_bad, resume;
+    float alpha, delta, lambda, eps;
+    float lr, weight_decay, beta1, beta2, adam_eps, warmup, clip;
+    uint32_t steps, batch, accum, seed;
+    uint32_t history_k, max_prompt_tokens, max_target_tokens;
+    uint32_t log_every, save_every;
+} vkq_train_config;
+
+void vkq_train_config_defaults(vkq_train_config *c);
+/* Sets one option from text; `where` names its source in errors ("--lr", "cfg.json"). */
+vkq_status vkq_train_config_set(vkq_train_config *c, const char *key, const char *value,
+                                const char *where);
+/* Whether key names an option, and whether it is a flag (takes no value on the command line). */
+int vkq_train_config_has(const char *key, int *is_flag);
+vkq_status vkq_train_config_load(vkq_train_config *c, const char *path);
+vkq_status vkq_train_config_check(const vkq_train_config *c);
+vkq_status vkq_train_config_save(const vkq_train_config *c, const char *path);
+
+/* Progress, once per optimiser step. */
+typedef struct vkq_train_progress {
+    uint32_t step, steps;
+    double loss, loss_n, loss_p, share_above_delta, grad_norm, lr, tokens_per_s, elapsed_s;
+} vkq_train_progress;
+typedef void (*vkq_train_observer)(const vkq_train_progress *p, void *user);
+
+/* Runs (or with resume continues) the configured training on ctx. *stop, when it becomes
+ * non-zero (e.g. from a SIGINT handler), ends the run after the current step with a
+ * checkpoint. */
+vkq_status vkq_train_run(vkq_ctx *ctx, const vkq_train_config *c, vkq_train_observer observer,
+                         void *user, volatile int *stop);
+
+#endif

@@ -1,0 +1,292 @@
+/* One table of options serves defaults, the JSON configuration file, the flags and the
+ * resolved configuration a run directory keeps. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "base/status_internal.h"
+#include "vkquill/train.h"
+
+typedef enum opt_type { OPT_TEXT, OPT_WORD, OPT_U32, OPT_F32, OPT_BOOL } opt_type;
+
+typedef struct option {
+    const char *key;
+    opt_type type;
+    size_t offset;
+    const char *choices; /* OPT_WORD: the accepted words, space separated */
+} option;
+
+#define TEXT(f) {#f, OPT_TEXT, offsetof(vkq_train_config, f), NULL}
+#define WORD(f, choices) {#f, OPT_WORD, offsetof(vkq_train_config, f), choices}
+#define U32(f) {#f, OPT_U32, offsetof(vkq_train_config, f), NULL}
+#define F32(f) {#f, OPT_F32, offsetof(vkq_train_config, f), NULL}
+#define BOOL(f) {#f, OPT_BOOL, offsetof(vkq_train_config, f), NULL}
+
+static const option options[] = {
+    TEXT(model), TEXT(tokenizer), TEXT(data), TEXT(val), TEXT(out), TEXT(ref_model),
+    {"template", OPT_TEXT, offsetof(vkq_train_config, template_path), NULL},
+    WORD(method, "sft mce dce nextquill"), WORD(dce, "dynamic fixed"),
+    WORD(weights, "threshold js uniform"), WORD(align, "ce kl"),
+    WORD(schedule, "linear cosine constant"),
+    BOOL(align_weighted), BOOL(skip_bad), BOOL(resume),
+    F32(alpha), F32(delta), F32(lambda), F32(eps),
+    F32(lr), F32(weight_decay), F32(beta1), F32(beta2), F32(adam_eps), F32(warmup), F32(clip),
+    U32(steps), U32(batch), U32(accum), U32(seed),
+    U32(history_k), U32(max_prompt_tokens), U32(max_target_tokens),
+    U32(log_every), U32(save_every),
+};
+enum { OPTION_COUNT = sizeof options / sizeof options[0] };
+
+void vkq_train_config_defaults(vkq_train_config *c)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->method, "nextquill");
+    strcpy(c->dce, "dynamic");
+    strcpy(c->schedule, "linear");
+    c->alpha = 0.1f;
+    c->delta = 0.05f;
+    c->lambda = 0.9f;
+    c->eps = 0.1f;
+    c->lr = 5e-4f;
+    c->weight_decay = 0.025f;
+    c->beta1 = 0.9f;
+    c->beta2 = 0.95f;
+    c->adam_eps = 1e-8f;
+    c->warmup = 0.01f;
+    c->clip = 1.0f;
+    c->steps = 100;
+    c->batch = 4;
+    c->accum = 1;
+    c->seed = 1;
+    c->history_k = 8;
+    c->max_prompt_tokens = 384;
+    c->max_target_tokens = 64;
+    c->log_every = 1;
+}
+
+static const option *find(const char *key)
+{
+    for (int i = 0; i < OPTION_COUNT; i++)
+        if (strcmp(options[i].key, key) == 0)
+            return &options[i];
+    return NULL;
+}
+
+int vkq_train_config_has(const char *key, int *is_flag)
+{
+    const option *o = find(key);
+    if (o && is_flag)
+        *is_flag = o->type == OPT_BOOL;
+    return o != NULL;
+}
+
+static int word_allowed(const char *choices, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = choices; *p;) {
+        size_t len = strcspn(p, " ");
+        if (len == n && strncmp(p, word, n) == 0)
+            return 1;
+        p += len + (p[len] == ' ');
+    }
+    return 0;
+}
+
+static vkq_status set_value(vkq_train_config *c, const option *o, const char *value,
+                            const char *where)
+{
+    char *field = (char *)c + o->offset, *end;
+    errno = 0;
+    switch (o->type) {
+    case OPT_TEXT:
+        if (strlen(value) >= VKQ_PATH_MAX)
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s is too long", where, o->key);
+        strcpy(field, value);
+        return VKQ_OK;
+    case OPT_WORD:
+        if (!word_allowed(o->choices, value))
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s must be one of %s, not '%s'", where,
+                            o->key, o->choices, value);
+        strcpy(field, value);
+        return VKQ_OK;
+    case OPT_U32: {
+        unsigned long long v = strtoull(value, &end, 10);
+        if (errno || *end || end == value || value[0] == '-' || v > UINT32_MAX)
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                            "%s: %s expects a non-negative integer, got '%s'", where, o->key, value);
+        *(uint32_t *)field = (uint32_t)v;
+        return VKQ_OK;
+    }
+    case OPT_F32: {
+        float v = strtof(value, &end);
+        if (errno || *end || end == value || !isfinite(v))
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s expects a number, got '%s'", where,
+                            o->key, value);
+        *(float *)field = v;
+        return VKQ_OK;
+    }
+    case OPT_BOOL:
+        if (strcmp(value, "true") && strcmp(value, "false") && strcmp(value, "1") &&
+            strcmp(value, "0"))
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s expects true or false, got '%s'",
+                            where, o->key, value);
+        *(int *)field = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+        return VKQ_OK;
+    }
+    return VKQ_OK;
+}
+
+vkq_status vkq_train_config_set(vkq_train_config *c, const char *key, const char *value,
+                                const char *where)
+{
+    const option *o = find(key);
+    if (!o)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: unknown option '%s'", where, key);
+    return set_value(c, o, value, where);
+}
+
+/* A JSON value as the text a flag would carry. */
+static vkq_status json_text(const cJSON *item, const option *o, const char *path, char *buf,
+                            size_t size)
+{
+    int ok = 0;
+    if (o->type == OPT_TEXT || o->type == OPT_WORD)
+        ok = cJSON_IsString(item) && snprintf(buf, size, "%s", item->valuestring) < (int)size;
+    else if (o->type == OPT_BOOL)
+        ok = cJSON_IsBool(item) && snprintf(buf, size, "%s", cJSON_IsTrue(item) ? "true" : "false");
+    else
+        ok = cJSON_IsNumber(item) && snprintf(buf, size, "%.9g", item->valuedouble) > 0;
+    if (!ok)
+        return vkq_fail(VKQ_ERR_FORMAT, "%s: \"%s\" must be %s", path, o->key,
+                        o->type == OPT_BOOL   ? "true or false"
+                        : o->type == OPT_U32 || o->type == OPT_F32 ? "a number"
+                                                                    : "a string");
+    return VKQ_OK;
+}
+
+static char *read_all(const char *path, vkq_status *s)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *s = vkq_fail(VKQ_ERR_IO, "%s: cannot open the configuration file", path);
+        return NULL;
+    }
+    char *text = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < (1 << 24) &&
+        fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)n + 1)) &&
+        fread(text, 1, (size_t)n, f) == (size_t)n) {
+        text[n] = '\0';
+        *s = VKQ_OK;
+    } else {
+        free(text);
+        text = NULL;
+        *s = vkq_fail(VKQ_ERR_IO, "%s: cannot read the configuration file", path);
+    }
+    fclose(f);
+    return text;
+}
+
+static void line_and_column(const char *text, const char *at, int *line, int *col)
+{
+    *line = 1;
+    const char *start = text;
+    for (const char *p = text; p < at && *p; p++)
+        if (*p == '\n') {
+            ++*line;
+            start = p + 1;
+        }
+    *col = (int)(at - start) + 1;
+}
+
+vkq_status vkq_train_config_load(vkq_train_config *c, const char *path)
+{
+    vkq_status s;
+    char *text = read_all(path, &s);
+    if (!text)
+        return s;
+    const char *error_at = NULL;
+    cJSON *root = cJSON_ParseWithOpts(text, &error_at, 1);
+    if (!cJSON_IsObject(root)) {
+        int line = 1, col = 1;
+        if (!root && error_at)
+            line_and_column(text, error_at, &line, &col);
+        s = root ? vkq_fail(VKQ_ERR_FORMAT, "%s: the configuration must be a JSON object", path)
+                 : vkq_fail(VKQ_ERR_FORMAT, "%s:%d:%d: malformed JSON", path, line, col);
+    }
+    char value[VKQ_PATH_MAX];
+    for (const cJSON *item = root && s == VKQ_OK ? root->child : NULL; item && s == VKQ_OK;
+         item = item->next) {
+        const option *o = find(item->string);
+        if (!o) {
+            s = vkq_fail(VKQ_ERR_FORMAT, "%s: unknown option \"%s\"", path, item->string);
+            break;
+        }
+        s = json_text(item, o, path, value, sizeof value);
+        if (s == VKQ_OK)
+            s = set_value(c, o, value, path);
+    }
+    cJSON_Delete(root);
+    free(text);
+    return s;
+}
+
+vkq_status vkq_train_config_check(const vkq_train_config *c)
+{
+    const char *missing = !c->model[0] ? "model" : !c->tokenizer[0] ? "tokenizer"
+                          : !c->data[0] ? "data" : !c->out[0] ? "out" : NULL;
+    if (missing)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: --%s is required (or \"%s\" in the "
+                        "configuration file)", missing, missing);
+    if (c->steps == 0 || c->batch == 0 || c->accum == 0)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: steps, batch and accum must be positive");
+    int needs_ref = strcmp(c->dce, "fixed") == 0 || strcmp(c->align, "kl") == 0;
+    if (needs_ref && !c->ref_model[0])
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "train: --dce fixed and --align kl need a reference model (--ref-model)");
+    if (!(c->lr > 0) || c->warmup < 0 || c->warmup >= 1 || c->clip < 0 || c->alpha < 0 ||
+        !(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "train: lr must be > 0, warmup in [0, 1), clip and alpha >= 0, betas in "
+                        "[0, 1)");
+    return VKQ_OK;
+}
+
+static cJSON *option_json(const vkq_train_config *c, const option *o)
+{
+    const char *field = (const char *)c + o->offset;
+    switch (o->type) {
+    case OPT_TEXT:
+    case OPT_WORD: return cJSON_CreateString(field);
+    case OPT_U32: return cJSON_CreateNumber(*(const uint32_t *)field);
+    case OPT_F32: return cJSON_CreateNumber(*(const float *)field);
+    case OPT_BOOL: return cJSON_CreateBool(*(const int *)field);
+    }
+    return NULL;
+}
+
+static vkq_status write_text(const char *path, FILE *f, void *user)
+{
+    const char *text = user;
+    VKQ_TRY(vkq_write_bytes(path, f, text, 1, strlen(text)));
+    return vkq_write_bytes(path, f, "\n", 1, 1);
+}
+
+vkq_status vkq_train_config_save(const vkq_train_config *c, const char *path)
+{
+    cJSON *root = cJSON_CreateObject();
+    for (int i = 0; i < OPTION_COUNT; i++)
+        cJSON_AddItemToObject(root, options[i].key, option_json(c, &options[i]));
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    vkq_status s = vkq_write_atomic(path, write_text, text);
+    free(text);
+    return s;
+}

@@ -1,0 +1,42 @@
+/* Private to src/train. */
+#ifndef VKQ_TRAIN_INTERNAL_H
+#define VKQ_TRAIN_INTERNAL_H
+
+#include "base/status_internal.h"
+#include "vkquill/data.h"
+#include "vkquill/model.h"
+#include "vkquill/train.h"
+
+/* A packed micro-batch of paired samples: with-history sequences first, then the
+ * without-history ones in the same order; rows [0, R) are the with-history response
+ * positions and rows [R, 2R) the matching without-history ones. */
+typedef struct train_batch {
+    int32_t *tokens, *offsets, *rows, *targets;
+    uint32_t n_tokens, n_seqs, n_rows, n_response; /* n_rows = 2 n_response when paired */
+    uint32_t capacity_tokens, capacity_rows;
+} train_batch;
+
+/* paired 0: only the with-history sequences (plain SFT). */
+vkq_status train_batch_build(train_batch *b, const vkq_pair *pairs, const uint32_t *which,
+                             uint32_t count, int paired);
+void train_batch_free(train_batch *b);
+/* The largest batch any `count` pairs can make. */
+void train_batch_bounds(const vkq_pair *pairs, uint32_t n_pairs, uint32_t count, int paired,
+                        uint32_t *max_tokens, uint32_t *max_rows);
+
+/* The order samples are visited in: a fresh permutation of 0..n-1 per epoch, from the seed. */
+void train_epoch_order(uint32_t seed, uint32_t epoch, uint32_t n, uint32_t *order);
+
+/* Resumable state besides the parameters: optimiser moments, step and data position. */
+typedef struct train_state {
+    uint32_t step, epoch, position;
+    uint64_t parameters;
+} train_state;
+
+vkq_status train_checkpoint_save(const char *path, const train_state *st, const float *params,
+                                 const float *m, const float *v);
+/* Reads a checkpoint made for a model of `parameters` floats; the arrays are malloc'ed. */
+vkq_status train_checkpoint_load(const char *path, uint64_t parameters, train_state *st,
+                                 float **params, float **m, float **v);
+
+#endif

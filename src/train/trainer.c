@@ -1,0 +1,488 @@
+/* The training loop: data and pairs, the model (and a frozen reference when the method needs
+ * one), one recording per micro-batch, AdamW on the last, logging and checkpoints. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "train/train_internal.h"
+#include "vkquill/causal_loss.h"
+#include "vkquill/kernels.h"
+
+typedef struct trainer {
+    vkq_ctx *ctx;
+    const vkq_train_config *c;
+    vkq_llama_config mcfg;
+    vkq_llama_layout layout;
+    vkq_tokenizer *tok;
+    vkq_template tpl;
+    vkq_dataset data;
+    vkq_pair *pairs;
+    uint32_t n_pairs;
+    int paired, ref_each_step; /* ref_each_step: the KL alignment needs reference logits */
+    vkq_causal_loss_args loss;
+    vkq_model *model, *ref;
+    float *dce_cache;      /* fixed DCE: per pair, its n_response values */
+    uint32_t *dce_offset;
+    float *host_dce;
+    vkq_rec *rec;
+    vkq_buf targets, weights, losses, dce, stats, totals, hyper;
+    train_batch batch;
+    uint32_t *order, *which;
+    train_state st;
+    FILE *log;
+    char checkpoint_path[VKQ_PATH_MAX + 32], log_path[VKQ_PATH_MAX + 32];
+} trainer;
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static vkq_status make_dir(const char *path)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+        return VKQ_OK;
+    return vkq_fail(VKQ_ERR_IO, "%s: cannot create the run directory: %s", path, strerror(errno));
+}
+
+static void loss_args_of(const vkq_train_config *c, vkq_causal_loss_args *a)
+{
+    const char *m = c->method;
+    int thresholded = strcmp(m, "dce") == 0 || strcmp(m, "nextquill") == 0;
+    int aligned = strcmp(m, "mce") == 0 || strcmp(m, "nextquill") == 0;
+    memset(a, 0, sizeof *a);
+    a->weighting = thresholded ? VKQ_WEIGHTS_THRESHOLD : VKQ_WEIGHTS_UNIFORM;
+    if (strcmp(c->weights, "js") == 0)
+        a->weighting = VKQ_WEIGHTS_JS;
+    else if (strcmp(c->weights, "threshold") == 0)
+        a->weighting = VKQ_WEIGHTS_THRESHOLD;
+    else if (strcmp(c->weights, "uniform") == 0)
+        a->weighting = VKQ_WEIGHTS_UNIFORM;
+    a->align = aligned ? VKQ_ALIGN_CE : VKQ_ALIGN_NONE;
+    if (aligned && strcmp(c->align, "kl") == 0)
+        a->align = VKQ_ALIGN_KL;
+    a->align_weighted = c->align_weighted;
+    a->alpha = c->alpha;
+    a->delta = c->delta;
+    a->lambda = c->lambda;
+    a->eps = c->eps;
+    a->dce_fixed = strcmp(c->dce, "fixed") == 0;
+    a->grad_scale = 1.0f / (float)c->accum;
+}
+
+static vkq_status build_pairs(trainer *t)
+{
+    const vkq_train_config *c = t->c;
+    vkq_prompt_limits limits = {c->history_k, c->max_prompt_tokens, c->max_target_tokens};
+    t->pairs = calloc(t->data.count, sizeof *t->pairs);
+    if (!t->pairs)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t i = 0; i < t->data.count; i++) {
+        vkq_status s = vkq_pair_build(t->tok, &t->tpl, &limits, &t->data.samples[i],
+                                      &t->pairs[t->n_pairs]);
+        if (s == VKQ_OK)
+            t->n_pairs++;
+        else if (!c->skip_bad)
+            return vkq_fail(s, "%s: %s", c->data, vkq_last_error());
+    }
+    if (t->n_pairs == 0)
+        return vkq_fail(VKQ_ERR_FORMAT, "%s: no sample fits the prompt limits", c->data);
+    return VKQ_OK;
+}
+
+static vkq_status alloc_buffers(trainer *t, uint32_t max_rows)
+{
+    vkq_ctx *ctx = t->ctx;
+    VKQ_TRY(vkq_buf_alloc(ctx, 4ull * max_rows, &t->targets));
+    VKQ_TRY(vkq_buf_alloc(ctx, 4ull * max_rows, &t->weights));
+    VKQ_TRY(vkq_buf_alloc(ctx, 4ull * max_rows, &t->losses));
+    VKQ_TRY(vkq_buf_alloc(ctx, 4ull * max_rows, &t->dce));
+    VKQ_TRY(vkq_buf_alloc(ctx, 16ull * max_rows, &t->stats));
+    VKQ_TRY(vkq_buf_alloc(ctx, 16, &t->totals));
+    VKQ_TRY(vkq_buf_alloc(ctx, sizeof(vkq_adamw_hyper), &t->hyper));
+    t->host_dce = malloc(4ull * max_rows);
+    t->order = malloc(t->n_pairs * sizeof *t->order);
+    t->which = malloc(t->c->batch * sizeof *t->which);
+    if (!t->host_dce || !t->order || !t->which)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    return vkq_rec_create(ctx, &t->rec);
+}
+
+/* Fixed DCE: the frozen reference model's p(y|x,h) - p(y|x,0) of every response token,
+ * computed once, one sample at a time. */
+static vkq_status precompute_dce(trainer *t)
+{
+    uint32_t total = 0;
+    t->dce_offset = malloc((t->n_pairs + 1) * sizeof *t->dce_offset);
+    if (!t->dce_offset)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t i = 0; i < t->n_pairs; i++) {
+        t->dce_offset[i] = total;
+        total += t->pairs[i].n_response;
+    }
+    t->dce_offset[t->n_pairs] = total;
+    t->dce_cache = malloc(4ull * total);
+    if (!t->dce_cache)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t i = 0; i < t->n_pairs; i++) {
+        VKQ_TRY(train_batch_build(&t->batch, t->pairs, &i, 1, 1));
+        vkq_batch b = {t->batch.tokens, t->batch.n_tokens, t->batch.offsets, t->batch.n_seqs,
+                       t->batch.rows, t->batch.n_rows};
+        uint32_t r = t->batch.n_response;
+        VKQ_TRY(vkq_model_set_batch(t->ref, &b));
+        VKQ_TRY(vkq_buf_upload(t->ctx, t->targets, 0, t->batch.targets, 4ull * r));
+        VKQ_TRY(vkq_rec_begin(t->rec));
+        VKQ_TRY(vkq_model_forward(t->ref, t->rec));
+        VKQ_TRY(vkq_causal_dce(t->rec, vkq_model_logits(t->ref), t->targets, t->dce, r,
+                               t->mcfg.vocab_size));
+        VKQ_TRY(vkq_rec_end(t->rec));
+        VKQ_TRY(vkq_rec_submit(t->rec));
+        VKQ_TRY(vkq_buf_download(t->ctx, t->dce, 0, t->dce_cache + t->dce_offset[i], 4ull * r));
+    }
+    return VKQ_OK;
+}
+
+static vkq_status load_reference(trainer *t, const vkq_model_options *o)
+{
+    vkq_llama_config rcfg;
+    float *rparams = NULL;
+    VKQ_TRY(vkq_llama2c_read(t->c->ref_model, &rcfg, &rparams));
+    vkq_status s = VKQ_OK;
+    if (rcfg.vocab_size != t->mcfg.vocab_size)
+        s = vkq_fail(VKQ_ERR_FORMAT, "%s: the reference model's vocabulary (%u) differs from "
+                     "the model's (%u)", t->c->ref_model, rcfg.vocab_size, t->mcfg.vocab_size);
+    vkq_model_options ro = *o;
+    ro.training = 0;
+    if (s == VKQ_OK)
+        s = vkq_model_create(t->ctx, &rcfg, rparams, &ro, &t->ref);
+    free(rparams);
+    return s;
+}
+
+static vkq_status resume(trainer *t)
+{
+    float *params, *m, *v;
+    VKQ_TRY(train_checkpoint_load(t->checkpoint_path, t->layout.total, &t->st, &params, &m, &v));
+    vkq_status s = vkq_buf_upload(t->ctx, vkq_model_params(t->model), 0, params,
+                                  4ull * t->layout.total);
+    if (s == VKQ_OK)
+        s = vkq_model_upload_moments(t->model, m, v);
+    free(params);
+    free(m);
+    free(v);
+    return s;
+}
+
+/* Keeps the log lines of steps up to the checkpoint, so a resumed log reads as one run. */
+static vkq_status open_log(trainer *t)
+{
+    if (!t->c->resume) {
+        t->log = fopen(t->log_path, "w");
+    } else {
+        FILE *old = fopen(t->log_path, "r");
+        char *kept = NULL;
+        size_t kept_len = 0;
+        FILE *mem = open_memstream(&kept, &kept_len);
+        char line[4096];
+        while (old && mem && fgets(line, sizeof line, old)) {
+            unsigned step;
+            if (sscanf(line, "{\"step\":%u", &step) == 1 && step <= t->st.step)
+                fputs(line, mem);
+        }
+        if (old)
+            fclose(old);
+        if (mem)
+            fclose(mem);
+        t->log = fopen(t->log_path, "w");
+        if (t->log && kept)
+            fputs(kept, t->log);
+        free(kept);
+    }
+    if (!t->log)
+        return vkq_fail(VKQ_ERR_IO, "%s: cannot write the training log", t->log_path);
+    return VKQ_OK;
+}
+
+static vkq_status trainer_init(trainer *t)
+{
+    const vkq_train_config *c = t->c;
+    float *params = NULL;
+    VKQ_TRY(vkq_llama2c_read(c->model, &t->mcfg, &params));
+    vkq_llama_layout_of(&t->mcfg, &t->layout);
+    vkq_status s = vkq_tokenizer_load(c->tokenizer, t->mcfg.vocab_size, &t->tok);
+    if (s == VKQ_OK)
+        s = c->template_path[0] ? vkq_template_load(c->template_path, &t->tpl)
+                                : vkq_template_default(&t->tpl);
+    if (s == VKQ_OK)
+        s = vkq_dataset_load_jsonl(c->data, c->skip_bad, &t->data);
+    if (s == VKQ_OK)
+        s = build_pairs(t);
+    t->paired = strcmp(c->method, "sft") != 0;
+    loss_args_of(c, &t->loss);
+    if (!t->paired)
+        t->loss.dce_fixed = 0;
+    t->ref_each_step = t->paired && t->loss.align == VKQ_ALIGN_KL;
+    uint32_t max_tokens = 0, max_rows = 0;
+    if (s == VKQ_OK)
+        train_batch_bounds(t->pairs, t->n_pairs, c->batch, t->paired, &max_tokens, &max_rows);
+    vkq_model_options o = {max_tokens, max_rows, 1};
+    if (s == VKQ_OK)
+        s = vkq_model_create(t->ctx, &t->mcfg, params, &o, &t->model);
+    free(params);
+    if (s == VKQ_OK)
+        s = alloc_buffers(t, max_rows);
+    if (s == VKQ_OK && (t->loss.dce_fixed || t->ref_each_step))
+        s = load_reference(t, &o);
+    if (s == VKQ_OK && t->loss.dce_fixed)
+        s = precompute_dce(t);
+    snprintf(t->checkpoint_path, sizeof t->checkpoint_path, "%s/checkpoint.bin", c->out);
+    snprintf(t->log_path, sizeof t->log_path, "%s/log.jsonl", c->out);
+    if (s == VKQ_OK)
+        s = make_dir(c->out);
+    if (s == VKQ_OK && c->resume)
+        s = resume(t);
+    if (s == VKQ_OK) {
+        char path[VKQ_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/config.json", c->out);
+        s = vkq_train_config_save(c, path);
+    }
+    if (s == VKQ_OK)
+        s = open_log(t);
+    train_epoch_order(c->seed, t->st.epoch, t->n_pairs, t->order);
+    return s;
+}
+
+static void trainer_free(trainer *t)
+{
+    if (t->log)
+        fclose(t->log);
+    vkq_rec_destroy(t->rec);
+    vkq_buf *bufs[] = {&t->targets, &t->weights, &t->losses, &t->dce, &t->stats, &t->totals,
+                       &t->hyper};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        vkq_buf_free(t->ctx, bufs[i]);
+    vkq_model_destroy(t->model);
+    vkq_model_destroy(t->ref);
+    for (uint32_t i = 0; i < t->n_pairs; i++)
+        vkq_pair_free(&t->pairs[i]);
+    free(t->pairs);
+    vkq_dataset_free(&t->data);
+    vkq_template_free(&t->tpl);
+    vkq_tokenizer_free(t->tok);
+    train_batch_free(&t->batch);
+    free(t->dce_cache);
+    free(t->dce_offset);
+    free(t->host_dce);
+    free(t->order);
+    free(t->which);
+}
+
+/* Learning rate at a step: linear warm-up, then the schedule's decay to zero. */
+static float learning_rate(const vkq_train_config *c, uint32_t step)
+{
+    uint32_t warmup = (uint32_t)(c->warmup * (float)c->steps);
+    if (step < warmup)
+        return c->lr * (float)(step + 1) / (float)warmup;
+    if (strcmp(c->schedule, "constant") == 0)
+        return c->lr;
+    float progress = (float)(step - warmup) / (float)(c->steps - warmup);
+    if (strcmp(c->schedule, "cosine") == 0)
+        return c->lr * 0.5f * (1.0f + cosf(3.14159265f * progress));
+    return c->lr * (1.0f - progress);
+}
+
+static vkq_status upload_hyper(trainer *t, float lr)
+{
+    const vkq_train_config *c = t->c;
+    float step = (float)(t->st.step + 1);
+    vkq_adamw_hyper h = {.lr = lr, .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->adam_eps,
+                         .weight_decay = c->weight_decay,
+                         .bias_correction1 = 1.0f - powf(c->beta1, step),
+                         .bias_correction2 = 1.0f - powf(c->beta2, step),
+                         .max_grad_norm = c->clip};
+    return vkq_buf_upload(t->ctx, t->hyper, 0, &h, sizeof h);
+}
+
+/* The next micro-batch's samples, in the epoch's order. */
+static void next_samples(trainer *t)
+{
+    for (uint32_t i = 0; i < t->c->batch; i++) {
+        if (t->st.position == t->n_pairs) {
+            t->st.position = 0;
+            t->st.epoch++;
+            train_epoch_order(t->c->seed, t->st.epoch, t->n_pairs, t->order);
+        }
+        t->which[i] = t->order[t->st.position++];
+    }
+}
+
+static vkq_status upload_micro_batch(trainer *t)
+{
+    const train_batch *b = &t->batch;
+    vkq_batch vb = {b->tokens, b->n_tokens, b->offsets, b->n_seqs, b->rows, b->n_rows};
+    VKQ_TRY(vkq_model_set_batch(t->model, &vb));
+    if (t->ref_each_step)
+        VKQ_TRY(vkq_model_set_batch(t->ref, &vb));
+    VKQ_TRY(vkq_buf_upload(t->ctx, t->targets, 0, b->targets, 4ull * b->n_response));
+    if (!t->paired) {
+        float w = t->loss.grad_scale / (float)b->n_response;
+        for (uint32_t i = 0; i < b->n_response; i++)
+            t->host_dce[i] = w;
+        VKQ_TRY(vkq_buf_upload(t->ctx, t->weights, 0, t->host_dce, 4ull * b->n_response));
+    }
+    if (t->loss.dce_fixed) {
+        uint32_t at = 0;
+        for (uint32_t i = 0; i < t->c->batch; i++) {
+            uint32_t p = t->which[i], n = t->dce_offset[p + 1] - t->dce_offset[p];
+            memcpy(t->host_dce + at, t->dce_cache + t->dce_offset[p], 4ull * n);
+            at += n;
+        }
+        VKQ_TRY(vkq_buf_upload(t->ctx, t->dce, 0, t->host_dce, 4ull * at));
+    }
+    return VKQ_OK;
+}
+
+static vkq_status record_loss(trainer *t)
+{
+    uint32_t r = t->batch.n_response;
+    if (!t->paired) {
+        VKQ_TRY(vkq_model_loss(t->model, t->rec, t->targets, t->weights, t->losses));
+        return vkq_sum(t->rec, t->losses, r, t->totals);
+    }
+    vkq_causal_loss_args a = t->loss;
+    a.rows = r;
+    a.vocab = t->mcfg.vocab_size;
+    vkq_buf none = {0};
+    return vkq_causal_loss(t->rec, &a, vkq_model_dlogits(t->model), t->targets,
+                           a.dce_fixed ? t->dce : none,
+                           a.align == VKQ_ALIGN_KL ? vkq_model_logits(t->ref) : none, t->stats,
+                           t->totals);
+}
+
+/* One micro-batch: forward, loss and backward, with AdamW after the last one. */
+static vkq_status micro_step(trainer *t, int first, int last, float totals[4])
+{
+    next_samples(t);
+    VKQ_TRY(train_batch_build(&t->batch, t->pairs, t->which, t->c->batch, t->paired));
+    VKQ_TRY(upload_micro_batch(t));
+    VKQ_TRY(vkq_rec_begin(t->rec));
+    if (first)
+        VKQ_TRY(vkq_model_zero_grads(t->model, t->rec));
+    VKQ_TRY(vkq_model_forward(t->model, t->rec));
+    if (t->ref_each_step)
+        VKQ_TRY(vkq_model_forward(t->ref, t->rec));
+    VKQ_TRY(record_loss(t));
+    VKQ_TRY(vkq_model_backward(t->model, t->rec));
+    if (last)
+        VKQ_TRY(vkq_model_adamw(t->model, t->rec, t->hyper));
+    VKQ_TRY(vkq_rec_end(t->rec));
+    VKQ_TRY(vkq_rec_submit(t->rec));
+    memset(totals, 0, 4 * sizeof *totals);
+    if (!t->paired) {
+        VKQ_TRY(vkq_buf_download(t->ctx, t->totals, 0, totals, sizeof *totals));
+        totals[0] /= t->loss.grad_scale; /* the weights carried 1 / accum */
+        totals[2] = totals[0];
+        return VKQ_OK;
+    }
+    return vkq_buf_download(t->ctx, t->totals, 0, totals, 4 * sizeof *totals);
+}
+
+static vkq_status save_checkpoint(trainer *t)
+{
+    size_t n = t->layout.total;
+    float *params = malloc(3 * n * sizeof *params);
+    if (!params)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory saving a checkpoint");
+    vkq_status s = vkq_model_download_params(t->model, params);
+    if (s == VKQ_OK)
+        s = vkq_model_download_moments(t->model, params + n, params + 2 * n);
+    t->st.parameters = n;
+    if (s == VKQ_OK)
+        s = train_checkpoint_save(t->checkpoint_path, &t->st, params, params + n, params + 2 * n);
+    if (s == VKQ_OK) {
+        char path[VKQ_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/model.bin", t->c->out);
+        s = vkq_llama2c_write(path, &t->mcfg, params);
+    }
+    free(params);
+    return s;
+}
+
+static void log_step(trainer *t, const vkq_train_progress *p)
+{
+    fprintf(t->log,
+            "{\"step\":%u,\"loss\":%.9g,\"loss_n\":%.9g,\"loss_p\":%.9g,"
+            "\"share_above_delta\":%.6g,\"grad_norm\":%.6g,\"lr\":%.6g,\"tokens_per_s\":%.1f}\n",
+            p->step, p->loss, p->loss_n, p->loss_p, p->share_above_delta, p->grad_norm, p->lr,
+            p->tokens_per_s);
+    fflush(t->log);
+}
+
+static vkq_status train_step(trainer *t, vkq_train_progress *p)
+{
+    const vkq_train_config *c = t->c;
+    double t0 = now_seconds(), tokens = 0;
+    p->lr = learning_rate(c, t->st.step);
+    VKQ_TRY(upload_hyper(t, (float)p->lr));
+    double sums[4] = {0};
+    for (uint32_t a = 0; a < c->accum; a++) {
+        float totals[4];
+        VKQ_TRY(micro_step(t, a == 0, a + 1 == c->accum, totals));
+        for (int i = 0; i < 4; i++)
+            sums[i] += totals[i] / c->accum;
+        tokens += t->batch.n_tokens;
+    }
+    float sumsq;
+    VKQ_TRY(vkq_buf_download(t->ctx, vkq_model_grad_sumsq(t->model), 0, &sumsq, sizeof sumsq));
+    t->st.step++;
+    p->step = t->st.step;
+    p->loss_n = sums[0];
+    p->loss_p = sums[1];
+    p->loss = sums[2];
+    p->share_above_delta = sums[3];
+    p->grad_norm = sqrt(sumsq);
+    p->tokens_per_s = tokens / (now_seconds() - t0);
+    if (!isfinite(p->loss) || !isfinite(p->grad_norm))
+        return vkq_fail(VKQ_ERR_FORMAT,
+                        "step %u: the loss became %s; the last good checkpoint is %s (written "
+                        "every %u steps)",
+                        p->step, isnan(p->loss) ? "NaN" : "infinite", t->checkpoint_path,
+                        c->save_every ? c->save_every : c->steps);
+    return VKQ_OK;
+}
+
+vkq_status vkq_train_run(vkq_ctx *ctx, const vkq_train_config *c, vkq_train_observer observer,
+                         void *user, volatile int *stop)
+{
+    VKQ_TRY(vkq_train_config_check(c));
+    trainer t = {.ctx = ctx, .c = c};
+    vkq_status s = trainer_init(&t);
+    double start = now_seconds();
+    vkq_train_progress p = {.steps = c->steps};
+    while (s == VKQ_OK && t.st.step < c->steps && !(stop && *stop)) {
+        s = train_step(&t, &p);
+        p.elapsed_s = now_seconds() - start;
+        if (s == VKQ_OK && (c->log_every == 0 || p.step % c->log_every == 0 || p.step == c->steps))
+            log_step(&t, &p);
+        if (s == VKQ_OK && observer)
+            observer(&p, user);
+        if (s == VKQ_OK && c->save_every && p.step % c->save_every == 0 && p.step < c->steps)
+            s = save_checkpoint(&t);
+    }
+    if (s == VKQ_OK)
+        s = save_checkpoint(&t);
+    if (s != VKQ_OK) {
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", vkq_last_error());
+        trainer_free(&t);
+        return vkq_fail(s, "%s", saved);
+    }
+    trainer_free(&t);
+    return VKQ_OK;
+}

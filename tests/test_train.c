@@ -1,0 +1,252 @@
+/* The trainer end to end on a tiny random model with a byte-level tokenizer, made in a
+ * temporary directory: every method runs, resume is exact, NaN stops the run, bad
+ * configurations are refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "vkquill/llama.h"
+#include "vkquill/tokenizer.h"
+#include "vkquill/train.h"
+
+#define OK(expr)                                               \
+    do {                                                       \
+        vkq_status s_ = (expr);                                \
+        if (s_ != VKQ_OK)                                      \
+            fail_msg("%s: %s", #expr, vkq_last_error());       \
+    } while (0)
+
+static vkq_ctx *ctx;
+static char dir[64];
+
+static const char *const samples[] = {
+    "{\"user\":\"u1\",\"input\":\"tea\",\"target\":\"lovely tea, cheers!\",\"history\":"
+    "[{\"input\":\"cake\",\"output\":\"lovely cake, cheers!\"},"
+    "{\"input\":\"jam\",\"output\":\"lovely jam, cheers!\"}]}",
+    "{\"user\":\"u2\",\"input\":\"tea\",\"target\":\"tea is bad.\",\"history\":"
+    "[{\"input\":\"cake\",\"output\":\"cake is bad.\"}]}",
+    "{\"user\":\"u1\",\"input\":\"bun\",\"target\":\"lovely bun, cheers!\",\"history\":"
+    "[{\"input\":\"tea\",\"output\":\"lovely tea, cheers!\"}]}",
+    "{\"user\":\"u2\",\"input\":\"jam\",\"target\":\"jam is bad.\",\"history\":[]}",
+};
+
+static void path_in(char *out, size_t size, const char *name)
+{
+    snprintf(out, size, "%s/%s", dir, name);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/vkq-train-XXXXXX");
+    if (!mkdtemp(dir) || vkq_ctx_create(NULL, &ctx) != VKQ_OK)
+        return -1;
+    char path[256];
+    path_in(path, sizeof path, "tok.bin");
+    if (vkq_tokenizer_write_byte_level(path) != VKQ_OK)
+        return -1;
+    vkq_llama_config c = {.dim = 16, .hidden_dim = 24, .n_layers = 2, .n_heads = 4,
+                          .n_kv_heads = 2, .vocab_size = VKQ_BYTE_TOKENIZER_VOCAB,
+                          .seq_len = 256, .shared_classifier = 1, .norm_eps = 1e-5f,
+                          .rope_theta = 10000.0f};
+    vkq_llama_layout l;
+    vkq_llama_layout_of(&c, &l);
+    float *params = malloc(l.total * sizeof *params);
+    vkq_llama_init_random(&c, 7, params);
+    path_in(path, sizeof path, "model.bin");
+    vkq_status s = vkq_llama2c_write(path, &c, params);
+    vkq_llama_init_random(&c, 8, params);
+    path_in(path, sizeof path, "ref.bin");
+    if (s == VKQ_OK)
+        s = vkq_llama2c_write(path, &c, params);
+    free(params);
+    path_in(path, sizeof path, "data.jsonl");
+    FILE *f = fopen(path, "w");
+    for (size_t i = 0; f && i < sizeof samples / sizeof samples[0]; i++)
+        fprintf(f, "%s\n", samples[i]);
+    if (f)
+        fclose(f);
+    return s == VKQ_OK && f ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    int removed = system(cmd);
+    return vkq_ctx_destroy(ctx) == VKQ_OK && removed == 0 ? 0 : -1;
+}
+
+static void base_config(vkq_train_config *c, const char *method, const char *run)
+{
+    vkq_train_config_defaults(c);
+    path_in(c->model, sizeof c->model, "model.bin");
+    path_in(c->tokenizer, sizeof c->tokenizer, "tok.bin");
+    path_in(c->data, sizeof c->data, "data.jsonl");
+    path_in(c->out, sizeof c->out, run);
+    path_in(c->ref_model, sizeof c->ref_model, "ref.bin");
+    strcpy(c->method, method);
+    c->steps = 4;
+    c->batch = 2;
+    c->lr = 1e-2f;
+    c->max_prompt_tokens = 160;
+    c->max_target_tokens = 24;
+}
+
+/* The "loss" values of a run's log, one per step. */
+static int read_losses(const char *run, double *losses, int max)
+{
+    char path[256], line[1024];
+    snprintf(path, sizeof path, "%s/%s/log.jsonl", dir, run);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && n < max && fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, "\"loss\":");
+        assert_non_null(at);
+        losses[n++] = strtod(at + 7, NULL);
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void every_method_trains(void **state)
+{
+    (void)state;
+    const char *methods[] = {"sft", "mce", "dce", "nextquill"};
+    for (int i = 0; i < 4; i++) {
+        vkq_train_config c;
+        base_config(&c, methods[i], methods[i]);
+        c.steps = 12;
+        OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+        double losses[16];
+        assert_int_equal(read_losses(methods[i], losses, 16), 12);
+        print_message("%s: loss %.4f -> %.4f\n", methods[i], losses[0], losses[11]);
+        assert_true(losses[11] < losses[0]); /* the same few samples: it must learn them */
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s/model.bin", dir, methods[i]);
+        assert_int_equal(access(path, R_OK), 0);
+    }
+}
+
+static void options_that_need_a_reference_model_run(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    base_config(&c, "nextquill", "kl");
+    strcpy(c.align, "kl");
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    base_config(&c, "nextquill", "fixed");
+    strcpy(c.dce, "fixed");
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    base_config(&c, "nextquill", "js");
+    strcpy(c.weights, "js");
+    c.align_weighted = 1;
+    c.accum = 2;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+}
+
+static volatile int stop_flag;
+
+static void stop_after_three(const vkq_train_progress *p, void *user)
+{
+    (void)user;
+    if (p->step == 3)
+        stop_flag = 1;
+}
+
+/* Six steps straight, and three steps stopped as Ctrl-C would stop them, then resumed: the
+ * same losses, bit for bit. */
+static void resume_continues_exactly(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    base_config(&c, "nextquill", "straight");
+    c.steps = 6;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    base_config(&c, "nextquill", "halves");
+    c.steps = 6;
+    stop_flag = 0;
+    OK(vkq_train_run(ctx, &c, stop_after_three, NULL, &stop_flag));
+    double a[8], b[8];
+    assert_int_equal(read_losses("halves", b, 8), 3);
+    stop_flag = 0;
+    c.resume = 1;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, &stop_flag));
+    assert_int_equal(read_losses("straight", a, 8), 6);
+    assert_int_equal(read_losses("halves", b, 8), 6);
+    for (int i = 0; i < 6; i++) {
+        print_message("step %d: %.9g %.9g\n", i + 1, a[i], b[i]);
+        assert_true(a[i] == b[i]);
+    }
+}
+
+static void nan_stops_the_run(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    base_config(&c, "sft", "nan");
+    c.lr = 1e30f;
+    c.clip = 0.0f;
+    c.steps = 5;
+    assert_int_equal(vkq_train_run(ctx, &c, NULL, NULL, NULL), VKQ_ERR_FORMAT);
+    assert_non_null(strstr(vkq_last_error(), "the loss became"));
+    assert_non_null(strstr(vkq_last_error(), "checkpoint.bin"));
+}
+
+static void write_text(const char *name, const char *text)
+{
+    char path[256];
+    path_in(path, sizeof path, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void bad_configurations_are_refused(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    char path[256];
+    vkq_train_config_defaults(&c);
+    write_text("bad1.json", "{\"lr\": 0.1,\n \"steps\": }\n");
+    path_in(path, sizeof path, "bad1.json");
+    assert_int_equal(vkq_train_config_load(&c, path), VKQ_ERR_FORMAT);
+    assert_non_null(strstr(vkq_last_error(), "bad1.json:2:"));
+    write_text("bad2.json", "{\"learning_rate\": 0.1}");
+    path_in(path, sizeof path, "bad2.json");
+    assert_int_equal(vkq_train_config_load(&c, path), VKQ_ERR_FORMAT);
+    assert_non_null(strstr(vkq_last_error(), "unknown option \"learning_rate\""));
+    write_text("bad3.json", "{\"method\": \"magic\"}");
+    path_in(path, sizeof path, "bad3.json");
+    assert_int_equal(vkq_train_config_load(&c, path), VKQ_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkq_last_error(), "method must be one of sft mce dce nextquill"));
+    write_text("bad4.json", "{\"steps\": \"many\"}");
+    path_in(path, sizeof path, "bad4.json");
+    assert_int_equal(vkq_train_config_load(&c, path), VKQ_ERR_FORMAT);
+    assert_non_null(strstr(vkq_last_error(), "\"steps\" must be a number"));
+    base_config(&c, "nextquill", "noref");
+    strcpy(c.dce, "fixed");
+    c.ref_model[0] = '\0';
+    assert_int_equal(vkq_train_run(ctx, &c, NULL, NULL, NULL), VKQ_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkq_last_error(), "--ref-model"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_method_trains),
+        cmocka_unit_test(options_that_need_a_reference_model_run),
+        cmocka_unit_test(resume_continues_exactly),
+        cmocka_unit_test(nan_stops_the_run),
+        cmocka_unit_test(bad_configurations_are_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
