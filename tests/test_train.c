@@ -187,6 +187,42 @@ static void resume_continues_exactly(void **state)
     }
 }
 
+/* With val data the model's own DCE of every val response token is logged as it trains. */
+static void probe_logs_dce_of_val_tokens(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    base_config(&c, "nextquill", "probe");
+    path_in(c.val, sizeof c.val, "data.jsonl");
+    c.probe_every = 2;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    char path[256], line[65536];
+    snprintf(path, sizeof path, "%s/probe/probe.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        unsigned step;
+        assert_int_equal(sscanf(line, "{\"step\":%u", &step), 1);
+        assert_int_equal(step, 2u * (unsigned)lines);
+        int lists = 0;
+        for (const char *p = strstr(line, "[["); p && *p; p++)
+            lists += *p == '[';
+        assert_int_equal(lists - 1, 4); /* the outer list, then one list per sample */
+        for (const char *p = strchr(line + 1, '[') + 1; *p && *p != '}'; p++) {
+            if (*p == '[' || *p == ']' || *p == ',')
+                continue;
+            char *end;
+            double v = strtod(p, &end);
+            assert_true(end > p && v >= -1.0 && v <= 1.0); /* a difference of probabilities */
+            p = end - 1;
+        }
+    }
+    fclose(f);
+    assert_int_equal(lines, 2);
+}
+
 static void nan_stops_the_run(void **state)
 {
     (void)state;
@@ -245,6 +281,7 @@ int main(void)
         cmocka_unit_test(every_method_trains),
         cmocka_unit_test(options_that_need_a_reference_model_run),
         cmocka_unit_test(resume_continues_exactly),
+        cmocka_unit_test(probe_logs_dce_of_val_tokens),
         cmocka_unit_test(nan_stops_the_run),
         cmocka_unit_test(bad_configurations_are_refused),
     };

@@ -25,6 +25,8 @@ typedef struct vkq_train_config {
     uint32_t steps, batch, accum, seed;
     uint32_t history_k, max_prompt_tokens, max_target_tokens;
     uint32_t log_every, save_every;
+    uint32_t probe_every; /* with val: every that many steps (and at the end), the model's own
+                             DCE of every val response token goes to out/probe.jsonl */
 } vkq_train_config;
 
 void vkq_train_config_defaults(vkq_train_config *c);

@@ -38,7 +38,7 @@ static const option options[] = {
     F32(lr), F32(weight_decay), F32(beta1), F32(beta2), F32(adam_eps), F32(warmup), F32(clip),
     U32(steps), U32(batch), U32(accum), U32(seed),
     U32(history_k), U32(max_prompt_tokens), U32(max_target_tokens),
-    U32(log_every), U32(save_every),
+    U32(log_every), U32(save_every), U32(probe_every),
 };
 enum { OPTION_COUNT = sizeof options / sizeof options[0] };
 

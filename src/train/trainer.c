@@ -19,9 +19,9 @@ typedef struct trainer {
     vkq_llama_layout layout;
     vkq_tokenizer *tok;
     vkq_template tpl;
-    vkq_dataset data;
-    vkq_pair *pairs;
-    uint32_t n_pairs;
+    vkq_dataset data, val_data;
+    vkq_pair *pairs, *val_pairs;
+    uint32_t n_pairs, n_val;
     int paired, ref_each_step; /* ref_each_step: the KL alignment needs reference logits */
     vkq_causal_loss_args loss;
     vkq_model *model, *ref;
@@ -33,8 +33,9 @@ typedef struct trainer {
     train_batch batch;
     uint32_t *order, *which;
     train_state st;
-    FILE *log;
+    FILE *log, *probe;
     char checkpoint_path[VKQ_PATH_MAX + 32], log_path[VKQ_PATH_MAX + 32];
+    char probe_path[VKQ_PATH_MAX + 32];
 } trainer;
 
 static double now_seconds(void)
@@ -76,24 +77,37 @@ static void loss_args_of(const vkq_train_config *c, vkq_causal_loss_args *a)
     a->grad_scale = 1.0f / (float)c->accum;
 }
 
-static vkq_status build_pairs(trainer *t)
+static vkq_status build_pairs(trainer *t, const vkq_dataset *data, const char *path,
+                              vkq_pair **pairs, uint32_t *count)
 {
     const vkq_train_config *c = t->c;
     vkq_prompt_limits limits = {c->history_k, c->max_prompt_tokens, c->max_target_tokens};
-    t->pairs = calloc(t->data.count, sizeof *t->pairs);
-    if (!t->pairs)
+    *pairs = calloc(data->count ? data->count : 1, sizeof **pairs);
+    if (!*pairs)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
-    for (uint32_t i = 0; i < t->data.count; i++) {
-        vkq_status s = vkq_pair_build(t->tok, &t->tpl, &limits, &t->data.samples[i],
-                                      &t->pairs[t->n_pairs]);
+    for (uint32_t i = 0; i < data->count; i++) {
+        vkq_status s = vkq_pair_build(t->tok, &t->tpl, &limits, &data->samples[i],
+                                      &(*pairs)[*count]);
         if (s == VKQ_OK)
-            t->n_pairs++;
+            ++*count;
         else if (!c->skip_bad)
-            return vkq_fail(s, "%s: %s", c->data, vkq_last_error());
+            return vkq_fail(s, "%s: %s", path, vkq_last_error());
     }
-    if (t->n_pairs == 0)
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: no sample fits the prompt limits", c->data);
+    if (*count == 0)
+        return vkq_fail(VKQ_ERR_FORMAT, "%s: no sample fits the prompt limits", path);
     return VKQ_OK;
+}
+
+/* Room for a batch of either set. */
+static void batch_bounds(const trainer *t, uint32_t *max_tokens, uint32_t *max_rows)
+{
+    train_batch_bounds(t->pairs, t->n_pairs, t->c->batch, t->paired, max_tokens, max_rows);
+    if (t->n_val) {
+        uint32_t tokens, rows;
+        train_batch_bounds(t->val_pairs, t->n_val, t->c->batch, 1, &tokens, &rows);
+        *max_tokens = tokens > *max_tokens ? tokens : *max_tokens;
+        *max_rows = rows > *max_rows ? rows : *max_rows;
+    }
 }
 
 static vkq_status alloc_buffers(trainer *t, uint32_t max_rows)
@@ -179,33 +193,32 @@ static vkq_status resume(trainer *t)
     return s;
 }
 
-/* Keeps the log lines of steps up to the checkpoint, so a resumed log reads as one run. */
-static vkq_status open_log(trainer *t)
+/* A JSONL file with a "step" first in every line; resuming keeps the lines of steps up to the
+ * checkpoint, so a resumed run's file reads as one run. */
+static vkq_status open_step_file(const char *path, int resume, uint32_t step, FILE **out)
 {
-    if (!t->c->resume) {
-        t->log = fopen(t->log_path, "w");
-    } else {
-        FILE *old = fopen(t->log_path, "r");
-        char *kept = NULL;
-        size_t kept_len = 0;
+    char *kept = NULL;
+    size_t kept_len = 0;
+    FILE *old = resume ? fopen(path, "r") : NULL;
+    if (old) {
         FILE *mem = open_memstream(&kept, &kept_len);
-        char line[4096];
-        while (old && mem && fgets(line, sizeof line, old)) {
-            unsigned step;
-            if (sscanf(line, "{\"step\":%u", &step) == 1 && step <= t->st.step)
+        char *line = NULL;
+        size_t cap = 0;
+        unsigned at;
+        while (mem && getline(&line, &cap, old) > 0)
+            if (sscanf(line, "{\"step\":%u", &at) == 1 && at <= step)
                 fputs(line, mem);
-        }
-        if (old)
-            fclose(old);
+        free(line);
+        fclose(old);
         if (mem)
             fclose(mem);
-        t->log = fopen(t->log_path, "w");
-        if (t->log && kept)
-            fputs(kept, t->log);
-        free(kept);
     }
-    if (!t->log)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot write the training log", t->log_path);
+    *out = fopen(path, "w");
+    if (*out && kept)
+        fputs(kept, *out);
+    free(kept);
+    if (!*out)
+        return vkq_fail(VKQ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
     return VKQ_OK;
 }
 
@@ -222,7 +235,11 @@ static vkq_status trainer_init(trainer *t)
     if (s == VKQ_OK)
         s = vkq_dataset_load_jsonl(c->data, c->skip_bad, &t->data);
     if (s == VKQ_OK)
-        s = build_pairs(t);
+        s = build_pairs(t, &t->data, c->data, &t->pairs, &t->n_pairs);
+    if (s == VKQ_OK && c->val[0])
+        s = vkq_dataset_load_jsonl(c->val, c->skip_bad, &t->val_data);
+    if (s == VKQ_OK && c->val[0])
+        s = build_pairs(t, &t->val_data, c->val, &t->val_pairs, &t->n_val);
     t->paired = strcmp(c->method, "sft") != 0;
     loss_args_of(c, &t->loss);
     if (!t->paired)
@@ -230,7 +247,7 @@ static vkq_status trainer_init(trainer *t)
     t->ref_each_step = t->paired && t->loss.align == VKQ_ALIGN_KL;
     uint32_t max_tokens = 0, max_rows = 0;
     if (s == VKQ_OK)
-        train_batch_bounds(t->pairs, t->n_pairs, c->batch, t->paired, &max_tokens, &max_rows);
+        batch_bounds(t, &max_tokens, &max_rows);
     vkq_model_options o = {max_tokens, max_rows, 1};
     if (s == VKQ_OK)
         s = vkq_model_create(t->ctx, &t->mcfg, params, &o, &t->model);
@@ -243,6 +260,7 @@ static vkq_status trainer_init(trainer *t)
         s = precompute_dce(t);
     snprintf(t->checkpoint_path, sizeof t->checkpoint_path, "%s/checkpoint.bin", c->out);
     snprintf(t->log_path, sizeof t->log_path, "%s/log.jsonl", c->out);
+    snprintf(t->probe_path, sizeof t->probe_path, "%s/probe.jsonl", c->out);
     if (s == VKQ_OK)
         s = make_dir(c->out);
     if (s == VKQ_OK && c->resume)
@@ -253,7 +271,9 @@ static vkq_status trainer_init(trainer *t)
         s = vkq_train_config_save(c, path);
     }
     if (s == VKQ_OK)
-        s = open_log(t);
+        s = open_step_file(t->log_path, c->resume, t->st.step, &t->log);
+    if (s == VKQ_OK && t->n_val)
+        s = open_step_file(t->probe_path, c->resume, t->st.step, &t->probe);
     train_epoch_order(c->seed, t->st.epoch, t->n_pairs, t->order);
     return s;
 }
@@ -262,6 +282,8 @@ static void trainer_free(trainer *t)
 {
     if (t->log)
         fclose(t->log);
+    if (t->probe)
+        fclose(t->probe);
     vkq_rec_destroy(t->rec);
     vkq_buf *bufs[] = {&t->targets, &t->weights, &t->losses, &t->dce, &t->stats, &t->totals,
                        &t->hyper};
@@ -271,8 +293,12 @@ static void trainer_free(trainer *t)
     vkq_model_destroy(t->ref);
     for (uint32_t i = 0; i < t->n_pairs; i++)
         vkq_pair_free(&t->pairs[i]);
+    for (uint32_t i = 0; i < t->n_val; i++)
+        vkq_pair_free(&t->val_pairs[i]);
     free(t->pairs);
+    free(t->val_pairs);
     vkq_dataset_free(&t->data);
+    vkq_dataset_free(&t->val_data);
     vkq_template_free(&t->tpl);
     vkq_tokenizer_free(t->tok);
     train_batch_free(&t->batch);
@@ -457,6 +483,42 @@ static vkq_status train_step(trainer *t, vkq_train_progress *p)
     return VKQ_OK;
 }
 
+/* The model's own DCE, p(y|x,h) - p(y|x,0), of every val response token, as one line of
+ * probe.jsonl: {"step":N,"dce":[[per token of sample 0], ...]}. */
+static vkq_status probe_dce(trainer *t)
+{
+    fprintf(t->probe, "{\"step\":%u,\"dce\":[", t->st.step);
+    for (uint32_t first = 0; first < t->n_val; first += t->c->batch) {
+        uint32_t n = t->n_val - first < t->c->batch ? t->n_val - first : t->c->batch;
+        for (uint32_t i = 0; i < n; i++)
+            t->which[i] = first + i;
+        VKQ_TRY(train_batch_build(&t->batch, t->val_pairs, t->which, n, 1));
+        const train_batch *b = &t->batch;
+        vkq_batch vb = {b->tokens, b->n_tokens, b->offsets, b->n_seqs, b->rows, b->n_rows};
+        VKQ_TRY(vkq_model_set_batch(t->model, &vb));
+        VKQ_TRY(vkq_buf_upload(t->ctx, t->targets, 0, b->targets, 4ull * b->n_response));
+        VKQ_TRY(vkq_rec_begin(t->rec));
+        VKQ_TRY(vkq_model_forward(t->model, t->rec));
+        VKQ_TRY(vkq_causal_dce(t->rec, vkq_model_logits(t->model), t->targets, t->dce,
+                               b->n_response, t->mcfg.vocab_size));
+        VKQ_TRY(vkq_rec_end(t->rec));
+        VKQ_TRY(vkq_rec_submit(t->rec));
+        VKQ_TRY(vkq_buf_download(t->ctx, t->dce, 0, t->host_dce, 4ull * b->n_response));
+        const float *d = t->host_dce;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t len = t->val_pairs[first + i].n_response;
+            fputs(first + i ? ",[" : "[", t->probe);
+            for (uint32_t k = 0; k < len; k++)
+                fprintf(t->probe, k ? ",%.5g" : "%.5g", d[k]);
+            fputc(']', t->probe);
+            d += len;
+        }
+    }
+    fputs("]}\n", t->probe);
+    fflush(t->probe);
+    return VKQ_OK;
+}
+
 vkq_status vkq_train_run(vkq_ctx *ctx, const vkq_train_config *c, vkq_train_observer observer,
                          void *user, volatile int *stop)
 {
@@ -472,9 +534,13 @@ vkq_status vkq_train_run(vkq_ctx *ctx, const vkq_train_config *c, vkq_train_obse
             log_step(&t, &p);
         if (s == VKQ_OK && observer)
             observer(&p, user);
+        if (s == VKQ_OK && t.n_val && c->probe_every && p.step % c->probe_every == 0)
+            s = probe_dce(&t);
         if (s == VKQ_OK && c->save_every && p.step % c->save_every == 0 && p.step < c->steps)
             s = save_checkpoint(&t);
     }
+    if (s == VKQ_OK && t.n_val && (!c->probe_every || t.st.step % c->probe_every != 0))
+        s = probe_dce(&t);
     if (s == VKQ_OK)
         s = save_checkpoint(&t);
     if (s != VKQ_OK) {
