@@ -1,0 +1,146 @@
+/* A sample as the two token sequences of a NextQuill training step: the prompt with and
+ * without the user's history, each followed by the same response tokens. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/data_internal.h"
+
+enum { DEFAULT_HISTORY_K = 8 };
+
+typedef struct tokens {
+    int32_t *ids;
+    uint32_t count;
+} tokens;
+
+static vkq_status encode(const vkq_tokenizer *tok, const char *text, int bos, tokens *out)
+{
+    size_t capacity = strlen(text) + 3; /* what the tokenizer promises always suffices */
+    if (capacity > UINT32_MAX)
+        return vkq_fail(VKQ_ERR_UNSUPPORTED, "cannot encode a text of %zu bytes", capacity - 3);
+    out->ids = malloc(capacity * sizeof *out->ids);
+    if (!out->ids)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "cannot allocate %zu tokens", capacity);
+    vkq_status status =
+        vkq_tokenizer_encode(tok, text, bos, 0, out->ids, (uint32_t)capacity, &out->count);
+    if (status != VKQ_OK) {
+        free(out->ids);
+        out->ids = NULL;
+    }
+    return status;
+}
+
+/* BOS and the prompt holding the first n_history items of the sample's history. */
+static vkq_status encode_prompt(const vkq_tokenizer *tok, const vkq_template *t,
+                                const vkq_sample *s, uint32_t n_history, tokens *out)
+{
+    vkq_strbuf text = {0};
+    vkq_status status = vkq_template_render(t, s->input, s->history, n_history, &text);
+    if (status == VKQ_OK)
+        status = encode(tok, text.data ? text.data : "", 1, out);
+    vkq_strbuf_free(&text);
+    return status;
+}
+
+/* The target cut to max_tokens (0: whole), then EOS. */
+static vkq_status encode_response(const vkq_tokenizer *tok, const char *target,
+                                  uint32_t max_tokens, tokens *out)
+{
+    VKQ_TRY(encode(tok, target, 0, out));
+    if (max_tokens > 0 && out->count > max_tokens)
+        out->count = max_tokens;
+    out->ids[out->count++] = VKQ_TOKEN_EOS; /* encode left room for BOS and EOS */
+    return VKQ_OK;
+}
+
+static int fits(const tokens *prompt, uint32_t max_tokens)
+{
+    return max_tokens == 0 || prompt->count <= max_tokens;
+}
+
+/* The prompt with the most recent history items that fit, dropping the oldest first; with no
+ * item fitting, the prompt without history. */
+static vkq_status fit_history_prompt(const vkq_tokenizer *tok, const vkq_template *t,
+                                     const vkq_sample *s, const vkq_prompt_limits *limits,
+                                     const tokens *without, tokens *out, uint32_t *used)
+{
+    uint32_t k = limits->history_k ? limits->history_k : DEFAULT_HISTORY_K;
+    for (uint32_t n = s->n_history < k ? s->n_history : k; n > 0; n--) {
+        VKQ_TRY(encode_prompt(tok, t, s, n, out));
+        if (fits(out, limits->max_prompt_tokens)) {
+            *used = n;
+            return VKQ_OK;
+        }
+        free(out->ids);
+        out->ids = NULL;
+    }
+    *used = 0;
+    out->ids = malloc(without->count * sizeof *out->ids);
+    if (!out->ids)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "cannot allocate %u tokens", without->count);
+    memcpy(out->ids, without->ids, without->count * sizeof *out->ids);
+    out->count = without->count;
+    return VKQ_OK;
+}
+
+static vkq_status join(const tokens *prompt, const tokens *response, int32_t **out,
+                       uint32_t *count)
+{
+    size_t total = (size_t)prompt->count + response->count;
+    if (total > UINT32_MAX)
+        return vkq_fail(VKQ_ERR_UNSUPPORTED, "a sequence of %zu tokens is too long", total);
+    *out = malloc(total * sizeof **out);
+    if (!*out)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "cannot allocate %zu tokens", total);
+    memcpy(*out, prompt->ids, prompt->count * sizeof **out);
+    memcpy(*out + prompt->count, response->ids, response->count * sizeof **out);
+    *count = (uint32_t)total;
+    return VKQ_OK;
+}
+
+/* The token arrays a pair is joined from. */
+typedef struct pair_parts {
+    tokens without, with, response;
+} pair_parts;
+
+static vkq_status build(const vkq_tokenizer *tok, const vkq_template *t,
+                        const vkq_prompt_limits *limits, const vkq_sample *s, pair_parts *parts,
+                        vkq_pair *out)
+{
+    tokens *without = &parts->without, *with = &parts->with, *response = &parts->response;
+    VKQ_TRY(vkq_template_check(t, "template"));
+    VKQ_TRY(encode_prompt(tok, t, s, 0, without));
+    if (!fits(without, limits->max_prompt_tokens))
+        return vkq_fail(VKQ_ERR_FORMAT,
+                        "sample at line %u: the prompt needs %u tokens without history, more "
+                        "than --max-prompt-tokens %u",
+                        s->line, without->count, limits->max_prompt_tokens);
+    VKQ_TRY(fit_history_prompt(tok, t, s, limits, without, with, &out->history_used));
+    VKQ_TRY(encode_response(tok, s->target, limits->max_target_tokens, response));
+    VKQ_TRY(join(with, response, &out->with_history, &out->n_with));
+    VKQ_TRY(join(without, response, &out->without_history, &out->n_without));
+    out->with_prompt = with->count;
+    out->without_prompt = without->count;
+    out->n_response = response->count;
+    return VKQ_OK;
+}
+
+vkq_status vkq_pair_build(const vkq_tokenizer *tok, const vkq_template *t,
+                          const vkq_prompt_limits *limits, const vkq_sample *s, vkq_pair *out)
+{
+    memset(out, 0, sizeof *out);
+    pair_parts parts = {0};
+    vkq_status status = build(tok, t, limits, s, &parts, out);
+    free(parts.without.ids);
+    free(parts.with.ids);
+    free(parts.response.ids);
+    if (status != VKQ_OK)
+        vkq_pair_free(out);
+    return status;
+}
+
+void vkq_pair_free(vkq_pair *p)
+{
+    free(p->with_history);
+    free(p->without_history);
+    memset(p, 0, sizeof *p);
+}
