@@ -10,9 +10,10 @@
 #include "cli/cli.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
+#include "vkquill/train.h"
 
 typedef struct model_bench {
-    const char *model;
+    const char *model, *method, *tokenizer, *data;
     uint32_t batch, seq, runs;
     int json;
 } model_bench;
@@ -182,7 +183,9 @@ static vkq_status parse_model_bench(const char *command, int argc, char **argv, 
 {
     cli_option opts[] = {{"--model", CLI_STRING, &mb->model}, {"--batch", CLI_U32, &mb->batch},
                          {"--seq", CLI_U32, &mb->seq},        {"--runs", CLI_U32, &mb->runs},
-                         {"--json", CLI_FLAG, &mb->json}};
+                         {"--json", CLI_FLAG, &mb->json},     {"--method", CLI_STRING, &mb->method},
+                         {"--tokenizer", CLI_STRING, &mb->tokenizer},
+                         {"--data", CLI_STRING, &mb->data}};
     VKQ_TRY(cli_parse(command, argc, argv, 3, opts, sizeof opts / sizeof opts[0]));
     if (!mb->model)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: --model is required", command);
@@ -215,10 +218,80 @@ static vkq_status with_model(const model_bench *mb,
     return s;
 }
 
+typedef struct step_times {
+    double last, *seconds;
+    uint32_t count;
+} step_times;
+
+static void record_step_time(const vkq_train_progress *p, void *user)
+{
+    step_times *t = user;
+    t->seconds[t->count++] = p->elapsed_s - t->last;
+    t->last = p->elapsed_s;
+}
+
+/* Training steps of a method on real samples (paired passes for all but sft), through the
+ * trainer itself, in a temporary run directory. */
+static vkq_status bench_method(const model_bench *mb)
+{
+    if (!mb->tokenizer || !mb->data)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "bench train --method needs --tokenizer and --data");
+    enum { WARMUP = 2 };
+    vkq_train_config c;
+    vkq_train_config_defaults(&c);
+    char dir[] = "/tmp/vkquill-bench-XXXXXX";
+    if (!mkdtemp(dir))
+        return vkq_fail(VKQ_ERR_IO, "cannot create a temporary run directory");
+    vkq_status s = vkq_train_config_set(&c, "method", mb->method, "--method");
+    snprintf(c.model, sizeof c.model, "%s", mb->model);
+    snprintf(c.tokenizer, sizeof c.tokenizer, "%s", mb->tokenizer);
+    snprintf(c.data, sizeof c.data, "%s", mb->data);
+    snprintf(c.out, sizeof c.out, "%s", dir);
+    c.steps = mb->runs + WARMUP;
+    c.batch = mb->batch;
+    double seconds[64];
+    step_times times = {0, seconds, 0};
+    if (c.steps > 64)
+        s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "bench train --method: at most 62 runs");
+    vkq_ctx *ctx = NULL;
+    if (s == VKQ_OK)
+        s = vkq_ctx_create(NULL, &ctx);
+    if (s == VKQ_OK)
+        s = vkq_train_run(ctx, &c, record_step_time, &times, NULL);
+    if (ctx) {
+        vkq_status d = vkq_ctx_destroy(ctx);
+        s = s == VKQ_OK ? d : s;
+    }
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0 && s == VKQ_OK)
+        s = vkq_fail(VKQ_ERR_IO, "could not remove %s", dir);
+    VKQ_TRY(s);
+    qsort(seconds + WARMUP, mb->runs, sizeof *seconds, compare_doubles);
+    double step_ms = 1e3 * seconds[WARMUP + mb->runs / 2];
+    if (mb->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "bench", "train");
+        cJSON_AddStringToObject(o, "method", mb->method);
+        cJSON_AddStringToObject(o, "data", mb->data);
+        cJSON_AddNumberToObject(o, "batch", mb->batch);
+        cJSON_AddNumberToObject(o, "step_ms", step_ms);
+        cJSON_AddNumberToObject(o, "runs", mb->runs);
+        cli_emit_json(o);
+    } else {
+        printf("train --method %s on %s, batch %u: %.1f ms a step (median of %u)\n", mb->method,
+               mb->data, mb->batch, step_ms, mb->runs);
+    }
+    return VKQ_OK;
+}
+
 vkq_status cli_bench_train(int argc, char **argv)
 {
     model_bench mb = {.batch = 8, .seq = 256, .runs = 5};
     VKQ_TRY(parse_model_bench("bench train", argc, argv, &mb));
+    if (mb.method)
+        return bench_method(&mb);
     return with_model(&mb, bench_train_on);
 }
 
