@@ -90,8 +90,11 @@ static vkq_status build_pairs(trainer *t, const vkq_dataset *data, const char *p
                                       &(*pairs)[*count]);
         if (s == VKQ_OK)
             ++*count;
-        else if (!c->skip_bad)
-            return vkq_fail(s, "%s: %s", path, vkq_last_error());
+        else if (!c->skip_bad) {
+            char why[1024]; /* vkq_fail formats into the buffer vkq_last_error reads */
+            snprintf(why, sizeof why, "%s", vkq_last_error());
+            return vkq_fail(s, "%s: %s", path, why);
+        }
     }
     if (*count == 0)
         return vkq_fail(VKQ_ERR_FORMAT, "%s: no sample fits the prompt limits", path);
