@@ -35,6 +35,8 @@ int cmd_generate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 vkq_status cli_bench_train(int argc, char **argv);
 vkq_status cli_bench_generate(int argc, char **argv);
 

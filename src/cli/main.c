@@ -8,6 +8,9 @@ static const char usage[] =
     "usage: vkquill <command> [options]\n"
     "\n"
     "commands:\n"
+    "  demo [--out DIR] [--users U] [--per-user N] [--steps S] [--seeds K] [--quick]\n"
+    "                                   the synthetic personalization benchmark: trains every\n"
+    "                                   method, prints the ablation table, writes a report\n"
     "  devices [--json]                 list Vulkan devices and what they support\n"
     "  selftest [--kernel NAME] [--variant cpu|gpu] [--list] [--json]\n"
     "                                   check every kernel against its C reference\n"
@@ -35,6 +38,9 @@ static const char usage[] =
     "  eval --model M.bin --tokenizer T.bin --data test.jsonl [--out DIR] [--history-k k]\n"
     "       [--max-new-tokens n] [--repetition-penalty r] [--without-history] [--json]\n"
     "                                   greedy generation with history, ROUGE-1/L and BLEU\n"
+    "  data synth --out DIR [--users U] [--per-user N] [--seed S]\n"
+    "                                   write the synthetic personalization benchmark:\n"
+    "                                   train/val/test JSONL and the truth of every target\n"
     "  init --out DIR [--dim D --hidden H --layers L --heads N --kv-heads K --seq-len T]\n"
     "       [--seed S]                  a random model and a byte-level tokenizer, to train\n"
     "                                   from scratch\n"
@@ -73,6 +79,10 @@ int main(int argc, char **argv)
         return cmd_init(argc, argv);
     if (strcmp(cmd, "eval") == 0)
         return cmd_eval(argc, argv);
+    if (strcmp(cmd, "data") == 0)
+        return cmd_data(argc, argv);
+    if (strcmp(cmd, "demo") == 0)
+        return cmd_demo(argc, argv);
     return cli_fail(vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                              "unknown command '%s'; 'vkquill help' lists the commands", cmd));
 }
