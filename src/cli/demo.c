@@ -26,7 +26,7 @@ enum { METHODS = 4, MAX_SEEDS = 8, PATH = 1024 };
 
 typedef struct demo {
     const char *out;
-    uint32_t users, per_user, steps, seeds, batch, probe_every;
+    uint32_t users, per_user, steps, seeds, batch, probe_every, max_new_tokens;
     int quick;
     vkq_llama_config model;
     vkq_ctx *ctx;
@@ -219,7 +219,7 @@ static vkq_status evaluate(demo *d, const vkq_train_config *c, cJSON *metrics)
     e.data = data;
     e.out = out;
     e.limits = (vkq_prompt_limits){c->history_k, c->max_prompt_tokens, c->max_target_tokens};
-    e.max_new_tokens = 100;
+    e.max_new_tokens = d->max_new_tokens;
     e.batch = d->test_truth.count;
     vkq_text_scores scores;
     vkq_predictions preds = {0};
@@ -277,7 +277,10 @@ static void add_config(const demo *d, cJSON *root)
              d->model.dim, d->model.hidden_dim, d->model.n_layers, d->model.n_heads,
              d->model.n_kv_heads);
     cJSON_AddStringToObject(c, "model", model);
-    cJSON_AddStringToObject(c, "evaluation", "greedy, repetition penalty 1.2, up to 100 tokens");
+    char evaluation[96];
+    snprintf(evaluation, sizeof evaluation, "greedy, repetition penalty 1.2, up to %u tokens",
+             d->max_new_tokens);
+    cJSON_AddStringToObject(c, "evaluation", evaluation);
 }
 
 static cJSON *results_header(const demo *d)
@@ -393,7 +396,7 @@ static vkq_status run_demo(demo *d)
 static vkq_status parse(int argc, char **argv, demo *d)
 {
     *d = (demo){.out = "runs/demo", .users = 24, .per_user = 10, .steps = 60, .seeds = 2,
-                .batch = 4, .probe_every = 20};
+                .batch = 4, .probe_every = 20, .max_new_tokens = 100};
     d->model = (vkq_llama_config){.dim = 64, .hidden_dim = 160, .n_layers = 2, .n_heads = 4,
                                   .n_kv_heads = 2, .vocab_size = VKQ_BYTE_TOKENIZER_VOCAB,
                                   .seq_len = 1024, .shared_classifier = 1, .norm_eps = 1e-5f,
@@ -410,6 +413,7 @@ static vkq_status parse(int argc, char **argv, demo *d)
         d->steps = 4;
         d->seeds = 1;
         d->probe_every = 2;
+        d->max_new_tokens = 16;
         d->model.dim = 16;
         d->model.hidden_dim = 32;
         d->model.n_heads = 2;
