@@ -20,9 +20,9 @@
 static const char *const method_keys[] = {"sft", "mce", "dce", "nextquill"};
 
 /* [method][seed][style_accuracy, rouge1, rougeL, bleu] for seeds 1 and 2. By hand:
- *   style accuracy  SFT 0.470 ± 0.030, MCE 0.410 ± 0.010, DCE 0.460 ± 0.010, NextQuill 0.550 ± 0.030
- *   ROUGE-L         SFT 0.480 ± 0.020, MCE 0.500 ± 0.020, DCE 0.515 ± 0.015, NextQuill 0.560 ± 0.020
- *   BLEU            NextQuill 15.50 ± 0.50, the best. */
+ *   style    SFT 0.470 ± 0.030, MCE 0.410 ± 0.010, DCE 0.460 ± 0.010, NextQuill 0.550 ± 0.030
+ *   ROUGE-L  SFT 0.480 ± 0.020, MCE 0.500 ± 0.020, DCE 0.515 ± 0.015, NextQuill 0.560 ± 0.020
+ *   BLEU     NextQuill 15.50 ± 0.50, the best. */
 static const double base_metrics[4][2][4] = {
     {{0.44, 0.50, 0.46, 10.0}, {0.50, 0.54, 0.50, 12.0}},
     {{0.40, 0.52, 0.48, 11.0}, {0.42, 0.56, 0.52, 13.0}},
@@ -318,7 +318,10 @@ static void unknown_method(cJSON *root)
     cJSON_AddItemToArray(cJSON_GetObjectItem(root, "methods"), cJSON_CreateString("ppo"));
 }
 
-static void missing_run(cJSON *root) { cJSON_DeleteItemFromArray(cJSON_GetObjectItem(root, "runs"), 7); }
+static void missing_run(cJSON *root)
+{
+    cJSON_DeleteItemFromArray(cJSON_GetObjectItem(root, "runs"), 7);
+}
 
 static void step_back(cJSON *root)
 {

@@ -838,8 +838,8 @@ typedef void (*swatch_fn)(text *t, int m, double x, double y, const char *id);
 static void line_swatch(text *t, int m, double x, double y, const char *id)
 {
     (void)id;
-    put(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\" "
-           "stroke-dasharray=\"%s\"/>",
+    put(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+           "stroke-width=\"2.5\" stroke-dasharray=\"%s\"/>",
         x, y, x + 30, y, method_styles[m].color, method_styles[m].dash);
 }
 
