@@ -86,6 +86,18 @@ expect_error "train on missing data" "/nonexistent.jsonl" \
 expect_error "eval without data" "--model, --tokenizer and --data are required" -- eval --model "$m"
 expect_error "eval on missing data" "/nonexistent.jsonl" \
     -- eval --model "$m" --tokenizer "$t" --data /nonexistent.jsonl
+expect_error "data without a subcommand" "data: name a subcommand: synth" -- data
+expect_error "data with an unknown subcommand" "data: unknown subcommand 'shuffle'" -- data shuffle
+expect_error "data synth without --out" "data synth: --out DIR is required" -- data synth --users 2
+expect_error "data synth with no users" "--users expects a positive integer, got '0'" \
+    -- data synth --out "$tmp/synth" --users 0
+expect_error "data synth with too few items a user" "at least 3 items per user" \
+    -- data synth --out "$tmp/synth" --per-user 2
+expect_error "data synth with too many users" "must be 1 to 10000, got 20000" \
+    -- data synth --out "$tmp/synth" --users 20000
+expect_error "data synth into a missing parent" "/nonexistent/synth: cannot create the directory" \
+    -- data synth --out /nonexistent/synth
+[ -e "$tmp/synth" ] && { echo "FAIL: a refused data synth left a directory"; failures=$((failures + 1)); }
 [ -e "$tmp/run/checkpoint.bin" ] && { echo "FAIL: a failed run left a checkpoint"; failures=$((failures + 1)); }
 
 if [ $failures -ne 0 ]; then
