@@ -145,6 +145,9 @@ static void options_that_need_a_reference_model_run(void **state)
     base_config(&c, "nextquill", "fixed");
     strcpy(c.dce, "fixed");
     OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    char cache[256];
+    path_in(cache, sizeof cache, "fixed/dce_cache.bin"); /* computed once, kept on disk */
+    assert_int_equal(access(cache, R_OK), 0);
     base_config(&c, "nextquill", "js");
     strcpy(c.weights, "js");
     c.align_weighted = 1;

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "vkquill/model.h"
 #include "vkquill/runtime.h"
 
 enum { VKQ_PATH_MAX = 1024, VKQ_WORD_MAX = 16 };
@@ -39,10 +40,13 @@ vkq_status vkq_train_config_load(vkq_train_config *c, const char *path);
 vkq_status vkq_train_config_check(const vkq_train_config *c);
 vkq_status vkq_train_config_save(const vkq_train_config *c, const char *path);
 
-/* Progress, once per optimiser step. */
+/* Progress: once before the first step (step 0, with the device memory plan of the run),
+ * then once per optimiser step. */
 typedef struct vkq_train_progress {
     uint32_t step, steps;
     double loss, loss_n, loss_p, share_above_delta, grad_norm, lr, tokens_per_s, elapsed_s;
+    vkq_memory_plan memory;
+    int memory_only; /* the call before the first step: only memory is meaningful */
 } vkq_train_progress;
 typedef void (*vkq_train_observer)(const vkq_train_progress *p, void *user);
 

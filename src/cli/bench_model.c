@@ -166,6 +166,13 @@ static vkq_status bench_train_on(vkq_ctx *ctx, const model_bench *mb, const vkq_
     int32_t *ints;
     VKQ_TRY(random_batch(mb->batch, mb->seq, cfg->vocab_size, &ints, &b));
     vkq_model_options o = {.max_tokens = b.n_tokens, .max_rows = b.n_rows, .training = 1};
+    vkq_memory_plan plan;
+    vkq_model_memory_plan(cfg, &o, &plan);
+    if (!mb->json)
+        printf("device memory planned: %.1f MiB (weights %.1f, gradients %.1f, optimiser %.1f, "
+               "activations %.1f)\n", plan.total / 1048576.0, plan.weights / 1048576.0,
+               plan.gradients / 1048576.0, plan.optimizer / 1048576.0,
+               plan.activations / 1048576.0);
     vkq_model *m = NULL;
     train_bufs t = {0};
     vkq_status s = vkq_model_create(ctx, cfg, params, &o, &m);
@@ -226,6 +233,8 @@ typedef struct step_times {
 static void record_step_time(const vkq_train_progress *p, void *user)
 {
     step_times *t = user;
+    if (p->memory_only)
+        return;
     t->seconds[t->count++] = p->elapsed_s - t->last;
     t->last = p->elapsed_s;
 }

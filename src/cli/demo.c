@@ -120,6 +120,8 @@ typedef struct progress_line {
 static void show_progress(const vkq_train_progress *p, void *user)
 {
     const progress_line *l = user;
+    if (p->memory_only)
+        return;
     double elapsed = cli_now_seconds() - l->d->start;
     if (l->d->tty)
         fprintf(stderr, "\rdemo [%u/%u] %-9s seed %u: step %3u/%u loss %.3f  %.0f tok/s  %.0fs ",

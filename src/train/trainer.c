@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/file.h"
 #include "train/train_internal.h"
 #include "vkquill/causal_loss.h"
 #include "vkquill/kernels.h"
@@ -33,6 +34,7 @@ typedef struct trainer {
     train_batch batch;
     uint32_t *order, *which;
     train_state st;
+    vkq_memory_plan memory;
     FILE *log, *probe;
     char checkpoint_path[VKQ_PATH_MAX + 32], log_path[VKQ_PATH_MAX + 32];
     char probe_path[VKQ_PATH_MAX + 32];
@@ -131,6 +133,30 @@ static vkq_status alloc_buffers(trainer *t, uint32_t max_rows)
     return vkq_rec_create(ctx, &t->rec);
 }
 
+/* The fixed-DCE cache on disk: the values of every response token of every training pair, in
+ * data order, for this run directory's data and reference model. */
+typedef struct dce_cache_file {
+    const float *values;
+    uint32_t count;
+} dce_cache_file;
+
+static vkq_status write_dce_cache(const char *path, FILE *f, void *user)
+{
+    const dce_cache_file *c = user;
+    return vkq_write_bytes(path, f, c->values, sizeof *c->values, c->count);
+}
+
+/* Whether path holds exactly count values (a cache made for other data is ignored). */
+static int read_dce_cache(const char *path, float *values, uint32_t count)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    int ok = fread(values, sizeof *values, count, f) == count && fgetc(f) == EOF;
+    fclose(f);
+    return ok;
+}
+
 /* Fixed DCE: the frozen reference model's p(y|x,h) - p(y|x,0) of every response token,
  * computed once, one sample at a time. */
 static vkq_status precompute_dce(trainer *t)
@@ -147,6 +173,10 @@ static vkq_status precompute_dce(trainer *t)
     t->dce_cache = malloc(4ull * total);
     if (!t->dce_cache)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    char path[VKQ_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/dce_cache.bin", t->c->out);
+    if (read_dce_cache(path, t->dce_cache, total))
+        return VKQ_OK;
     for (uint32_t i = 0; i < t->n_pairs; i++) {
         VKQ_TRY(train_batch_build(&t->batch, t->pairs, &i, 1, 1));
         vkq_batch b = {t->batch.tokens, t->batch.n_tokens, t->batch.offsets, t->batch.n_seqs,
@@ -162,7 +192,8 @@ static vkq_status precompute_dce(trainer *t)
         VKQ_TRY(vkq_rec_submit(t->rec));
         VKQ_TRY(vkq_buf_download(t->ctx, t->dce, 0, t->dce_cache + t->dce_offset[i], 4ull * r));
     }
-    return VKQ_OK;
+    dce_cache_file file = {t->dce_cache, total};
+    return vkq_write_atomic(path, write_dce_cache, &file);
 }
 
 static vkq_status load_reference(trainer *t, const vkq_model_options *o)
@@ -252,6 +283,7 @@ static vkq_status trainer_init(trainer *t)
     if (s == VKQ_OK)
         batch_bounds(t, &max_tokens, &max_rows);
     vkq_model_options o = {max_tokens, max_rows, 1};
+    vkq_model_memory_plan(&t->mcfg, &o, &t->memory);
     if (s == VKQ_OK)
         s = vkq_model_create(t->ctx, &t->mcfg, params, &o, &t->model);
     free(params);
@@ -259,8 +291,6 @@ static vkq_status trainer_init(trainer *t)
         s = alloc_buffers(t, max_rows);
     if (s == VKQ_OK && (t->loss.dce_fixed || t->ref_each_step))
         s = load_reference(t, &o);
-    if (s == VKQ_OK && t->loss.dce_fixed)
-        s = precompute_dce(t);
     snprintf(t->checkpoint_path, sizeof t->checkpoint_path, "%s/checkpoint.bin", c->out);
     snprintf(t->log_path, sizeof t->log_path, "%s/log.jsonl", c->out);
     snprintf(t->probe_path, sizeof t->probe_path, "%s/probe.jsonl", c->out);
@@ -268,6 +298,8 @@ static vkq_status trainer_init(trainer *t)
         s = make_dir(c->out);
     if (s == VKQ_OK && c->resume)
         s = resume(t);
+    if (s == VKQ_OK && t->loss.dce_fixed)
+        s = precompute_dce(t);
     if (s == VKQ_OK) {
         char path[VKQ_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/config.json", c->out);
@@ -529,7 +561,11 @@ vkq_status vkq_train_run(vkq_ctx *ctx, const vkq_train_config *c, vkq_train_obse
     trainer t = {.ctx = ctx, .c = c};
     vkq_status s = trainer_init(&t);
     double start = now_seconds();
-    vkq_train_progress p = {.steps = c->steps};
+    vkq_train_progress p = {.steps = c->steps, .step = t.st.step, .memory = t.memory,
+                            .memory_only = 1};
+    if (s == VKQ_OK && observer)
+        observer(&p, user);
+    p.memory_only = 0;
     while (s == VKQ_OK && t.st.step < c->steps && !(stop && *stop)) {
         s = train_step(&t, &p);
         p.elapsed_s = now_seconds() - start;
