@@ -98,6 +98,20 @@ expect_error "data synth with too many users" "must be 1 to 10000, got 20000" \
 expect_error "data synth into a missing parent" "/nonexistent/synth: cannot create the directory" \
     -- data synth --out /nonexistent/synth
 [ -e "$tmp/synth" ] && { echo "FAIL: a refused data synth left a directory"; failures=$((failures + 1)); }
+printf 'one paragraph\n' >"$tmp/para.txt"
+printf '{"task": "LaMP-7", "golds": [{"id": "1", "output": "x"}]}' >"$tmp/outputs.json"
+printf '[{"id": "1", "input": }]' >"$tmp/questions.json"
+conv="$tmp/converted.jsonl"
+expect_error "data convert without --out" "data convert: --out FILE.jsonl is required" \
+    -- data convert --text "$tmp/para.txt"
+expect_error "data convert with both --lamp and --text" "give exactly one of --lamp" \
+    -- data convert --lamp "$tmp/questions.json" "$tmp/outputs.json" --text "$tmp/para.txt" --out "$conv"
+expect_error "data convert of a missing file" "/nonexistent.txt: cannot open" \
+    -- data convert --text /nonexistent.txt --out "$conv"
+expect_error "data convert of a malformed LaMP file" "questions.json:1:23: malformed JSON" \
+    -- data convert --lamp "$tmp/questions.json" "$tmp/outputs.json" --out "$conv"
+[ -e "$conv" ] || [ -e "$conv.tmp" ] &&
+    { echo "FAIL: a failed data convert left a file"; failures=$((failures + 1)); }
 [ -e "$tmp/run/checkpoint.bin" ] && { echo "FAIL: a failed run left a checkpoint"; failures=$((failures + 1)); }
 
 if [ $failures -ne 0 ]; then

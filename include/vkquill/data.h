@@ -68,6 +68,13 @@ const char *const *vkq_lamp_task_names(void); /* NULL-terminated */
  * Invalid UTF-8, a NUL byte or a file with no paragraph are errors. */
 vkq_status vkq_dataset_load_text(const char *path, vkq_dataset *out);
 
+/* Writes d in the native format, atomically (path appears whole or not at all): one line a
+ * sample with "user", "input", "target" and "history" (items with "input", "output" and
+ * "time" when present), non-ASCII text kept as UTF-8, so vkq_dataset_load_jsonl reads the
+ * same samples back (their line numbers become the file's). An empty dataset, or a sample
+ * with a NULL or invalid UTF-8 string or an empty target, is VKQ_ERR_INVALID_ARGUMENT. */
+vkq_status vkq_dataset_write_jsonl(const vkq_dataset *d, const char *path);
+
 void vkq_dataset_free(vkq_dataset *d);
 
 /* How a prompt is built: system, then prompt with {history} replaced by the history block
