@@ -20,7 +20,7 @@ test: build
 
 demo: build
 	$(VKQUILL) devices
-	$(VKQUILL) bench matmul
+	$(VKQUILL) demo --out runs/demo
 
 clean:
 	rm -rf $(BUILD)
