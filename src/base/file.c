@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 vkq_status vkq_write_bytes(const char *path, FILE *f, const void *data, size_t size, size_t n)
@@ -38,4 +39,25 @@ vkq_status vkq_write_atomic(const char *path, vkq_file_writer write, void *user)
     }
     free(tmp);
     return status;
+}
+
+vkq_status vkq_make_dirs(const char *path)
+{
+    char *buf = strdup(path);
+    if (!buf)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
+    vkq_status s = VKQ_OK;
+    for (char *p = buf + 1; s == VKQ_OK; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            s = vkq_fail(VKQ_ERR_IO, "%s: cannot create the directory: %s", buf, strerror(errno));
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    free(buf);
+    return s;
 }

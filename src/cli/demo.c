@@ -3,12 +3,10 @@
  * from the same initialisation, evaluates each, measures DCE as a detector of the
  * preference-bearing tokens over training, and writes results.json and report.html. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,29 +40,11 @@ static void path_of(char *out, const demo *d, const char *name)
     snprintf(out, PATH, "%s/%s", d->out, name);
 }
 
-static vkq_status make_dirs(const char *path)
-{
-    char buf[PATH];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return vkq_fail(VKQ_ERR_IO, "%s: cannot create the directory: %s", buf,
-                            strerror(errno));
-        *p = c;
-        if (c == '\0')
-            return VKQ_OK;
-    }
-}
-
 /* The same initial weights and byte-level tokenizer for every method. */
 static vkq_status prepare(demo *d)
 {
     char path[PATH];
-    VKQ_TRY(make_dirs(d->out));
+    VKQ_TRY(vkq_make_dirs(d->out));
     path_of(path, d, "data");
     vkq_synth_options so = {d->users, d->per_user, 1};
     VKQ_TRY(vkq_synth_write(&so, path));
@@ -246,7 +226,7 @@ static vkq_status run_one(demo *d, const char *method, uint32_t seed, uint32_t i
 {
     char run_dir[PATH], path[PATH + 32];
     snprintf(run_dir, sizeof run_dir, "%s/runs/%s-seed%u", d->out, method, seed);
-    VKQ_TRY(make_dirs(run_dir));
+    VKQ_TRY(vkq_make_dirs(run_dir));
     vkq_train_config c;
     run_config(d, method, seed, run_dir, &c);
     progress_line line = {d, method, seed, index, total};

@@ -1,9 +1,8 @@
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "base/file.h"
 #include "base/status_internal.h"
 #include "cli/cli.h"
 #include "vkquill/llama.h"
@@ -14,8 +13,7 @@
 static vkq_status init_model(const char *out, const vkq_llama_config *c, uint32_t seed)
 {
     VKQ_TRY(vkq_llama_config_check(c));
-    if (mkdir(out, 0755) != 0 && errno != EEXIST)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot create the directory: %s", out, strerror(errno));
+    VKQ_TRY(vkq_make_dirs(out));
     vkq_llama_layout layout;
     vkq_llama_layout_of(c, &layout);
     float *params = malloc(layout.total * sizeof *params);

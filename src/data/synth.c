@@ -1,10 +1,8 @@
 /* The synthetic personalization benchmark: users with hidden style preferences, their items
  * and the truth of which target bytes carry a preference (see vkquill/synth.h). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "base/file.h"
@@ -356,9 +354,7 @@ static vkq_status check_options(const vkq_synth_options *o, const char *out_dir)
 vkq_status vkq_synth_write(const vkq_synth_options *o, const char *out_dir)
 {
     VKQ_TRY(check_options(o, out_dir));
-    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot create the directory: %s", out_dir,
-                        strerror(errno));
+    VKQ_TRY(vkq_make_dirs(out_dir));
     static const char *const FILES[SPLITS + 1] = {"train.jsonl", "val.jsonl", "test.jsonl",
                                                   "truth.jsonl"};
     for (split s = 0; s <= SPLITS; s++) {

@@ -1,10 +1,8 @@
 #include "vkquill/eval.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/file.h"
 #include "vkquill/generate.h"
@@ -130,8 +128,7 @@ static vkq_status write_text(const char *path, FILE *f, void *user)
 static vkq_status save(const eval_run *r, const vkq_text_scores *scores)
 {
     const char *out = r->c->out;
-    if (mkdir(out, 0755) != 0 && errno != EEXIST)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot create the directory: %s", out, strerror(errno));
+    VKQ_TRY(vkq_make_dirs(out));
     char path[4096];
     snprintf(path, sizeof path, "%s/predictions.jsonl", out);
     VKQ_TRY(vkq_write_atomic(path, write_lines, (void *)r));

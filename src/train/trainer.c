@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "base/file.h"
@@ -45,13 +44,6 @@ static double now_seconds(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static vkq_status make_dir(const char *path)
-{
-    if (mkdir(path, 0755) == 0 || errno == EEXIST)
-        return VKQ_OK;
-    return vkq_fail(VKQ_ERR_IO, "%s: cannot create the run directory: %s", path, strerror(errno));
 }
 
 static void loss_args_of(const vkq_train_config *c, vkq_causal_loss_args *a)
@@ -295,7 +287,7 @@ static vkq_status trainer_init(trainer *t)
     snprintf(t->log_path, sizeof t->log_path, "%s/log.jsonl", c->out);
     snprintf(t->probe_path, sizeof t->probe_path, "%s/probe.jsonl", c->out);
     if (s == VKQ_OK)
-        s = make_dir(c->out);
+        s = vkq_make_dirs(c->out);
     if (s == VKQ_OK && c->resume)
         s = resume(t);
     if (s == VKQ_OK && t->loss.dce_fixed)

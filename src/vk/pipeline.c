@@ -1,12 +1,11 @@
 /* Compute pipelines: one descriptor-set layout and one pipeline layout for every kernel,
  * pipelines made on first use per (kernel, specialization constants), and a VkPipelineCache
  * kept on disk under $XDG_CACHE_HOME/vkquill (else ~/.cache/vkquill). */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "vk/context.h"
 
 static vkq_status create_layouts(vkq_ctx *ctx)
@@ -106,20 +105,6 @@ vkq_status vkq_pipelines_init(vkq_ctx *ctx)
     return VKQ_OK;
 }
 
-static int make_dirs(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int ok = mkdir(path, 0755) == 0 || errno == EEXIST;
-        *p = '/';
-        if (!ok)
-            return 0;
-    }
-    return 1;
-}
-
 /* Best effort: a cache that cannot be written only costs compile time next run. */
 static void save_cache(vkq_ctx *ctx)
 {
@@ -130,8 +115,11 @@ static void save_cache(vkq_ctx *ctx)
     void *data = malloc(n);
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", ctx->pipeline_cache_path, (long)getpid());
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", ctx->pipeline_cache_path);
+    *strrchr(dir, '/') = '\0';
     if (data && vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &n, data) == VK_SUCCESS &&
-        make_dirs(tmp)) {
+        vkq_make_dirs(dir) == VKQ_OK) {
         FILE *f = fopen(tmp, "wb");
         int ok = f && fwrite(data, 1, n, f) == n;
         if (f && fclose(f) != 0)
