@@ -95,8 +95,9 @@ expect_error "data synth with too few items a user" "at least 3 items per user" 
     -- data synth --out "$tmp/synth" --per-user 2
 expect_error "data synth with too many users" "must be 1 to 10000, got 20000" \
     -- data synth --out "$tmp/synth" --users 20000
-expect_error "data synth into a missing parent" "/nonexistent/synth: cannot create the directory" \
-    -- data synth --out /nonexistent/synth
+printf 'a file' >"$tmp/plain"
+expect_error "data synth under a file" "plain/synth: cannot create the directory" \
+    -- data synth --out "$tmp/plain/synth"
 [ -e "$tmp/synth" ] && { echo "FAIL: a refused data synth left a directory"; failures=$((failures + 1)); }
 printf 'one paragraph\n' >"$tmp/para.txt"
 printf '{"task": "LaMP-7", "golds": [{"id": "1", "output": "x"}]}' >"$tmp/outputs.json"
