@@ -2,21 +2,39 @@
 // Matrix product for CPU drivers such as lavapipe, where one subgroup of 8 invocations is one
 // 8-wide SIMD group. A workgroup is one subgroup and computes a 32x32 tile of C: lane l owns
 // columns 4l..4l+3 of all 32 rows (32 vec4 accumulators). Both operands come pre-packed into
-// 32-wide panels (matmul_pack) and are read through RGBA32F texel buffers, which lavapipe
-// vectorises; the A values of the other lanes arrive by subgroupShuffle with constant lanes.
+// 32-wide panels (matmul_pack) read through RGBA32F texel buffers, which lavapipe vectorises:
+// one texel per lane holds 4 rows of A (or 4 columns of B) at one k.
+//
+// Shaped by how lavapipe compiles it (each point measured):
+// - every texelFetch is a call that clobbers all vector registers, so the accumulators live in
+//   memory across a loop iteration; an iteration covers KSTEP k steps so that each accumulator
+//   comes into registers once for all of them, and the loop's execution mask costs one blend
+//   per accumulator and iteration, not per k step;
+// - a row's four accumulators share one A value broadcast with subgroupShuffle from a constant
+//   lane; the B values are re-read from the stack for every row, which beats holding them in
+//   registers across rows (that spills);
+// - a longer unrolled body (KSTEP 8 or 16, 64-wide tiles) runs slower, and so did other ways of
+//   writing this loop that LLVM register-allocates worse: keep its shape.
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x = 8) in;
 
+// n and the batch stride of C are multiples of 4: a row of C takes one vec4 store per lane,
+// which lavapipe executes as one scalar loop over the lanes like a single float store.
+layout(constant_id = 0) const bool C_VEC4 = false;
+// Texels between consecutive panels beyond the k_pad * 8 they hold (see matmul.c).
+layout(constant_id = 1) const uint PANEL_GAP = 0u;
+
 layout(binding = 6) uniform samplerBuffer a_panels;
 layout(binding = 7) uniform samplerBuffer b_panels;
 layout(std430, binding = 0) buffer C { float c[]; };
+layout(std430, binding = 0) buffer C4 { vec4 c4[]; };
 
 layout(push_constant) uniform Push {
     uint m;
     uint n;
-    uint k;
+    uint k;        // padded to a multiple of KSTEP; the panels hold zeros past the true k
     uint a_batch;  // texels between batch items of the packed A
     uint b_batch;
     uint c_batch;  // elements
@@ -24,28 +42,37 @@ layout(push_constant) uniform Push {
     float beta;
 } p;
 
+#define KSTEP 4
+
 void main()
 {
     const uint lane = gl_LocalInvocationID.x;
     const uint tile_m = gl_WorkGroupID.x, tile_n = gl_WorkGroupID.y, z = gl_WorkGroupID.z;
-    int a_at = int(z * p.a_batch + tile_m * p.k * 8u + lane);
-    int b_at = int(z * p.b_batch + tile_n * p.k * 8u + lane);
+    int a_at = int(z * p.a_batch + tile_m * (p.k * 8u + PANEL_GAP) + lane);
+    int b_at = int(z * p.b_batch + tile_n * (p.k * 8u + PANEL_GAP) + lane);
 
     vec4 acc[32];
     [[unroll]] for (int r = 0; r < 32; r++)
         acc[r] = vec4(0.0);
 
-    for (uint kk = 0u; kk < p.k; kk++) {
-        vec4 av = texelFetch(a_panels, a_at);
-        vec4 bv = texelFetch(b_panels, b_at);
-        a_at += 8;
-        b_at += 8;
-        [[unroll]] for (uint j = 0u; j < 8u; j++) {
-            vec4 a4 = subgroupShuffle(av, j);
-            acc[4u * j + 0u] += a4.x * bv;
-            acc[4u * j + 1u] += a4.y * bv;
-            acc[4u * j + 2u] += a4.z * bv;
-            acc[4u * j + 3u] += a4.w * bv;
+    for (uint kk = 0u; kk < p.k; kk += KSTEP) {
+        vec4 av[KSTEP], bv[KSTEP];
+        [[unroll]] for (int u = 0; u < KSTEP; u++) {
+            av[u] = texelFetch(a_panels, a_at + 8 * u);
+            bv[u] = texelFetch(b_panels, b_at + 8 * u);
+        }
+        a_at += 8 * KSTEP;
+        b_at += 8 * KSTEP;
+        [[unroll]] for (uint t = 0u; t < 8u; t++) {
+            [[unroll]] for (uint cp = 0u; cp < 4u; cp++) {
+                vec4 s = acc[4u * t + cp];
+                [[unroll]] for (int u = 0; u < KSTEP; u++) {
+                    vec4 a = subgroupShuffle(av[u], t);
+                    [[unroll]] for (int c = 0; c < 4; c++)
+                        s[c] += a[cp] * bv[u][c];
+                }
+                acc[4u * t + cp] = s;
+            }
         }
     }
 
@@ -55,11 +82,18 @@ void main()
         uint row = tile_m * 32u + r;
         if (row >= p.m)
             break;
-        [[unroll]] for (uint q = 0u; q < 4u; q++) {
-            if (col + q < p.n) {
-                uint at = c_base + row * p.n + col + q;
-                float v = p.alpha * acc[r][q];
-                c[at] = p.beta != 0.0 ? v + p.beta * c[at] : v;
+        uint at = c_base + row * p.n + col;
+        vec4 v = p.alpha * acc[r];
+        if (C_VEC4) {
+            if (col < p.n) {
+                if (p.beta != 0.0)
+                    v += p.beta * c4[at >> 2];
+                c4[at >> 2] = v;
+            }
+        } else {
+            [[unroll]] for (uint q = 0u; q < 4u; q++) {
+                if (col + q < p.n)
+                    c[at + q] = p.beta != 0.0 ? v[q] + p.beta * c[at + q] : v[q];
             }
         }
     }

@@ -1,36 +1,73 @@
 #version 450
-// Packs a matrix operand into 32-wide panels for matmul_cpu:
-// texel (p*k + kk)*8 + t holds elements (rows p*32 + 4t .. +3, column kk), zero past the edge.
-// "rows" is the panel dimension (m of A or n of B); row_stride/k_stride give any transpose.
+// Packs a matrix operand into 32-wide panels for matmul_cpu: texel
+// panel*(k_pad*8 + PANEL_GAP) + kk*8 + t holds elements (rows panel*32 + 4t .. +3, column kk),
+// zero past the edges (rows from `rows` on, columns from k to k_pad). "rows" is the panel
+// dimension (m of A or n of B); row_stride and k_stride give any transpose.
+//
+// SOURCE picks how the operand is read:
+//   0: element by element from the storage buffer (any shape and stride);
+//   1: through an RGBA32F view when rows are contiguous (row_stride 1): a texel per texel;
+//   2: through an RGBA32F view when k is contiguous (k_stride 1): an invocation reads a 4x4
+//      block as four texels and writes it transposed.
+// lavapipe reads a texel view for 8 lanes with vector loads, where the storage-buffer path
+// runs a scalar loop over the lanes for every element.
+#extension GL_EXT_control_flow_attributes : require
+
 layout(local_size_x = 64) in;
+
+layout(constant_id = 0) const uint SOURCE = 0u;
+layout(constant_id = 1) const uint PANEL_GAP = 0u;  // texels after each panel (see matmul.c)
 
 layout(std430, binding = 0) readonly buffer Src { float src[]; };
 layout(std430, binding = 1) writeonly buffer Dst { vec4 dst[]; };
+layout(binding = 6) uniform samplerBuffer src_texels;
 
 layout(push_constant) uniform Push {
     uint rows;
     uint k;
-    uint row_stride;
+    uint k_pad;
+    uint row_stride;  // elements
     uint k_stride;
-    uint src_batch;  // elements
-    uint dst_batch;  // texels
+    uint src_batch;   // elements
+    uint dst_batch;   // texels
 } p;
 
 float element(uint base, uint row, uint kk)
 {
-    return row < p.rows ? src[base + row * p.row_stride + kk * p.k_stride] : 0.0;
+    return row < p.rows && kk < p.k ? src[base + row * p.row_stride + kk * p.k_stride] : 0.0;
+}
+
+// The texel of four elements from (row, kk) along the contiguous dimension, or zeros.
+vec4 texel(uint base, uint row, uint kk)
+{
+    bool inside = row < p.rows && kk < p.k;
+    vec4 v = texelFetch(src_texels,
+                        int(inside ? (base + row * p.row_stride + kk * p.k_stride) >> 2 : 0u));
+    return inside ? v : vec4(0.0);
 }
 
 void main()
 {
-    uint i = gl_GlobalInvocationID.x;
-    if (i >= p.k * 8u)
-        return;
-    uint kk = i >> 3u, t = i & 7u;
+    uint i = gl_GlobalInvocationID.x, t = i & 7u;
     uint panel = gl_WorkGroupID.y, z = gl_WorkGroupID.z;
-    uint base = z * p.src_batch;
+    uint base = z * p.src_batch, out_at = z * p.dst_batch + panel * (p.k_pad * 8u + PANEL_GAP) + t;
     uint row = panel * 32u + t * 4u;
-    dst[z * p.dst_batch + (panel * p.k + kk) * 8u + t] =
-        vec4(element(base, row, kk), element(base, row + 1u, kk), element(base, row + 2u, kk),
-             element(base, row + 3u, kk));
+    if (SOURCE == 2u) {
+        uint kk = (i >> 3) * 4u;
+        if (kk >= p.k_pad)
+            return;
+        vec4 r0 = texel(base, row, kk), r1 = texel(base, row + 1u, kk);
+        vec4 r2 = texel(base, row + 2u, kk), r3 = texel(base, row + 3u, kk);
+        [[unroll]] for (uint j = 0u; j < 4u; j++)
+            dst[out_at + (kk + j) * 8u] = vec4(r0[j], r1[j], r2[j], r3[j]);
+        return;
+    }
+    uint kk = i >> 3;
+    if (kk >= p.k_pad)
+        return;
+    if (SOURCE == 1u)
+        dst[out_at + kk * 8u] = texel(base, row, kk);
+    else
+        dst[out_at + kk * 8u] = vec4(element(base, row, kk), element(base, row + 1u, kk),
+                                     element(base, row + 2u, kk), element(base, row + 3u, kk));
 }

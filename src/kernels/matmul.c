@@ -4,7 +4,7 @@
 #include "vkquill/kernels.h"
 
 typedef struct pack_push {
-    uint32_t rows, k, row_stride, k_stride, src_batch, dst_batch;
+    uint32_t rows, k, k_pad, row_stride, k_stride, src_batch, dst_batch;
 } pack_push;
 VKQ_STATIC_ASSERT_PUSH(pack_push);
 
@@ -14,7 +14,19 @@ typedef struct matmul_push {
 } matmul_push;
 VKQ_STATIC_ASSERT_PUSH(matmul_push);
 
-enum { PANEL = 32 };
+enum {
+    PANEL = 32,    /* rows (of A) or columns (of B) per packed panel: matmul_cpu's tile */
+    KSTEP = 4,     /* k steps per iteration of matmul_cpu's loop; panels are zero-padded to it */
+    /* Texels after each packed panel: keeps the panels of a large power-of-two k from starting
+     * at power-of-two strides, where they alias in the caches. */
+    PANEL_GAP = 8,
+    /* Every buffer range vkquill allocates starts at a multiple of this, which is at least any
+     * device's minTexelBufferOffsetAlignment (Vulkan caps that limit at 256). */
+    TEXEL_VIEW_ALIGNMENT = 256
+};
+
+/* How matmul_pack reads an operand (its SOURCE specialization constant). */
+enum { PACK_ELEMENTS = 0, PACK_ROW_TEXELS = 1, PACK_K_TEXELS = 2 };
 
 const char *vkq_matmul_form_name(vkq_matmul_form form)
 {
@@ -63,19 +75,53 @@ static vkq_status plan_matmul(const vkq_matmul_args *p, vkq_buf a, vkq_buf b, vk
 }
 
 static uint32_t panels(uint32_t rows) { return (rows + PANEL - 1) / PANEL; }
+static uint32_t k_padded(uint32_t k) { return (k + KSTEP - 1) / KSTEP * KSTEP; }
+static uint64_t panel_texels(uint32_t k) { return (uint64_t)k_padded(k) * (PANEL / 4) + PANEL_GAP; }
+static uint64_t packed_texels(uint32_t rows, uint32_t k) { return panels(rows) * panel_texels(k); }
 
-/* Packs one operand; rows is its panel dimension, element (r, kk) at r*rs + kk*ks. */
-static vkq_status pack(vkq_rec *rec, vkq_buf src, uint64_t src_batch, uint32_t batch,
-                       uint32_t rows, uint32_t k, uint32_t rs, uint32_t ks, vkq_buf *out)
+/* One operand as matmul_pack reads it: element (r, kk) of batch item z at
+ * z*batch_stride + r*row_stride + kk*k_stride. */
+typedef struct operand {
+    vkq_buf buf;
+    uint64_t batch_stride;
+    uint32_t batch, rows, k, row_stride, k_stride;
+} operand;
+
+/* A texel-view source when four consecutive elements along the contiguous dimension always
+ * form one aligned texel of the buffer; *view is then the range to bind. */
+static uint32_t pack_source(vkq_rec *rec, const operand *o, vkq_buf *view)
 {
-    uint64_t texels = (uint64_t)panels(rows) * k * 8;
-    VKQ_TRY(vkq_rec_scratch(rec, texels * batch * 16, out));
-    pack_push push = {rows, k, rs, ks, (uint32_t)src_batch, (uint32_t)texels};
+    uint64_t floats = (uint64_t)(o->batch - 1) * o->batch_stride + (uint64_t)o->rows * o->k;
+    int rows_contiguous = o->row_stride == 1 && o->k_stride % 4 == 0;
+    int k_contiguous = o->k_stride == 1 && o->row_stride % 4 == 0;
+    if ((!rows_contiguous && !k_contiguous) || o->batch_stride % 4 ||
+        o->buf.offset % TEXEL_VIEW_ALIGNMENT ||
+        floats / 4 > vkq_ctx_device(vkq_rec_ctx(rec))->max_texel_buffer_elements)
+        return PACK_ELEMENTS;
+    *view = vkq_buf_slice(o->buf, 0, floats * 4);
+    return rows_contiguous ? PACK_ROW_TEXELS : PACK_K_TEXELS;
+}
+
+static vkq_status pack(vkq_rec *rec, const operand *o, vkq_buf *out)
+{
+    uint64_t texels = packed_texels(o->rows, o->k);
+    VKQ_TRY(vkq_rec_scratch(rec, texels * o->batch * 16, out));
+    pack_push push = {o->rows, o->k, k_padded(o->k), o->row_stride, o->k_stride,
+                      (uint32_t)o->batch_stride, (uint32_t)texels};
+    vkq_buf view;
+    uint32_t source = pack_source(rec, o, &view);
+    /* An invocation writes one texel, or a 4x4 block of them when it transposes texels. */
+    uint32_t invocations = k_padded(o->k) * (PANEL / 4) / (source == PACK_K_TEXELS ? 4 : 1);
     vkq_dispatch d = {.kernel = &vkq_kernel_matmul_pack,
+                      .spec = {source, PANEL_GAP},
+                      .spec_count = 2,
                       .push = &push,
                       .push_bytes = sizeof push,
-                      .groups = {(k * 8 + 63) / 64, panels(rows), batch}};
-    d.slot[0] = (vkq_binding){src, VKQ_READ};
+                      .groups = {(invocations + 63) / 64, panels(o->rows), o->batch}};
+    /* The shader names both sources, so both get a binding; the packed output stands in for a
+     * texel view the element path never reads. */
+    d.slot[0] = (vkq_binding){o->buf, VKQ_READ};
+    d.slot[6] = (vkq_binding){source == PACK_ELEMENTS ? *out : view, VKQ_READ};
     d.slot[1] = (vkq_binding){*out, VKQ_WRITE};
     return vkq_rec_dispatch(rec, &d);
 }
@@ -83,8 +129,8 @@ static vkq_status pack(vkq_rec *rec, vkq_buf src, uint64_t src_batch, uint32_t b
 static int fits_texel_buffers(vkq_rec *rec, const vkq_matmul_args *p, uint32_t batch)
 {
     uint64_t limit = vkq_ctx_device(vkq_rec_ctx(rec))->max_texel_buffer_elements;
-    uint64_t ta = (uint64_t)panels(p->m) * p->k * 8 * batch;
-    uint64_t tb = (uint64_t)panels(p->n) * p->k * 8 * batch;
+    uint64_t ta = packed_texels(p->m, p->k) * batch;
+    uint64_t tb = packed_texels(p->n, p->k) * batch;
     return ta <= limit && tb <= limit && ta <= UINT32_MAX / 2 && tb <= UINT32_MAX / 2;
 }
 
@@ -92,20 +138,23 @@ static vkq_status matmul_cpu(vkq_rec *rec, const vkq_matmul_args *p, const matmu
                              vkq_buf a, vkq_buf b, vkq_buf c)
 {
     int ta = p->form == VKQ_MATMUL_TN, tb = p->form == VKQ_MATMUL_NT;
+    operand oa = {a, plan->stride_a, plan->batch, p->m, p->k, ta ? 1 : p->k, ta ? p->m : 1};
+    operand ob = {b, plan->stride_b, plan->batch, p->n, p->k, tb ? p->k : 1, tb ? 1 : p->n};
     vkq_buf pa, pb;
-    VKQ_TRY(pack(rec, a, plan->stride_a, plan->batch, p->m, p->k, ta ? 1 : p->k, ta ? p->m : 1,
-                 &pa));
-    VKQ_TRY(pack(rec, b, plan->stride_b, plan->batch, p->n, p->k, tb ? p->k : 1, tb ? 1 : p->n,
-                 &pb));
+    VKQ_TRY(pack(rec, &oa, &pa));
+    VKQ_TRY(pack(rec, &ob, &pb));
     matmul_push push = {p->m,
                         p->n,
-                        p->k,
-                        panels(p->m) * p->k * 8,
-                        panels(p->n) * p->k * 8,
+                        k_padded(p->k),
+                        (uint32_t)packed_texels(p->m, p->k),
+                        (uint32_t)packed_texels(p->n, p->k),
                         (uint32_t)plan->stride_c,
                         p->alpha,
                         p->beta};
+    uint32_t c_vec4 = p->n % 4 == 0 && plan->stride_c % 4 == 0;
     vkq_dispatch d = {.kernel = &vkq_kernel_matmul_cpu,
+                      .spec = {c_vec4, PANEL_GAP},
+                      .spec_count = 2,
                       .push = &push,
                       .push_bytes = sizeof push,
                       .groups = {panels(p->m), panels(p->n), plan->batch}};
