@@ -8,4 +8,28 @@ uint vkq_flat_index(uint local_size)
     return gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * local_size;
 }
 
+// A 1D launch of `per` items an invocation (vkq_grid_1d over ceil(items / per) invocations):
+// the invocation's items are vkq_first_item + k * local_size for k < per, so neighbouring
+// lanes always touch neighbouring items.
+uint vkq_first_item(uint local_size, uint per)
+{
+    uint group = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+    return group * local_size * per + gl_LocalInvocationID.x;
+}
+
+#ifdef VKQ_TEXEL_SPANS
+// Texel spans (src/kernels/texels.h), the cpu variants' reads: lavapipe turns texelFetch on an
+// RGBA32F texel buffer into vector loads but reads storage buffers one lane at a time. A stream
+// lies in span 1 when its bit of the kernel's SPANS constant is set, else in span 0.
+layout(binding = 6) uniform samplerBuffer vkq_span0;
+layout(binding = 7) uniform samplerBuffer vkq_span1;
+
+vec4 vkq_span_fetch(uint spans, uint stream, int texel)
+{
+    if ((spans & (1u << stream)) != 0u)
+        return texelFetch(vkq_span1, texel);
+    return texelFetch(vkq_span0, texel);
+}
+#endif
+
 #endif

@@ -1,4 +1,4 @@
-#include "kernels/registry.h"
+#include "kernels/texels.h"
 #include "vkquill/kernels.h"
 
 typedef struct reduce_push {
@@ -6,7 +6,15 @@ typedef struct reduce_push {
 } reduce_push;
 VKQ_STATIC_ASSERT_PUSH(reduce_push);
 
+typedef struct reduce_cpu_push {
+    uint32_t n;
+    int32_t x_at;
+    uint32_t invocations;
+} reduce_cpu_push;
+VKQ_STATIC_ASSERT_PUSH(reduce_cpu_push);
+
 enum { MAX_PARTIALS = 256 };
+enum { CPU_TEXELS_PER_PARTIAL = 256, CPU_MAX_PARTIALS = 1024 };
 
 static vkq_status reduce_pass(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n,
                               uint32_t groups, vkq_buf out)
@@ -23,12 +31,50 @@ static vkq_status reduce_pass(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t
     return vkq_rec_dispatch(rec, &d);
 }
 
+static vkq_status cpu_pass(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n,
+                           const vkq_spans *spans, uint32_t invocations, vkq_buf out)
+{
+    reduce_cpu_push push = {n, spans->at[0], invocations};
+    vkq_dispatch d = {.kernel = &vkq_kernel_reduce_cpu,
+                      .spec = {square, spans->bits},
+                      .spec_count = 2,
+                      .push = &push,
+                      .push_bytes = sizeof push};
+    d.slot[0] = (vkq_binding){x, VKQ_READ};
+    d.slot[1] = (vkq_binding){out, VKQ_WRITE};
+    vkq_spans_bind(spans, &d);
+    vkq_grid_1d(invocations, 64, d.groups);
+    return vkq_rec_dispatch(rec, &d);
+}
+
+static vkq_status reduce(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n, vkq_buf out);
+
+/* Partial sums over texel spans, then the sum of the partials (recursively; one partial is
+ * the whole sum). */
+static vkq_status reduce_cpu(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n,
+                             const vkq_spans *spans, vkq_buf out)
+{
+    uint32_t invocations = (n / 4 + CPU_TEXELS_PER_PARTIAL - 1) / CPU_TEXELS_PER_PARTIAL;
+    if (invocations > CPU_MAX_PARTIALS)
+        invocations = CPU_MAX_PARTIALS;
+    if (invocations <= 1)
+        return cpu_pass(rec, square, x, n, spans, 1, vkq_buf_slice(out, 0, 4));
+    vkq_buf partials;
+    VKQ_TRY(vkq_rec_scratch(rec, invocations * 4ull, &partials));
+    VKQ_TRY(cpu_pass(rec, square, x, n, spans, invocations, partials));
+    return reduce(rec, 0, partials, invocations, out);
+}
+
 static vkq_status reduce(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n, vkq_buf out)
 {
     if (!x.block || x.size / 4 < n || n == 0 || !out.block || out.size < 4)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                         "%s: needs n > 0, an input of n floats and an output of one float",
                         square ? "sumsq" : "sum");
+    uint64_t floats = n;
+    vkq_spans spans;
+    if (vkq_spans_plan(rec, &x, &floats, 1, &spans))
+        return reduce_cpu(rec, square, x, n, &spans, out);
     uint32_t groups = (n + 1023) / 1024;
     if (groups > MAX_PARTIALS)
         groups = MAX_PARTIALS;

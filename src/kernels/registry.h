@@ -9,8 +9,11 @@
     X(matmul_cpu)          \
     X(matmul_gpu)          \
     X(elementwise)         \
+    X(elementwise_cpu)     \
     X(reduce)              \
+    X(reduce_cpu)          \
     X(rmsnorm)             \
+    X(rmsnorm_cpu)         \
     X(attention_pack_kv)      \
     X(attention_pack_queries) \
     X(attention_forward)      \
@@ -19,9 +22,11 @@
     X(embedding)           \
     X(rope)                \
     X(swiglu)              \
+    X(swiglu_cpu)          \
     X(rows)                \
     X(cross_entropy)       \
     X(adamw)               \
+    X(adamw_cpu)           \
     X(causal_loss)
 
 #define VKQ_DECLARE_KERNEL(name) extern const vkq_kernel_desc vkq_kernel_##name;

@@ -1,0 +1,101 @@
+#version 450
+// AdamW for CPU drivers, the cpu variant of adamw.comp (same update, same clipping). An
+// invocation updates PER texels of 4 parameters, read from texel spans (streams: 0 params,
+// 1 grads, 2 m, 3 v) and written as vec4s; the texel past the last whole one stands for the
+// last n % 4 parameters, updated one by one through the storage buffers. The hyperparameters
+// are read once an invocation.
+#extension GL_GOOGLE_include_directive : require
+#define VKQ_TEXEL_SPANS
+#include "common.glsl"
+
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint SPANS = 0u;
+layout(constant_id = 1) const uint PER = 1u;  // texels an invocation
+
+layout(std430, binding = 0) buffer Params { float params[]; };
+layout(std430, binding = 0) buffer Params4 { vec4 params4[]; };
+layout(std430, binding = 1) readonly buffer Grads { float grads[]; };
+layout(std430, binding = 2) buffer M { float m[]; };
+layout(std430, binding = 2) buffer M4 { vec4 m4[]; };
+layout(std430, binding = 3) buffer V { float v[]; };
+layout(std430, binding = 3) buffer V4 { vec4 v4[]; };
+layout(std430, binding = 4) readonly buffer Hyper {  // vkq_adamw_hyper
+    float lr;
+    float beta1;
+    float beta2;
+    float eps;
+    float weight_decay;
+    float bias_correction1;
+    float bias_correction2;
+    float max_grad_norm;
+} h;
+layout(std430, binding = 5) readonly buffer GradSumsq { float grad_sumsq; };
+
+layout(push_constant) uniform Push {
+    uint n;
+    int params_at;  // texel offsets of the streams in their spans
+    int grads_at;
+    int m_at;
+    int v_at;
+} p;
+
+struct hyper {
+    float lr, beta1, beta2, eps, decay, bc1, bc2, clip;
+};
+
+hyper read_hyper()
+{
+    float clip = 1.0;
+    if (h.max_grad_norm > 0.0)
+        clip = min(1.0, h.max_grad_norm / (sqrt(grad_sumsq) + 1e-6));
+    return hyper(h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, h.bias_correction1,
+                 h.bias_correction2, clip);
+}
+
+// One step for 4 parameters: param, m and v in, their new values out.
+void adamw_step(hyper hp, vec4 g, inout vec4 param, inout vec4 mi, inout vec4 vi)
+{
+    g *= hp.clip;
+    mi = hp.beta1 * mi + (1.0 - hp.beta1) * g;
+    vi = hp.beta2 * vi + (1.0 - hp.beta2) * g * g;
+    vec4 decayed = param - hp.lr * hp.decay * param;
+    param = decayed - hp.lr * ((mi / hp.bc1) / (sqrt(vi / hp.bc2) + hp.eps));
+}
+
+vec4 fetch(uint stream, int at, uint t)
+{
+    return vkq_span_fetch(SPANS, stream, at + int(t));
+}
+
+void whole_texel(hyper hp, uint t)
+{
+    vec4 param = fetch(0u, p.params_at, t), mi = fetch(2u, p.m_at, t), vi = fetch(3u, p.v_at, t);
+    adamw_step(hp, fetch(1u, p.grads_at, t), param, mi, vi);
+    params4[t] = param;
+    m4[t] = mi;
+    v4[t] = vi;
+}
+
+void last_params(hyper hp, uint t)
+{
+    for (uint i = 4u * t; i < p.n; i++) {
+        vec4 param = vec4(params[i]), mi = vec4(m[i]), vi = vec4(v[i]);
+        adamw_step(hp, vec4(grads[i]), param, mi, vi);
+        params[i] = param.x;
+        m[i] = mi.x;
+        v[i] = vi.x;
+    }
+}
+
+void main()
+{
+    hyper hp = read_hyper();
+    uint first = vkq_first_item(64u, PER), whole = p.n / 4u;
+    for (uint j = 0u; j < PER; j++) {
+        uint t = first + j * 64u;
+        if (t < whole)
+            whole_texel(hp, t);
+        else if (t == whole)
+            last_params(hp, t);
+    }
+}

@@ -1,0 +1,95 @@
+#version 450
+// RMSNorm for CPU drivers, the cpu variant of rmsnorm.comp, for rows of dim floats with dim a
+// multiple of 4; one invocation per row, reading texel spans (streams: 0 x, 1 w, 2 dy, 3 dx),
+// so the storage bindings of x, w and dy (0, 1, 3) go unread.
+// MODE 0: forward, y and rstd.
+// MODE 1: backward: dx += rstd * (w dy - x rstd^2 mean(w dy x)), and for every subgroup of the
+//         grid a partial row of the weight gradient, the sum of dy x rstd over its rows.
+// MODE 2: weight gradient, one invocation per texel of dw: dw += the partial rows (stream 0)
+//         summed in order, so the result is deterministic.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#define VKQ_TEXEL_SPANS
+#include "common.glsl"
+
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint MODE = 0u;
+layout(constant_id = 1) const uint SPANS = 0u;
+
+layout(std430, binding = 2) buffer Rstd { float rstd[]; };
+layout(std430, binding = 4) buffer Out { vec4 o[]; };  // y (MODE 0), dx (1) or dw (2)
+layout(std430, binding = 5) buffer Partials { vec4 partial[]; };
+
+layout(push_constant) uniform Push {
+    uint rows;
+    uint dim;
+    float eps;
+    int x_at;  // texel offsets of the streams in their spans
+    int w_at;
+    int dy_at;
+    int dx_at;
+    uint partial_rows;
+} p;
+
+vec4 fetch(uint stream, int at, uint k)
+{
+    return vkq_span_fetch(SPANS, stream, at + int(k));
+}
+
+void forward(uint r)
+{
+    uint texels = p.dim / 4u, row = r * texels;
+    float ss = 0.0;
+    for (uint k = 0u; k < texels; k++) {
+        vec4 v = fetch(0u, p.x_at, row + k);
+        ss += dot(v, v);
+    }
+    float s = inversesqrt(ss / float(p.dim) + p.eps);
+    rstd[r] = s;
+    for (uint k = 0u; k < texels; k++)
+        o[row + k] = fetch(0u, p.x_at, row + k) * s * fetch(1u, p.w_at, k);
+}
+
+// Every lane of a subgroup takes part in the partial sums, so lanes past the last row work on
+// the last row and contribute nothing.
+void backward(uint i)
+{
+    bool real = i < p.rows;
+    uint r = min(i, p.rows - 1u), texels = p.dim / 4u, row = r * texels;
+    float s = rstd[r], d = 0.0;
+    for (uint k = 0u; k < texels; k++)
+        d += dot(fetch(1u, p.w_at, k) * fetch(2u, p.dy_at, row + k), fetch(0u, p.x_at, row + k));
+    float c = s * s * s * d / float(p.dim);
+    uint group = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+    uint part_row = (group * gl_NumSubgroups + gl_SubgroupID) * texels;
+    for (uint k = 0u; k < texels; k++) {
+        vec4 xv = fetch(0u, p.x_at, row + k), g = fetch(2u, p.dy_at, row + k);
+        if (real)
+            o[row + k] = fetch(3u, p.dx_at, row + k) + s * fetch(1u, p.w_at, k) * g - c * xv;
+        vec4 sum = subgroupAdd(real ? g * xv * s : vec4(0.0));
+        if (subgroupElect())
+            partial[part_row + k] = sum;
+    }
+}
+
+void weight_gradient(uint k)
+{
+    uint texels = p.dim / 4u;
+    vec4 acc = vec4(0.0);
+    for (uint q = 0u; q < p.partial_rows; q++)
+        acc += fetch(0u, p.x_at, q * texels + k);
+    o[k] += acc;
+}
+
+void main()
+{
+    uint i = vkq_flat_index(64u);
+    if (MODE == 0u) {
+        if (i < p.rows)
+            forward(i);
+    } else if (MODE == 1u) {
+        backward(i);
+    } else if (i < p.dim / 4u) {
+        weight_gradient(i);
+    }
+}
