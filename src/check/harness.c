@@ -14,17 +14,17 @@ typedef struct family {
 
 static const family families[] = {
     {"matmul", 1, vkq_check_matmul},
-    {"elementwise", 0, vkq_check_elementwise},
-    {"reduce", 0, vkq_check_reduce},
-    {"rmsnorm", 0, vkq_check_rmsnorm},
+    {"elementwise", 1, vkq_check_elementwise},
+    {"reduce", 1, vkq_check_reduce},
+    {"rmsnorm", 1, vkq_check_rmsnorm},
     {"attention", 0, vkq_check_attention},
     {"attention_decode", 0, vkq_check_attention_decode},
     {"embedding", 0, vkq_check_embedding},
     {"rope", 0, vkq_check_rope},
-    {"swiglu", 0, vkq_check_swiglu},
+    {"swiglu", 1, vkq_check_swiglu},
     {"rows", 0, vkq_check_rows},
     {"cross_entropy", 0, vkq_check_cross_entropy},
-    {"adamw", 0, vkq_check_adamw},
+    {"adamw", 1, vkq_check_adamw},
     {"causal_loss", 0, vkq_check_causal_loss},
 };
 enum { FAMILY_COUNT = sizeof families / sizeof families[0] };
