@@ -49,15 +49,15 @@ static vkq_status cpu_pass(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n,
 
 static vkq_status reduce(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n, vkq_buf out);
 
-/* Partial sums over texel spans, then the sum of the partials (recursively; one partial is
- * the whole sum). */
+/* Partial sums over texel spans, then the sum of the partials (recursively; a single partial
+ * is the whole sum). */
 static vkq_status reduce_cpu(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n,
                              const vkq_spans *spans, vkq_buf out)
 {
-    uint32_t invocations = (n / 4 + CPU_TEXELS_PER_PARTIAL - 1) / CPU_TEXELS_PER_PARTIAL;
+    uint32_t invocations = n / 4 / CPU_TEXELS_PER_PARTIAL;
     if (invocations > CPU_MAX_PARTIALS)
         invocations = CPU_MAX_PARTIALS;
-    if (invocations <= 1)
+    if (invocations < 4) /* fewer partials than a texel holds: one invocation sums it all */
         return cpu_pass(rec, square, x, n, spans, 1, vkq_buf_slice(out, 0, 4));
     vkq_buf partials;
     VKQ_TRY(vkq_rec_scratch(rec, invocations * 4ull, &partials));
