@@ -25,6 +25,8 @@ layout(local_size_x = 8) in;
 layout(constant_id = 0) const bool C_VEC4 = false;
 // Texels between consecutive panels beyond the k_pad * 8 they hold (see matmul.c).
 layout(constant_id = 1) const uint PANEL_GAP = 0u;
+// beta is not 0: C is read back and added to.
+layout(constant_id = 2) const bool ACCUMULATE = false;
 
 layout(binding = 6) uniform samplerBuffer a_panels;
 layout(binding = 7) uniform samplerBuffer b_panels;
@@ -80,20 +82,15 @@ void main()
     uint c_base = z * p.c_batch;
     [[unroll]] for (uint r = 0u; r < 32u; r++) {
         uint row = tile_m * 32u + r;
-        if (row >= p.m)
-            break;
         uint at = c_base + row * p.n + col;
         vec4 v = p.alpha * acc[r];
         if (C_VEC4) {
-            if (col < p.n) {
-                if (p.beta != 0.0)
-                    v += p.beta * c4[at >> 2];
-                c4[at >> 2] = v;
-            }
-        } else {
+            if (row < p.m && col < p.n)
+                c4[at >> 2] = ACCUMULATE ? v + p.beta * c4[at >> 2] : v;
+        } else if (row < p.m) {
             [[unroll]] for (uint q = 0u; q < 4u; q++) {
                 if (col + q < p.n)
-                    c[at + q] = p.beta != 0.0 ? v[q] + p.beta * c[at + q] : v[q];
+                    c[at + q] = ACCUMULATE ? v[q] + p.beta * c[at + q] : v[q];
             }
         }
     }

@@ -153,8 +153,8 @@ static vkq_status matmul_cpu(vkq_rec *rec, const vkq_matmul_args *p, const matmu
                         p->beta};
     uint32_t c_vec4 = p->n % 4 == 0 && plan->stride_c % 4 == 0;
     vkq_dispatch d = {.kernel = &vkq_kernel_matmul_cpu,
-                      .spec = {c_vec4, PANEL_GAP},
-                      .spec_count = 2,
+                      .spec = {c_vec4, PANEL_GAP, p->beta != 0.0f},
+                      .spec_count = 3,
                       .push = &push,
                       .push_bytes = sizeof push,
                       .groups = {panels(p->m), panels(p->n), plan->batch}};
