@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "vkquill/generate.h"
 #include "vkquill/llama.h"
 #include "vkquill/tokenizer.h"
 #include "vkquill/train.h"
@@ -226,6 +227,34 @@ static void probe_logs_dce_of_val_tokens(void **state)
     assert_int_equal(lines, 2);
 }
 
+/* A batch of prompts of different lengths: each gets at most max_new new tokens. */
+static void generation_stops_after_max_new_tokens(void **state)
+{
+    (void)state;
+    char path[256];
+    vkq_llama_config cfg;
+    float *params;
+    vkq_tokenizer *tok;
+    vkq_decoder *dec;
+    path_in(path, sizeof path, "model.bin");
+    OK(vkq_llama2c_read(path, &cfg, &params));
+    path_in(path, sizeof path, "tok.bin");
+    OK(vkq_tokenizer_load(path, cfg.vocab_size, &tok));
+    OK(vkq_decoder_create(ctx, &cfg, params, 2, &dec));
+    const char *prompts[] = {"a", "a much longer prompt than the first"};
+    vkq_generation gen[2];
+    vkq_sampling s = {.steps = 200, .max_new = 3, .temperature = 0.0f, .top_p = 1.0f,
+                      .repetition_penalty = 1.0f};
+    OK(vkq_generate(dec, tok, prompts, 2, &s, gen));
+    for (int i = 0; i < 2; i++) {
+        assert_true(gen[i].n_tokens <= gen[i].n_prompt + 3);
+        vkq_generation_free(&gen[i]);
+    }
+    vkq_decoder_destroy(dec);
+    vkq_tokenizer_free(tok);
+    free(params);
+}
+
 static void nan_stops_the_run(void **state)
 {
     (void)state;
@@ -285,6 +314,7 @@ int main(void)
         cmocka_unit_test(options_that_need_a_reference_model_run),
         cmocka_unit_test(resume_continues_exactly),
         cmocka_unit_test(probe_logs_dce_of_val_tokens),
+        cmocka_unit_test(generation_stops_after_max_new_tokens),
         cmocka_unit_test(nan_stops_the_run),
         cmocka_unit_test(bad_configurations_are_refused),
     };

@@ -8,6 +8,7 @@
 
 typedef struct vkq_sampling {
     uint32_t steps;           /* positions per sequence, prompt included (run.c's -n) */
+    uint32_t max_new;         /* 0, or at most this many tokens after each prompt */
     float temperature;        /* 0: greedy */
     float top_p;              /* nucleus sampling when in (0, 1) */
     float repetition_penalty; /* 1: none; else CTRL-style on every token seen so far */

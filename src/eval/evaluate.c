@@ -79,7 +79,7 @@ static vkq_status predict_batch(eval_run *r, uint32_t first, uint32_t n)
     }
     uint32_t steps = longest + c->max_new_tokens;
     vkq_sampling sampling = {.steps = steps < r->mcfg.seq_len ? steps : r->mcfg.seq_len,
-                             .temperature = 0.0f, .top_p = 1.0f,
+                             .max_new = c->max_new_tokens, .temperature = 0.0f, .top_p = 1.0f,
                              .repetition_penalty = c->repetition_penalty};
     if (s == VKQ_OK)
         s = vkq_generate_tokens(r->dec, r->tok, prompts, lengths, n, &sampling, gen);

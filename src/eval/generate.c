@@ -134,7 +134,8 @@ static vkq_status advance(sequence *q, float *logits, uint32_t vocab, const vkq_
         return VKQ_OK;
     }
     g->tokens[g->n_tokens++] = next;
-    q->done = (uint32_t)q->pos >= s->steps;
+    uint32_t generated = g->n_tokens > q->n_prompt ? g->n_tokens - q->n_prompt : 0;
+    q->done = (uint32_t)q->pos >= s->steps || (s->max_new && generated >= s->max_new);
     return VKQ_OK;
 }
 
