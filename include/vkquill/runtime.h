@@ -48,6 +48,7 @@ typedef struct vkq_device_info {
     int heap_device_local[VKQ_MAX_HEAPS];
     uint32_t subgroup_size;
     int subgroup_shuffle;
+    int subgroup_arithmetic;
     int fp16;
     int int8;
     int cooperative_matrix;
@@ -81,7 +82,8 @@ vkq_status vkq_ctx_create(const vkq_ctx_options *options, vkq_ctx **out);
 vkq_status vkq_ctx_destroy(vkq_ctx *ctx);
 const vkq_device_info *vkq_ctx_device(const vkq_ctx *ctx);
 vkq_variant vkq_ctx_variant(const vkq_ctx *ctx);
-/* Whether the CPU variants can run on this device (subgroups of 8 with shuffle, texel buffers). */
+/* Whether the CPU variants can run on this device (subgroups of 8 with shuffle and arithmetic,
+ * RGBA32F texel buffers). */
 int vkq_ctx_supports_variant(const vkq_ctx *ctx, vkq_variant variant);
 void vkq_ctx_set_variant(vkq_ctx *ctx, vkq_variant variant);
 /* Bytes of device memory in use now and at most so far. */

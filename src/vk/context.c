@@ -207,8 +207,10 @@ static void describe_device(VkPhysicalDevice pd, uint32_t index, vkq_device_info
                                       .pNext = &sub};
     vkGetPhysicalDeviceProperties2(pd, &p2);
     d->subgroup_size = sub.subgroupSize;
-    d->subgroup_shuffle = (sub.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
-                          (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
+    int compute = !!(sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
+    d->subgroup_shuffle = compute && (sub.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    d->subgroup_arithmetic =
+        compute && (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     if (have_driver)
         snprintf(d->driver, sizeof d->driver, "%.120s %.120s", drv.driverName, drv.driverInfo);
     else
@@ -381,7 +383,8 @@ int vkq_ctx_supports_variant(const vkq_ctx *ctx, vkq_variant variant)
 {
     if (variant != VKQ_VARIANT_CPU)
         return 1;
-    return ctx->info.subgroup_size == 8 && ctx->info.subgroup_shuffle && ctx->texel_rgba32f;
+    return ctx->info.subgroup_size == 8 && ctx->info.subgroup_shuffle &&
+           ctx->info.subgroup_arithmetic && ctx->texel_rgba32f;
 }
 
 static vkq_status choose_variant(vkq_ctx *ctx, vkq_variant asked)
@@ -402,8 +405,8 @@ static vkq_status choose_variant(vkq_ctx *ctx, vkq_variant asked)
                     : VKQ_VARIANT_GPU;
     if (!vkq_ctx_supports_variant(ctx, asked))
         return vkq_fail(VKQ_ERR_UNSUPPORTED,
-                        "the cpu kernel variant needs subgroups of 8 with shuffle and RGBA32F "
-                        "texel buffers; %s has subgroups of %u",
+                        "the cpu kernel variant needs subgroups of 8 with shuffle and arithmetic "
+                        "and RGBA32F texel buffers; %s has subgroups of %u",
                         ctx->info.name, ctx->info.subgroup_size);
     ctx->variant = asked;
     return VKQ_OK;
