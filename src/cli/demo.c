@@ -380,7 +380,7 @@ static vkq_status run_demo(demo *d)
 
 static vkq_status parse(int argc, char **argv, demo *d)
 {
-    *d = (demo){.out = "runs/demo", .users = 24, .per_user = 10, .steps = 160, .seeds = 2,
+    *d = (demo){.out = "runs/demo", .users = 16, .per_user = 8, .steps = 160, .seeds = 2,
                 .batch = 8, .probe_every = 40, .max_new_tokens = 80};
     d->model = (vkq_llama_config){.dim = 64, .hidden_dim = 160, .n_layers = 2, .n_heads = 4,
                                   .n_kv_heads = 2, .vocab_size = VKQ_BYTE_TOKENIZER_VOCAB,
