@@ -16,6 +16,18 @@ vkq_status vkq_fail(vkq_status status, const char *fmt, ...)
     return status;
 }
 
+vkq_saved_error vkq_error_save(vkq_status status)
+{
+    vkq_saved_error e = {.status = status};
+    snprintf(e.message, sizeof e.message, "%s", vkq_last_error());
+    return e;
+}
+
+vkq_status vkq_error_restore(const vkq_saved_error *e)
+{
+    return e->status == VKQ_OK ? VKQ_OK : vkq_fail(e->status, "%s", e->message);
+}
+
 const char *vkq_status_name(vkq_status s)
 {
     switch (s) {

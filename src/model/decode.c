@@ -78,11 +78,9 @@ vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const f
     vkq_llama_layout_of(cfg, &d->layout);
     vkq_status s = decoder_init(d, params);
     if (s != VKQ_OK) {
-        char saved[1024];
-        strncpy(saved, vkq_last_error(), sizeof saved - 1);
-        saved[sizeof saved - 1] = '\0';
+        vkq_saved_error e = vkq_error_save(s);
         vkq_decoder_destroy(d);
-        return vkq_fail(s, "%s", saved);
+        return vkq_error_restore(&e);
     }
     *out = d;
     return VKQ_OK;

@@ -155,11 +155,9 @@ vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const flo
     m->kv_dim = cfg->n_kv_heads * m->head_dim;
     vkq_status s = model_init(m, params);
     if (s != VKQ_OK) {
-        char saved[1024];
-        strncpy(saved, vkq_last_error(), sizeof saved - 1);
-        saved[sizeof saved - 1] = '\0';
+        vkq_saved_error e = vkq_error_save(s);
         vkq_model_destroy(m);
-        return vkq_fail(s, "%s", saved);
+        return vkq_error_restore(&e);
     }
     *out = m;
     return VKQ_OK;

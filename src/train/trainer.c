@@ -85,9 +85,8 @@ static vkq_status build_pairs(trainer *t, const vkq_dataset *data, const char *p
         if (s == VKQ_OK)
             ++*count;
         else if (!c->skip_bad) {
-            char why[1024]; /* vkq_fail formats into the buffer vkq_last_error reads */
-            snprintf(why, sizeof why, "%s", vkq_last_error());
-            return vkq_fail(s, "%s: %s", path, why);
+            vkq_saved_error e = vkq_error_save(s);
+            return vkq_fail(s, "%s: %s", path, e.message);
         }
     }
     if (*count == 0)
@@ -574,12 +573,7 @@ vkq_status vkq_train_run(vkq_ctx *ctx, const vkq_train_config *c, vkq_train_obse
         s = probe_dce(&t);
     if (s == VKQ_OK)
         s = save_checkpoint(&t);
-    if (s != VKQ_OK) {
-        char saved[1024];
-        snprintf(saved, sizeof saved, "%s", vkq_last_error());
-        trainer_free(&t);
-        return vkq_fail(s, "%s", saved);
-    }
+    vkq_saved_error e = vkq_error_save(s);
     trainer_free(&t);
-    return VKQ_OK;
+    return vkq_error_restore(&e);
 }

@@ -456,10 +456,9 @@ vkq_status vkq_ctx_create(const vkq_ctx_options *options, vkq_ctx **out)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory creating the context");
     vkq_status s = ctx_init(ctx, options ? options : &defaults);
     if (s != VKQ_OK) {
-        char saved[1024];
-        snprintf(saved, sizeof saved, "%s", vkq_last_error());
+        vkq_saved_error e = vkq_error_save(s);
         vkq_ctx_destroy(ctx);
-        return vkq_fail(s, "%s", saved);
+        return vkq_error_restore(&e);
     }
     *out = ctx;
     return VKQ_OK;
