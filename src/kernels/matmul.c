@@ -161,7 +161,10 @@ static vkq_status matmul_cpu(vkq_rec *rec, const vkq_matmul_args *p, const matmu
     d.slot[0] = (vkq_binding){c, p->beta != 0.0f ? VKQ_READ_WRITE : VKQ_WRITE};
     d.slot[6] = (vkq_binding){pa, VKQ_READ};
     d.slot[7] = (vkq_binding){pb, VKQ_READ};
-    return vkq_rec_dispatch(rec, &d);
+    vkq_status s = vkq_rec_dispatch(rec, &d);
+    vkq_rec_scratch_release(rec, pa);
+    vkq_rec_scratch_release(rec, pb);
+    return s;
 }
 
 static vkq_status matmul_gpu(vkq_rec *rec, const vkq_matmul_args *p, const matmul_plan *plan,

@@ -25,7 +25,10 @@ struct vkq_rec {
     uint32_t pool_count, pool_used, sets_in_pool;
     VkBufferView *views;
     uint32_t view_count, view_capacity;
-    vkq_buf *scratch;
+    struct scratch {
+        vkq_buf buf;
+        int in_use;
+    } *scratch;
     uint32_t scratch_count, scratch_capacity;
     range_list pending_reads, pending_writes;
     uint32_t dispatches;
@@ -108,7 +111,7 @@ static void release_resources(vkq_rec *rec)
         vkDestroyBufferView(ctx->device, rec->views[i], NULL);
     rec->view_count = 0;
     for (uint32_t i = 0; i < rec->scratch_count; i++)
-        vkq_buf_free(ctx, &rec->scratch[i]);
+        vkq_buf_free(ctx, &rec->scratch[i].buf);
     rec->scratch_count = 0;
     for (uint32_t i = 0; i < rec->pool_count; i++)
         vkResetDescriptorPool(ctx->device, rec->pools[i], 0);
@@ -204,13 +207,33 @@ vkq_status vkq_rec_submit(vkq_rec *rec)
     return VKQ_OK;
 }
 
+/* Released scratch is handed out again (smallest that fits); the hazard tracking puts a barrier
+ * between its last readers and its next writer. */
 vkq_status vkq_rec_scratch(vkq_rec *rec, uint64_t bytes, vkq_buf *out)
 {
-    if (!GROW(rec->scratch, rec->scratch_capacity, rec->scratch_count + 1))
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
-    VKQ_TRY(vkq_buf_alloc(rec->ctx, bytes, out));
-    rec->scratch[rec->scratch_count++] = *out;
+    struct scratch *best = NULL;
+    for (uint32_t i = 0; i < rec->scratch_count; i++) {
+        struct scratch *s = &rec->scratch[i];
+        if (!s->in_use && s->buf.size >= bytes && (!best || s->buf.size < best->buf.size))
+            best = s;
+    }
+    if (!best) {
+        if (!GROW(rec->scratch, rec->scratch_capacity, rec->scratch_count + 1))
+            return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+        best = &rec->scratch[rec->scratch_count];
+        VKQ_TRY(vkq_buf_alloc(rec->ctx, bytes, &best->buf));
+        rec->scratch_count++;
+    }
+    best->in_use = 1;
+    *out = vkq_buf_slice(best->buf, 0, bytes);
     return VKQ_OK;
+}
+
+void vkq_rec_scratch_release(vkq_rec *rec, vkq_buf buf)
+{
+    for (uint32_t i = 0; i < rec->scratch_count; i++)
+        if (rec->scratch[i].buf.block == buf.block && rec->scratch[i].buf.offset == buf.offset)
+            rec->scratch[i].in_use = 0;
 }
 
 static vkq_status allocate_set(vkq_rec *rec, VkDescriptorSet *set)

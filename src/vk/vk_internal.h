@@ -41,8 +41,10 @@ typedef struct vkq_dispatch {
 } vkq_dispatch;
 
 vkq_status vkq_rec_dispatch(vkq_rec *rec, const vkq_dispatch *d);
-/* Device memory that lives until the recorder's next begin. */
+/* Device memory that lives until the recorder's next begin, or until released: a launcher that
+ * has recorded every use of it releases it, and a later launcher may get the same memory. */
 vkq_status vkq_rec_scratch(vkq_rec *rec, uint64_t bytes, vkq_buf *out);
+void vkq_rec_scratch_release(vkq_rec *rec, vkq_buf buf);
 vkq_ctx *vkq_rec_ctx(vkq_rec *rec);
 
 #define VKQ_STATIC_ASSERT_PUSH(type) \
