@@ -45,14 +45,13 @@ static vkq_status prompts_read(const char *path, prompt_list *out)
             break;
         }
         char **grown = realloc(out->items, (out->count + 1) * sizeof *grown);
-        char *copy = strdup(line);
-        if (!grown || !copy) {
-            free(grown == out->items ? NULL : grown);
-            free(copy);
+        if (grown)
+            out->items = grown;
+        char *copy = grown ? strdup(line) : NULL;
+        if (!copy) {
             s = vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
             break;
         }
-        out->items = grown;
         out->items[out->count++] = copy;
     }
     free(line);
