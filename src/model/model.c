@@ -200,13 +200,6 @@ vkq_status vkq_model_download_params(vkq_model *m, float *params)
     return vkq_buf_download(m->ctx, m->params, 0, params, f32(m->layout.total));
 }
 
-static vkq_status need_training(const vkq_model *m)
-{
-    if (!m->opt.training)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "the model was not created for training");
-    return VKQ_OK;
-}
-
 vkq_status vkq_model_download_moments(vkq_model *m, float *first, float *second)
 {
     VKQ_TRY(need_training(m));

@@ -34,4 +34,11 @@ struct vkq_model {
 
 static inline uint64_t f32(uint64_t n) { return n * sizeof(float); }
 
+static inline vkq_status need_training(const vkq_model *m)
+{
+    if (!m->opt.training)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "the model was not created for training");
+    return VKQ_OK;
+}
+
 #endif

@@ -164,8 +164,7 @@ vkq_status vkq_model_forward(vkq_model *m, vkq_rec *rec)
 
 vkq_status vkq_model_zero_grads(vkq_model *m, vkq_rec *rec)
 {
-    if (!m->opt.training)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "the model was not created for training");
+    VKQ_TRY(need_training(m));
     return vkq_fill(rec, m->grads, 0.0f, (uint32_t)m->layout.total);
 }
 
@@ -225,8 +224,7 @@ vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec)
     const vkq_llama_config *c = &m->cfg;
     const grad_work *g = &m->g;
     uint32_t t = m->n_tokens, d = c->dim, r = m->n_rows, v = c->vocab_size;
-    if (!m->opt.training)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "the model was not created for training");
+    VKQ_TRY(need_training(m));
     vkq_buf dlogits = head(m->logits, (uint64_t)r * v);
     size_t wcls = m->layout.wcls, emb = (size_t)v * d;
     VKQ_TRY(vkq_fill(rec, g->dres, 0.0f, t * d));
