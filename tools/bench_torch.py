@@ -9,6 +9,10 @@ at every position, backward, clipping to global norm 1, torch.optim.AdamW step; 
 all CPU cores. The model has
 the shape (and weights) of the given llama2.c checkpoint. Prints the median step time over
 --steps steps after --warmup steps, and with --json one JSON line for scripts.
+
+PyTorch's CPU products run on OpenBLAS, whose kernel choice depends on the CPU (see
+tools/openblas_best.py): by default (--coretype auto) the fastest correct kernel set is found
+first and the benchmark re-runs itself under it, printing which one it used.
 """
 
 import argparse
@@ -18,10 +22,24 @@ import statistics
 import sys
 import time
 
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import llama_reference as ref  # noqa: E402
+import openblas_best  # noqa: E402
+
+
+def run_under_best_coretype():
+    """Re-executes this script with OPENBLAS_CORETYPE set to the fastest correct kernel set."""
+    coretype, results = openblas_best.best_coretype()
+    for r in results:
+        print("openblas candidate " + openblas_best.describe(r))
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("OPENBLAS_L2_SIZE", None)
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
+    args = [a for a in sys.argv[1:] if not a.startswith("--coretype")]
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, sys.argv[0], *args,
+                               "--coretype=" + (coretype or "detected")], env)
 
 
 def main():
@@ -34,7 +52,15 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="timed steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
+    parser.add_argument("--coretype", default="auto",
+                        help="auto (fastest correct OpenBLAS kernel set), detected, or a name; "
+                             "a name must also be in OPENBLAS_CORETYPE")
     args = parser.parse_args()
+    if args.coretype == "auto":
+        run_under_best_coretype()
+
+    import torch
+    import llama_reference as ref
 
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
@@ -82,8 +108,9 @@ def main():
         "seq": args.seq,
         "threads": threads,
         "torch_version": torch.__version__,
+        "openblas_coretype": args.coretype,
     }
-    print(f"torch {torch.__version__}, {threads} threads, model {os.path.basename(args.model)} "
+    print(f"torch {torch.__version__}, {threads} threads, OpenBLAS core {args.coretype}, model {os.path.basename(args.model)} "
           f"(dim {cfg.dim}, layers {cfg.n_layers}, vocab {cfg.vocab_size}, "
           f"{cfg.n_params()} parameters), batch {args.batch} x {args.seq} tokens")
     print(f"train step: {result['step_ms']:.1f} ms median of {args.steps}, "
