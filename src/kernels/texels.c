@@ -11,7 +11,7 @@ static int place(vkq_buf *spans, uint32_t *used, vkq_buf stream, uint64_t bytes,
     uint32_t s = 0;
     while (s < *used && spans[s].block != stream.block)
         s++;
-    if (s == 2)
+    if (s == VKQ_TEXEL_SLOTS)
         return 0;
     uint64_t end = stream.offset + bytes;
     if (s == *used) {
@@ -51,16 +51,16 @@ int vkq_spans_plan(vkq_rec *rec, const vkq_buf *streams, const uint64_t *floats,
     }
     for (uint32_t s = 0; s < count; s++) {
         out->at[s] = (int32_t)((streams[s].offset - out->span[slot[s]].offset) / TEXEL_BYTES);
-        out->bits |= slot[s] << s;
+        out->bits |= slot[s] << (2 * s);
     }
     return 1;
 }
 
 void vkq_spans_bind(const vkq_spans *spans, vkq_dispatch *d)
 {
-    d->slot[VKQ_STORAGE_SLOTS] = (vkq_binding){spans->span[0], VKQ_READ};
-    d->slot[VKQ_STORAGE_SLOTS + 1] =
-        (vkq_binding){spans->span[spans->span[1].block ? 1 : 0], VKQ_READ};
+    for (uint32_t i = 0; i < VKQ_TEXEL_SLOTS; i++)
+        d->slot[VKQ_STORAGE_SLOTS + i] =
+            (vkq_binding){spans->span[spans->span[i].block ? i : 0], VKQ_READ};
 }
 
 void vkq_texel_grid(uint64_t n, uint32_t per, uint32_t groups[3])

@@ -1,9 +1,9 @@
 /* Texel spans: how the cpu kernel variants read their inputs.
  * lavapipe turns an RGBA32F texel-buffer read of 8 lanes into vector loads, but reads a storage
- * buffer one lane at a time with a bounds check each (about ten times slower). A kernel has two
- * texel bindings (slots 6 and 7), so the tensors it reads share them: each binding is one span
- * of a memory block that covers the whole texels of every stream placed in it, and a stream is
- * found at a texel offset within its span. */
+ * buffer one lane at a time with a bounds check each (about ten times slower). A kernel has
+ * VKQ_TEXEL_SLOTS texel bindings (slots 6 on), so the tensors it reads share them: each binding is
+ * one span of a memory block that covers the whole texels of every stream placed in it, and a
+ * stream is found at a texel offset within its span. */
 #ifndef VKQ_KERNELS_TEXELS_H
 #define VKQ_KERNELS_TEXELS_H
 
@@ -12,19 +12,20 @@
 enum { VKQ_MAX_STREAMS = 6 };
 
 typedef struct vkq_spans {
-    vkq_buf span[2];
-    uint32_t bits;               /* bit s: stream s lies in span[1]; a kernel's SPANS constant */
+    vkq_buf span[VKQ_TEXEL_SLOTS];
+    uint32_t bits;               /* bits 2s, 2s+1: the span of stream s; a kernel's SPANS constant */
     int32_t at[VKQ_MAX_STREAMS]; /* texel offset of stream s within its span */
 } vkq_spans;
 
-/* Places the whole texels of streams[s] (read for floats[s] floats) into at most two spans.
- * Returns 0 when the storage-buffer kernel should run instead: the variant is not cpu, a stream
- * does not start on a texel boundary or holds no whole texel, the streams lie in more than two
- * memory blocks, or a span exceeds the device's texel-buffer limit. */
+/* Places the whole texels of streams[s] (read for floats[s] floats) into at most VKQ_TEXEL_SLOTS
+ * spans, one per memory block. Returns 0 when the storage-buffer kernel should run instead: the
+ * variant is not cpu, a stream does not start on a texel boundary or holds no whole texel, the
+ * streams lie in more memory blocks than there are spans, or a span exceeds the device's
+ * texel-buffer limit. */
 int vkq_spans_plan(vkq_rec *rec, const vkq_buf *streams, const uint64_t *floats, uint32_t count,
                    vkq_spans *out);
 
-/* Binds the spans at slots 6 and 7 (the first one twice when it is alone). */
+/* Binds the spans at the texel slots (the first one again in each slot no span needs). */
 void vkq_spans_bind(const vkq_spans *spans, vkq_dispatch *d);
 
 /* Workgroups of 64 for an element-wise cpu kernel over n floats: one invocation for every
