@@ -1,9 +1,11 @@
 #version 450
-// Matrix product for CPU drivers such as lavapipe, where one subgroup of 8 invocations is one
-// 8-wide SIMD group. A workgroup is one subgroup and computes a 32x32 tile of C: lane l owns
-// columns 4l..4l+3 of all 32 rows (32 vec4 accumulators). Both operands come pre-packed into
-// 32-wide panels (matmul_pack) read through RGBA32F texel buffers, which lavapipe vectorises:
-// one texel per lane holds 4 rows of A (or 4 columns of B) at one k.
+// Matrix product for CPU drivers such as lavapipe, where one subgroup of WIDTH invocations
+// (8, or 16 with 512-bit vectors) is one SIMD group. A workgroup is one subgroup and computes a
+// 32 x 4*WIDTH tile of C: lane l owns columns 4l..4l+3 of all 32 rows (32 vec4 accumulators).
+// Both operands come pre-packed into 32-wide panels (matmul_pack) read through RGBA32F texel
+// buffers, which lavapipe vectorises: one texel per lane holds 4 rows of A (or 4 columns of B)
+// at one k. Lanes 8j..8j+7 read B panel j of the tile and all read the one A panel, so lane
+// l % 8 holds the A texel every lane needs from it.
 //
 // Shaped by how lavapipe compiles it (each point measured):
 // - every texelFetch is a call that clobbers all vector registers, so the accumulators live in
@@ -18,7 +20,7 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
 
-layout(local_size_x = 8) in;
+layout(local_size_x_id = 3) in;
 
 // n and the batch stride of C are multiples of 4: a row of C takes one vec4 store per lane,
 // which lavapipe executes as one scalar loop over the lanes like a single float store.
@@ -27,6 +29,8 @@ layout(constant_id = 0) const bool C_VEC4 = false;
 layout(constant_id = 1) const uint PANEL_GAP = 0u;
 // beta is not 0: C is read back and added to.
 layout(constant_id = 2) const bool ACCUMULATE = false;
+// The subgroup size, also the workgroup size: a multiple of 8.
+layout(constant_id = 3) const uint WIDTH = 8u;
 
 layout(binding = 6) uniform samplerBuffer a_panels;
 layout(binding = 7) uniform samplerBuffer b_panels;
@@ -50,8 +54,10 @@ void main()
 {
     const uint lane = gl_LocalInvocationID.x;
     const uint tile_m = gl_WorkGroupID.x, tile_n = gl_WorkGroupID.y, z = gl_WorkGroupID.z;
-    int a_at = int(z * p.a_batch + tile_m * (p.k * 8u + PANEL_GAP) + lane);
-    int b_at = int(z * p.b_batch + tile_n * (p.k * 8u + PANEL_GAP) + lane);
+    // A lane past the last panel of B rereads it and stores nothing.
+    uint b_panel = min(tile_n * (WIDTH / 8u) + lane / 8u, (p.n + 31u) / 32u - 1u);
+    int a_at = int(z * p.a_batch + tile_m * (p.k * 8u + PANEL_GAP) + lane % 8u);
+    int b_at = int(z * p.b_batch + b_panel * (p.k * 8u + PANEL_GAP) + lane % 8u);
 
     vec4 acc[32];
     [[unroll]] for (int r = 0; r < 32; r++)
@@ -78,7 +84,7 @@ void main()
         }
     }
 
-    uint col = tile_n * 32u + lane * 4u;
+    uint col = tile_n * 4u * WIDTH + lane * 4u;
     uint c_base = z * p.c_batch;
     [[unroll]] for (uint r = 0u; r < 32u; r++) {
         uint row = tile_m * 32u + r;

@@ -61,7 +61,10 @@ void backward(uint i)
         d += dot(fetch(1u, p.w_at, k) * fetch(2u, p.dy_at, row + k), fetch(0u, p.x_at, row + k));
     float c = s * s * s * d / float(p.dim);
     uint group = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
-    uint part_row = (group * gl_NumSubgroups + gl_SubgroupID) * texels;
+    // Derived from gl_SubgroupSize: with 16-lane subgroups, lavapipe (Mesa 22.3) gave partial
+    // rows that did not add up when indexed by gl_SubgroupID and gl_NumSubgroups.
+    uint subgroups = 64u / gl_SubgroupSize, subgroup = gl_LocalInvocationID.x / gl_SubgroupSize;
+    uint part_row = (group * subgroups + subgroup) * texels;
     for (uint k = 0u; k < texels; k++) {
         vec4 xv = fetch(0u, p.x_at, row + k), g = fetch(2u, p.dy_at, row + k);
         if (real)

@@ -152,12 +152,15 @@ static vkq_status matmul_cpu(vkq_rec *rec, const vkq_matmul_args *p, const matmu
                         p->alpha,
                         p->beta};
     uint32_t c_vec4 = p->n % 4 == 0 && plan->stride_c % 4 == 0;
+    /* A workgroup is one subgroup; its lanes cover width / 8 panels of B. */
+    uint32_t width = vkq_ctx_device(vkq_rec_ctx(rec))->subgroup_size, b_tiles = width / 8;
     vkq_dispatch d = {.kernel = &vkq_kernel_matmul_cpu,
-                      .spec = {c_vec4, PANEL_GAP, p->beta != 0.0f},
-                      .spec_count = 3,
+                      .spec = {c_vec4, PANEL_GAP, p->beta != 0.0f, width},
+                      .spec_count = 4,
                       .push = &push,
                       .push_bytes = sizeof push,
-                      .groups = {panels(p->m), panels(p->n), plan->batch}};
+                      .groups = {panels(p->m), (panels(p->n) + b_tiles - 1) / b_tiles,
+                                 plan->batch}};
     d.slot[0] = (vkq_binding){c, p->beta != 0.0f ? VKQ_READ_WRITE : VKQ_WRITE};
     d.slot[6] = (vkq_binding){pa, VKQ_READ};
     d.slot[7] = (vkq_binding){pb, VKQ_READ};

@@ -20,7 +20,7 @@ VKQ_STATIC_ASSERT_PUSH(rmsnorm_cpu_push);
 enum { FORWARD, INPUT_GRADIENT, WEIGHT_PARTIALS, WEIGHT_SUM }; /* rmsnorm.comp */
 enum { CPU_FORWARD, CPU_BACKWARD, CPU_WEIGHT_SUM };             /* rmsnorm_cpu.comp */
 enum { STREAM_X, STREAM_W, STREAM_DY, STREAM_DX };
-enum { LOCAL = 64, CHUNK_ROWS = 64, CPU_SUBGROUP = 8 /* the cpu variant's subgroup size */ };
+enum { LOCAL = 64, CHUNK_ROWS = 64 };
 enum { SLOTS = 6 }; /* x, w, rstd, dy, out, partials */
 
 static vkq_status dispatch(vkq_rec *rec, uint32_t mode, const vkq_spans *spans,
@@ -132,8 +132,9 @@ vkq_status vkq_rmsnorm_backward(vkq_rec *rec, vkq_buf dy, vkq_buf x, vkq_buf w, 
     vkq_spans spans;
     int cpu = plan_cpu(rec, streams, 4, rows, dim, &spans);
     uint32_t groups = (rows + LOCAL - 1) / LOCAL;
+    uint32_t subgroup = vkq_ctx_device(vkq_rec_ctx(rec))->subgroup_size;
     uint32_t partial_rows =
-        cpu ? groups * (LOCAL / CPU_SUBGROUP) : (rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
+        cpu ? groups * (LOCAL / subgroup) : (rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
     vkq_buf partials;
     VKQ_TRY(vkq_rec_scratch(rec, (uint64_t)partial_rows * dim * sizeof(float), &partials));
     vkq_binding slots[SLOTS] = {{x, VKQ_READ},  {w, VKQ_READ},          {rstd, VKQ_READ},

@@ -383,7 +383,8 @@ int vkq_ctx_supports_variant(const vkq_ctx *ctx, vkq_variant variant)
 {
     if (variant != VKQ_VARIANT_CPU)
         return 1;
-    return ctx->info.subgroup_size == 8 && ctx->info.subgroup_shuffle &&
+    uint32_t width = ctx->info.subgroup_size;
+    return (width == 8 || width == 16) && ctx->info.subgroup_shuffle &&
            ctx->info.subgroup_arithmetic && ctx->texel_rgba32f;
 }
 
@@ -405,7 +406,7 @@ static vkq_status choose_variant(vkq_ctx *ctx, vkq_variant asked)
                     : VKQ_VARIANT_GPU;
     if (!vkq_ctx_supports_variant(ctx, asked))
         return vkq_fail(VKQ_ERR_UNSUPPORTED,
-                        "the cpu kernel variant needs subgroups of 8 with shuffle and arithmetic "
+                        "the cpu kernel variant needs subgroups of 8 or 16 with shuffle and arithmetic "
                         "and RGBA32F texel buffers; %s has subgroups of %u",
                         ctx->info.name, ctx->info.subgroup_size);
     ctx->variant = asked;
