@@ -4,7 +4,7 @@
 #include "check/harness.h"
 #include "kernels/reference.h"
 
-enum { MAX_SEQS = 4, MAX_TOKENS = 64 };
+enum { MAX_SEQS = 4, MAX_TOKENS = 400 };
 
 typedef struct attention_case {
     uint32_t lengths[MAX_SEQS]; /* the packed sequences, in order; 0 ends the list */
@@ -16,6 +16,9 @@ static const attention_case cases[] = {
     {{7, 1, 4, 13}, 4, 2, 16}, /* pairs of query heads share a kv head */
     {{13, 4, 1, 7}, 8, 2, 6},  /* groups of four, odd head_dim */
     {{29, 1, 9}, 3, 1, 8},     /* one kv head for three query heads, a longer sequence */
+    {{300, 7, 33, 1}, 4, 1, 64}, /* long and awkward lengths, four query heads per kv head */
+    {{33, 1, 7}, 2, 2, 128},      /* the largest head_dim */
+    {{1, 300}, 8, 2, 8},          /* a sequence of one before a long one */
 };
 
 /* The device side of one case; the forward used by the finite differences runs on it. */
