@@ -5,6 +5,9 @@
 // accumulator in registers; k and v come from the texels of attention_pack_kv. lse[t][h],
 // the log-sum-exp of the score row, lets the backward recompute every probability.
 #extension GL_GOOGLE_include_directive : require
+// Loops over a head's texels are unrolled: with HEAD_DIM fixed, the per-head arrays are then
+// indexed by constants (the forward ran about twice as fast so on lavapipe).
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 
 layout(local_size_x = 8) in;
@@ -33,8 +36,8 @@ void main()
     float scale = inversesqrt(float(HEAD_DIM));
 
     vec4 qs[HEAD_TEXELS], acc[HEAD_TEXELS];
-    for (uint c = 0u; c < HEAD_TEXELS; c++) {
-        for (uint j = 0u; j < 4u; j++)
+    [[unroll]] for (uint c = 0u; c < HEAD_TEXELS; c++) {
+        [[unroll]] for (uint j = 0u; j < 4u; j++)
             qs[c][j] = 4u * c + j < HEAD_DIM ? q[i * HEAD_DIM + 4u * c + j] * scale : 0.0;
         acc[c] = vec4(0.0);
     }
@@ -44,21 +47,21 @@ void main()
     for (uint s = first; s <= t; s++) {
         int row = int((s * p.kv_heads + kv_head) * 2u * HEAD_TEXELS);
         float score = 0.0;
-        for (uint c = 0u; c < HEAD_TEXELS; c++)
+        [[unroll]] for (uint c = 0u; c < HEAD_TEXELS; c++)
             score += dot(qs[c], texelFetch(kv_texels, row + int(c)));
         if (score > m) {
             float r = exp(m - score);
             l *= r;
-            for (uint c = 0u; c < HEAD_TEXELS; c++)
+            [[unroll]] for (uint c = 0u; c < HEAD_TEXELS; c++)
                 acc[c] *= r;
             m = score;
         }
         float e = exp(score - m);
         l += e;
-        for (uint c = 0u; c < HEAD_TEXELS; c++)
+        [[unroll]] for (uint c = 0u; c < HEAD_TEXELS; c++)
             acc[c] += e * texelFetch(kv_texels, row + int(HEAD_TEXELS + c));
     }
-    for (uint j = 0u; j < HEAD_DIM; j++)
+    [[unroll]] for (uint j = 0u; j < HEAD_DIM; j++)
         o[i * HEAD_DIM + j] = acc[j / 4u][j % 4u] / l;
     lse[i] = m + log(l);
 }

@@ -4,6 +4,7 @@
 // (lse, delta = dout . out, first key of t's sequence, 0). The first key travels as a float,
 // exact below 2^24 tokens (the launcher refuses more). One invocation per (t, h).
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 
 layout(local_size_x = 8) in;
@@ -32,7 +33,7 @@ void main()
     float delta = 0.0;
     for (uint c = 0u; c < head_texels; c++) {
         vec4 qs = vec4(0.0), dos = vec4(0.0);
-        for (uint j = 0u; j < 4u && 4u * c + j < p.head_dim; j++) {
+        [[unroll]] for (uint j = 0u; j < 4u && 4u * c + j < p.head_dim; j++) {
             uint at = i * p.head_dim + 4u * c + j;
             qs[j] = q[at] * scale;
             dos[j] = dout[at];
