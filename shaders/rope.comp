@@ -1,36 +1,41 @@
 #version 450
-// Rotary position embedding, llama2.c layout: each head's consecutive pairs (x[2i], x[2i+1])
-// turn by positions[t] * theta^(-2i/head_dim) (positions restart in every packed sequence;
-// while decoding, each sequence is at its own position). One invocation per (token, pair index): it computes the angle once and turns that
-// pair in every head, in place. MODE 0 turns forward (R x); MODE 1 turns back (R^T dx).
+// Rotary position embedding, in place on x [n][heads][head_dim]: pair i of every head turns by
+// positions[t] * inv_freq[i] (positions restart in every packed sequence; while decoding, each
+// sequence is at its own position). PAIRS 0 pairs (x[2i], x[2i+1]) as llama2.c does; PAIRS 1
+// pairs (x[i], x[i + head_dim/2]) as Hugging Face's rotate_half does. One invocation per
+// (token, pair index): it computes the angle once and turns that pair in every head. MODE 0
+// turns forward (R x); MODE 1 turns back (R^T dx).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint MODE = 0u;
+layout(constant_id = 1) const uint PAIRS = 0u;
 
 layout(std430, binding = 0) buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Positions { int positions[]; };
+layout(std430, binding = 2) readonly buffer InvFreq { float inv_freq[]; };
 
 layout(push_constant) uniform Push {
     uint n;
     uint heads;
     uint head_dim;
-    float theta;
 } p;
 
 void rotate(uint t, uint i)
 {
-    float pos = float(positions[t]);
-    float freq = pow(p.theta, -float(2u * i) / float(p.head_dim));
-    float angle = MODE == 0u ? pos * freq : -pos * freq;
+    float angle = float(positions[t]) * inv_freq[i];
+    if (MODE == 1u)
+        angle = -angle;
     float c = cos(angle), s = sin(angle);
-    uint base = t * p.heads * p.head_dim + 2u * i;
+    uint first = PAIRS == 0u ? 2u * i : i;
+    uint second = PAIRS == 0u ? first + 1u : i + p.head_dim / 2u;
+    uint base = t * p.heads * p.head_dim;
     for (uint h = 0u; h < p.heads; h++) {
-        uint k = base + h * p.head_dim;
-        float x0 = x[k], x1 = x[k + 1u];
-        x[k] = x0 * c - x1 * s;
-        x[k + 1u] = x0 * s + x1 * c;
+        uint k0 = base + h * p.head_dim + first, k1 = base + h * p.head_dim + second;
+        float x0 = x[k0], x1 = x[k1];
+        x[k0] = x0 * c - x1 * s;
+        x[k1] = x0 * s + x1 * c;
     }
 }
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "golden/golden.h"
+#include "vkquill/llama2c.h"
 #include "vkquill/causal_loss.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
@@ -218,18 +219,18 @@ static void gradients_match(const char *name)
 {
     char record[64];
     snprintf(record, sizeof record, "%s/grads", name);
-    vkq_llama_layout layout;
-    vkq_llama_layout_of(&fx->cfg, &layout);
+    vkq_llama_tensors layout;
+    vkq_llama_tensors_of(&fx->cfg, &layout);
     float *grads = malloc(layout.total * sizeof *grads);
     download_floats(vkq_model_grads(fx->model), grads, layout.total);
     const float *want = golden_f32(record, layout.total);
     /* Each parameter tensor on its own, so a wrong small tensor cannot hide in the total. */
-    size_t bounds[] = {layout.tok_emb, layout.rms_att, layout.wq, layout.wk, layout.wv,
-                       layout.wo, layout.rms_ffn, layout.w1, layout.w2, layout.w3,
-                       layout.rms_final, layout.total};
     double worst = 0.0;
-    for (size_t i = 0; i + 1 < sizeof bounds / sizeof bounds[0]; i++) {
-        double e = nmse(grads + bounds[i], want + bounds[i], bounds[i + 1] - bounds[i]);
+    for (int i = 0; i < VKQ_TENSOR_COUNT; i++) {
+        size_t at = layout.t[i].offset, n = vkq_tensor_floats(&layout, (vkq_tensor_id)i);
+        if (n == 0)
+            continue;
+        double e = nmse(grads + at, want + at, n);
         worst = e > worst ? e : worst;
         assert_true(e < 1e-8);
     }

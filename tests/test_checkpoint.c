@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "vkquill/llama.h"
+#include "vkquill/llama2c.h"
 
 static char temp_dir[] = "/tmp/vkq_checkpoint_XXXXXX";
 
@@ -91,30 +91,60 @@ static int file_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-static void layout_matches_hand_computation(void **state)
-{
-    (void)state;
-    vkq_llama_config c = tiny_config(0);
-    OK(vkq_llama_config_check(&c));
-    vkq_llama_layout l;
-    vkq_llama_layout_of(&c, &l);
-    const size_t want[] = {0, 80, 96, 224, 288, 352, 480, 496, 688, 880, 1072, 1080, 1160};
-    const size_t got[] = {l.tok_emb, l.rms_att, l.wq, l.wk, l.wv, l.wo, l.rms_ffn,
-                          l.w1, l.w2, l.w3, l.rms_final, l.wcls, l.total};
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
-        assert_int_equal(got[i], want[i]);
-    c.shared_classifier = 1;
-    vkq_llama_layout_of(&c, &l);
-    assert_int_equal(l.wcls, l.tok_emb);
-    assert_int_equal(l.total, TINY_SHARED_TOTAL);
-}
-
 static void expect_config_problem(vkq_llama_config c, const char *what)
 {
     vkq_status s = vkq_llama_config_check(&c);
     if (s != VKQ_ERR_INVALID_ARGUMENT || !strstr(vkq_last_error(), what))
         fail_msg("got \"%s\", want \"%s\"", vkq_last_error(), what);
 }
+
+static void layout_matches_hand_computation(void **state)
+{
+    (void)state;
+    vkq_llama_config c = tiny_config(0);
+    OK(vkq_llama_config_check(&c));
+    vkq_llama_tensors l;
+    vkq_llama_tensors_of(&c, &l);
+    const size_t want[] = {0, 80, 96, 224, 288, 352, 480, 496, 688, 880, 1072, 1080, 1160};
+    const vkq_tensor_id ids[] = {VKQ_TOK_EMB, VKQ_RMS_ATT, VKQ_WQ, VKQ_WK, VKQ_WV, VKQ_WO,
+                                 VKQ_RMS_FFN, VKQ_W1, VKQ_W2, VKQ_W3, VKQ_RMS_FINAL, VKQ_WCLS};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        assert_int_equal(l.t[ids[i]].offset, want[i]);
+    assert_int_equal(l.total, want[12]);
+    const vkq_tensor_id absent[] = {VKQ_BQ, VKQ_BK, VKQ_BV, VKQ_Q_NORM, VKQ_K_NORM};
+    for (size_t i = 0; i < sizeof absent / sizeof *absent; i++)
+        assert_int_equal(vkq_tensor_floats(&l, absent[i]), 0);
+    c.shared_classifier = 1;
+    vkq_llama_tensors_of(&c, &l);
+    assert_int_equal(l.t[VKQ_WCLS].offset, l.t[VKQ_TOK_EMB].offset);
+    assert_int_equal(l.total, TINY_SHARED_TOTAL);
+}
+
+/* Qwen-style: head_dim 6 (QD 12 != D 8), q/k/v biases, q/k norms. By hand: tok_emb 80,
+ * rms_att 16, wq 2*12*8, wk 2*6*8, wv 96, bq 2*12, bk 2*6, bv 12, q_norm 2*6, k_norm 12,
+ * wo 2*8*12, rms_ffn 16, w1 192, w2 192, w3 192, rms_final 8. */
+static void tensors_of_qwen_features(void **state)
+{
+    (void)state;
+    vkq_llama_config c = tiny_config(1);
+    c.head_dim = 6;
+    c.qkv_bias = 1;
+    c.qk_norm = 1;
+    OK(vkq_llama_config_check(&c));
+    vkq_llama_tensors l;
+    vkq_llama_tensors_of(&c, &l);
+    const size_t want[] = {0, 80, 96, 288, 384, 480, 504, 516, 528, 540, 552, 744, 760, 952,
+                           1144, 1336, 1344};
+    for (int i = 0; i < VKQ_TENSOR_COUNT - 1; i++)
+        assert_int_equal(l.t[i].offset, want[i]);
+    assert_int_equal(l.total, want[16]);
+    assert_int_equal(l.t[VKQ_WO].rows, 8);
+    assert_int_equal(l.t[VKQ_WO].cols, 12);
+    assert_string_equal(l.t[VKQ_Q_NORM].name, "q_norm");
+    c.head_dim = 5;
+    expect_config_problem(c, "head_dim 5 is not an even number");
+}
+
 
 static void config_check_rejects_bad_shapes(void **state)
 {
@@ -147,8 +177,8 @@ static void config_check_rejects_bad_shapes(void **state)
 static void round_trip(int shared)
 {
     vkq_llama_config c = tiny_config(shared);
-    vkq_llama_layout l;
-    vkq_llama_layout_of(&c, &l);
+    vkq_llama_tensors l;
+    vkq_llama_tensors_of(&c, &l);
     float *params = random_params(l.total, 42 + (uint64_t)shared);
     const char *path = temp_path("model.bin");
     OK(vkq_llama2c_write(path, &c, params));
@@ -371,6 +401,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(layout_matches_hand_computation),
+        cmocka_unit_test(tensors_of_qwen_features),
         cmocka_unit_test(config_check_rejects_bad_shapes),
         cmocka_unit_test(shared_classifier_round_trips),
         cmocka_unit_test(separate_classifier_round_trips),

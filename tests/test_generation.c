@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vkquill/llama2c.h"
 #include "vkquill/generate.h"
 
 #define MODEL VKQ_MODELS_DIR "/stories260K.bin"

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "golden/golden.h"
+#include "vkquill/llama2c.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
 
@@ -148,18 +149,18 @@ static void loss_and_gradients_match(void **state)
     float want = golden_f32(f, "loss", 1)[0];
     print_message("loss %.7f (PyTorch %.7f)\n", loss, want);
     assert_true(fabsf(loss - want) < 1e-5f * fabsf(want));
-    vkq_llama_layout layout;
-    vkq_llama_layout_of(&f->cfg, &layout);
+    vkq_llama_tensors layout;
+    vkq_llama_tensors_of(&f->cfg, &layout);
     float *grads = malloc(layout.total * sizeof *grads);
     OK(vkq_buf_download(f->ctx, vkq_model_grads(f->model), 0, grads, layout.total * 4));
     const float *want_grads = golden_f32(f, "grads", layout.total);
     /* Each parameter tensor on its own, so a wrong small tensor cannot hide in the total. */
-    size_t bounds[] = {layout.tok_emb, layout.rms_att, layout.wq, layout.wk, layout.wv,
-                       layout.wo, layout.rms_ffn, layout.w1, layout.w2, layout.w3,
-                       layout.rms_final, layout.total};
-    for (size_t i = 0; i + 1 < sizeof bounds / sizeof bounds[0]; i++) {
-        double e = nmse(grads + bounds[i], want_grads + bounds[i], bounds[i + 1] - bounds[i]);
-        print_message("gradient tensor %zu nmse %.3e\n", i, e);
+    for (int i = 0; i < VKQ_TENSOR_COUNT; i++) {
+        size_t at = layout.t[i].offset, n = vkq_tensor_floats(&layout, (vkq_tensor_id)i);
+        if (n == 0)
+            continue;
+        double e = nmse(grads + at, want_grads + at, n);
+        print_message("gradient %s nmse %.3e\n", layout.t[i].name, e);
         assert_true(e < 1e-8);
     }
     free(grads);
@@ -186,8 +187,8 @@ static void adamw_steps_match(void **state)
         assert_true(fabsf(loss - want_losses[step - 1]) < 1e-4f * fabsf(want_losses[step - 1]));
         assert_true(fabsf(sqrtf(sumsq) - want_norms[step - 1]) < 1e-4f * want_norms[step - 1]);
     }
-    vkq_llama_layout layout;
-    vkq_llama_layout_of(&f->cfg, &layout);
+    vkq_llama_tensors layout;
+    vkq_llama_tensors_of(&f->cfg, &layout);
     float *params = malloc(layout.total * sizeof *params);
     OK(vkq_model_download_params(f->model, params));
     double e = nmse(params, golden_f32(f, "params_after", layout.total), layout.total);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "vkquill/llama.h"
+#include "vkquill/llama2c.h"
 #include "vkquill/tokenizer.h"
 
 #define TOKENIZER_PATH VKQ_MODELS_DIR "/tok512.bin"
@@ -115,18 +115,18 @@ static void checkpoint_header_and_offsets_are_plausible(void **state)
     assert_int_equal(c.vocab_size, 512);
     assert_int_equal(c.seq_len, 512);
     assert_true(c.shared_classifier);
-    vkq_llama_layout l;
-    vkq_llama_layout_of(&c, &l);
+    vkq_llama_tensors l;
+    vkq_llama_tensors_of(&c, &l);
     /* RMSNorm gains start at 1 and stay positive; embeddings are centred on zero */
-    const float *rms_att0 = params + l.rms_att;
+    const float *rms_att0 = params + l.t[VKQ_RMS_ATT].offset;
     for (uint32_t i = 0; i < c.dim; i++)
         assert_true(rms_att0[i] > 0.0f);
     double gain = mean_of(rms_att0, c.dim);
     assert_true(gain > 0.2 && gain < 5.0);
     size_t n_emb = (size_t)c.vocab_size * c.dim;
-    double emb_mean = mean_of(params + l.tok_emb, n_emb), emb_var = 0.0;
+    double emb_mean = mean_of(params + l.t[VKQ_TOK_EMB].offset, n_emb), emb_var = 0.0;
     for (size_t i = 0; i < n_emb; i++)
-        emb_var += pow(params[l.tok_emb + i] - emb_mean, 2) / (double)n_emb;
+        emb_var += pow(params[l.t[VKQ_TOK_EMB].offset + i] - emb_mean, 2) / (double)n_emb;
     assert_true(fabs(emb_mean) < 0.25 * sqrt(emb_var));
     free(params);
 }

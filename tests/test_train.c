@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "vkquill/generate.h"
-#include "vkquill/llama.h"
+#include "vkquill/llama2c.h"
 #include "vkquill/tokenizer.h"
 #include "vkquill/train.h"
 
@@ -55,8 +55,8 @@ static int setup(void **state)
                           .n_kv_heads = 2, .vocab_size = VKQ_BYTE_TOKENIZER_VOCAB,
                           .seq_len = 256, .shared_classifier = 1, .norm_eps = 1e-5f,
                           .rope_theta = 10000.0f};
-    vkq_llama_layout l;
-    vkq_llama_layout_of(&c, &l);
+    vkq_llama_tensors l;
+    vkq_llama_tensors_of(&c, &l);
     float *params = malloc(l.total * sizeof *params);
     vkq_llama_init_random(&c, 7, params);
     path_in(path, sizeof path, "model.bin");

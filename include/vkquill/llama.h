@@ -1,11 +1,17 @@
-/* Llama-family model shape, its parameters as one flat float block, and llama2.c checkpoints. */
+/* The model description: a Llama-family architecture (Llama 2/3, Mistral, Qwen2/2.5/3,
+ * SmolLM2, llama2.c) and the table of its named tensors, each a span of one flat float block.
+ * File formats (llama2c.h, the Hugging Face directory) are loaders and writers into this
+ * description; the device model, the decoder and every caller read only the description. */
 #ifndef VKQUILL_LLAMA_H
 #define VKQUILL_LLAMA_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vkquill/nn.h"
 #include "vkquill/status.h"
+
+enum { VKQ_MAX_EOS_IDS = 8 };
 
 typedef struct vkq_llama_config {
     uint32_t dim;        /* model width D */
@@ -13,51 +19,83 @@ typedef struct vkq_llama_config {
     uint32_t n_layers;   /* L */
     uint32_t n_heads;
     uint32_t n_kv_heads; /* grouped-query attention: n_heads / n_kv_heads queries share a key */
+    uint32_t head_dim;   /* 0: dim / n_heads (llama2.c); Qwen3 sets its own */
     uint32_t vocab_size; /* V */
-    uint32_t seq_len;    /* longest context */
-    int shared_classifier; /* the output classifier is the token embedding */
-    float norm_eps;        /* RMSNorm epsilon, 1e-5 in llama2.c models */
-    float rope_theta;      /* RoPE base, 10000 in llama2.c models */
+    uint32_t seq_len;    /* longest context (max_position_embeddings) */
+    int shared_classifier; /* the output classifier is the token embedding (tied) */
+    float norm_eps;        /* RMSNorm epsilon */
+    float rope_theta;      /* RoPE base */
+    vkq_rope_pairs rope_pairs;    /* llama2.c interleaved pairs or Hugging Face halves */
+    vkq_rope_scaling rope_scaling;
+    int qkv_bias; /* q, k and v projections have biases (Qwen2, Qwen2.5) */
+    int qk_norm;  /* RMSNorm of every query and key head over head_dim before RoPE (Qwen3) */
+    int32_t bos_id, pad_id; /* -1: none */
+    int32_t eos_ids[VKQ_MAX_EOS_IDS]; /* any of them ends a generation */
+    uint32_t n_eos;
 } vkq_llama_config;
 
-/* Offsets in floats into the flat parameter block, which holds the arrays in llama2.c file
- * order. head_size = D / n_heads and KVD = n_kv_heads * head_size. */
-typedef struct vkq_llama_layout {
-    size_t tok_emb;   /* [V][D] */
-    size_t rms_att;   /* [L][D] */
-    size_t wq;        /* [L][D][D] */
-    size_t wk;        /* [L][KVD][D] */
-    size_t wv;        /* [L][KVD][D] */
-    size_t wo;        /* [L][D][D] */
-    size_t rms_ffn;   /* [L][D] */
-    size_t w1;        /* [L][H][D] */
-    size_t w2;        /* [L][D][H] */
-    size_t w3;        /* [L][H][D] */
-    size_t rms_final; /* [D] */
-    size_t wcls;      /* [V][D]; equal to tok_emb when the classifier is shared */
-    size_t total;     /* floats in the block */
-} vkq_llama_layout;
+/* The tensors of a model, in the order of the flat block (llama2.c's order for the tensors a
+ * llama2.c model has). Per-layer tensors are stacked: layer l's slice follows layer l-1's. */
+typedef enum vkq_tensor_id {
+    VKQ_TOK_EMB,   /* [V][D] */
+    VKQ_RMS_ATT,   /* [L][D] */
+    VKQ_WQ,        /* [L][QD][D], QD = n_heads * head_dim */
+    VKQ_WK,        /* [L][KVD][D], KVD = n_kv_heads * head_dim */
+    VKQ_WV,        /* [L][KVD][D] */
+    VKQ_BQ,        /* [L][QD]   with qkv_bias */
+    VKQ_BK,        /* [L][KVD]  with qkv_bias */
+    VKQ_BV,        /* [L][KVD]  with qkv_bias */
+    VKQ_Q_NORM,    /* [L][head_dim] with qk_norm */
+    VKQ_K_NORM,    /* [L][head_dim] with qk_norm */
+    VKQ_WO,        /* [L][D][QD] */
+    VKQ_RMS_FFN,   /* [L][D] */
+    VKQ_W1,        /* [L][H][D] gate */
+    VKQ_W2,        /* [L][D][H] down */
+    VKQ_W3,        /* [L][H][D] up */
+    VKQ_RMS_FINAL, /* [D] */
+    VKQ_WCLS,      /* [V][D]; the token embedding itself when the classifier is shared */
+    VKQ_TENSOR_COUNT
+} vkq_tensor_id;
 
-/* Every size positive and within generous limits, n_heads dividing dim into an even head size,
- * n_kv_heads dividing n_heads, positive finite norm_eps and rope_theta. */
+typedef enum vkq_dtype { VKQ_F32 = 0, VKQ_F16 = 1, VKQ_BF16 = 2 } vkq_dtype;
+
+typedef struct vkq_tensor {
+    const char *name;    /* "wq", ... */
+    uint32_t layers;     /* L for a per-layer tensor, else 1; 0 when the model lacks it */
+    uint32_t rows, cols; /* one layer's slice; a vector has rows 1 */
+    vkq_dtype dtype;     /* of the device copy: F32 for every tensor today */
+    int linear;          /* a linear layer's weight, where low-rank adapters attach */
+    size_t offset;       /* floats into the flat block */
+} vkq_tensor;
+
+typedef struct vkq_llama_tensors {
+    vkq_tensor t[VKQ_TENSOR_COUNT];
+    size_t total; /* floats in the flat block */
+} vkq_llama_tensors;
+
+/* Every size positive and within generous limits, an even head size (n_heads dividing dim
+ * when head_dim is 0), n_kv_heads dividing n_heads, positive finite norm_eps and rope_theta,
+ * a sane rope_scaling. */
 vkq_status vkq_llama_config_check(const vkq_llama_config *c);
 /* Only for a config that passed vkq_llama_config_check. */
-void vkq_llama_layout_of(const vkq_llama_config *c, vkq_llama_layout *out);
-
-/* Reads a llama2.c checkpoint (legacy version-0 layout): 7 int32 dim, hidden_dim, n_layers,
- * n_heads, n_kv_heads, vocab_size (negative: a separate classifier follows), seq_len, then
- * the float32 arrays in layout order with two RoPE tables [seq_len][head_size/2] (skipped)
- * before wcls. *params is malloc'ed and holds layout.total floats; norm_eps and rope_theta
- * get llama2.c's 1e-5 and 10000. The file must be exactly as long as its header implies. */
-vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **params);
-
-/* Writes params (layout order) as a llama2.c checkpoint, filling the RoPE tables from
- * rope_theta for older readers that still use them. Atomic: PATH.tmp is written, synced and
- * renamed to PATH, so the file appears complete or not at all. */
-vkq_status vkq_llama2c_write(const char *path, const vkq_llama_config *cfg, const float *params);
+void vkq_llama_tensors_of(const vkq_llama_config *c, vkq_llama_tensors *out);
+uint32_t vkq_llama_head_dim(const vkq_llama_config *c);
+/* Floats in one layer's slice of a tensor. */
+static inline size_t vkq_tensor_slice(const vkq_tensor *t) { return (size_t)t->rows * t->cols; }
+/* Offset of layer l's slice. */
+static inline size_t vkq_tensor_at(const vkq_tensor *t, uint32_t l)
+{
+    return t->offset + (size_t)l * vkq_tensor_slice(t);
+}
+/* Floats the tensor holds in the block (0 for a classifier shared with the embedding). */
+size_t vkq_tensor_floats(const vkq_llama_tensors *ts, vkq_tensor_id id);
+/* RoPE's inverse frequencies, [head_dim / 2]. */
+void vkq_llama_rope_frequencies(const vkq_llama_config *c, float *inv_freq);
+/* Whether token is one of the config's end-of-sequence ids. */
+int vkq_llama_is_eos(const vkq_llama_config *c, int32_t token);
 
 /* Fresh weights for training from scratch: normal(0, 0.02) matrices (residual projections
- * scaled by 1/sqrt(2 n_layers)), RMSNorm gains 1; deterministic for a seed. */
+ * scaled by 1/sqrt(2 n_layers)), RMSNorm gains 1, biases 0; deterministic for a seed. */
 void vkq_llama_init_random(const vkq_llama_config *c, uint64_t seed, float *params);
 
 #endif

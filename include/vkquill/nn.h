@@ -35,15 +35,46 @@ vkq_status vkq_embedding_backward(vkq_rec *rec, vkq_buf dout, vkq_buf positions,
                                   vkq_buf group_start, vkq_buf group_token, uint32_t groups,
                                   vkq_buf dtable, uint32_t n, uint32_t dim);
 
-/* Rotary embedding, llama2.c layout, in place on x [n][heads * head_dim]: each head's pairs
- * (x[2i], x[2i+1]) turn by positions[t] * theta^(-2i / head_dim), where the int32 positions[t]
- * is token t's place in its own sequence (packed sequences restart at 0). */
-vkq_status vkq_rope_forward(vkq_rec *rec, vkq_buf x, vkq_buf positions, uint32_t n,
-                            uint32_t heads, uint32_t head_dim, float theta);
+/* Which two dimensions of a head RoPE turns together. */
+typedef enum vkq_rope_pairs {
+    VKQ_ROPE_INTERLEAVED = 0, /* (x[2i], x[2i+1]): llama2.c and Meta's original checkpoints */
+    VKQ_ROPE_HALVES = 1       /* (x[i], x[i + head_dim/2]): Hugging Face's rotate_half */
+} vkq_rope_pairs;
+
+typedef enum vkq_rope_scaling_type {
+    VKQ_ROPE_SCALING_NONE = 0,
+    VKQ_ROPE_SCALING_LLAMA3 = 1 /* Llama 3.1's rope_type "llama3" */
+} vkq_rope_scaling_type;
+
+typedef struct vkq_rope_scaling {
+    vkq_rope_scaling_type type;
+    float factor, low_freq_factor, high_freq_factor;
+    uint32_t original_max_position; /* original_max_position_embeddings */
+} vkq_rope_scaling;
+
+/* inv_freq[i] = theta^(-2i / head_dim) for i < head_dim / 2, then scaled (scaling may be
+ * NULL) as transformers' _compute_llama3_parameters does; in double, rounded to float. */
+void vkq_rope_frequencies(float theta, const vkq_rope_scaling *scaling, uint32_t head_dim,
+                          float *inv_freq);
+
+typedef struct vkq_rope_args {
+    vkq_buf positions; /* int32 [n]: token t's place in its own sequence */
+    vkq_buf inv_freq;  /* [head_dim / 2], from vkq_rope_frequencies */
+    uint32_t n, heads, head_dim;
+    vkq_rope_pairs pairs;
+} vkq_rope_args;
+
+/* Rotary embedding in place on x [n][heads * head_dim]: each head's pair i turns by
+ * positions[t] * inv_freq[i]. */
+vkq_status vkq_rope_forward(vkq_rec *rec, vkq_buf x, const vkq_rope_args *args);
 /* Unlike the other backward kernels this one does not add: it turns the gradient in place,
  * dx = R^T dx, since the rotation maps the gradient through without another input. */
-vkq_status vkq_rope_backward(vkq_rec *rec, vkq_buf dx, vkq_buf positions, uint32_t n,
-                             uint32_t heads, uint32_t head_dim, float theta);
+vkq_status vkq_rope_backward(vkq_rec *rec, vkq_buf dx, const vkq_rope_args *args);
+
+/* A linear layer's bias: y[r] += b for every row r of y [rows][dim]. */
+vkq_status vkq_bias_forward(vkq_rec *rec, vkq_buf y, vkq_buf b, uint32_t rows, uint32_t dim);
+/* db += the sum of dy's rows, dy [rows][dim]; deterministic. */
+vkq_status vkq_bias_backward(vkq_rec *rec, vkq_buf dy, vkq_buf db, uint32_t rows, uint32_t dim);
 
 /* out = silu(a) * b element-wise, silu(a) = a / (1 + exp(-a)). */
 vkq_status vkq_swiglu_forward(vkq_rec *rec, vkq_buf a, vkq_buf b, vkq_buf out, uint32_t n);

@@ -21,6 +21,7 @@ static const family families[] = {
     {"attention_decode", 0, vkq_check_attention_decode},
     {"embedding", 0, vkq_check_embedding},
     {"rope", 0, vkq_check_rope},
+    {"bias", 0, vkq_check_bias},
     {"swiglu", 1, vkq_check_swiglu},
     {"rows", 0, vkq_check_rows},
     {"cross_entropy", 0, vkq_check_cross_entropy},

@@ -8,6 +8,7 @@
 
 #include "base/status_internal.h"
 #include "cli/cli.h"
+#include "vkquill/llama2c.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
 #include "vkquill/train.h"

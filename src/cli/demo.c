@@ -14,7 +14,7 @@
 #include "base/status_internal.h"
 #include "cli/cli.h"
 #include "vkquill/eval.h"
-#include "vkquill/llama.h"
+#include "vkquill/llama2c.h"
 #include "vkquill/report.h"
 #include "vkquill/synth.h"
 #include "vkquill/train.h"
@@ -51,8 +51,8 @@ static vkq_status prepare(demo *d)
     path_of(path, d, "tokenizer.bin");
     VKQ_TRY(vkq_tokenizer_write_byte_level(path));
     VKQ_TRY(vkq_tokenizer_load(path, VKQ_BYTE_TOKENIZER_VOCAB, &d->tok));
-    vkq_llama_layout l;
-    vkq_llama_layout_of(&d->model, &l);
+    vkq_llama_tensors l;
+    vkq_llama_tensors_of(&d->model, &l);
     float *params = malloc(l.total * sizeof *params);
     if (!params)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");

@@ -5,6 +5,7 @@
 
 #include "base/status_internal.h"
 #include "cli/cli.h"
+#include "vkquill/llama2c.h"
 #include "vkquill/generate.h"
 
 typedef struct generate_args {

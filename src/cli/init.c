@@ -5,7 +5,7 @@
 #include "base/file.h"
 #include "base/status_internal.h"
 #include "cli/cli.h"
-#include "vkquill/llama.h"
+#include "vkquill/llama2c.h"
 #include "vkquill/tokenizer.h"
 
 /* vkquill init: a randomly initialised model with a byte-level tokenizer, to train from
@@ -14,9 +14,9 @@ static vkq_status init_model(const char *out, const vkq_llama_config *c, uint32_
 {
     VKQ_TRY(vkq_llama_config_check(c));
     VKQ_TRY(vkq_make_dirs(out));
-    vkq_llama_layout layout;
-    vkq_llama_layout_of(c, &layout);
-    float *params = malloc(layout.total * sizeof *params);
+    vkq_llama_tensors tensors;
+    vkq_llama_tensors_of(c, &tensors);
+    float *params = malloc(tensors.total * sizeof *params);
     if (!params)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     vkq_llama_init_random(c, seed, params);
@@ -30,7 +30,7 @@ static vkq_status init_model(const char *out, const vkq_llama_config *c, uint32_
     if (s == VKQ_OK)
         printf("%s/model.bin: %zu parameters (dim %u, hidden %u, %u layers, %u heads, %u kv "
                "heads, vocab %u, context %u); %s\n",
-               out, layout.total, c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads,
+               out, tensors.total, c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads,
                c->vocab_size, c->seq_len, path);
     return s;
 }

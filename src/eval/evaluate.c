@@ -1,3 +1,4 @@
+#include "vkquill/llama2c.h"
 #include "vkquill/eval.h"
 
 #include <cjson/cJSON.h>

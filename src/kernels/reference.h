@@ -28,10 +28,12 @@ void vkq_ref_embedding_forward(const float *table, const int32_t *tokens, float 
 /* A plain scatter-add over the tokens: no index needed. */
 void vkq_ref_embedding_backward(const float *dout, const int32_t *tokens, float *dtable,
                                 uint32_t n, uint32_t dim);
-void vkq_ref_rope_forward(float *x, const int32_t *positions, uint32_t n, uint32_t heads,
-                          uint32_t head_dim, float theta);
-void vkq_ref_rope_backward(float *dx, const int32_t *positions, uint32_t n, uint32_t heads,
-                           uint32_t head_dim, float theta);
+void vkq_ref_rope_forward(float *x, const int32_t *positions, const float *inv_freq, uint32_t n,
+                          uint32_t heads, uint32_t head_dim, vkq_rope_pairs pairs);
+void vkq_ref_rope_backward(float *dx, const int32_t *positions, const float *inv_freq,
+                           uint32_t n, uint32_t heads, uint32_t head_dim, vkq_rope_pairs pairs);
+void vkq_ref_bias_forward(float *y, const float *b, uint32_t rows, uint32_t dim);
+void vkq_ref_bias_backward(const float *dy, float *db, uint32_t rows, uint32_t dim);
 void vkq_ref_swiglu_forward(const float *a, const float *b, float *out, uint32_t n);
 void vkq_ref_swiglu_backward(const float *dout, const float *a, const float *b, float *da,
                              float *db, uint32_t n);

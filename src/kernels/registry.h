@@ -21,6 +21,7 @@
     X(attention_decode)       \
     X(embedding)           \
     X(rope)                \
+    X(bias)                \
     X(swiglu)              \
     X(swiglu_cpu)          \
     X(rows)                \

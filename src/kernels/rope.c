@@ -1,45 +1,75 @@
+#include <math.h>
+
 #include "kernels/launch.h"
 #include "vkquill/nn.h"
 
 typedef struct rope_push {
     uint32_t n, heads, head_dim;
-    float theta;
 } rope_push;
 VKQ_STATIC_ASSERT_PUSH(rope_push);
 
 enum { FORWARD, BACKWARD };
 
-static vkq_status rope(vkq_rec *rec, uint32_t mode, const char *op, vkq_buf x, vkq_buf positions,
-                       uint32_t n, uint32_t heads, uint32_t head_dim, float theta)
+/* transformers' _compute_llama3_parameters: long wavelengths slow down by `factor`, short ones
+ * stay, and those between blend the two smoothly. */
+static double llama3_scaled(double inv_freq, const vkq_rope_scaling *s)
 {
-    if (heads == 0)
+    const double pi = 3.14159265358979323846;
+    double context = s->original_max_position;
+    double low_freq_wavelen = context / s->low_freq_factor;
+    double high_freq_wavelen = context / s->high_freq_factor;
+    double wavelen = 2.0 * pi / inv_freq;
+    if (wavelen > low_freq_wavelen)
+        return inv_freq / s->factor;
+    if (wavelen < high_freq_wavelen)
+        return inv_freq;
+    double smooth = (context / wavelen - s->low_freq_factor) /
+                    (s->high_freq_factor - s->low_freq_factor);
+    return (1.0 - smooth) * inv_freq / s->factor + smooth * inv_freq;
+}
+
+void vkq_rope_frequencies(float theta, const vkq_rope_scaling *scaling, uint32_t head_dim,
+                          float *inv_freq)
+{
+    for (uint32_t i = 0; i < head_dim / 2; i++) {
+        double f = 1.0 / pow(theta, 2.0 * i / head_dim);
+        if (scaling && scaling->type == VKQ_ROPE_SCALING_LLAMA3)
+            f = llama3_scaled(f, scaling);
+        inv_freq[i] = (float)f;
+    }
+}
+
+static vkq_status rope(vkq_rec *rec, uint32_t mode, const char *op, vkq_buf x,
+                       const vkq_rope_args *a)
+{
+    if (a->heads == 0)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: no heads", op);
-    if (head_dim == 0 || head_dim % 2 != 0)
+    if (a->head_dim == 0 || a->head_dim % 2 != 0)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: head_dim %u is not a positive even number",
-                        op, head_dim);
-    if (!(theta > 0.0f))
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: theta %g is not positive", op, theta);
-    VKQ_TRY(vkq_need_floats(op, "x", x, (uint64_t)n * heads * head_dim));
-    VKQ_TRY(vkq_need_floats(op, "positions", positions, n));
-    rope_push push = {n, heads, head_dim, theta};
+                        op, a->head_dim);
+    if (a->pairs != VKQ_ROPE_INTERLEAVED && a->pairs != VKQ_ROPE_HALVES)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: unknown pairing %d", op, (int)a->pairs);
+    VKQ_TRY(vkq_need_floats(op, "x", x, (uint64_t)a->n * a->heads * a->head_dim));
+    VKQ_TRY(vkq_need_floats(op, "positions", a->positions, a->n));
+    VKQ_TRY(vkq_need_floats(op, "inv_freq", a->inv_freq, a->head_dim / 2));
+    rope_push push = {a->n, a->heads, a->head_dim};
     vkq_dispatch d = {.kernel = &vkq_kernel_rope,
-                      .spec = {mode},
-                      .spec_count = 1,
+                      .spec = {mode, (uint32_t)a->pairs},
+                      .spec_count = 2,
                       .push = &push,
                       .push_bytes = sizeof push,
-                      .slot = {{x, VKQ_READ_WRITE}, {positions, VKQ_READ}}};
-    vkq_grid_1d((uint64_t)n * (head_dim / 2), 64, d.groups);
+                      .slot = {{x, VKQ_READ_WRITE}, {a->positions, VKQ_READ},
+                               {a->inv_freq, VKQ_READ}}};
+    vkq_grid_1d((uint64_t)a->n * (a->head_dim / 2), 64, d.groups);
     return vkq_rec_dispatch(rec, &d);
 }
 
-vkq_status vkq_rope_forward(vkq_rec *rec, vkq_buf x, vkq_buf positions, uint32_t n, uint32_t heads,
-                            uint32_t head_dim, float theta)
+vkq_status vkq_rope_forward(vkq_rec *rec, vkq_buf x, const vkq_rope_args *a)
 {
-    return rope(rec, FORWARD, "rope", x, positions, n, heads, head_dim, theta);
+    return rope(rec, FORWARD, "rope", x, a);
 }
 
-vkq_status vkq_rope_backward(vkq_rec *rec, vkq_buf dx, vkq_buf positions, uint32_t n, uint32_t heads,
-                             uint32_t head_dim, float theta)
+vkq_status vkq_rope_backward(vkq_rec *rec, vkq_buf dx, const vkq_rope_args *a)
 {
-    return rope(rec, BACKWARD, "rope backward", dx, positions, n, heads, head_dim, theta);
+    return rope(rec, BACKWARD, "rope backward", dx, a);
 }

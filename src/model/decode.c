@@ -10,52 +10,54 @@ struct vkq_decoder {
     vkq_ctx *ctx;
     vkq_rec *rec;
     vkq_llama_config cfg;
-    vkq_llama_layout layout;
-    uint32_t max_seqs, head_dim, kv_dim, recorded_n;
-    vkq_buf params, tokens, positions, cache_rows, bases, lengths;
-    vkq_buf x, xn, rstd, q, k, v, att, h1, h3, hg, logits;
+    vkq_llama_tensors tensors;
+    model_dims dims;
+    uint32_t max_seqs, recorded_n;
+    vkq_buf params, inv_freq, tokens, positions, cache_rows, bases, lengths;
+    vkq_buf x, xn, rstd, q_raw, k_raw, rstd_q, rstd_k, q, k, v, att, h1, h3, hg, logits;
     vkq_buf *k_cache, *v_cache;
     int32_t *host_ints;
 };
 
-static vkq_buf param(const vkq_decoder *d, size_t offset, size_t n)
+static vkq_buf param(const vkq_decoder *d, vkq_tensor_id id, uint32_t l)
 {
-    return vkq_buf_slice(d->params, f32(offset), f32(n));
+    return vkq_tensor_buf(d->params, &d->tensors, id, l);
 }
 
 static vkq_status alloc(vkq_decoder *d, uint64_t floats, vkq_buf *out)
 {
-    return vkq_buf_alloc(d->ctx, f32(floats), out);
+    return vkq_buf_alloc(d->ctx, f32(floats ? floats : 1), out);
 }
 
 static vkq_status decoder_init(vkq_decoder *d, const float *params)
 {
     const vkq_llama_config *c = &d->cfg;
-    uint64_t b = d->max_seqs, dim = c->dim, h = c->hidden_dim;
+    const model_dims *m = &d->dims;
+    uint64_t b = d->max_seqs, norm = c->qk_norm ? 1 : 0;
     VKQ_TRY(vkq_rec_create(d->ctx, &d->rec));
-    VKQ_TRY(alloc(d, d->layout.total, &d->params));
-    VKQ_TRY(vkq_buf_upload(d->ctx, d->params, 0, params, f32(d->layout.total)));
+    VKQ_TRY(alloc(d, d->tensors.total, &d->params));
+    VKQ_TRY(vkq_buf_upload(d->ctx, d->params, 0, params, f32(d->tensors.total)));
+    VKQ_TRY(vkq_model_upload_rope(d->ctx, c, &d->inv_freq));
     vkq_buf *ints[] = {&d->tokens, &d->positions, &d->cache_rows, &d->bases, &d->lengths};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         VKQ_TRY(alloc(d, b, ints[i]));
-    vkq_buf *rows_dim[] = {&d->x, &d->xn, &d->q, &d->att};
-    for (size_t i = 0; i < sizeof rows_dim / sizeof rows_dim[0]; i++)
-        VKQ_TRY(alloc(d, b * dim, rows_dim[i]));
-    VKQ_TRY(alloc(d, b, &d->rstd));
-    VKQ_TRY(alloc(d, b * d->kv_dim, &d->k));
-    VKQ_TRY(alloc(d, b * d->kv_dim, &d->v));
-    VKQ_TRY(alloc(d, b * h, &d->h1));
-    VKQ_TRY(alloc(d, b * h, &d->h3));
-    VKQ_TRY(alloc(d, b * h, &d->hg));
-    VKQ_TRY(alloc(d, b * c->vocab_size, &d->logits));
+    const struct { vkq_buf *buf; uint64_t floats; } acts[] = {
+        {&d->x, b * m->d},    {&d->xn, b * m->d},   {&d->rstd, b},
+        {&d->q_raw, norm * b * m->q_dim},          {&d->k_raw, norm * b * m->kv_dim},
+        {&d->rstd_q, norm * b * c->n_heads},       {&d->rstd_k, norm * b * c->n_kv_heads},
+        {&d->q, b * m->q_dim}, {&d->k, b * m->kv_dim}, {&d->v, b * m->kv_dim},
+        {&d->att, b * m->q_dim}, {&d->h1, b * m->h}, {&d->h3, b * m->h}, {&d->hg, b * m->h},
+        {&d->logits, b * m->vocab}};
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        VKQ_TRY(alloc(d, acts[i].floats, acts[i].buf));
     d->k_cache = calloc(c->n_layers, sizeof *d->k_cache);
     d->v_cache = calloc(c->n_layers, sizeof *d->v_cache);
     d->host_ints = malloc(3 * b * sizeof *d->host_ints);
     if (!d->k_cache || !d->v_cache || !d->host_ints)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t l = 0; l < c->n_layers; l++) {
-        VKQ_TRY(alloc(d, b * c->seq_len * d->kv_dim, &d->k_cache[l]));
-        VKQ_TRY(alloc(d, b * c->seq_len * d->kv_dim, &d->v_cache[l]));
+        VKQ_TRY(alloc(d, b * c->seq_len * m->kv_dim, &d->k_cache[l]));
+        VKQ_TRY(alloc(d, b * c->seq_len * m->kv_dim, &d->v_cache[l]));
     }
     return VKQ_OK;
 }
@@ -73,9 +75,8 @@ vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const f
     d->ctx = ctx;
     d->cfg = *cfg;
     d->max_seqs = max_seqs;
-    d->head_dim = cfg->dim / cfg->n_heads;
-    d->kv_dim = cfg->n_kv_heads * d->head_dim;
-    vkq_llama_layout_of(cfg, &d->layout);
+    vkq_model_dims_of(cfg, &d->dims);
+    vkq_llama_tensors_of(cfg, &d->tensors);
     vkq_status s = decoder_init(d, params);
     if (s != VKQ_OK) {
         vkq_saved_error e = vkq_error_save(s);
@@ -91,9 +92,9 @@ void vkq_decoder_destroy(vkq_decoder *d)
     if (!d)
         return;
     vkq_rec_destroy(d->rec);
-    vkq_buf *bufs[] = {&d->params, &d->tokens, &d->positions, &d->cache_rows, &d->bases,
-                       &d->lengths,
-                       &d->x, &d->xn, &d->rstd, &d->q, &d->k, &d->v, &d->att, &d->h1, &d->h3,
+    vkq_buf *bufs[] = {&d->params, &d->inv_freq, &d->tokens, &d->positions, &d->cache_rows,
+                       &d->bases, &d->lengths, &d->x, &d->xn, &d->rstd, &d->q_raw, &d->k_raw,
+                       &d->rstd_q, &d->rstd_k, &d->q, &d->k, &d->v, &d->att, &d->h1, &d->h3,
                        &d->hg, &d->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         vkq_buf_free(d->ctx, bufs[i]);
@@ -109,64 +110,45 @@ void vkq_decoder_destroy(vkq_decoder *d)
 
 const vkq_llama_config *vkq_decoder_config(const vkq_decoder *d) { return &d->cfg; }
 
-/* x[n][out] (+)= in[n][k] . w[out][k]^T */
-static vkq_status linear(vkq_rec *rec, vkq_buf in, vkq_buf w, vkq_buf out, uint32_t n,
-                         uint32_t k, uint32_t out_dim, float beta)
-{
-    vkq_matmul_args a = {.form = VKQ_MATMUL_NT, .m = n, .n = out_dim, .k = k, .alpha = 1.0f,
-                         .beta = beta};
-    return vkq_matmul(rec, &a, in, w, out);
-}
-
 static vkq_status record_layer(vkq_decoder *d, uint32_t l, uint32_t n)
 {
     const vkq_llama_config *c = &d->cfg;
-    const vkq_llama_layout *p = &d->layout;
+    const model_dims *m = &d->dims;
     vkq_rec *rec = d->rec;
-    uint32_t dim = c->dim, h = c->hidden_dim, kvd = d->kv_dim;
-    VKQ_TRY(vkq_rmsnorm_forward(rec, d->x, param(d, p->rms_att + (size_t)l * dim, dim), d->xn,
-                                d->rstd, n, dim, c->norm_eps));
-    VKQ_TRY(linear(rec, d->xn, param(d, p->wq + (size_t)l * dim * dim, (size_t)dim * dim), d->q,
-                   n, dim, dim, 0.0f));
-    VKQ_TRY(linear(rec, d->xn, param(d, p->wk + (size_t)l * kvd * dim, (size_t)kvd * dim), d->k,
-                   n, dim, kvd, 0.0f));
-    VKQ_TRY(linear(rec, d->xn, param(d, p->wv + (size_t)l * kvd * dim, (size_t)kvd * dim), d->v,
-                   n, dim, kvd, 0.0f));
-    VKQ_TRY(vkq_rope_forward(rec, d->q, d->positions, n, c->n_heads, d->head_dim, c->rope_theta));
-    VKQ_TRY(vkq_rope_forward(rec, d->k, d->positions, n, c->n_kv_heads, d->head_dim,
-                             c->rope_theta));
+    uint32_t dim = m->d, h = m->h, kvd = m->kv_dim;
+    VKQ_TRY(vkq_rmsnorm_forward(rec, d->x, param(d, VKQ_RMS_ATT, l), d->xn, d->rstd, n, dim,
+                                c->norm_eps));
+    qkv_bufs qkv = {d->xn, d->q_raw, d->k_raw, d->rstd_q, d->rstd_k, d->q, d->k, d->v};
+    vkq_rope_args rope = {.positions = d->positions, .inv_freq = d->inv_freq, .n = n,
+                          .heads = 1, .head_dim = m->head_dim, .pairs = c->rope_pairs};
+    VKQ_TRY(vkq_model_qkv_forward(rec, c, m, &d->tensors, d->params, l, &qkv, &rope));
     uint32_t cache_rows = d->max_seqs * c->seq_len;
     VKQ_TRY(vkq_copy_rows(rec, d->k, d->cache_rows, d->k_cache[l], n, kvd, cache_rows));
     VKQ_TRY(vkq_copy_rows(rec, d->v, d->cache_rows, d->v_cache[l], n, kvd, cache_rows));
     VKQ_TRY(vkq_attention_decode(rec, d->q, d->k_cache[l], d->v_cache[l], d->bases, d->lengths,
                                  d->att, n, cache_rows, c->n_heads, c->n_kv_heads,
-                                 d->head_dim));
-    VKQ_TRY(linear(rec, d->att, param(d, p->wo + (size_t)l * dim * dim, (size_t)dim * dim), d->x,
-                   n, dim, dim, 1.0f));
-    VKQ_TRY(vkq_rmsnorm_forward(rec, d->x, param(d, p->rms_ffn + (size_t)l * dim, dim), d->xn,
-                                d->rstd, n, dim, c->norm_eps));
-    VKQ_TRY(linear(rec, d->xn, param(d, p->w1 + (size_t)l * h * dim, (size_t)h * dim), d->h1, n,
-                   dim, h, 0.0f));
-    VKQ_TRY(linear(rec, d->xn, param(d, p->w3 + (size_t)l * h * dim, (size_t)h * dim), d->h3, n,
-                   dim, h, 0.0f));
+                                 m->head_dim));
+    VKQ_TRY(vkq_model_linear(rec, d->att, param(d, VKQ_WO, l), d->x, n, m->q_dim, dim, 1.0f));
+    VKQ_TRY(vkq_rmsnorm_forward(rec, d->x, param(d, VKQ_RMS_FFN, l), d->xn, d->rstd, n, dim,
+                                c->norm_eps));
+    VKQ_TRY(vkq_model_linear(rec, d->xn, param(d, VKQ_W1, l), d->h1, n, dim, h, 0.0f));
+    VKQ_TRY(vkq_model_linear(rec, d->xn, param(d, VKQ_W3, l), d->h3, n, dim, h, 0.0f));
     VKQ_TRY(vkq_swiglu_forward(rec, d->h1, d->h3, d->hg, n * h));
-    return linear(rec, d->hg, param(d, p->w2 + (size_t)l * dim * h, (size_t)dim * h), d->x, n, h,
-                  dim, 1.0f);
+    return vkq_model_linear(rec, d->hg, param(d, VKQ_W2, l), d->x, n, h, dim, 1.0f);
 }
 
 static vkq_status record_step(vkq_decoder *d, uint32_t n)
 {
     const vkq_llama_config *c = &d->cfg;
     VKQ_TRY(vkq_rec_begin(d->rec));
-    VKQ_TRY(vkq_embedding_forward(d->rec, param(d, d->layout.tok_emb,
-                                                (size_t)c->vocab_size * c->dim),
-                                  d->tokens, d->x, n, c->dim, c->vocab_size));
+    VKQ_TRY(vkq_embedding_forward(d->rec, param(d, VKQ_TOK_EMB, 0), d->tokens, d->x, n, c->dim,
+                                  c->vocab_size));
     for (uint32_t l = 0; l < c->n_layers; l++)
         VKQ_TRY(record_layer(d, l, n));
-    VKQ_TRY(vkq_rmsnorm_forward(d->rec, d->x, param(d, d->layout.rms_final, c->dim), d->xn,
-                                d->rstd, n, c->dim, c->norm_eps));
-    VKQ_TRY(linear(d->rec, d->xn, param(d, d->layout.wcls, (size_t)c->vocab_size * c->dim),
-                   d->logits, n, c->dim, c->vocab_size, 0.0f));
+    VKQ_TRY(vkq_rmsnorm_forward(d->rec, d->x, param(d, VKQ_RMS_FINAL, 0), d->xn, d->rstd, n,
+                                c->dim, c->norm_eps));
+    VKQ_TRY(vkq_model_linear(d->rec, d->xn, param(d, VKQ_WCLS, 0), d->logits, n, c->dim,
+                             c->vocab_size, 0.0f));
     VKQ_TRY(vkq_rec_end(d->rec));
     d->recorded_n = n;
     return VKQ_OK;

@@ -22,23 +22,36 @@ static void fill(float *p, size_t n, uint64_t *state, float mean, float std)
         p[i] = mean + std * normal(state);
 }
 
+/* Norm gains start at 1, biases at 0, the residual projections (wo, w2) smaller, GPT-2 style. */
+static void init_of(vkq_tensor_id id, float std, float residual_std, float *mean, float *sd)
+{
+    *mean = 0.0f;
+    *sd = std;
+    switch (id) {
+    case VKQ_RMS_ATT: case VKQ_RMS_FFN: case VKQ_RMS_FINAL: case VKQ_Q_NORM: case VKQ_K_NORM:
+        *mean = 1.0f;
+        *sd = 0.0f;
+        break;
+    case VKQ_BQ: case VKQ_BK: case VKQ_BV:
+        *sd = 0.0f;
+        break;
+    case VKQ_WO: case VKQ_W2:
+        *sd = residual_std;
+        break;
+    default:
+        break;
+    }
+}
+
 void vkq_llama_init_random(const vkq_llama_config *c, uint64_t seed, float *params)
 {
-    vkq_llama_layout l;
-    vkq_llama_layout_of(c, &l);
+    vkq_llama_tensors ts;
+    vkq_llama_tensors_of(c, &ts);
     uint64_t state = seed * 0x9e3779b97f4a7c15ull + 1;
-    const float std = 0.02f;
-    /* GPT-2 style: residual projections scaled down with depth. */
-    const float residual_std = std / sqrtf(2.0f * (float)c->n_layers);
-    fill(params + l.tok_emb, l.rms_att - l.tok_emb, &state, 0.0f, std);
-    fill(params + l.rms_att, l.wq - l.rms_att, &state, 1.0f, 0.0f);
-    fill(params + l.wq, l.wo - l.wq, &state, 0.0f, std);
-    fill(params + l.wo, l.rms_ffn - l.wo, &state, 0.0f, residual_std);
-    fill(params + l.rms_ffn, l.w1 - l.rms_ffn, &state, 1.0f, 0.0f);
-    fill(params + l.w1, l.w2 - l.w1, &state, 0.0f, std);
-    fill(params + l.w2, l.w3 - l.w2, &state, 0.0f, residual_std);
-    fill(params + l.w3, l.rms_final - l.w3, &state, 0.0f, std);
-    fill(params + l.rms_final, c->dim, &state, 1.0f, 0.0f);
-    if (!c->shared_classifier)
-        fill(params + l.wcls, l.total - l.wcls, &state, 0.0f, std);
+    const float std = 0.02f, residual_std = std / sqrtf(2.0f * (float)c->n_layers);
+    for (int i = 0; i < VKQ_TENSOR_COUNT; i++) {
+        float mean, sd;
+        init_of((vkq_tensor_id)i, std, residual_std, &mean, &sd);
+        fill(params + ts.t[i].offset, vkq_tensor_floats(&ts, (vkq_tensor_id)i), &state, mean, sd);
+    }
 }

@@ -6,22 +6,101 @@
 
 #include "model/model_internal.h"
 
+void vkq_model_dims_of(const vkq_llama_config *c, model_dims *out)
+{
+    uint32_t hd = vkq_llama_head_dim(c);
+    *out = (model_dims){.d = c->dim, .h = c->hidden_dim, .head_dim = hd,
+                        .q_dim = c->n_heads * hd, .kv_dim = c->n_kv_heads * hd,
+                        .vocab = c->vocab_size};
+}
+
+enum { LAYER_BUFS = sizeof(layer_acts) / sizeof(vkq_buf),
+       WORK_BUFS = sizeof(grad_work) / sizeof(vkq_buf) };
+
+/* Floats of each layer activation, in layer_acts order, for t tokens. */
+static void layer_sizes(const vkq_llama_config *c, uint64_t t, uint64_t out[LAYER_BUFS])
+{
+    model_dims m;
+    vkq_model_dims_of(c, &m);
+    uint64_t norm = c->qk_norm ? 1 : 0;
+    const uint64_t sizes[LAYER_BUFS] = {
+        t * m.d,                 /* xn_att [t][D] */
+        t,                       /* rstd_att [t] */
+        norm * t * m.q_dim,      /* q_raw [t][QD]: before the q norm */
+        norm * t * m.kv_dim,     /* k_raw [t][KVD] */
+        norm * t * c->n_heads,   /* rstd_q [t][n_heads] */
+        norm * t * c->n_kv_heads, /* rstd_k [t][n_kv_heads] */
+        t * m.q_dim,             /* q [t][QD] */
+        t * m.kv_dim,            /* k [t][KVD] */
+        t * m.kv_dim,            /* v [t][KVD] */
+        t * m.q_dim,             /* att [t][QD] */
+        t * c->n_heads,          /* lse [t][n_heads] */
+        t * m.d,                 /* res_mid [t][D] */
+        t * m.d,                 /* xn_ffn [t][D] */
+        t,                       /* rstd_ffn [t] */
+        t * m.h,                 /* h1 [t][H] */
+        t * m.h,                 /* h3 [t][H] */
+        t * m.h,                 /* hg [t][H] */
+    };
+    memcpy(out, sizes, sizeof sizes);
+}
+
+/* Floats of each gradient workspace buffer, in grad_work order. */
+static void work_sizes(const vkq_llama_config *c, uint64_t t, uint64_t r,
+                       uint64_t out[WORK_BUFS])
+{
+    model_dims m;
+    vkq_model_dims_of(c, &m);
+    uint64_t norm = c->qk_norm ? 1 : 0;
+    const uint64_t sizes[WORK_BUFS] = {
+        t * m.d,              /* dres [t][D] */
+        t * m.d,              /* dxn [t][D] */
+        t * m.q_dim,          /* dq [t][QD] */
+        t * m.kv_dim,         /* dk [t][KVD] */
+        t * m.kv_dim,         /* dv [t][KVD] */
+        norm * t * m.q_dim,   /* dq_raw [t][QD]: before the q norm */
+        norm * t * m.kv_dim,  /* dk_raw [t][KVD] */
+        t * m.q_dim,          /* datt [t][QD] */
+        t * m.h,              /* dh1 [t][H] */
+        t * m.h,              /* dh3 [t][H] */
+        t * m.h,              /* dhg [t][H] */
+        r * m.d,              /* dhsel [r][D] */
+    };
+    memcpy(out, sizes, sizeof sizes);
+}
+
+static uint64_t sum(const uint64_t *x, size_t n)
+{
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += x[i];
+    return s;
+}
+
+/* Activations outside the layers: residual streams, final norm, logits, the batch's ints. */
+static uint64_t other_activations(const vkq_llama_config *c, const vkq_model_options *o)
+{
+    uint64_t t = o->max_tokens, r = o->max_rows, d = c->dim;
+    uint64_t ints = 3 * t + r + (o->training ? 3 * t + 1 : 0); /* batch, embedding index */
+    return (c->n_layers + 1) * t * d + t * d + t + r * (d + c->vocab_size) + ints +
+           vkq_llama_head_dim(c) / 2;
+}
+
 void vkq_model_memory_plan(const vkq_llama_config *c, const vkq_model_options *o,
                            vkq_memory_plan *plan)
 {
-    vkq_llama_layout layout;
-    vkq_llama_layout_of(c, &layout);
-    uint64_t t = o->max_tokens, r = o->max_rows, d = c->dim, h = c->hidden_dim;
-    uint64_t kvd = (uint64_t)c->n_kv_heads * (d / c->n_heads);
-    uint64_t per_layer = t * (4 * d + 2 + 2 * kvd + c->n_heads + 3 * h) + t * d /* res */;
+    vkq_llama_tensors ts;
+    vkq_llama_tensors_of(c, &ts);
+    uint64_t layer[LAYER_BUFS], work[WORK_BUFS];
+    layer_sizes(c, o->max_tokens, layer);
+    work_sizes(c, o->max_tokens, o->max_rows, work);
     memset(plan, 0, sizeof *plan);
-    plan->weights = f32(layout.total);
-    plan->activations = f32(c->n_layers * per_layer + t * (2 * d + 1) + 3 * t /* ints */ +
-                            r * (d + c->vocab_size + 1));
+    plan->weights = f32(ts.total);
+    plan->activations = f32(c->n_layers * sum(layer, LAYER_BUFS) + other_activations(c, o));
     if (o->training) {
-        plan->gradients = f32(layout.total);
-        plan->optimizer = f32(2 * layout.total);
-        plan->activations += f32(t * (4 * d + 2 * kvd + 3 * h) + r * d + 3 * t);
+        plan->gradients = f32(ts.total);
+        plan->optimizer = f32(2 * ts.total);
+        plan->activations += f32(sum(work, WORK_BUFS));
     }
     plan->total = plan->weights + plan->gradients + plan->optimizer + plan->activations;
 }
@@ -49,44 +128,22 @@ static vkq_status alloc(vkq_model *m, uint64_t floats, vkq_buf *out)
     return vkq_buf_alloc(m->ctx, f32(floats ? floats : 1), out);
 }
 
-static vkq_status alloc_layer(vkq_model *m, layer_acts *a)
+static vkq_status alloc_all(vkq_model *m, vkq_buf *bufs, const uint64_t *sizes, size_t n)
 {
-    uint64_t t = m->opt.max_tokens, d = m->cfg.dim, h = m->cfg.hidden_dim, kvd = m->kv_dim;
-    VKQ_TRY(alloc(m, t * d, &a->xn_att));
-    VKQ_TRY(alloc(m, t, &a->rstd_att));
-    VKQ_TRY(alloc(m, t * d, &a->q));
-    VKQ_TRY(alloc(m, t * kvd, &a->k));
-    VKQ_TRY(alloc(m, t * kvd, &a->v));
-    VKQ_TRY(alloc(m, t * d, &a->att));
-    VKQ_TRY(alloc(m, t * m->cfg.n_heads, &a->lse));
-    VKQ_TRY(alloc(m, t * d, &a->res_mid));
-    VKQ_TRY(alloc(m, t * d, &a->xn_ffn));
-    VKQ_TRY(alloc(m, t, &a->rstd_ffn));
-    VKQ_TRY(alloc(m, t * h, &a->h1));
-    VKQ_TRY(alloc(m, t * h, &a->h3));
-    VKQ_TRY(alloc(m, t * h, &a->hg));
+    for (size_t i = 0; i < n; i++)
+        VKQ_TRY(alloc(m, sizes[i], &bufs[i]));
     return VKQ_OK;
 }
 
 static vkq_status alloc_training(vkq_model *m)
 {
-    uint64_t t = m->opt.max_tokens, d = m->cfg.dim, h = m->cfg.hidden_dim, kvd = m->kv_dim;
-    uint64_t p = m->layout.total;
+    uint64_t p = m->tensors.total, work[WORK_BUFS];
     VKQ_TRY(alloc(m, p, &m->grads));
     VKQ_TRY(alloc(m, p, &m->adam_m));
     VKQ_TRY(alloc(m, p, &m->adam_v));
     VKQ_TRY(alloc(m, 1, &m->grad_sumsq));
-    grad_work *g = &m->g;
-    VKQ_TRY(alloc(m, t * d, &g->dres));
-    VKQ_TRY(alloc(m, t * d, &g->dxn));
-    VKQ_TRY(alloc(m, t * d, &g->dq));
-    VKQ_TRY(alloc(m, t * kvd, &g->dk));
-    VKQ_TRY(alloc(m, t * kvd, &g->dv));
-    VKQ_TRY(alloc(m, t * d, &g->datt));
-    VKQ_TRY(alloc(m, t * h, &g->dh1));
-    VKQ_TRY(alloc(m, t * h, &g->dh3));
-    VKQ_TRY(alloc(m, t * h, &g->dhg));
-    VKQ_TRY(alloc(m, (uint64_t)m->opt.max_rows * d, &g->dhsel));
+    work_sizes(&m->cfg, m->opt.max_tokens, m->opt.max_rows, work);
+    VKQ_TRY(alloc_all(m, (vkq_buf *)&m->g, work, WORK_BUFS));
     vkq_rec *rec;
     VKQ_TRY(vkq_rec_create(m->ctx, &rec));
     vkq_status s = vkq_rec_begin(rec);
@@ -105,9 +162,10 @@ static vkq_status alloc_training(vkq_model *m)
 static vkq_status model_init(vkq_model *m, const float *params)
 {
     const vkq_llama_config *c = &m->cfg;
-    uint64_t t = m->opt.max_tokens, d = c->dim;
-    VKQ_TRY(alloc(m, m->layout.total, &m->params));
-    VKQ_TRY(vkq_buf_upload(m->ctx, m->params, 0, params, f32(m->layout.total)));
+    uint64_t t = m->opt.max_tokens, d = c->dim, layer[LAYER_BUFS];
+    VKQ_TRY(alloc(m, m->tensors.total, &m->params));
+    VKQ_TRY(vkq_buf_upload(m->ctx, m->params, 0, params, f32(m->tensors.total)));
+    VKQ_TRY(vkq_model_upload_rope(m->ctx, c, &m->inv_freq));
     VKQ_TRY(alloc(m, t, &m->tokens));
     VKQ_TRY(alloc(m, t, &m->starts));
     VKQ_TRY(alloc(m, t, &m->positions));
@@ -118,8 +176,9 @@ static vkq_status model_init(vkq_model *m, const float *params)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t l = 0; l <= c->n_layers; l++)
         VKQ_TRY(alloc(m, t * d, &m->res[l]));
+    layer_sizes(c, t, layer);
     for (uint32_t l = 0; l < c->n_layers; l++)
-        VKQ_TRY(alloc_layer(m, &m->layers[l]));
+        VKQ_TRY(alloc_all(m, (vkq_buf *)&m->layers[l], layer, LAYER_BUFS));
     VKQ_TRY(alloc(m, t * d, &m->xn_final));
     VKQ_TRY(alloc(m, t, &m->rstd_final));
     VKQ_TRY(alloc(m, (uint64_t)m->opt.max_rows * d, &m->hsel));
@@ -150,9 +209,8 @@ vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const flo
     m->ctx = ctx;
     m->cfg = *cfg;
     m->opt = *o;
-    vkq_llama_layout_of(cfg, &m->layout);
-    m->head_dim = cfg->dim / cfg->n_heads;
-    m->kv_dim = cfg->n_kv_heads * m->head_dim;
+    vkq_llama_tensors_of(cfg, &m->tensors);
+    vkq_model_dims_of(cfg, &m->dims);
     vkq_status s = model_init(m, params);
     if (s != VKQ_OK) {
         vkq_saved_error e = vkq_error_save(s);
@@ -167,7 +225,7 @@ void vkq_model_destroy(vkq_model *m)
 {
     if (!m)
         return;
-    vkq_buf *bufs[] = {&m->params, &m->grads, &m->adam_m, &m->adam_v, &m->grad_sumsq,
+    vkq_buf *bufs[] = {&m->params, &m->grads, &m->adam_m, &m->adam_v, &m->grad_sumsq, &m->inv_freq,
                        &m->tokens, &m->starts, &m->positions, &m->rows, &m->emb_positions,
                        &m->emb_group_start, &m->emb_group_token, &m->xn_final, &m->rstd_final,
                        &m->hsel, &m->logits};
@@ -197,19 +255,33 @@ vkq_buf vkq_model_grad_sumsq(const vkq_model *m) { return m->grad_sumsq; }
 
 vkq_status vkq_model_download_params(vkq_model *m, float *params)
 {
-    return vkq_buf_download(m->ctx, m->params, 0, params, f32(m->layout.total));
+    return vkq_buf_download(m->ctx, m->params, 0, params, f32(m->tensors.total));
 }
 
 vkq_status vkq_model_download_moments(vkq_model *m, float *first, float *second)
 {
     VKQ_TRY(need_training(m));
-    VKQ_TRY(vkq_buf_download(m->ctx, m->adam_m, 0, first, f32(m->layout.total)));
-    return vkq_buf_download(m->ctx, m->adam_v, 0, second, f32(m->layout.total));
+    VKQ_TRY(vkq_buf_download(m->ctx, m->adam_m, 0, first, f32(m->tensors.total)));
+    return vkq_buf_download(m->ctx, m->adam_v, 0, second, f32(m->tensors.total));
 }
 
 vkq_status vkq_model_upload_moments(vkq_model *m, const float *first, const float *second)
 {
     VKQ_TRY(need_training(m));
-    VKQ_TRY(vkq_buf_upload(m->ctx, m->adam_m, 0, first, f32(m->layout.total)));
-    return vkq_buf_upload(m->ctx, m->adam_v, 0, second, f32(m->layout.total));
+    VKQ_TRY(vkq_buf_upload(m->ctx, m->adam_m, 0, first, f32(m->tensors.total)));
+    return vkq_buf_upload(m->ctx, m->adam_v, 0, second, f32(m->tensors.total));
+}
+
+vkq_status vkq_model_upload_rope(vkq_ctx *ctx, const vkq_llama_config *c, vkq_buf *out)
+{
+    uint32_t half = vkq_llama_head_dim(c) / 2;
+    float *inv_freq = malloc(half * sizeof *inv_freq);
+    if (!inv_freq)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    vkq_llama_rope_frequencies(c, inv_freq);
+    vkq_status s = vkq_buf_alloc(ctx, f32(half), out);
+    if (s == VKQ_OK)
+        s = vkq_buf_upload(ctx, *out, 0, inv_freq, f32(half));
+    free(inv_freq);
+    return s;
 }

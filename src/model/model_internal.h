@@ -6,22 +6,33 @@
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
 
+/* One layer's activations; model.c's layer_sizes gives each one's shape. */
 typedef struct layer_acts {
-    vkq_buf xn_att, rstd_att, q, k, v, att, lse, res_mid, xn_ffn, rstd_ffn, h1, h3, hg;
+    vkq_buf xn_att, rstd_att, q_raw, k_raw, rstd_q, rstd_k, q, k, v, att, lse, res_mid, xn_ffn,
+        rstd_ffn, h1, h3, hg;
 } layer_acts;
 
-/* Gradient workspace, reused by every layer. */
+/* Gradient workspace, reused by every layer; model.c's work_sizes gives the shapes. */
 typedef struct grad_work {
-    vkq_buf dres, dxn, dq, dk, dv, datt, dh1, dh3, dhg, dhsel;
+    vkq_buf dres, dxn, dq, dk, dv, dq_raw, dk_raw, datt, dh1, dh3, dhg, dhsel;
 } grad_work;
+
+/* Widths the forward and backward use, from the description. */
+typedef struct model_dims {
+    uint32_t d, h, head_dim, q_dim, kv_dim, vocab;
+} model_dims;
+
+void vkq_model_dims_of(const vkq_llama_config *c, model_dims *out);
+/* Uploads the description's RoPE inverse frequencies into a new buffer. */
+vkq_status vkq_model_upload_rope(vkq_ctx *ctx, const vkq_llama_config *c, vkq_buf *out);
 
 struct vkq_model {
     vkq_ctx *ctx;
     vkq_llama_config cfg;
-    vkq_llama_layout layout;
+    vkq_llama_tensors tensors;
     vkq_model_options opt;
-    uint32_t head_dim, kv_dim;
-    vkq_buf params, grads, adam_m, adam_v, grad_sumsq;
+    model_dims dims;
+    vkq_buf params, grads, adam_m, adam_v, grad_sumsq, inv_freq;
     vkq_buf tokens, starts, positions, rows;
     vkq_buf emb_positions, emb_group_start, emb_group_token;
     uint32_t emb_groups;
@@ -33,6 +44,23 @@ struct vkq_model {
 };
 
 static inline uint64_t f32(uint64_t n) { return n * sizeof(float); }
+
+/* Layer l's slice of a tensor in a flat block (parameters or gradients). */
+vkq_buf vkq_tensor_buf(vkq_buf block, const vkq_llama_tensors *ts, vkq_tensor_id id, uint32_t l);
+/* y[rows][out] (+)= x[rows][in] . w[out][in]^T */
+vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, vkq_buf w, vkq_buf y, uint32_t rows,
+                            uint32_t in, uint32_t out, float beta);
+
+/* Attention's inputs from a layer's normalised input: q, k, v projections, their biases,
+ * the q/k norms and RoPE, as the description asks. q_raw, k_raw, rstd_q and rstd_k hold the
+ * projections before the norms (unused without qk_norm). */
+typedef struct qkv_bufs {
+    vkq_buf xn, q_raw, k_raw, rstd_q, rstd_k, q, k, v;
+} qkv_bufs;
+vkq_status vkq_model_qkv_forward(vkq_rec *rec, const vkq_llama_config *c, const model_dims *m,
+                                 const vkq_llama_tensors *ts, vkq_buf params, uint32_t l,
+                                 const qkv_bufs *b, const vkq_rope_args *rope);
+
 
 static inline vkq_status need_training(const vkq_model *m)
 {

@@ -5,18 +5,25 @@
 
 /* The first n floats of a buffer: descriptors and barriers then cover only what is used. */
 static vkq_buf head(vkq_buf b, uint64_t n) { return vkq_buf_slice(b, 0, f32(n)); }
-static vkq_buf param(const vkq_model *m, size_t offset, size_t n)
+
+vkq_buf vkq_tensor_buf(vkq_buf block, const vkq_llama_tensors *ts, vkq_tensor_id id, uint32_t l)
 {
-    return vkq_buf_slice(m->params, f32(offset), f32(n));
-}
-static vkq_buf grad(const vkq_model *m, size_t offset, size_t n)
-{
-    return vkq_buf_slice(m->grads, f32(offset), f32(n));
+    const vkq_tensor *t = &ts->t[id];
+    return vkq_buf_slice(block, f32(vkq_tensor_at(t, l)), f32(vkq_tensor_slice(t)));
 }
 
-/* y[rows][out] (+)= x[rows][in] . w[out][in]^T */
-static vkq_status linear(vkq_rec *rec, vkq_buf x, vkq_buf w, vkq_buf y, uint32_t rows,
-                         uint32_t in, uint32_t out, float beta)
+static vkq_buf param(const vkq_model *m, vkq_tensor_id id, uint32_t l)
+{
+    return vkq_tensor_buf(m->params, &m->tensors, id, l);
+}
+
+static vkq_buf grad(const vkq_model *m, vkq_tensor_id id, uint32_t l)
+{
+    return vkq_tensor_buf(m->grads, &m->tensors, id, l);
+}
+
+vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, vkq_buf w, vkq_buf y, uint32_t rows,
+                            uint32_t in, uint32_t out, float beta)
 {
     vkq_matmul_args a = {.form = VKQ_MATMUL_NT, .m = rows, .n = out, .k = in, .alpha = 1.0f,
                          .beta = beta};
@@ -106,39 +113,77 @@ vkq_status vkq_model_set_batch(vkq_model *m, const vkq_batch *b)
     return VKQ_OK;
 }
 
+/* One projection of the attention inputs: y = x w^T (+ b), then (with a norm weight) the
+ * per-head norm from raw into y, then RoPE when rope is not NULL. */
+static vkq_status project(vkq_rec *rec, const vkq_llama_config *c, const model_dims *m,
+                          vkq_buf xn, vkq_buf w, vkq_buf bias, vkq_buf norm_w, vkq_buf raw,
+                          vkq_buf rstd, vkq_buf y, uint32_t heads, uint32_t n,
+                          const vkq_rope_args *rope)
+{
+    uint32_t width = heads * m->head_dim;
+    vkq_buf out = norm_w.block ? raw : y;
+    VKQ_TRY(vkq_model_linear(rec, xn, w, out, n, m->d, width, 0.0f));
+    if (bias.block)
+        VKQ_TRY(vkq_bias_forward(rec, out, bias, n, width));
+    if (norm_w.block)
+        VKQ_TRY(vkq_rmsnorm_forward(rec, raw, norm_w, y, rstd, n * heads, m->head_dim,
+                                    c->norm_eps));
+    if (!rope)
+        return VKQ_OK;
+    vkq_rope_args r = *rope;
+    r.heads = heads;
+    return vkq_rope_forward(rec, y, &r);
+}
+
+vkq_status vkq_model_qkv_forward(vkq_rec *rec, const vkq_llama_config *c, const model_dims *m,
+                                 const vkq_llama_tensors *ts, vkq_buf params, uint32_t l,
+                                 const qkv_bufs *b, const vkq_rope_args *rope)
+{
+    vkq_buf none = {0};
+    int bias = c->qkv_bias, norm = c->qk_norm;
+    uint32_t n = rope->n;
+#define W(id) vkq_tensor_buf(params, ts, id, l)
+    VKQ_TRY(project(rec, c, m, b->xn, W(VKQ_WQ), bias ? W(VKQ_BQ) : none,
+                    norm ? W(VKQ_Q_NORM) : none, b->q_raw, b->rstd_q, b->q, c->n_heads, n, rope));
+    VKQ_TRY(project(rec, c, m, b->xn, W(VKQ_WK), bias ? W(VKQ_BK) : none,
+                    norm ? W(VKQ_K_NORM) : none, b->k_raw, b->rstd_k, b->k, c->n_kv_heads, n,
+                    rope));
+    return project(rec, c, m, b->xn, W(VKQ_WV), bias ? W(VKQ_BV) : none, none, none, none, b->v,
+                   c->n_kv_heads, n, NULL);
+#undef W
+}
+
+static vkq_rope_args rope_args(const vkq_model *m)
+{
+    return (vkq_rope_args){.positions = m->positions, .inv_freq = m->inv_freq,
+                           .n = m->n_tokens, .heads = 1, .head_dim = m->dims.head_dim,
+                           .pairs = m->cfg.rope_pairs};
+}
+
 static vkq_status layer_forward(vkq_model *m, vkq_rec *rec, uint32_t l)
 {
     const vkq_llama_config *c = &m->cfg;
-    const vkq_llama_layout *p = &m->layout;
+    const model_dims *md = &m->dims;
     const layer_acts *a = &m->layers[l];
-    uint32_t t = m->n_tokens, d = c->dim, h = c->hidden_dim, kvd = m->kv_dim;
+    uint32_t t = m->n_tokens, d = md->d, h = md->h;
     vkq_buf res = head(m->res[l], (uint64_t)t * d), res_mid = head(a->res_mid, (uint64_t)t * d);
-    VKQ_TRY(vkq_rmsnorm_forward(rec, res, param(m, p->rms_att + (size_t)l * d, d), a->xn_att,
-                                a->rstd_att, t, d, c->norm_eps));
-    VKQ_TRY(linear(rec, a->xn_att, param(m, p->wq + (size_t)l * d * d, (size_t)d * d), a->q, t,
-                   d, d, 0.0f));
-    VKQ_TRY(linear(rec, a->xn_att, param(m, p->wk + (size_t)l * kvd * d, (size_t)kvd * d), a->k,
-                   t, d, kvd, 0.0f));
-    VKQ_TRY(linear(rec, a->xn_att, param(m, p->wv + (size_t)l * kvd * d, (size_t)kvd * d), a->v,
-                   t, d, kvd, 0.0f));
-    VKQ_TRY(vkq_rope_forward(rec, a->q, m->positions, t, c->n_heads, m->head_dim, c->rope_theta));
-    VKQ_TRY(vkq_rope_forward(rec, a->k, m->positions, t, c->n_kv_heads, m->head_dim, c->rope_theta));
+    VKQ_TRY(vkq_rmsnorm_forward(rec, res, param(m, VKQ_RMS_ATT, l), a->xn_att, a->rstd_att, t, d,
+                                c->norm_eps));
+    qkv_bufs qkv = {a->xn_att, a->q_raw, a->k_raw, a->rstd_q, a->rstd_k, a->q, a->k, a->v};
+    vkq_rope_args rope = rope_args(m);
+    VKQ_TRY(vkq_model_qkv_forward(rec, c, md, &m->tensors, m->params, l, &qkv, &rope));
     VKQ_TRY(vkq_attention_forward(rec, a->q, a->k, a->v, m->starts, a->att, a->lse, t,
-                                  c->n_heads, c->n_kv_heads, m->head_dim));
+                                  c->n_heads, c->n_kv_heads, md->head_dim));
     VKQ_TRY(vkq_copy(rec, res, res_mid, t * d));
-    VKQ_TRY(linear(rec, a->att, param(m, p->wo + (size_t)l * d * d, (size_t)d * d), res_mid, t, d,
-                   d, 1.0f));
-    VKQ_TRY(vkq_rmsnorm_forward(rec, res_mid, param(m, p->rms_ffn + (size_t)l * d, d), a->xn_ffn,
-                                a->rstd_ffn, t, d, c->norm_eps));
-    VKQ_TRY(linear(rec, a->xn_ffn, param(m, p->w1 + (size_t)l * h * d, (size_t)h * d), a->h1, t,
-                   d, h, 0.0f));
-    VKQ_TRY(linear(rec, a->xn_ffn, param(m, p->w3 + (size_t)l * h * d, (size_t)h * d), a->h3, t,
-                   d, h, 0.0f));
+    VKQ_TRY(vkq_model_linear(rec, a->att, param(m, VKQ_WO, l), res_mid, t, md->q_dim, d, 1.0f));
+    VKQ_TRY(vkq_rmsnorm_forward(rec, res_mid, param(m, VKQ_RMS_FFN, l), a->xn_ffn, a->rstd_ffn,
+                                t, d, c->norm_eps));
+    VKQ_TRY(vkq_model_linear(rec, a->xn_ffn, param(m, VKQ_W1, l), a->h1, t, d, h, 0.0f));
+    VKQ_TRY(vkq_model_linear(rec, a->xn_ffn, param(m, VKQ_W3, l), a->h3, t, d, h, 0.0f));
     VKQ_TRY(vkq_swiglu_forward(rec, a->h1, a->h3, a->hg, t * h));
     vkq_buf out = head(m->res[l + 1], (uint64_t)t * d);
     VKQ_TRY(vkq_copy(rec, res_mid, out, t * d));
-    return linear(rec, a->hg, param(m, p->w2 + (size_t)l * d * h, (size_t)d * h), out, t, h, d,
-                  1.0f);
+    return vkq_model_linear(rec, a->hg, param(m, VKQ_W2, l), out, t, h, d, 1.0f);
 }
 
 vkq_status vkq_model_forward(vkq_model *m, vkq_rec *rec)
@@ -147,76 +192,102 @@ vkq_status vkq_model_forward(vkq_model *m, vkq_rec *rec)
     uint32_t t = m->n_tokens, d = c->dim;
     if (t == 0)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "vkq_model_forward before vkq_model_set_batch");
-    VKQ_TRY(vkq_embedding_forward(rec, param(m, m->layout.tok_emb, (size_t)c->vocab_size * d),
-                                  m->tokens, m->res[0], t, d, c->vocab_size));
+    VKQ_TRY(vkq_embedding_forward(rec, param(m, VKQ_TOK_EMB, 0), m->tokens, m->res[0], t, d,
+                                  c->vocab_size));
     for (uint32_t l = 0; l < c->n_layers; l++)
         VKQ_TRY(layer_forward(m, rec, l));
     VKQ_TRY(vkq_rmsnorm_forward(rec, head(m->res[c->n_layers], (uint64_t)t * d),
-                                param(m, m->layout.rms_final, d), m->xn_final, m->rstd_final, t,
-                                d, c->norm_eps));
+                                param(m, VKQ_RMS_FINAL, 0), m->xn_final, m->rstd_final, t, d,
+                                c->norm_eps));
     if (m->n_rows == 0)
         return VKQ_OK;
     VKQ_TRY(vkq_gather_rows(rec, m->xn_final, m->rows, m->hsel, m->n_rows, d, t));
-    return linear(rec, m->hsel, param(m, m->layout.wcls, (size_t)c->vocab_size * d),
-                  head(m->logits, (uint64_t)m->n_rows * c->vocab_size), m->n_rows, d,
-                  c->vocab_size, 0.0f);
+    return vkq_model_linear(rec, m->hsel, param(m, VKQ_WCLS, 0),
+                            head(m->logits, (uint64_t)m->n_rows * c->vocab_size), m->n_rows, d,
+                            c->vocab_size, 0.0f);
 }
 
 vkq_status vkq_model_zero_grads(vkq_model *m, vkq_rec *rec)
 {
     VKQ_TRY(need_training(m));
-    return vkq_fill(rec, m->grads, 0.0f, (uint32_t)m->layout.total);
+    return vkq_fill(rec, m->grads, 0.0f, (uint32_t)m->tensors.total);
+}
+
+/* The backward of project(): dy holds dL/d(y) after RoPE; the input gradient adds into dxn and
+ * the parameter gradients into theirs. dy_raw is the workspace for dL/d(raw) with qk_norm. */
+typedef struct project_grads {
+    vkq_tensor_id w, bias, norm;
+    vkq_buf raw, rstd, dy, dy_raw;
+    uint32_t heads;
+    int rope;
+} project_grads;
+
+static vkq_status project_backward(vkq_model *m, vkq_rec *rec, uint32_t l, vkq_buf xn,
+                                   const project_grads *p)
+{
+    const vkq_llama_config *c = &m->cfg;
+    const model_dims *md = &m->dims;
+    uint32_t t = m->n_tokens, width = p->heads * md->head_dim;
+    vkq_buf dy = p->dy;
+    if (p->rope) {
+        vkq_rope_args rope = rope_args(m);
+        rope.heads = p->heads;
+        VKQ_TRY(vkq_rope_backward(rec, dy, &rope));
+    }
+    if (c->qk_norm && p->rope) {
+        VKQ_TRY(vkq_fill(rec, p->dy_raw, 0.0f, t * width));
+        VKQ_TRY(vkq_rmsnorm_backward(rec, dy, p->raw, param(m, p->norm, l), p->rstd, p->dy_raw,
+                                     grad(m, p->norm, l), t * p->heads, md->head_dim));
+        dy = p->dy_raw;
+    }
+    if (c->qkv_bias)
+        VKQ_TRY(vkq_bias_backward(rec, dy, grad(m, p->bias, l), t, width));
+    VKQ_TRY(linear_input_grad(rec, dy, param(m, p->w, l), m->g.dxn, t, md->d, width, 1.0f));
+    return linear_weight_grad(rec, dy, xn, grad(m, p->w, l), t, md->d, width);
 }
 
 /* dres holds dL/d(res[l+1]) on entry and dL/d(res[l]) on return. */
 static vkq_status layer_backward(vkq_model *m, vkq_rec *rec, uint32_t l)
 {
     const vkq_llama_config *c = &m->cfg;
-    const vkq_llama_layout *p = &m->layout;
+    const model_dims *md = &m->dims;
     const layer_acts *a = &m->layers[l];
     const grad_work *g = &m->g;
-    uint32_t t = m->n_tokens, d = c->dim, h = c->hidden_dim, kvd = m->kv_dim;
-    size_t w2 = p->w2 + (size_t)l * d * h, w1 = p->w1 + (size_t)l * h * d,
-           w3 = p->w3 + (size_t)l * h * d, wo = p->wo + (size_t)l * d * d,
-           wq = p->wq + (size_t)l * d * d, wk = p->wk + (size_t)l * kvd * d,
-           wv = p->wv + (size_t)l * kvd * d;
-    size_t hd = (size_t)h * d, dd = (size_t)d * d, kd = (size_t)kvd * d;
+    uint32_t t = m->n_tokens, d = md->d, h = md->h, qd = md->q_dim, kvd = md->kv_dim;
 
     /* feed-forward: res[l+1] = res_mid + w2(silu(w1 xn) * w3 xn) */
-    VKQ_TRY(linear_input_grad(rec, g->dres, param(m, w2, hd), g->dhg, t, h, d, 0.0f));
-    VKQ_TRY(linear_weight_grad(rec, g->dres, a->hg, grad(m, w2, hd), t, h, d));
+    VKQ_TRY(linear_input_grad(rec, g->dres, param(m, VKQ_W2, l), g->dhg, t, h, d, 0.0f));
+    VKQ_TRY(linear_weight_grad(rec, g->dres, a->hg, grad(m, VKQ_W2, l), t, h, d));
     VKQ_TRY(vkq_fill(rec, g->dh1, 0.0f, t * h));
     VKQ_TRY(vkq_fill(rec, g->dh3, 0.0f, t * h));
     VKQ_TRY(vkq_swiglu_backward(rec, g->dhg, a->h1, a->h3, g->dh1, g->dh3, t * h));
-    VKQ_TRY(linear_input_grad(rec, g->dh1, param(m, w1, hd), g->dxn, t, d, h, 0.0f));
-    VKQ_TRY(linear_input_grad(rec, g->dh3, param(m, w3, hd), g->dxn, t, d, h, 1.0f));
-    VKQ_TRY(linear_weight_grad(rec, g->dh1, a->xn_ffn, grad(m, w1, hd), t, d, h));
-    VKQ_TRY(linear_weight_grad(rec, g->dh3, a->xn_ffn, grad(m, w3, hd), t, d, h));
-    VKQ_TRY(vkq_rmsnorm_backward(rec, g->dxn, a->res_mid, param(m, p->rms_ffn + (size_t)l * d, d),
-                                 a->rstd_ffn, g->dres, grad(m, p->rms_ffn + (size_t)l * d, d), t,
-                                 d));
+    VKQ_TRY(linear_input_grad(rec, g->dh1, param(m, VKQ_W1, l), g->dxn, t, d, h, 0.0f));
+    VKQ_TRY(linear_input_grad(rec, g->dh3, param(m, VKQ_W3, l), g->dxn, t, d, h, 1.0f));
+    VKQ_TRY(linear_weight_grad(rec, g->dh1, a->xn_ffn, grad(m, VKQ_W1, l), t, d, h));
+    VKQ_TRY(linear_weight_grad(rec, g->dh3, a->xn_ffn, grad(m, VKQ_W3, l), t, d, h));
+    VKQ_TRY(vkq_rmsnorm_backward(rec, g->dxn, a->res_mid, param(m, VKQ_RMS_FFN, l), a->rstd_ffn,
+                                 g->dres, grad(m, VKQ_RMS_FFN, l), t, d));
 
-    /* attention: res_mid = res[l] + wo(attention(rope(wq xn), rope(wk xn), wv xn)) */
-    VKQ_TRY(linear_input_grad(rec, g->dres, param(m, wo, dd), g->datt, t, d, d, 0.0f));
-    VKQ_TRY(linear_weight_grad(rec, g->dres, a->att, grad(m, wo, dd), t, d, d));
-    VKQ_TRY(vkq_fill(rec, g->dq, 0.0f, t * d));
+    /* attention: res_mid = res[l] + wo(attention(q, k, v)), q k v from project() */
+    VKQ_TRY(linear_input_grad(rec, g->dres, param(m, VKQ_WO, l), g->datt, t, qd, d, 0.0f));
+    VKQ_TRY(linear_weight_grad(rec, g->dres, a->att, grad(m, VKQ_WO, l), t, qd, d));
+    VKQ_TRY(vkq_fill(rec, g->dq, 0.0f, t * qd));
     VKQ_TRY(vkq_fill(rec, g->dk, 0.0f, t * kvd));
     VKQ_TRY(vkq_fill(rec, g->dv, 0.0f, t * kvd));
     VKQ_TRY(vkq_attention_backward(rec, g->datt, a->q, a->k, a->v, m->starts, a->att, a->lse,
                                    g->dq, g->dk, g->dv, t, c->n_heads, c->n_kv_heads,
-                                   m->head_dim));
-    VKQ_TRY(vkq_rope_backward(rec, g->dq, m->positions, t, c->n_heads, m->head_dim, c->rope_theta));
-    VKQ_TRY(vkq_rope_backward(rec, g->dk, m->positions, t, c->n_kv_heads, m->head_dim,
-                              c->rope_theta));
-    VKQ_TRY(linear_input_grad(rec, g->dq, param(m, wq, dd), g->dxn, t, d, d, 0.0f));
-    VKQ_TRY(linear_input_grad(rec, g->dk, param(m, wk, kd), g->dxn, t, d, kvd, 1.0f));
-    VKQ_TRY(linear_input_grad(rec, g->dv, param(m, wv, kd), g->dxn, t, d, kvd, 1.0f));
-    VKQ_TRY(linear_weight_grad(rec, g->dq, a->xn_att, grad(m, wq, dd), t, d, d));
-    VKQ_TRY(linear_weight_grad(rec, g->dk, a->xn_att, grad(m, wk, kd), t, d, kvd));
-    VKQ_TRY(linear_weight_grad(rec, g->dv, a->xn_att, grad(m, wv, kd), t, d, kvd));
+                                   md->head_dim));
+    VKQ_TRY(vkq_fill(rec, g->dxn, 0.0f, t * d));
+    const project_grads qkv[] = {
+        {VKQ_WQ, VKQ_BQ, VKQ_Q_NORM, a->q_raw, a->rstd_q, g->dq, g->dq_raw, c->n_heads, 1},
+        {VKQ_WK, VKQ_BK, VKQ_K_NORM, a->k_raw, a->rstd_k, g->dk, g->dk_raw, c->n_kv_heads, 1},
+        {VKQ_WV, VKQ_BV, VKQ_TENSOR_COUNT, a->v, a->v, g->dv, g->dv, c->n_kv_heads, 0},
+    };
+    for (size_t i = 0; i < sizeof qkv / sizeof qkv[0]; i++)
+        VKQ_TRY(project_backward(m, rec, l, a->xn_att, &qkv[i]));
     return vkq_rmsnorm_backward(rec, g->dxn, head(m->res[l], (uint64_t)t * d),
-                                param(m, p->rms_att + (size_t)l * d, d), a->rstd_att, g->dres,
-                                grad(m, p->rms_att + (size_t)l * d, d), t, d);
+                                param(m, VKQ_RMS_ATT, l), a->rstd_att, g->dres,
+                                grad(m, VKQ_RMS_ATT, l), t, d);
 }
 
 vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec)
@@ -226,27 +297,26 @@ vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec)
     uint32_t t = m->n_tokens, d = c->dim, r = m->n_rows, v = c->vocab_size;
     VKQ_TRY(need_training(m));
     vkq_buf dlogits = head(m->logits, (uint64_t)r * v);
-    size_t wcls = m->layout.wcls, emb = (size_t)v * d;
     VKQ_TRY(vkq_fill(rec, g->dres, 0.0f, t * d));
     VKQ_TRY(vkq_fill(rec, g->dxn, 0.0f, t * d));
     if (r) {
-        VKQ_TRY(linear_input_grad(rec, dlogits, param(m, wcls, emb), g->dhsel, r, d, v, 0.0f));
-        VKQ_TRY(linear_weight_grad(rec, dlogits, m->hsel, grad(m, wcls, emb), r, d, v));
+        VKQ_TRY(linear_input_grad(rec, dlogits, param(m, VKQ_WCLS, 0), g->dhsel, r, d, v, 0.0f));
+        VKQ_TRY(linear_weight_grad(rec, dlogits, m->hsel, grad(m, VKQ_WCLS, 0), r, d, v));
         VKQ_TRY(vkq_scatter_add_rows(rec, g->dhsel, m->rows, g->dxn, r, d, t));
     }
     VKQ_TRY(vkq_rmsnorm_backward(rec, g->dxn, head(m->res[c->n_layers], (uint64_t)t * d),
-                                 param(m, m->layout.rms_final, d), m->rstd_final, g->dres,
-                                 grad(m, m->layout.rms_final, d), t, d));
+                                 param(m, VKQ_RMS_FINAL, 0), m->rstd_final, g->dres,
+                                 grad(m, VKQ_RMS_FINAL, 0), t, d));
     for (uint32_t l = c->n_layers; l-- > 0;)
         VKQ_TRY(layer_backward(m, rec, l));
     return vkq_embedding_backward(rec, g->dres, m->emb_positions, m->emb_group_start,
                                   m->emb_group_token, m->emb_groups,
-                                  grad(m, m->layout.tok_emb, emb), t, d);
+                                  grad(m, VKQ_TOK_EMB, 0), t, d);
 }
 
 vkq_status vkq_model_adamw(vkq_model *m, vkq_rec *rec, vkq_buf hyper)
 {
-    uint32_t n = (uint32_t)m->layout.total;
+    uint32_t n = (uint32_t)m->tensors.total;
     VKQ_TRY(vkq_sumsq(rec, m->grads, n, m->grad_sumsq));
     return vkq_adamw(rec, m->params, m->grads, m->adam_m, m->adam_v, hyper, m->grad_sumsq, n);
 }

@@ -9,6 +9,7 @@
 
 #include "base/file.h"
 #include "train/train_internal.h"
+#include "vkquill/llama2c.h"
 #include "vkquill/causal_loss.h"
 #include "vkquill/kernels.h"
 
@@ -16,7 +17,7 @@ typedef struct trainer {
     vkq_ctx *ctx;
     const vkq_train_config *c;
     vkq_llama_config mcfg;
-    vkq_llama_layout layout;
+    vkq_llama_tensors tensors;
     vkq_tokenizer *tok;
     vkq_template tpl;
     vkq_dataset data, val_data;
@@ -207,9 +208,9 @@ static vkq_status load_reference(trainer *t, const vkq_model_options *o)
 static vkq_status resume(trainer *t)
 {
     float *params, *m, *v;
-    VKQ_TRY(train_checkpoint_load(t->checkpoint_path, t->layout.total, &t->st, &params, &m, &v));
+    VKQ_TRY(train_checkpoint_load(t->checkpoint_path, t->tensors.total, &t->st, &params, &m, &v));
     vkq_status s = vkq_buf_upload(t->ctx, vkq_model_params(t->model), 0, params,
-                                  4ull * t->layout.total);
+                                  4ull * t->tensors.total);
     if (s == VKQ_OK)
         s = vkq_model_upload_moments(t->model, m, v);
     free(params);
@@ -252,7 +253,7 @@ static vkq_status trainer_init(trainer *t)
     const vkq_train_config *c = t->c;
     float *params = NULL;
     VKQ_TRY(vkq_llama2c_read(c->model, &t->mcfg, &params));
-    vkq_llama_layout_of(&t->mcfg, &t->layout);
+    vkq_llama_tensors_of(&t->mcfg, &t->tensors);
     vkq_status s = vkq_tokenizer_load(c->tokenizer, t->mcfg.vocab_size, &t->tok);
     if (s == VKQ_OK)
         s = c->template_path[0] ? vkq_template_load(c->template_path, &t->tpl)
@@ -447,7 +448,7 @@ static vkq_status micro_step(trainer *t, int first, int last, float totals[4])
 
 static vkq_status save_checkpoint(trainer *t)
 {
-    size_t n = t->layout.total;
+    size_t n = t->tensors.total;
     float *params = malloc(3 * n * sizeof *params);
     if (!params)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory saving a checkpoint");

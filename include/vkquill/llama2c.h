@@ -1,0 +1,23 @@
+/* llama2.c checkpoints (legacy version-0 layout), read into and written from the model
+ * description. */
+#ifndef VKQUILL_LLAMA2C_H
+#define VKQUILL_LLAMA2C_H
+
+#include "vkquill/llama.h"
+
+/* Reads a llama2.c checkpoint: 7 int32 dim, hidden_dim, n_layers, n_heads, n_kv_heads,
+ * vocab_size (negative: a separate classifier follows), seq_len, then the float32 arrays in
+ * tensor-table order with two RoPE tables [seq_len][head_size/2] (skipped) before wcls.
+ * *params is malloc'ed and holds the table's total floats. The description gets llama2.c's
+ * fixed choices: head_dim dim / n_heads, interleaved RoPE pairs with theta 10000 and no
+ * scaling, norm_eps 1e-5, no biases or q/k norms, bos 1 and eos 2 (its tokenizer's). The
+ * file must be exactly as long as its header implies. */
+vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **params);
+
+/* Writes params (tensor-table order) as a llama2.c checkpoint, filling the RoPE tables from
+ * rope_theta for older readers that still use them; refuses a description the format cannot
+ * hold (own head_dim, RoPE halves or scaling, biases, q/k norms). Atomic: PATH.tmp is
+ * written, synced and renamed to PATH, so the file appears complete or not at all. */
+vkq_status vkq_llama2c_write(const char *path, const vkq_llama_config *cfg, const float *params);
+
+#endif
