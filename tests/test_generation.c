@@ -50,7 +50,9 @@ static int compare_case(const cJSON *c, const vkq_generation *g)
     return ok;
 }
 
-static int run(const cJSON *cases, vkq_ctx *ctx)
+/* halves: the model first moved to Hugging Face's RoPE layout (q/k rows permuted as
+ * transformers' convert_llama_weights_to_hf does), which must generate the same tokens. */
+static int run(const cJSON *cases, vkq_ctx *ctx, int halves)
 {
     vkq_llama_config cfg;
     float *params = NULL;
@@ -66,7 +68,9 @@ static int run(const cJSON *cases, vkq_ctx *ctx)
         uint32_t s = (uint32_t)cJSON_GetObjectItem(c, "steps")->valueint;
         steps = s > steps ? s : steps;
     }
+    printf("%s\n", halves ? "model moved to rotate_half RoPE pairs:" : "llama2.c model:");
     if (vkq_llama2c_read(MODEL, &cfg, &params) != VKQ_OK ||
+        (halves && vkq_llama_rope_to_halves(&cfg, params) != VKQ_OK) ||
         vkq_tokenizer_load(TOKENIZER, cfg.vocab_size, &tok) != VKQ_OK ||
         vkq_decoder_create(ctx, &cfg, params, (uint32_t)n, &dec) != VKQ_OK) {
         fprintf(stderr, "%s\n", vkq_last_error());
@@ -129,7 +133,7 @@ int main(void)
         fprintf(stderr, "%s\n", vkq_last_error());
         return 1;
     }
-    int failed = run(cases, ctx);
+    int failed = run(cases, ctx, 0) | run(cases, ctx, 1);
     cJSON_Delete(cases);
     if (vkq_ctx_destroy(ctx) != VKQ_OK) {
         fprintf(stderr, "%s\n", vkq_last_error());

@@ -94,6 +94,12 @@ void vkq_llama_rope_frequencies(const vkq_llama_config *c, float *inv_freq);
 /* Whether token is one of the config's end-of-sequence ids. */
 int vkq_llama_is_eos(const vkq_llama_config *c, int32_t token);
 
+/* Moves a model with interleaved RoPE pairs to Hugging Face's halves, as transformers'
+ * convert_llama_weights_to_hf does: within every query and key head, row 2i + a of wq and wk
+ * (and of bq, bk) moves to row a * head_dim / 2 + i. The model computes the same function
+ * afterwards. Refuses q/k norms (their weights would move too) and a model already in halves. */
+vkq_status vkq_llama_rope_to_halves(vkq_llama_config *c, float *params);
+
 /* Fresh weights for training from scratch: normal(0, 0.02) matrices (residual projections
  * scaled by 1/sqrt(2 n_layers)), RMSNorm gains 1, biases 0; deterministic for a seed. */
 void vkq_llama_init_random(const vkq_llama_config *c, uint64_t seed, float *params);

@@ -3,6 +3,8 @@
  * lead to a wrapped-around allocation or read. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "base/status_internal.h"
 #include "model/llama_internal.h"
@@ -169,4 +171,46 @@ int vkq_llama_is_eos(const vkq_llama_config *c, int32_t token)
         if (c->eos_ids[i] == token)
             return 1;
     return 0;
+}
+
+/* Rows [heads * head_dim][cols] of one layer: each head's rows 2i + a go to a * half + i. */
+static void permute_heads(float *w, uint32_t heads, uint32_t head_dim, uint32_t cols,
+                          float *scratch)
+{
+    uint32_t half = head_dim / 2;
+    size_t row = (size_t)cols * sizeof *w;
+    for (uint32_t h = 0; h < heads; h++) {
+        float *head = w + (size_t)h * head_dim * cols;
+        for (uint32_t i = 0; i < half; i++)
+            for (uint32_t a = 0; a < 2; a++)
+                memcpy(scratch + (size_t)(a * half + i) * cols, head + (size_t)(2 * i + a) * cols,
+                       row);
+        memcpy(head, scratch, row * head_dim);
+    }
+}
+
+vkq_status vkq_llama_rope_to_halves(vkq_llama_config *c, float *params)
+{
+    VKQ_TRY(vkq_llama_config_check(c));
+    if (c->rope_pairs != VKQ_ROPE_INTERLEAVED || c->qk_norm)
+        return vkq_fail(VKQ_ERR_UNSUPPORTED, "only a model with interleaved RoPE pairs and no "
+                        "q/k norms moves to halves");
+    vkq_llama_tensors ts;
+    vkq_llama_tensors_of(c, &ts);
+    uint32_t hd = vkq_llama_head_dim(c);
+    float *scratch = malloc((size_t)hd * c->dim * sizeof *scratch);
+    if (!scratch)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    const struct { vkq_tensor_id id; uint32_t heads; } moved[] = {
+        {VKQ_WQ, c->n_heads}, {VKQ_WK, c->n_kv_heads}, {VKQ_BQ, c->n_heads},
+        {VKQ_BK, c->n_kv_heads}};
+    for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++) {
+        const vkq_tensor *t = &ts.t[moved[i].id];
+        uint32_t cols = t->rows == 1 ? 1 : t->cols; /* a bias is one value per row */
+        for (uint32_t l = 0; l < t->layers; l++)
+            permute_heads(params + vkq_tensor_at(t, l), moved[i].heads, hd, cols, scratch);
+    }
+    free(scratch);
+    c->rope_pairs = VKQ_ROPE_HALVES;
+    return VKQ_OK;
 }
