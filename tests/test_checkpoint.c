@@ -91,6 +91,11 @@ static int file_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+static void with_bias(vkq_llama_config *c) { c->qkv_bias = 1; }
+static void with_qk_norm(vkq_llama_config *c) { c->qk_norm = 1; }
+static void with_halves(vkq_llama_config *c) { c->rope_pairs = VKQ_ROPE_HALVES; }
+static void with_head_dim(vkq_llama_config *c) { c->head_dim = 6; }
+
 static void expect_config_problem(vkq_llama_config c, const char *what)
 {
     vkq_status s = vkq_llama_config_check(&c);
@@ -359,8 +364,20 @@ static void failed_writes_leave_nothing(void **state)
     assert_false(file_exists(temp_path("taken.tmp")));
     assert_int_equal(rmdir(dir), 0);
 
-    c.n_kv_heads = 3;
+    /* what the format cannot hold is refused before anything is written */
     const char *path = temp_path("invalid.bin");
+    const struct { void (*change)(vkq_llama_config *); const char *why; } unheld[] = {
+        {with_bias, "biases"}, {with_qk_norm, "normalised"}, {with_halves, "halves"},
+        {with_head_dim, "head_dim 6"}};
+    for (size_t i = 0; i < sizeof unheld / sizeof unheld[0]; i++) {
+        vkq_llama_config u = c;
+        unheld[i].change(&u);
+        assert_int_equal(vkq_llama2c_write(path, &u, params), VKQ_ERR_UNSUPPORTED);
+        assert_non_null(strstr(vkq_last_error(), unheld[i].why));
+        assert_false(file_exists(path));
+    }
+
+    c.n_kv_heads = 3;
     assert_int_equal(vkq_llama2c_write(path, &c, params), VKQ_ERR_INVALID_ARGUMENT);
     assert_false(file_exists(path));
     assert_false(file_exists(temp_path("invalid.bin.tmp")));
