@@ -99,11 +99,11 @@ def make_tiny_weights(gen):
     return weights
 
 
-def make_batch(gen):
+def make_batch(gen, vocab_size=CFG.vocab_size):
     """Packed tokens, offsets, the selected rows, their targets and loss weights."""
     offsets = np.concatenate([[0], np.cumsum(SEQ_LENS)]).astype(np.int32)
     T = int(offsets[-1])
-    tokens = torch.randint(0, CFG.vocab_size, (T,), generator=gen).numpy().astype(np.int32)
+    tokens = torch.randint(0, vocab_size, (T,), generator=gen).numpy().astype(np.int32)
 
     # Every position with a next token inside its own sequence is a candidate ...
     candidates = [p for s in range(len(SEQ_LENS)) for p in range(offsets[s], offsets[s + 1] - 1)]

@@ -29,11 +29,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import write_golden, read_golden  # noqa: E402
+from make_golden import SEQ_LENS, make_batch, read_golden, write_golden  # noqa: E402
 
 F64 = torch.float64
-SEQ_LENS = (7, 12, 5)
-N_DROPPED_ROWS = 2
 SEED = 20261203
 
 COMMON = dict(hidden_size=16, intermediate_size=24, num_hidden_layers=2, vocab_size=40,
@@ -235,19 +233,6 @@ def forward(cfg, w, tokens, offsets, rows):
 # Batch, loss, checks
 
 
-def make_batch(cfg, gen):
-    offsets = np.concatenate([[0], np.cumsum(SEQ_LENS)]).astype(np.int32)
-    T = int(offsets[-1])
-    tokens = torch.randint(0, cfg["vocab_size"], (T,), generator=gen).numpy().astype(np.int32)
-    candidates = [p for s in range(len(SEQ_LENS)) for p in range(offsets[s], offsets[s + 1] - 1)]
-    dropped = torch.randperm(len(candidates), generator=gen)[:N_DROPPED_ROWS].tolist()
-    rows = np.array([p for k, p in enumerate(candidates) if k not in dropped], dtype=np.int32)
-    targets = tokens[rows + 1]
-    weights = 0.5 + torch.rand(len(rows), generator=gen, dtype=F64)
-    weights = (weights / weights.sum()).numpy().astype(np.float32)
-    return tokens, offsets, rows, targets, weights
-
-
 def weighted_loss(cfg, w, batch):
     tokens, offsets, rows, targets, weights = batch
     logits = forward(cfg, w, torch.from_numpy(tokens).long(), offsets,
@@ -344,7 +329,7 @@ def make_arch(name, out, gen):
     weights = make_weights(cfg, gen)
     write_dir(os.path.join(out, name), cfg, weights, "F32")
     write_dir(os.path.join(out, name + "_bf16"), cfg, weights, "BF16")
-    batch = make_batch(cfg, gen)
+    batch = make_batch(gen, cfg["vocab_size"])
     w = {k: v.clone().requires_grad_(True) for k, v in weights.items()}
     check_packing(cfg, w, batch)
     loss, logits = weighted_loss(cfg, w, batch)
