@@ -88,10 +88,10 @@ def read_golden(path):
 # The batch and the loss
 
 
-def make_tiny_weights(gen):
+def make_tiny_weights(gen, cfg=CFG):
     """Weights normal(0, 0.1); RMSNorm gains 1 + 0.1 * normal. Rounded to float32."""
     weights = {}
-    for name, shape in CFG.param_shapes():
+    for name, shape in cfg.param_shapes():
         w = 0.1 * torch.randn(shape, generator=gen, dtype=F64)
         if name.startswith("rms"):
             w = w + 1.0

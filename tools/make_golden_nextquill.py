@@ -197,14 +197,15 @@ Made with `/usr/bin/python3 tools/make_golden_nextquill.py` (PyTorch {torch_vers
 
 
 def write_readme(path, text):
-    """Replaces this script's section of the README (from its heading to the next heading of
-    the same level, or the end), or appends it."""
+    """Replaces the README's section headed by text's first line (from that heading to the
+    next heading of the same level, or the end), or appends it."""
+    heading = text.split("\n", 1)[0]
     old = open(path).read() if os.path.exists(path) else ""
-    start = old.find(README_HEADING)
+    start = old.find(heading)
     if start < 0:
         new = old.rstrip("\n") + "\n\n" + text
     else:
-        end = old.find("\n## ", start + len(README_HEADING))
+        end = old.find("\n## ", start + len(heading))
         new = old[:start] + text + (old[end + 1:] if end >= 0 else "")
     with open(path, "w") as f:
         f.write(new)
