@@ -247,9 +247,9 @@ def step(cfg, weights, pairs, method, delta):
     logits = model.forward_packed(torch.tensor(tokens), offsets, torch.tensor(rows))
     y = torch.tensor(targets)
     if paired:
-        loss_n, loss_p, loss = nq.causal_loss(logits, y, (weighting, align, False, False),
-                                              delta, None, None)
-        share = (nq.dce_of(logits.detach(), y) > delta).to(F64).mean()
+        loss_n, loss_p, loss, stats = nq.causal_loss(logits, y, (weighting, align, False, False),
+                                                     delta, None, None)
+        share = (stats[:, 0] > delta).to(F64).mean()
     else:
         loss_n = torch.nn.functional.cross_entropy(logits, y)
         loss_p, loss, share = torch.zeros((), dtype=F64), loss_n, torch.zeros((), dtype=F64)
