@@ -199,21 +199,6 @@ Made with `/usr/bin/python3 tools/make_golden_nextquill.py` (PyTorch {torch_vers
 """
 
 
-def write_readme(path, text):
-    """Replaces the README's section headed by text's first line (from that heading to the
-    next heading of the same level, or the end), or appends it."""
-    heading = text.split("\n", 1)[0]
-    old = open(path).read() if os.path.exists(path) else ""
-    start = old.find(heading)
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + len(heading))
-        new = old[:start] + text + (old[end + 1:] if end >= 0 else "")
-    with open(path, "w") as f:
-        f.write(new)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -270,7 +255,7 @@ def main():
 
     R = len(targets_np)
     prompts = ", ".join(f"{1 + h + x}/{2 + x}" for h, x, _ in SAMPLES)
-    write_readme(os.path.join(args.out, "README.md"), README.format(
+    make_golden.write_readme(os.path.join(args.out, "README.md"), README.format(
         torch_version=torch.__version__, seed=SEED, T=len(tokens), S1=len(offsets),
         offsets=offsets.tolist(), none=NONE_TOKEN, prompts=prompts,
         responses=", ".join(str(y) for _, _, y in SAMPLES), R=R, R2=2 * R, V=cfg.vocab_size,

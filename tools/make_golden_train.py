@@ -382,7 +382,7 @@ def main():
     for name, array in records:
         assert np.array_equal(back[name], array), name
 
-    nq.write_readme(path("README.md"), README.format(
+    make_golden.write_readme(path("README.md"), README.format(
         torch_version=torch.__version__, V=tok.vocab_size, M=N_MERGES, seed=SEED,
         N=len(pairs), k=HISTORY_K, mp=MAX_PROMPT_TOKENS, mt=MAX_TARGET_TOKENS, alpha=ALPHA,
         lam=LAMBDA, eps=EPS, delta=delta, W=len(records[1][1]), WO=len(records[2][1]),
