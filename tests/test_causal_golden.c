@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "golden/compare.h"
 #include "golden/golden.h"
 #include "vkquill/causal_loss.h"
 #include "vkquill/kernels.h"
@@ -55,16 +56,6 @@ typedef struct fixture {
 } fixture;
 
 static fixture *fx;
-
-static double nmse(const float *got, const float *want, size_t n)
-{
-    double err = 0, norm = 0;
-    for (size_t i = 0; i < n; i++) {
-        err += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
-        norm += (double)want[i] * want[i];
-    }
-    return err / norm;
-}
 
 static const float *golden_f32(const char *name, size_t n)
 {
@@ -178,8 +169,8 @@ static void reference_model_matches(void **state)
     assert_true(fx->rows <= 64);
     download_floats(fx->ref_logits, logits, n);
     download_floats(fx->dce, dce, fx->rows);
-    double e_logits = nmse(logits, golden_f32("ref_logits", n), n);
-    double e_dce = nmse(dce, golden_f32("dce_fixed", fx->rows), fx->rows);
+    double e_logits = vkq_nmse(logits, golden_f32("ref_logits", n), n);
+    double e_dce = vkq_nmse(dce, golden_f32("dce_fixed", fx->rows), fx->rows);
     print_message("reference logits nmse %.3e, fixed dce nmse %.3e\n", e_logits, e_dce);
     assert_true(e_logits < 1e-10);
     assert_true(e_dce < 1e-8);
@@ -223,19 +214,12 @@ static void gradients_match(const char *name)
     vkq_llama_layout_of(&fx->cfg, &layout);
     float *grads = malloc(layout.total * sizeof *grads);
     download_floats(vkq_model_grads(fx->model), grads, layout.total);
-    const float *want = golden_f32(record, layout.total);
-    /* Each parameter tensor on its own, so a wrong small tensor cannot hide in the total. */
-    size_t bounds[] = {layout.tok_emb, layout.rms_att, layout.wq, layout.wk, layout.wv,
-                       layout.wo, layout.rms_ffn, layout.w1, layout.w2, layout.w3,
-                       layout.rms_final, layout.total};
-    double worst = 0.0;
-    for (size_t i = 0; i + 1 < sizeof bounds / sizeof bounds[0]; i++) {
-        double e = nmse(grads + bounds[i], want + bounds[i], bounds[i + 1] - bounds[i]);
-        worst = e > worst ? e : worst;
-        assert_true(e < 1e-8);
-    }
-    print_message("%s gradients: worst tensor nmse %.3e\n", name, worst);
+    vkq_tensor_error worst = vkq_worst_tensor(&layout, grads, golden_f32(record, layout.total));
     free(grads);
+    print_message("%s gradients: worst tensor %s, nmse %.3e\n", name, worst.name, worst.nmse);
+    if (!(worst.nmse < 1e-8))
+        fail_msg("%s: the gradient of %s differs from PyTorch's: nmse %.3e (limit 1e-8)", name,
+                 worst.name, worst.nmse);
 }
 
 /* One column of the per-token stats against the same column of want ([R][4] both). A column
@@ -253,7 +237,7 @@ static double stats_column_matches(const char *name, const char *column, const f
     for (uint32_t r = 0; norm == 0.0 && r < fx->rows; r++)
         if (a[r] != 0.0f)
             fail_msg("%s: %s of token %u is %.9g, PyTorch's is 0", name, column, r, a[r]);
-    double e = norm == 0.0 ? 0.0 : nmse(a, b, fx->rows);
+    double e = norm == 0.0 ? 0.0 : vkq_nmse(a, b, fx->rows);
     if (!(e < 1e-8))
         fail_msg("%s: the per-token %s differs from PyTorch's: nmse %.3e (limit 1e-8)", name,
                  column, e);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "golden/compare.h"
 #include "golden/golden.h"
 #include "vkquill/data.h"
 #include "vkquill/llama.h"
@@ -186,37 +187,18 @@ static void read_log(const char *method, double values[LOG_VALUES])
     cJSON_Delete(root);
 }
 
-static double nmse(const float *got, const float *want, size_t n)
-{
-    double err = 0, norm = 0;
-    for (size_t i = 0; i < n; i++) {
-        err += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
-        norm += (double)want[i] * want[i];
-    }
-    return err / norm;
-}
-
-/* Each parameter tensor on its own, named in a failure. */
+/* Each parameter tensor on its own, the worst named in a failure. */
 static void gradients_match(const char *method, const float *grads)
 {
     char record[64];
     snprintf(record, sizeof record, "%s/grads", method);
     const float *want = NULL;
     OK(vkq_golden_f32(&fx->golden, record, fx->layout.total, &want));
-    const vkq_llama_layout *l = &fx->layout;
-    static const char *const names[] = {"tok_emb", "rms_att", "wq", "wk", "wv", "wo",
-                                        "rms_ffn", "w1", "w2", "w3", "rms_final"};
-    size_t bounds[] = {l->tok_emb, l->rms_att, l->wq, l->wk, l->wv, l->wo, l->rms_ffn,
-                       l->w1, l->w2, l->w3, l->rms_final, l->total};
-    double worst = 0.0;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        double e = nmse(grads + bounds[i], want + bounds[i], bounds[i + 1] - bounds[i]);
-        if (!(e < 1e-8))
-            fail_msg("%s: the gradient of %s differs from PyTorch's: nmse %.3e (limit 1e-8)",
-                     method, names[i], e);
-        worst = e > worst ? e : worst;
-    }
-    print_message("%s gradients: worst tensor nmse %.3e\n", method, worst);
+    vkq_tensor_error worst = vkq_worst_tensor(&fx->layout, grads, want);
+    print_message("%s gradients: worst tensor %s, nmse %.3e\n", method, worst.name, worst.nmse);
+    if (!(worst.nmse < 1e-8))
+        fail_msg("%s: the gradient of %s differs from PyTorch's: nmse %.3e (limit 1e-8)",
+                 method, worst.name, worst.nmse);
 }
 
 static void method_matches(void **state)
