@@ -1,6 +1,7 @@
 /* The NextQuill loss on a tiny model against PyTorch (tools/make_golden_nextquill.py): for
  * each method variant, the device forward, vkq_causal_loss and the device backward give
- * L_n, L_p, L and every parameter gradient. A second model, the frozen reference, gives the
+ * L_n, L_p, L, the per-token stats (DCE, weights, loss terms), the share of tokens above
+ * delta and every parameter gradient. A second model, the frozen reference, gives the
  * kl target and the fixed DCE. */
 #include <math.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "golden/compare.h"
 #include "golden/golden.h"
 #include "vkquill/llama2c.h"
 #include "vkquill/causal_loss.h"
@@ -55,16 +57,6 @@ typedef struct fixture {
 } fixture;
 
 static fixture *fx;
-
-static double nmse(const float *got, const float *want, size_t n)
-{
-    double err = 0, norm = 0;
-    for (size_t i = 0; i < n; i++) {
-        err += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
-        norm += (double)want[i] * want[i];
-    }
-    return err / norm;
-}
 
 static const float *golden_f32(const char *name, size_t n)
 {
@@ -178,8 +170,8 @@ static void reference_model_matches(void **state)
     assert_true(fx->rows <= 64);
     download_floats(fx->ref_logits, logits, n);
     download_floats(fx->dce, dce, fx->rows);
-    double e_logits = nmse(logits, golden_f32("ref_logits", n), n);
-    double e_dce = nmse(dce, golden_f32("dce_fixed", fx->rows), fx->rows);
+    double e_logits = vkq_nmse(logits, golden_f32("ref_logits", n), n);
+    double e_dce = vkq_nmse(dce, golden_f32("dce_fixed", fx->rows), fx->rows);
     print_message("reference logits nmse %.3e, fixed dce nmse %.3e\n", e_logits, e_dce);
     assert_true(e_logits < 1e-10);
     assert_true(e_dce < 1e-8);
@@ -223,19 +215,60 @@ static void gradients_match(const char *name)
     vkq_llama_tensors_of(&fx->cfg, &layout);
     float *grads = malloc(layout.total * sizeof *grads);
     download_floats(vkq_model_grads(fx->model), grads, layout.total);
-    const float *want = golden_f32(record, layout.total);
-    /* Each parameter tensor on its own, so a wrong small tensor cannot hide in the total. */
-    double worst = 0.0;
-    for (int i = 0; i < VKQ_TENSOR_COUNT; i++) {
-        size_t at = layout.t[i].offset, n = vkq_tensor_floats(&layout, (vkq_tensor_id)i);
-        if (n == 0)
-            continue;
-        double e = nmse(grads + at, want + at, n);
-        worst = e > worst ? e : worst;
-        assert_true(e < 1e-8);
-    }
-    print_message("%s gradients: worst tensor nmse %.3e\n", name, worst);
+    vkq_tensor_error worst = vkq_worst_tensor(&layout, grads, golden_f32(record, layout.total));
     free(grads);
+    print_message("%s gradients: worst tensor %s, nmse %.3e\n", name, worst.name, worst.nmse);
+    if (!(worst.nmse < 1e-8))
+        fail_msg("%s: the gradient of %s differs from PyTorch's: nmse %.3e (limit 1e-8)", name,
+                 worst.name, worst.nmse);
+}
+
+/* One column of the per-token stats against the same column of want ([R][4] both). A column
+ * that is zero in PyTorch (the alignment term without L_p) must be exactly zero. */
+static double stats_column_matches(const char *name, const char *column, const float *got,
+                                   int k, const float *want, size_t want_stride)
+{
+    float a[64], b[64];
+    double norm = 0.0;
+    for (uint32_t r = 0; r < fx->rows; r++) {
+        a[r] = got[4 * r + k];
+        b[r] = want[want_stride * r + (want_stride == 4 ? k : 0)];
+        norm += (double)b[r] * b[r];
+    }
+    for (uint32_t r = 0; norm == 0.0 && r < fx->rows; r++)
+        if (a[r] != 0.0f)
+            fail_msg("%s: %s of token %u is %.9g, PyTorch's is 0", name, column, r, a[r]);
+    double e = norm == 0.0 ? 0.0 : vkq_nmse(a, b, fx->rows);
+    if (!(e < 1e-8))
+        fail_msg("%s: the per-token %s differs from PyTorch's: nmse %.3e (limit 1e-8)", name,
+                 column, e);
+    return e;
+}
+
+/* The stats rows (DCE, w^, w^ * -log p^h[y], c * term), the DCE against the tool's own
+ * record of it, and the share of tokens above delta. */
+static void stats_match(const variant *v, const float *totals)
+{
+    static const char *const columns[] = {"DCE", "w^", "w^ * -log p^h[y]", "c * term"};
+    float stats[4 * 64];
+    assert_true(fx->rows <= 64);
+    download_floats(fx->stats, stats, 4ull * fx->rows);
+    char record[64];
+    snprintf(record, sizeof record, "%s/stats", v->name);
+    const float *want = golden_f32(record, 4ull * fx->rows);
+    double worst = stats_column_matches(v->name, v->fixed ? "fixed DCE" : "dynamic DCE", stats,
+                                        0, golden_f32(v->fixed ? "dce_fixed" : "dce", fx->rows),
+                                        1);
+    for (int k = 0; k < 4; k++) {
+        double e = stats_column_matches(v->name, columns[k], stats, k, want, 4);
+        worst = e > worst ? e : worst;
+    }
+    snprintf(record, sizeof record, "%s/share", v->name);
+    float share = *golden_f32(record, 1);
+    print_message("%s stats: worst column nmse %.3e; share above delta %.7f (PyTorch %.7f)\n",
+                  v->name, worst, totals[3], share);
+    if (!(fabsf(totals[3] - share) <= 1e-6f))
+        fail_msg("%s: the share above delta is %.9g, PyTorch's %.9g", v->name, totals[3], share);
 }
 
 static void variant_matches(void **state)
@@ -254,6 +287,7 @@ static void variant_matches(void **state)
     float totals[4];
     download_floats(fx->totals, totals, 4);
     losses_match(v->name, totals);
+    stats_match(v, totals);
     gradients_match(v->name);
 }
 

@@ -691,6 +691,42 @@ static void pair_fails_when_even_no_history_does_not_fit(void **state)
     assert_null(p.without_history);
 }
 
+/* The same prompts with the 5-token response (" xyz" + EOS): sequences of 34, 28, 22 and 17
+ * tokens. The context drops history from the oldest, like the prompt limit, and the tighter
+ * of the two wins. */
+static void pair_fits_the_model_context(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t max_prompt, max_sequence, used;
+        const char *prompt;
+    } cases[] = {
+        {0, 34, 3, "S|H:a1>o1;a2>o2;a3>o3;Q:qA:"}, {0, 33, 2, "S|H:a1>o1;a2>o2;Q:qA:"},
+        {0, 28, 2, "S|H:a1>o1;a2>o2;Q:qA:"},       {0, 27, 1, "S|H:a1>o1;Q:qA:"},
+        {0, 21, 0, "S|H:-Q:qA:"},                  {0, 17, 0, "S|H:-Q:qA:"},
+        {22, 33, 1, "S|H:a1>o1;Q:qA:"},            {29, 27, 1, "S|H:a1>o1;Q:qA:"},
+    };
+    vkq_sample s = compact_sample();
+    vkq_template t = compact_template();
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        vkq_prompt_limits limits = {.max_prompt_tokens = cases[i].max_prompt,
+                                    .max_sequence_tokens = cases[i].max_sequence};
+        vkq_pair p;
+        OK(vkq_pair_build(byte_tok, &t, &limits, &s, &p));
+        assert_int_equal(p.history_used, cases[i].used);
+        assert_true(p.n_with <= cases[i].max_sequence);
+        expect_pair(&p, cases[i].prompt, "S|H:-Q:qA:", "xyz");
+        vkq_pair_free(&p);
+    }
+    vkq_prompt_limits limits = {.max_sequence_tokens = 16};
+    vkq_pair p;
+    assert_int_equal(vkq_pair_build(byte_tok, &t, &limits, &s, &p), VKQ_ERR_FORMAT);
+    assert_string_equal(vkq_last_error(), "sample at line 7: 12 prompt tokens without history + "
+                                          "5 response tokens = 17, more than the model's "
+                                          "context length 16");
+    assert_null(p.with_history);
+}
+
 static void pair_uses_at_most_k_items(void **state)
 {
     (void)state;
@@ -910,6 +946,7 @@ int main(void)
         cmocka_unit_test(pair_drops_history_from_the_oldest),
         cmocka_unit_test(pair_fails_when_even_no_history_does_not_fit),
         cmocka_unit_test(pair_uses_at_most_k_items),
+        cmocka_unit_test(pair_fits_the_model_context),
         cmocka_unit_test(pair_cuts_the_target_and_appends_eos),
         cmocka_unit_test(pair_sequences_differ_only_in_the_history_block),
         cmocka_unit_test(pair_renders_times_and_literal_braces),

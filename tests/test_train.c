@@ -307,6 +307,175 @@ static void bad_configurations_are_refused(void **state)
     assert_non_null(strstr(vkq_last_error(), "--ref-model"));
 }
 
+/* A reference model is demanded only where the method uses one: --align kl only aligns mce
+ * and nextquill, and a fixed DCE only weighs the paired methods. */
+static void reference_model_only_when_the_method_uses_it(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method, *dce, *align;
+        int needs;
+    } cases[] = {
+        {"sft", "dynamic", "kl", 0},      {"dce", "dynamic", "kl", 0},
+        {"sft", "fixed", "", 0},          {"nextquill", "dynamic", "kl", 1},
+        {"mce", "dynamic", "kl", 1},      {"dce", "fixed", "", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        vkq_train_config c;
+        base_config(&c, cases[i].method, "noref");
+        strcpy(c.dce, cases[i].dce);
+        strcpy(c.align, cases[i].align);
+        c.ref_model[0] = '\0';
+        c.steps = 1;
+        if (!cases[i].needs) {
+            OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+            continue;
+        }
+        assert_int_equal(vkq_train_run(ctx, &c, NULL, NULL, NULL), VKQ_ERR_INVALID_ARGUMENT);
+        print_message("%s\n", vkq_last_error());
+        assert_non_null(strstr(vkq_last_error(), cases[i].method));
+        assert_non_null(strstr(vkq_last_error(), "--ref-model"));
+    }
+}
+
+static void write_lines(const char *name, const char *const *lines, int n)
+{
+    char path[256];
+    path_in(path, sizeof path, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s\n", lines[i]);
+    fclose(f);
+}
+
+/* The model's context is 256 tokens. History is dropped from the oldest until a sequence
+ * fits; a sample that does not fit even without history is refused, naming it and the
+ * lengths (or passed over with skip_bad). */
+static void sequences_fit_the_model_context(void **state)
+{
+    (void)state;
+    char long_text[301], long_history[1024], long_target[400];
+    memset(long_text, 'x', 300);
+    long_text[300] = '\0';
+    snprintf(long_history, sizeof long_history,
+             "{\"input\":\"tea\",\"target\":\"ok\",\"history\":[{\"input\":\"a\",\"output\":\"%.*s\"},"
+             "{\"input\":\"b\",\"output\":\"%s\"}]}", 100, long_text, long_text);
+    snprintf(long_target, sizeof long_target, "{\"input\":\"tea\",\"target\":\"%s\"}", long_text);
+    const char *lines[] = {long_target, samples[0], long_history};
+    write_lines("context.jsonl", lines, 3);
+    vkq_train_config c;
+    base_config(&c, "nextquill", "context");
+    path_in(c.data, sizeof c.data, "context.jsonl");
+    c.max_prompt_tokens = 0; /* no prompt limit: only the context bounds the sequences */
+    c.max_target_tokens = 0;
+    c.steps = 1;
+    c.batch = 2;
+    assert_int_equal(vkq_train_run(ctx, &c, NULL, NULL, NULL), VKQ_ERR_FORMAT);
+    print_message("%s\n", vkq_last_error());
+    assert_non_null(strstr(vkq_last_error(), "context.jsonl: sample at line 1: "));
+    assert_non_null(strstr(vkq_last_error(), "+ 302 response tokens"));
+    assert_non_null(strstr(vkq_last_error(), "context length 256"));
+    c.skip_bad = 1; /* the other two samples fit, the last without its older item */
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+}
+
+/* The byte-level vocabulary with id 3 (the byte 0x00) turned into the piece "e": the same
+ * size, but every "e" encodes differently. */
+static void write_other_tokenizer(const char *name)
+{
+    char path[256];
+    path_in(path, sizeof path, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    int32_t max_length = 6;
+    fwrite(&max_length, sizeof max_length, 1, f);
+    for (int id = 0; id < VKQ_BYTE_TOKENIZER_VOCAB; id++) {
+        char piece[8];
+        snprintf(piece, sizeof piece, "<0x%02X>", id - 3);
+        const char *text = id == 0 ? "<unk>" : id == 1 ? "<s>" : id == 2 ? "</s>"
+                           : id == 3 ? "e" : piece;
+        float score = 0.0f;
+        int32_t length = (int32_t)strlen(text);
+        fwrite(&score, sizeof score, 1, f);
+        fwrite(&length, sizeof length, 1, f);
+        fwrite(text, 1, (size_t)length, f);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+enum { CACHE_HEADER_BYTES = 16 };
+static const float CACHE_MARK = 123.0f;
+
+/* Overwrites every value of a run's fixed-DCE cache with CACHE_MARK, keeping its header:
+ * a reused cache still holds the mark after the next run, a recomputed one does not. */
+static void mark_cache(const char *run)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s/dce_cache.bin", dir, run);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long values = (ftell(f) - CACHE_HEADER_BYTES) / 4;
+    assert_true(values > 0);
+    assert_int_equal(fseek(f, CACHE_HEADER_BYTES, SEEK_SET), 0);
+    for (long i = 0; i < values; i++)
+        fwrite(&CACHE_MARK, sizeof CACHE_MARK, 1, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static int cache_marked(const char *run)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s/dce_cache.bin", dir, run);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    float v = 0.0f;
+    assert_int_equal(fseek(f, CACHE_HEADER_BYTES, SEEK_SET), 0);
+    assert_int_equal(fread(&v, sizeof v, 1, f), 1);
+    fclose(f);
+    return v == CACHE_MARK;
+}
+
+/* The fixed-DCE cache is reused while the reference model, the data, the template, the
+ * tokenizer and the prompt options stay the same, and recomputed when any of them changes. */
+static void fixed_dce_cache_follows_its_inputs(void **state)
+{
+    (void)state;
+    /* other data of the same size: one letter of one target changed */
+    const char *other[] = {samples[0], samples[1], samples[2],
+                           "{\"user\":\"u2\",\"input\":\"jam\",\"target\":\"jam is mad.\"}"};
+    write_lines("other.jsonl", other, 4);
+    write_text("template.json", "{\"prompt\": \"{history}Q: {input}\\nA:\"}");
+    write_other_tokenizer("tok2.bin");
+    static const struct {
+        const char *what;
+        int changes;
+    } cases[] = {{"same inputs", 0}, {"learning rate", 0}, {"reference model", 1},
+                 {"data", 1},        {"template", 1},      {"tokenizer", 1},
+                 {"history_k", 1},   {"max_target_tokens", 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        vkq_train_config c;
+        base_config(&c, "nextquill", "cache");
+        strcpy(c.dce, "fixed");
+        c.steps = 1;
+        OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+        mark_cache("cache");
+        switch (i) {
+        case 1: c.lr *= 2.0f; break;
+        case 2: path_in(c.ref_model, sizeof c.ref_model, "model.bin"); break; /* another */
+        case 3: path_in(c.data, sizeof c.data, "other.jsonl"); break;
+        case 4: path_in(c.template_path, sizeof c.template_path, "template.json"); break;
+        case 5: path_in(c.tokenizer, sizeof c.tokenizer, "tok2.bin"); break;
+        case 6: c.history_k = 1; break;
+        case 7: c.max_target_tokens = 4; break;
+        }
+        OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+        print_message("%s: %s\n", cases[i].what, cache_marked("cache") ? "reused" : "recomputed");
+        assert_int_equal(cache_marked("cache"), !cases[i].changes);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +486,9 @@ int main(void)
         cmocka_unit_test(generation_stops_after_max_new_tokens),
         cmocka_unit_test(nan_stops_the_run),
         cmocka_unit_test(bad_configurations_are_refused),
+        cmocka_unit_test(reference_model_only_when_the_method_uses_it),
+        cmocka_unit_test(sequences_fit_the_model_context),
+        cmocka_unit_test(fixed_dce_cache_follows_its_inputs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

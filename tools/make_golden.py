@@ -84,14 +84,30 @@ def read_golden(path):
     return records
 
 
+def write_readme(path, text):
+    """Replaces the README's section headed by text's first line (from that heading to the
+    next "## " heading, or the end), or appends it; sections are one blank line apart."""
+    heading = text.split("\n", 1)[0]
+    old = open(path).read() if os.path.exists(path) else ""
+    start = old.find(heading)
+    if start < 0:
+        new = (old.rstrip("\n") + "\n\n" if old else "") + text
+    else:
+        end = old.find("\n## ", start + len(heading))
+        rest = "\n" + old[end + 1:] if end >= 0 else ""
+        new = old[:start] + text.rstrip("\n") + "\n" + rest
+    with open(path, "w") as f:
+        f.write(new)
+
+
 # ----------------------------------------------------------------------------------------
 # The batch and the loss
 
 
-def make_tiny_weights(gen):
+def make_tiny_weights(gen, cfg=CFG):
     """Weights normal(0, 0.1); RMSNorm gains 1 + 0.1 * normal. Rounded to float32."""
     weights = {}
-    for name, shape in CFG.param_shapes():
+    for name, shape in cfg.param_shapes():
         w = 0.1 * torch.randn(shape, generator=gen, dtype=F64)
         if name.startswith("rms"):
             w = w + 1.0
@@ -247,16 +263,15 @@ def main():
 
     candidates = [p for s in range(len(SEQ_LENS)) for p in range(offsets[s], offsets[s + 1] - 1)]
     dropped = sorted(set(candidates) - set(rows.tolist()))
-    with open(os.path.join(args.out, "README.md"), "w") as f:
-        f.write(README.format(
-            torch_version=torch.__version__, **{k: getattr(CFG, k) for k in (
-                "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size",
-                "seq_len")},
-            T=len(tokens), S1=len(offsets), seq_lens=", ".join(map(str, SEQ_LENS)),
-            offsets=offsets.tolist(), R=len(rows),
-            dropped="token indices " + " and ".join(map(str, dropped)),
-            loss=loss.item(), P=CFG.n_params(), steps=ADAMW_STEPS, clip=CLIP_NORM, lr=LR,
-            betas=BETAS, eps=ADAM_EPS, wd=WEIGHT_DECAY))
+    write_readme(os.path.join(args.out, "README.md"), README.format(
+        torch_version=torch.__version__, **{k: getattr(CFG, k) for k in (
+            "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size",
+            "seq_len")},
+        T=len(tokens), S1=len(offsets), seq_lens=", ".join(map(str, SEQ_LENS)),
+        offsets=offsets.tolist(), R=len(rows),
+        dropped="token indices " + " and ".join(map(str, dropped)),
+        loss=loss.item(), P=CFG.n_params(), steps=ADAMW_STEPS, clip=CLIP_NORM, lr=LR,
+        betas=BETAS, eps=ADAM_EPS, wd=WEIGHT_DECAY))
 
     print(f"wrote {model_path} ({os.path.getsize(model_path)} bytes) and {golden_path} "
           f"({os.path.getsize(golden_path)} bytes)")

@@ -100,7 +100,8 @@ def js_weights(zh, z0):
 
 
 def causal_loss(logits, targets, variant, delta, fixed_dce, ref_logits):
-    """(L_n, L_p, L) for logits [2R, V]; DCE and the weights carry no gradient."""
+    """(L_n, L_p, L, stats) for logits [2R, V]; DCE and the weights carry no gradient.
+    stats [R, 4] holds per token DCE, w^, w^ * -log p^h[y] and c * term (0 without L_p)."""
     weighting, align, weighted, fixed = variant
     R = len(targets)
     zh, z0, y = logits[:R], logits[R:], targets[:, None]
@@ -113,10 +114,10 @@ def causal_loss(logits, targets, variant, delta, fixed_dce, ref_logits):
         else:
             w = js_weights(zh, z0)
         w_hat = w / w.sum()
-    loss_n = (w_hat * -torch.log_softmax(zh, -1).gather(1, y)[:, 0]).sum()
+    token_n = w_hat * -torch.log_softmax(zh, -1).gather(1, y)[:, 0]
     log_s = torch.log_softmax(zh - z0, -1)
     if align == "none":
-        loss_p = torch.zeros((), dtype=F64)
+        token_p = torch.zeros(R, dtype=F64)
     else:
         if align == "ce":
             term = -log_s.gather(1, y)[:, 0]
@@ -124,8 +125,10 @@ def causal_loss(logits, targets, variant, delta, fixed_dce, ref_logits):
             log_q = torch.log_softmax(ref_logits[:R] - ref_logits[R:], -1)
             term = (log_q.exp() * (log_q - log_s)).sum(-1)
         c = w_hat if weighted else torch.full((R,), 1.0 / R, dtype=F64)
-        loss_p = (c * term).sum()
-    return loss_n, loss_p, loss_n + ALPHA * loss_p
+        token_p = c * term
+    loss_n, loss_p = token_n.sum(), token_p.sum()
+    stats = torch.stack([dce, w_hat, token_n.detach(), token_p.detach()], 1)
+    return loss_n, loss_p, loss_n + ALPHA * loss_p, stats
 
 
 def delta_between(dce):
@@ -188,26 +191,12 @@ Made with `/usr/bin/python3 tools/make_golden_nextquill.py` (PyTorch {torch_vers
   - `rows` i32 [{R2}]: the positions whose next token is a response token, with-history samples first, so row r and row {R} + r predict the same token; `targets` i32 [{R}].
   - `hyper` f32 [5]: alpha {alpha}, lambda {lam}, eps {eps}, delta {delta:.6f} (between the two middle dynamic DCEs, for every threshold variant but `fixed`), delta_fixed {delta_fixed:.6f} (the same for the reference model's DCE, used by `fixed`).
   - `logits` f32 [{R2}, {V}] of `tiny_llama.bin`; `ref_logits` f32 [{R2}, {V}] of `tiny_llama_ref.bin`; `dce` f32 [{R}] (dynamic) and `dce_fixed` f32 [{R}] (from the reference model).
-  - per variant NAME: `NAME/losses` f32 [3] = L_n, L_p, L and `NAME/grads` f32 [{P}] = dL / d parameters of `tiny_llama.bin` (llama2.c order, as `grads` above). Variants (weighting + alignment): {variant_list}.
+  - per variant NAME: `NAME/losses` f32 [3] = L_n, L_p, L; `NAME/grads` f32 [{P}] = dL / d parameters of `tiny_llama.bin` (llama2.c order, as `grads` above); `NAME/stats` f32 [{R}, 4] = per token the DCE it used (dynamic, or fixed for `fixed`), w^, w^ * -log p^h[y] and c * term (0 without L_p); `NAME/share` f32 [1] = the share of tokens whose DCE exceeds the variant's delta. Variants (weighting + alignment): {variant_list}.
 
 | variant | L_n | L_p | L |
 |---|---|---|---|
 {loss_table}
 """
-
-
-def write_readme(path, text):
-    """Replaces this script's section of the README (from its heading to the next heading of
-    the same level, or the end), or appends it."""
-    old = open(path).read() if os.path.exists(path) else ""
-    start = old.find(README_HEADING)
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + len(README_HEADING))
-        new = old[:start] + text + (old[end + 1:] if end >= 0 else "")
-    with open(path, "w") as f:
-        f.write(new)
 
 
 def main():
@@ -250,8 +239,11 @@ def main():
         losses = causal_loss(packed_logits(model, batch), targets, variant, d, fixed_dce,
                              ref_logits)
         losses[2].backward()
-        values = [x.item() for x in losses]
-        records += [(f"{name}/losses", f32(values)), (f"{name}/grads", f32(model.flat_grads()))]
+        values = [x.item() for x in losses[:3]]
+        stats = losses[3]
+        share = (stats[:, 0] > d).to(F64).mean().item()
+        records += [(f"{name}/losses", f32(values)), (f"{name}/grads", f32(model.flat_grads())),
+                    (f"{name}/stats", f32(stats)), (f"{name}/share", f32([share]))]
         table.append(f"| {name} | " + " | ".join(f"{x:.6f}" for x in values) + " |")
 
     golden_path = os.path.join(args.out, "nextquill_golden.bin")
@@ -263,7 +255,7 @@ def main():
 
     R = len(targets_np)
     prompts = ", ".join(f"{1 + h + x}/{2 + x}" for h, x, _ in SAMPLES)
-    write_readme(os.path.join(args.out, "README.md"), README.format(
+    make_golden.write_readme(os.path.join(args.out, "README.md"), README.format(
         torch_version=torch.__version__, seed=SEED, T=len(tokens), S1=len(offsets),
         offsets=offsets.tolist(), none=NONE_TOKEN, prompts=prompts,
         responses=", ".join(str(y) for _, _, y in SAMPLES), R=R, R2=2 * R, V=cfg.vocab_size,

@@ -113,12 +113,15 @@ vkq_status vkq_template_default(vkq_template *out);
 vkq_status vkq_template_load(const char *path, vkq_template *out);
 void vkq_template_free(vkq_template *t);
 
-/* A zero field means: history_k 8, no prompt limit, no target cut. */
+/* A zero field means: history_k 8, no prompt limit, no target cut, no context limit. */
 typedef struct vkq_prompt_limits {
     uint32_t history_k;         /* most recent items to use (default 8) */
     uint32_t max_prompt_tokens; /* BOS + prompt; history items are dropped from the oldest
                                    until it fits */
     uint32_t max_target_tokens; /* the target is cut to this, then EOS follows */
+    uint32_t max_sequence_tokens; /* the model's context length: BOS + prompt + response;
+                                     history items are dropped from the oldest until the
+                                     with-history sequence fits */
 } vkq_prompt_limits;
 
 /* One sample as two token sequences that differ only in the history block:
@@ -141,7 +144,9 @@ typedef struct vkq_pair {
 } vkq_pair;
 
 /* Fails (VKQ_ERR_FORMAT) when the prompt cannot fit even without history ("sample at line N:
- * the prompt needs X tokens without history, more than --max-prompt-tokens Y") and for a
+ * the prompt needs X tokens without history, more than --max-prompt-tokens Y"), when the
+ * sequence without history exceeds the context ("sample at line N: X prompt tokens without
+ * history + Y response tokens = Z, more than the model's context length C") and for a
  * template with bad placeholders ("template: ..."). */
 vkq_status vkq_pair_build(const vkq_tokenizer *tok, const vkq_template *t,
                           const vkq_prompt_limits *limits, const vkq_sample *s, vkq_pair *out);

@@ -47,6 +47,8 @@ typedef struct vkq_train_progress {
     double loss, loss_n, loss_p, share_above_delta, grad_norm, lr, tokens_per_s, elapsed_s;
     vkq_memory_plan memory;
     int memory_only; /* the call before the first step: only memory is meaningful */
+    const vkq_model *model; /* the model in training; after a step, vkq_model_grads holds
+                               that step's gradient (summed over its micro-batches) */
 } vkq_train_progress;
 typedef void (*vkq_train_observer)(const vkq_train_progress *p, void *user);
 

@@ -200,7 +200,9 @@ static vkq_status evaluate(demo *d, const vkq_train_config *c, cJSON *metrics)
     e.tokenizer = c->tokenizer;
     e.data = data;
     e.out = out;
-    e.limits = (vkq_prompt_limits){c->history_k, c->max_prompt_tokens, c->max_target_tokens};
+    e.limits = (vkq_prompt_limits){.history_k = c->history_k,
+                                   .max_prompt_tokens = c->max_prompt_tokens,
+                                   .max_target_tokens = c->max_target_tokens};
     e.max_new_tokens = d->max_new_tokens;
     /* With a byte-level vocabulary the prompt has already used nearly every byte, so a
      * CTRL-style repetition penalty only makes the unseen EOS likelier: greedy, no penalty. */

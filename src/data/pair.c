@@ -60,13 +60,14 @@ static int fits(const tokens *prompt, uint32_t max_tokens)
 /* The prompt with the most recent history items that fit, dropping the oldest first; with no
  * item fitting, the prompt without history. */
 static vkq_status fit_history_prompt(const vkq_tokenizer *tok, const vkq_template *t,
-                                     const vkq_sample *s, const vkq_prompt_limits *limits,
-                                     const tokens *without, tokens *out, uint32_t *used)
+                                     const vkq_sample *s, uint32_t history_k,
+                                     uint32_t max_prompt, const tokens *without, tokens *out,
+                                     uint32_t *used)
 {
-    uint32_t k = limits->history_k ? limits->history_k : DEFAULT_HISTORY_K;
+    uint32_t k = history_k ? history_k : DEFAULT_HISTORY_K;
     for (uint32_t n = s->n_history < k ? s->n_history : k; n > 0; n--) {
         VKQ_TRY(encode_prompt(tok, t, s, n, out));
-        if (fits(out, limits->max_prompt_tokens)) {
+        if (fits(out, max_prompt)) {
             *used = n;
             return VKQ_OK;
         }
@@ -114,8 +115,21 @@ static vkq_status build(const vkq_tokenizer *tok, const vkq_template *t,
                         "sample at line %u: the prompt needs %u tokens without history, more "
                         "than --max-prompt-tokens %u",
                         s->line, without->count, limits->max_prompt_tokens);
-    VKQ_TRY(fit_history_prompt(tok, t, s, limits, without, with, &out->history_used));
     VKQ_TRY(encode_response(tok, s->target, limits->max_target_tokens, response));
+    uint32_t max_prompt = limits->max_prompt_tokens;
+    if (limits->max_sequence_tokens) {
+        uint64_t needed = (uint64_t)without->count + response->count;
+        if (needed > limits->max_sequence_tokens)
+            return vkq_fail(VKQ_ERR_FORMAT,
+                            "sample at line %u: %u prompt tokens without history + %u response "
+                            "tokens = %llu, more than the model's context length %u",
+                            s->line, without->count, response->count,
+                            (unsigned long long)needed, limits->max_sequence_tokens);
+        uint32_t room = limits->max_sequence_tokens - response->count;
+        max_prompt = max_prompt && max_prompt < room ? max_prompt : room;
+    }
+    VKQ_TRY(fit_history_prompt(tok, t, s, limits->history_k, max_prompt, without, with,
+                               &out->history_used));
     VKQ_TRY(join(with, response, &out->with_history, &out->n_with));
     VKQ_TRY(join(without, response, &out->without_history, &out->n_without));
     out->with_prompt = with->count;

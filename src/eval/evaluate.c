@@ -11,7 +11,8 @@
 void vkq_eval_config_defaults(vkq_eval_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->limits = (vkq_prompt_limits){8, 384, 64};
+    c->limits = (vkq_prompt_limits){.history_k = 8, .max_prompt_tokens = 384,
+                                    .max_target_tokens = 64};
     c->max_new_tokens = 64;
     c->batch = 16;
     c->repetition_penalty = 1.2f;

@@ -9,8 +9,7 @@
 #include <string.h>
 
 #include "base/file.h"
-#include "base/status_internal.h"
-#include "vkquill/train.h"
+#include "train/train_internal.h"
 
 typedef enum opt_type { OPT_TEXT, OPT_WORD, OPT_U32, OPT_F32, OPT_BOOL } opt_type;
 
@@ -245,10 +244,12 @@ vkq_status vkq_train_config_check(const vkq_train_config *c)
                         "configuration file)", missing, missing);
     if (c->steps == 0 || c->batch == 0 || c->accum == 0)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: steps, batch and accum must be positive");
-    int needs_ref = strcmp(c->dce, "fixed") == 0 || strcmp(c->align, "kl") == 0;
-    if (needs_ref && !c->ref_model[0])
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                        "train: --dce fixed and --align kl need a reference model (--ref-model)");
+    vkq_causal_loss_args loss;
+    train_loss_args(c, &loss);
+    if ((loss.dce_fixed || loss.align == VKQ_ALIGN_KL) && !c->ref_model[0])
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: --%s with --method %s needs a "
+                        "reference model (--ref-model)",
+                        loss.dce_fixed ? "dce fixed" : "align kl", c->method);
     if (!(c->lr > 0) || c->warmup < 0 || c->warmup >= 1 || c->clip < 0 || c->alpha < 0 ||
         !(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,

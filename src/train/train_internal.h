@@ -3,6 +3,7 @@
 #define VKQ_TRAIN_INTERNAL_H
 
 #include "base/status_internal.h"
+#include "vkquill/causal_loss.h"
 #include "vkquill/data.h"
 #include "vkquill/model.h"
 #include "vkquill/train.h"
@@ -15,6 +16,12 @@ typedef struct train_batch {
     uint32_t n_tokens, n_seqs, n_rows, n_response; /* n_rows = 2 n_response when paired */
     uint32_t capacity_tokens, capacity_rows;
 } train_batch;
+
+/* The loss a configuration asks for: the method's weighting and alignment, overridden by
+ * the weights and align options where the method has them (align only for mce and nextquill;
+ * a fixed DCE only for the paired methods). The reference model is needed exactly when the
+ * result has dce_fixed or VKQ_ALIGN_KL. */
+void train_loss_args(const vkq_train_config *c, vkq_causal_loss_args *a);
 
 /* paired 0: only the with-history sequences (plain SFT). */
 vkq_status train_batch_build(train_batch *b, const vkq_pair *pairs, const uint32_t *which,

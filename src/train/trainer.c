@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <xxhash.h>
 
 #include "base/file.h"
 #include "train/train_internal.h"
@@ -26,6 +27,7 @@ typedef struct trainer {
     int paired, ref_each_step; /* ref_each_step: the KL alignment needs reference logits */
     vkq_causal_loss_args loss;
     vkq_model *model, *ref;
+    uint64_t ref_key;      /* a hash of the reference model, for the fixed-DCE cache */
     float *dce_cache;      /* fixed DCE: per pair, its n_response values */
     uint32_t *dce_offset;
     float *host_dce;
@@ -47,7 +49,7 @@ static double now_seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void loss_args_of(const vkq_train_config *c, vkq_causal_loss_args *a)
+void train_loss_args(const vkq_train_config *c, vkq_causal_loss_args *a)
 {
     const char *m = c->method;
     int thresholded = strcmp(m, "dce") == 0 || strcmp(m, "nextquill") == 0;
@@ -68,7 +70,7 @@ static void loss_args_of(const vkq_train_config *c, vkq_causal_loss_args *a)
     a->delta = c->delta;
     a->lambda = c->lambda;
     a->eps = c->eps;
-    a->dce_fixed = strcmp(c->dce, "fixed") == 0;
+    a->dce_fixed = strcmp(c->method, "sft") != 0 && strcmp(c->dce, "fixed") == 0;
     a->grad_scale = 1.0f / (float)c->accum;
 }
 
@@ -76,7 +78,8 @@ static vkq_status build_pairs(trainer *t, const vkq_dataset *data, const char *p
                               vkq_pair **pairs, uint32_t *count)
 {
     const vkq_train_config *c = t->c;
-    vkq_prompt_limits limits = {c->history_k, c->max_prompt_tokens, c->max_target_tokens};
+    vkq_prompt_limits limits = {c->history_k, c->max_prompt_tokens, c->max_target_tokens,
+                                t->mcfg.seq_len};
     *pairs = calloc(data->count ? data->count : 1, sizeof **pairs);
     if (!*pairs)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -125,28 +128,60 @@ static vkq_status alloc_buffers(trainer *t, uint32_t max_rows)
     return vkq_rec_create(ctx, &t->rec);
 }
 
-/* The fixed-DCE cache on disk: the values of every response token of every training pair, in
- * data order, for this run directory's data and reference model. */
-typedef struct dce_cache_file {
-    const float *values;
+/* The fixed-DCE cache on disk: a header, then the values of every response token of every
+ * training pair, in data order. Its key hashes the reference model (shape and weights) and
+ * every pair's token sequences, which the data, the template, the tokenizer, the prompt limits
+ * and the model's context decide: a cache made from anything else is recomputed. */
+typedef struct dce_cache_header {
+    char magic[4];
     uint32_t count;
+    uint64_t key;
+} dce_cache_header;
+
+static const char DCE_CACHE_MAGIC[4] = {'V', 'K', 'Q', 'D'};
+
+typedef struct dce_cache_file {
+    dce_cache_header header;
+    const float *values;
 } dce_cache_file;
 
 static vkq_status write_dce_cache(const char *path, FILE *f, void *user)
 {
     const dce_cache_file *c = user;
-    return vkq_write_bytes(path, f, c->values, sizeof *c->values, c->count);
+    VKQ_TRY(vkq_write_bytes(path, f, &c->header, sizeof c->header, 1));
+    return vkq_write_bytes(path, f, c->values, sizeof *c->values, c->header.count);
 }
 
-/* Whether path holds exactly count values (a cache made for other data is ignored). */
-static int read_dce_cache(const char *path, float *values, uint32_t count)
+/* Whether path holds a cache made with this key, of exactly header->count values. */
+static int read_dce_cache(const char *path, const dce_cache_header *want, float *values)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
-    int ok = fread(values, sizeof *values, count, f) == count && fgetc(f) == EOF;
+    dce_cache_header got;
+    int ok = fread(&got, sizeof got, 1, f) == 1 && memcmp(&got, want, sizeof got) == 0 &&
+             fread(values, sizeof *values, want->count, f) == want->count && fgetc(f) == EOF;
     fclose(f);
     return ok;
+}
+
+static uint64_t hash_more(uint64_t key, const void *data, size_t bytes)
+{
+    return XXH3_64bits_withSeed(data, bytes, key);
+}
+
+static uint64_t dce_cache_key(const trainer *t)
+{
+    uint64_t key = t->ref_key;
+    for (uint32_t i = 0; i < t->n_pairs; i++) {
+        const vkq_pair *p = &t->pairs[i];
+        uint32_t shape[] = {p->n_with, p->with_prompt, p->n_without, p->without_prompt,
+                            p->n_response};
+        key = hash_more(key, shape, sizeof shape);
+        key = hash_more(key, p->with_history, p->n_with * sizeof *p->with_history);
+        key = hash_more(key, p->without_history, p->n_without * sizeof *p->without_history);
+    }
+    return key;
 }
 
 /* Fixed DCE: the frozen reference model's p(y|x,h) - p(y|x,0) of every response token,
@@ -167,7 +202,11 @@ static vkq_status precompute_dce(trainer *t)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     char path[VKQ_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/dce_cache.bin", t->c->out);
-    if (read_dce_cache(path, t->dce_cache, total))
+    dce_cache_file file = {.values = t->dce_cache};
+    memcpy(file.header.magic, DCE_CACHE_MAGIC, sizeof DCE_CACHE_MAGIC);
+    file.header.count = total;
+    file.header.key = dce_cache_key(t);
+    if (read_dce_cache(path, &file.header, t->dce_cache))
         return VKQ_OK;
     for (uint32_t i = 0; i < t->n_pairs; i++) {
         VKQ_TRY(train_batch_build(&t->batch, t->pairs, &i, 1, 1));
@@ -184,7 +223,6 @@ static vkq_status precompute_dce(trainer *t)
         VKQ_TRY(vkq_rec_submit(t->rec));
         VKQ_TRY(vkq_buf_download(t->ctx, t->dce, 0, t->dce_cache + t->dce_offset[i], 4ull * r));
     }
-    dce_cache_file file = {t->dce_cache, total};
     return vkq_write_atomic(path, write_dce_cache, &file);
 }
 
@@ -201,6 +239,12 @@ static vkq_status load_reference(trainer *t, const vkq_model_options *o)
     ro.training = 0;
     if (s == VKQ_OK)
         s = vkq_model_create(t->ctx, &rcfg, rparams, &ro, &t->ref);
+    if (s == VKQ_OK) {
+        vkq_llama_tensors layout;
+        vkq_llama_tensors_of(&rcfg, &layout);
+        t->ref_key = hash_more(hash_more(0, &rcfg, sizeof rcfg), rparams,
+                               layout.total * sizeof *rparams);
+    }
     free(rparams);
     return s;
 }
@@ -267,9 +311,7 @@ static vkq_status trainer_init(trainer *t)
     if (s == VKQ_OK && c->val[0])
         s = build_pairs(t, &t->val_data, c->val, &t->val_pairs, &t->n_val);
     t->paired = strcmp(c->method, "sft") != 0;
-    loss_args_of(c, &t->loss);
-    if (!t->paired)
-        t->loss.dce_fixed = 0;
+    train_loss_args(c, &t->loss);
     t->ref_each_step = t->paired && t->loss.align == VKQ_ALIGN_KL;
     uint32_t max_tokens = 0, max_rows = 0;
     if (s == VKQ_OK)
@@ -554,7 +596,7 @@ vkq_status vkq_train_run(vkq_ctx *ctx, const vkq_train_config *c, vkq_train_obse
     vkq_status s = trainer_init(&t);
     double start = now_seconds();
     vkq_train_progress p = {.steps = c->steps, .step = t.st.step, .memory = t.memory,
-                            .memory_only = 1};
+                            .memory_only = 1, .model = t.model};
     if (s == VKQ_OK && observer)
         observer(&p, user);
     p.memory_only = 0;
