@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/status_internal.h"
+#include "base/utf8.h"
 #include "vkquill/data.h"
 
 /* A growing NUL-terminated string; a zeroed one is empty. */
@@ -23,7 +24,6 @@ vkq_status vkq_strbuf_take(vkq_strbuf *b, char **out);
 void vkq_strbuf_free(vkq_strbuf *b);
 
 vkq_status vkq_copy_string(const char *text, char **out);
-int vkq_utf8_valid(const char *text, size_t length);
 
 /* A template format split into parts: literal text or a {placeholder} name. */
 typedef struct vkq_format_part {
