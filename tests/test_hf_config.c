@@ -51,12 +51,12 @@ static void test_qwen2_5_0_5b_instruct(void **state)
     assert_false(c.qk_norm);
     assert_int_equal(c.sliding_window, 0); /* use_sliding_window false */
     assert_int_equal(c.torch_dtype, VKQ_ST_BF16);
-    assert_int_equal(c.bos_token_id, 151643);
-    assert_int_equal(c.pad_token_id, -1);
-    assert_int_equal(c.n_eos, 1);
-    assert_int_equal(c.eos_token_ids[0], 151645);
+    assert_int_equal(c.tokens.bos_token_id, 151643);
+    assert_int_equal(c.tokens.pad_token_id, -1);
+    assert_int_equal(c.tokens.n_eos, 1);
+    assert_int_equal(c.tokens.eos_token_ids[0], 151645);
     OK(vkq_hf_config_check_context(&c, "config.json", 32768));
-    vkq_hf_generation g;
+    vkq_hf_tokens g;
     OK(vkq_hf_generation_load(CONFIGS "/Qwen2.5-0.5B-Instruct/generation_config.json", &g));
     assert_int_equal(g.n_eos, 2);
     assert_int_equal(g.eos_token_ids[0], 151645);
@@ -87,7 +87,7 @@ static void test_qwen3_0_6b(void **state)
     assert_true(c.qk_norm);
     assert_int_equal(c.sliding_window, 0);
     assert_int_equal(c.torch_dtype, VKQ_ST_BF16);
-    vkq_hf_generation g;
+    vkq_hf_tokens g;
     OK(vkq_hf_generation_load(CONFIGS "/Qwen3-0.6B/generation_config.json", &g));
     assert_int_equal(g.n_eos, 2);
     assert_int_equal(g.eos_token_ids[0], 151645);
@@ -115,10 +115,10 @@ static void test_llama_3_2_1b(void **state)
     assert_int_equal(c.rope_original_max_position_embeddings, 8192);
     assert_true(c.tie_word_embeddings);
     assert_false(c.qkv_bias || c.o_bias || c.qk_norm);
-    assert_int_equal(c.bos_token_id, 128000);
-    assert_int_equal(c.n_eos, 1);
-    assert_int_equal(c.eos_token_ids[0], 128001);
-    vkq_hf_generation g;
+    assert_int_equal(c.tokens.bos_token_id, 128000);
+    assert_int_equal(c.tokens.n_eos, 1);
+    assert_int_equal(c.tokens.eos_token_ids[0], 128001);
+    vkq_hf_tokens g;
     OK(vkq_hf_generation_load(CONFIGS "/Llama-3.2-1B/generation_config.json", &g));
     assert_int_equal(g.n_eos, 1);
     assert_int_equal(g.eos_token_ids[0], 128001);
@@ -142,8 +142,8 @@ static void test_smollm2_135m(void **state)
     assert_true(c.rope_theta == 100000);
     assert_false(c.rope_llama3);
     assert_true(c.tie_word_embeddings);
-    assert_int_equal(c.bos_token_id, 0);
-    assert_int_equal(c.eos_token_ids[0], 0);
+    assert_int_equal(c.tokens.bos_token_id, 0);
+    assert_int_equal(c.tokens.eos_token_ids[0], 0);
 }
 
 static void test_mistral_7b_v0_1(void **state)
@@ -165,8 +165,8 @@ static void test_mistral_7b_v0_1(void **state)
     assert_false(c.tie_word_embeddings);
     assert_false(c.qkv_bias || c.o_bias);
     assert_int_equal(c.sliding_window, 4096);
-    assert_int_equal(c.bos_token_id, 1);
-    assert_int_equal(c.eos_token_ids[0], 2);
+    assert_int_equal(c.tokens.bos_token_id, 1);
+    assert_int_equal(c.tokens.eos_token_ids[0], 2);
     /* a window as long as the context masks nothing */
     OK(vkq_hf_config_check_context(&c, path, 4096));
     assert_int_equal(vkq_hf_config_check_context(&c, path, 4097), VKQ_ERR_UNSUPPORTED);
@@ -206,13 +206,13 @@ static void test_defaults(void **state)
     assert_true(c.rope_theta == 10000);
     assert_false(c.tie_word_embeddings || c.qkv_bias || c.o_bias);
     assert_int_equal(c.torch_dtype, VKQ_ST_F32);
-    assert_int_equal(c.n_eos, 0);
-    assert_int_equal(c.bos_token_id, -1);
+    assert_int_equal(c.tokens.n_eos, 0);
+    assert_int_equal(c.tokens.bos_token_id, -1);
     OK(parse_edited("attention_bias", "true", &c));
     assert_true(c.qkv_bias && c.o_bias);
     OK(parse_edited("eos_token_id", "[128001, 128008, 128009]", &c));
-    assert_int_equal(c.n_eos, 3);
-    assert_int_equal(c.eos_token_ids[2], 128009);
+    assert_int_equal(c.tokens.n_eos, 3);
+    assert_int_equal(c.tokens.eos_token_ids[2], 128009);
     OK(parse_edited("rope_scaling", "{\"type\": \"default\"}", &c));
     assert_false(c.rope_llama3);
     OK(parse_edited("dtype", "\"float16\"", &c));
@@ -315,11 +315,11 @@ static void test_bad_documents(void **state)
     static const struct {
         const char *text, *message;
     } cases[] = {
-        {"", "malformed JSON"},
-        {"{\"hidden_size\": ", "malformed JSON"},
+        {"", "the file is not valid JSON"},
+        {"{\"hidden_size\": ", "not valid JSON"},
         {"[1, 2]", "not a JSON object"},
-        {"{} x", "text after the JSON object"},
-        {"{\"a\": \"\xff\"}", "not UTF-8"},
+        {"{} x", "text after its JSON object"},
+        {"{\"a\": \"\xff\"}", "not valid UTF-8"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         vkq_hf_config c;
@@ -332,7 +332,7 @@ static void test_bad_documents(void **state)
     vkq_hf_config c;
     assert_int_equal(vkq_hf_config_load(CONFIGS "/absent/config.json", &c), VKQ_ERR_IO);
     assert_contains(vkq_last_error(), "absent/config.json: cannot open");
-    vkq_hf_generation g;
+    vkq_hf_tokens g;
     const char *bad = "{\"eos_token_id\": 1.5}";
     assert_int_equal(vkq_hf_generation_parse("generation_config.json", bad, strlen(bad), &g),
                      VKQ_ERR_FORMAT);

@@ -18,6 +18,13 @@ typedef enum vkq_hf_arch {
 
 enum { VKQ_HF_MAX_EOS = 8 };
 
+/* Special token ids, from config.json or generation_config.json. */
+typedef struct vkq_hf_tokens {
+    int bos_token_id, pad_token_id; /* -1 when absent */
+    int eos_token_ids[VKQ_HF_MAX_EOS];
+    int n_eos;
+} vkq_hf_tokens;
+
 typedef struct vkq_hf_config {
     vkq_hf_arch arch;
     int hidden_size, intermediate_size, num_hidden_layers;
@@ -39,9 +46,7 @@ typedef struct vkq_hf_config {
      * Qwen2/3's when use_sliding_window is on and a layer from max_window_layers up exists. */
     int sliding_window;
     vkq_st_dtype torch_dtype; /* torch_dtype (or dtype): the dtype to write back in */
-    int bos_token_id, pad_token_id; /* -1 when absent */
-    int eos_token_ids[VKQ_HF_MAX_EOS];
-    int n_eos;
+    vkq_hf_tokens tokens;
 } vkq_hf_config;
 
 /* Reads and checks path; every bad field gives one line naming the file, the field and the
@@ -57,15 +62,9 @@ vkq_status vkq_hf_config_check_context(const vkq_hf_config *c, const char *path,
 
 const char *vkq_hf_arch_name(vkq_hf_arch arch);
 
-typedef struct vkq_hf_generation {
-    int bos_token_id, pad_token_id; /* -1 when absent */
-    int eos_token_ids[VKQ_HF_MAX_EOS];
-    int n_eos;
-} vkq_hf_generation;
-
-/* generation_config.json: eos_token_id as an integer or a list of them. */
-vkq_status vkq_hf_generation_load(const char *path, vkq_hf_generation *out);
+/* generation_config.json's token ids (eos_token_id an integer or a list of them). */
+vkq_status vkq_hf_generation_load(const char *path, vkq_hf_tokens *out);
 vkq_status vkq_hf_generation_parse(const char *path, const char *text, size_t length,
-                                   vkq_hf_generation *out);
+                                   vkq_hf_tokens *out);
 
 #endif

@@ -10,9 +10,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/json_text.h"
 #include "base/mapped.h"
 #include "base/status_internal.h"
-#include "base/utf8.h"
 
 typedef struct fields {
     const char *path;
@@ -252,6 +252,13 @@ static vkq_status get_eos(const fields *f, int *ids, int *n)
     return VKQ_OK;
 }
 
+static vkq_status get_tokens(const fields *f, vkq_hf_tokens *t)
+{
+    VKQ_TRY(get_token(f, "bos_token_id", &t->bos_token_id));
+    VKQ_TRY(get_token(f, "pad_token_id", &t->pad_token_id));
+    return get_eos(f, t->eos_token_ids, &t->n_eos);
+}
+
 /* Which attention window, if any, the transformers model of this config applies. */
 static vkq_status get_sliding_window(const fields *f, vkq_hf_config *c)
 {
@@ -299,28 +306,7 @@ static vkq_status parse_config(const fields *f, vkq_hf_config *c)
     c->qk_norm = c->arch == VKQ_HF_QWEN3;
     VKQ_TRY(get_sliding_window(f, c));
     VKQ_TRY(get_dtype(f, &c->torch_dtype));
-    VKQ_TRY(get_token(f, "bos_token_id", &c->bos_token_id));
-    VKQ_TRY(get_token(f, "pad_token_id", &c->pad_token_id));
-    return get_eos(f, c->eos_token_ids, &c->n_eos);
-}
-
-static vkq_status parse_object(const char *path, const char *text, size_t length, cJSON **out)
-{
-    *out = NULL;
-    if (!vkq_utf8_valid(text, length) || (length && memchr(text, '\0', length)))
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: not UTF-8 text", path);
-    const char *end = NULL;
-    *out = length ? cJSON_ParseWithLengthOpts(text, length, &end, 0) : NULL;
-    if (!*out)
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: malformed JSON (at byte %zu)", path,
-                        end ? (size_t)(end - text) : 0);
-    for (; end < text + length; end++)
-        if (!strchr(" \t\r\n", *end))
-            return vkq_fail(VKQ_ERR_FORMAT, "%s: text after the JSON object (at byte %zu)",
-                            path, (size_t)(end - text));
-    if (!cJSON_IsObject(*out))
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: not a JSON object", path);
-    return VKQ_OK;
+    return get_tokens(f, &c->tokens);
 }
 
 vkq_status vkq_hf_config_parse(const char *path, const char *text, size_t length,
@@ -328,7 +314,7 @@ vkq_status vkq_hf_config_parse(const char *path, const char *text, size_t length
 {
     *out = (vkq_hf_config){0};
     cJSON *root;
-    vkq_status s = parse_object(path, text, length, &root);
+    vkq_status s = vkq_json_object_parse(path, "the file", text, length, &root);
     if (s == VKQ_OK)
         s = parse_config(&(fields){path, root, ""}, out);
     cJSON_Delete(root);
@@ -336,18 +322,13 @@ vkq_status vkq_hf_config_parse(const char *path, const char *text, size_t length
 }
 
 vkq_status vkq_hf_generation_parse(const char *path, const char *text, size_t length,
-                                   vkq_hf_generation *out)
+                                   vkq_hf_tokens *out)
 {
-    *out = (vkq_hf_generation){0};
+    *out = (vkq_hf_tokens){0};
     cJSON *root;
-    vkq_status s = parse_object(path, text, length, &root);
-    fields f = {path, root, ""};
+    vkq_status s = vkq_json_object_parse(path, "the file", text, length, &root);
     if (s == VKQ_OK)
-        s = get_token(&f, "bos_token_id", &out->bos_token_id);
-    if (s == VKQ_OK)
-        s = get_token(&f, "pad_token_id", &out->pad_token_id);
-    if (s == VKQ_OK)
-        s = get_eos(&f, out->eos_token_ids, &out->n_eos);
+        s = get_tokens(&(fields){path, root, ""}, out);
     cJSON_Delete(root);
     return s;
 }
@@ -361,7 +342,7 @@ vkq_status vkq_hf_config_load(const char *path, vkq_hf_config *out)
     return s;
 }
 
-vkq_status vkq_hf_generation_load(const char *path, vkq_hf_generation *out)
+vkq_status vkq_hf_generation_load(const char *path, vkq_hf_tokens *out)
 {
     vkq_mapped_file m;
     VKQ_TRY(vkq_map_file(path, &m));

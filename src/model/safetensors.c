@@ -10,9 +10,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/json_text.h"
 #include "base/mapped.h"
 #include "base/status_internal.h"
-#include "base/utf8.h"
 #include "model/safetensors_internal.h"
 
 static const struct {
@@ -343,22 +343,8 @@ static vkq_status parse_header(vkq_st_file *f, const unsigned char *bytes, size_
     if (n > size - 8)
         return vkq_fail(VKQ_ERR_FORMAT, "%s: header length %llu runs past the end of the "
                         "%zu-byte file", f->path, (unsigned long long)n, size);
-    const char *text = (const char *)bytes + 8;
-    if (!vkq_utf8_valid(text, n))
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: the header is not valid UTF-8", f->path);
-    if (memchr(text, '\0', n))
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: the header holds a NUL byte", f->path);
-    const char *end = NULL;
-    f->header = cJSON_ParseWithLengthOpts(text, n, &end, 0);
-    if (!f->header)
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: the header is not valid JSON (at byte %zu of %llu)",
-                        f->path, end ? (size_t)(end - text) : 0, (unsigned long long)n);
-    for (const char *c = end; c < text + n; c++)
-        if (!strchr(" \t\r\n", *c))
-            return vkq_fail(VKQ_ERR_FORMAT, "%s: the header has text after its JSON object "
-                            "(at byte %zu)", f->path, (size_t)(c - text));
-    if (!cJSON_IsObject(f->header))
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: the header is not a JSON object", f->path);
+    VKQ_TRY(vkq_json_object_parse(f->path, "the header", (const char *)bytes + 8, n,
+                                  &f->header));
     return parse_entries(f, bytes + 8 + n, size - 8 - n);
 }
 
@@ -409,6 +395,15 @@ void vkq_st_close(vkq_st_file *f)
     free(f->by_name);
     free(f->path);
     free(f);
+}
+
+char *vkq_st_join(const char *dir, const char *name)
+{
+    size_t length = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(length);
+    if (path)
+        snprintf(path, length, "%s/%s", dir, name);
+    return path;
 }
 
 size_t vkq_st_count(const vkq_st_file *f) { return f->count; }

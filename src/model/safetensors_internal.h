@@ -17,6 +17,9 @@ vkq_status vkq_st_element_bytes(vkq_st_dtype dtype, const uint64_t *shape, int r
 /* The path f was opened under. */
 const char *vkq_st_path(const vkq_st_file *f);
 
+/* dir/name in a new allocation; NULL when out of memory. */
+char *vkq_st_join(const char *dir, const char *name);
+
 #define VKQ_ST_SINGLE_NAME "model.safetensors"
 #define VKQ_ST_INDEX_NAME "model.safetensors.index.json"
 

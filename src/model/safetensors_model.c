@@ -7,9 +7,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/json_text.h"
 #include "base/mapped.h"
 #include "base/status_internal.h"
-#include "base/utf8.h"
 #include "model/safetensors_internal.h"
 
 typedef struct entry {
@@ -26,15 +26,6 @@ struct vkq_st_model {
     size_t count;
 };
 
-static char *join(const char *dir, const char *name)
-{
-    size_t length = strlen(dir) + strlen(name) + 2;
-    char *path = malloc(length);
-    if (path)
-        snprintf(path, length, "%s/%s", dir, name);
-    return path;
-}
-
 static vkq_status add_shard(vkq_st_model *m, const char *file)
 {
     vkq_st_file **grown = realloc(m->shards, (m->n_shards + 1) * sizeof *grown);
@@ -42,7 +33,7 @@ static vkq_status add_shard(vkq_st_model *m, const char *file)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot list %zu shards", m->dir,
                         m->n_shards + 1);
     m->shards = grown;
-    char *path = join(m->dir, file);
+    char *path = vkq_st_join(m->dir, file);
     if (!path)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", m->dir);
     vkq_status s = vkq_st_open(path, &m->shards[m->n_shards]);
@@ -90,7 +81,7 @@ static vkq_status shard_of(vkq_st_model *m, const char *index, const cJSON *item
         return vkq_fail(VKQ_ERR_FORMAT, "%s: tensor \"%s\": shard \"%s\" is not a file in %s",
                         index, vkq_st_shown(item->string, shown),
                         vkq_st_shown(item->valuestring, shown_file), m->dir);
-    char *path = join(m->dir, item->valuestring);
+    char *path = vkq_st_join(m->dir, item->valuestring);
     if (!path)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", m->dir);
     size_t i = 0;
@@ -150,20 +141,8 @@ static vkq_status read_weight_map(vkq_st_model *m, const char *index, const cJSO
 
 static vkq_status parse_index(const char *index, const vkq_mapped_file *text, cJSON **out)
 {
-    const char *json = (const char *)text->data;
-    if (!vkq_utf8_valid(json, text->size) || (json && memchr(json, '\0', text->size)))
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: not UTF-8 text", index);
-    const char *end = NULL;
-    *out = json ? cJSON_ParseWithLengthOpts(json, text->size, &end, 0) : NULL;
-    if (!*out)
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: malformed JSON (at byte %zu)", index,
-                        end ? (size_t)(end - json) : 0);
-    for (; end < json + text->size; end++)
-        if (!strchr(" \t\r\n", *end))
-            return vkq_fail(VKQ_ERR_FORMAT, "%s: text after the JSON object (at byte %zu)",
-                            index, (size_t)(end - json));
-    if (!cJSON_IsObject(*out))
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: not a JSON object", index);
+    VKQ_TRY(vkq_json_object_parse(index, "the index", (const char *)text->data, text->size,
+                                  out));
     const cJSON *metadata = cJSON_GetObjectItemCaseSensitive(*out, "metadata");
     if (metadata && !cJSON_IsObject(metadata) && !cJSON_IsNull(metadata))
         return vkq_fail(VKQ_ERR_FORMAT, "%s: \"metadata\" must be an object", index);
@@ -189,8 +168,8 @@ static vkq_status open_index(vkq_st_model *m, const char *index)
 
 static vkq_status open_dir(vkq_st_model *m)
 {
-    char *index = join(m->dir, VKQ_ST_INDEX_NAME);
-    char *single = join(m->dir, VKQ_ST_SINGLE_NAME);
+    char *index = vkq_st_join(m->dir, VKQ_ST_INDEX_NAME);
+    char *single = vkq_st_join(m->dir, VKQ_ST_SINGLE_NAME);
     vkq_status s;
     if (!index || !single)
         s = vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", m->dir);

@@ -240,15 +240,6 @@ static void shard_name(char *out, size_t size, size_t shard, size_t n_shards)
     snprintf(out, size, "model-%05zu-of-%05zu.safetensors", shard + 1, n_shards);
 }
 
-static char *join(const char *dir, const char *name)
-{
-    size_t length = strlen(dir) + strlen(name) + 2;
-    char *path = malloc(length);
-    if (path)
-        snprintf(path, length, "%s/%s", dir, name);
-    return path;
-}
-
 /* Consecutive tensors in the caller's order; a shard closes where the next would pass limit,
  * so a tensor larger than limit gets a shard of its own. */
 static void plan_shards(index_plan *ip, uint64_t limit)
@@ -305,7 +296,7 @@ static vkq_status write_index_contents(const char *tmp_path, FILE *f, void *user
 /* A stale file of the other layout would be read in place of the new one. */
 static vkq_status remove_stale(const char *dir, const char *name)
 {
-    char *path = join(dir, name);
+    char *path = vkq_st_join(dir, name);
     if (!path)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", dir);
     vkq_status s = VKQ_OK;
@@ -328,7 +319,7 @@ static vkq_status write_shard(const char *dir, const index_plan *ip, size_t shar
         snprintf(name, sizeof name, "%s", VKQ_ST_SINGLE_NAME);
     else
         shard_name(name, sizeof name, shard, ip->n_shards);
-    char *path = join(dir, name);
+    char *path = vkq_st_join(dir, name);
     if (!path)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", dir);
     free(p->header);
@@ -340,7 +331,7 @@ static vkq_status write_shard(const char *dir, const index_plan *ip, size_t shar
 
 static vkq_status write_index(const char *dir, index_plan *ip)
 {
-    char *index = join(dir, VKQ_ST_INDEX_NAME);
+    char *index = vkq_st_join(dir, VKQ_ST_INDEX_NAME);
     if (!index)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", dir);
     vkq_status s = vkq_write_atomic(index, write_index_contents, ip);
