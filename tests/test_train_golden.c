@@ -14,6 +14,7 @@
 
 #include "golden/compare.h"
 #include "golden/golden.h"
+#include "vkquill/llama2c.h"
 #include "vkquill/data.h"
 #include "vkquill/llama.h"
 #include "vkquill/train.h"
