@@ -111,6 +111,10 @@ expect_error "data convert of a missing file" "/nonexistent.txt: cannot open" \
     -- data convert --text /nonexistent.txt --out "$conv"
 expect_error "data convert of a malformed LaMP file" "questions.json:1:23: malformed JSON" \
     -- data convert --lamp "$tmp/questions.json" "$tmp/outputs.json" --out "$conv"
+printf '[{"id": "1", "input": "", "profile": [{"text": "t", "date": -1700000000}]}]' >"$tmp/questions.json"
+expect_error "data convert of a LaMP profile with a negative time" \
+    'field "profile[0].date" is -1.7e+09: a time as a number must be a whole number' \
+    -- data convert --lamp "$tmp/questions.json" "$tmp/outputs.json" --out "$conv"
 [ -e "$conv" ] || [ -e "$conv.tmp" ] &&
     { echo "FAIL: a failed data convert left a file"; failures=$((failures + 1)); }
 [ -e "$tmp/run/checkpoint.bin" ] && { echo "FAIL: a failed run left a checkpoint"; failures=$((failures + 1)); }

@@ -123,6 +123,32 @@ static void jsonl_good_file_round_trips(void **state)
     expect_empty(&d);
 }
 
+/* Unix seconds and milliseconds, as Amazon Reviews and most logs store them, become their
+ * digits; the history keeps its order (native files are newest first already). */
+static void jsonl_times_may_be_numbers(void **state)
+{
+    (void)state;
+    const char *path = write_json(
+        "times.jsonl",
+        "{'input': 'a', 'target': 'b', 'history': [{'input': 'x', 'output': 'y', 'time': 0},"
+        " {'input': 'x', 'output': 'y', 'time': 1700000000123},"
+        " {'input': 'x', 'output': 'y', 'time': 1700000000},"
+        " {'input': 'x', 'output': 'y', 'time': 9007199254740992},"
+        " {'input': 'x', 'output': 'y', 'time': 1.7e9},"
+        " {'input': 'x', 'output': 'y', 'time': null}]}");
+    vkq_dataset d;
+    OK(vkq_dataset_load_jsonl(path, 0, &d));
+    const vkq_history_item *h = d.samples[0].history;
+    assert_int_equal(d.samples[0].n_history, 6);
+    assert_string_equal(h[0].time, "0");
+    assert_string_equal(h[1].time, "1700000000123");
+    assert_string_equal(h[2].time, "1700000000");
+    assert_string_equal(h[3].time, "9007199254740992");
+    assert_string_equal(h[4].time, "1700000000");
+    assert_null(h[5].time);
+    vkq_dataset_free(&d);
+}
+
 static void expect_jsonl_error(const char *data, size_t size, const char *suffix)
 {
     const char *path = write_bytes("bad.jsonl", data, size);
@@ -133,6 +159,7 @@ static void expect_jsonl_error(const char *data, size_t size, const char *suffix
 }
 
 #define GOOD_LINE "{\"input\": \"a\", \"target\": \"b\"}\n"
+#define TIME_RULE ": a time as a number must be a whole number of seconds or milliseconds since 1970, from 0 to 2^53"
 #define WITH_HISTORY(history) "{\"input\": \"a\", \"target\": \"b\", \"history\": " history "}\n"
 
 static void jsonl_errors_name_file_line_and_column(void **state)
@@ -162,8 +189,20 @@ static void jsonl_errors_name_file_line_and_column(void **state)
         {WITH_HISTORY("[{\"input\": \"x\", \"output\": \"y\"}, {\"input\": \"x\"}]"),
          ":1: missing field \"history[1].output\""},
         {WITH_HISTORY("[{\"output\": \"y\"}]"), ":1: missing field \"history[0].input\""},
-        {WITH_HISTORY("[{\"input\": \"x\", \"output\": \"y\", \"time\": 5}]"),
-         ":1: field \"history[0].time\" must be a string"},
+        {WITH_HISTORY("[{\"input\": \"x\", \"output\": \"y\", \"time\": true}]"),
+         ":1: field \"history[0].time\" must be a string or a number"},
+        {WITH_HISTORY("[{\"input\": \"x\", \"output\": \"y\", \"time\": [1]}]"),
+         ":1: field \"history[0].time\" must be a string or a number"},
+        {WITH_HISTORY("[{\"input\": \"x\", \"output\": \"y\", \"time\": -1}]"),
+         ":1: field \"history[0].time\" is -1" TIME_RULE},
+        {WITH_HISTORY("[{\"input\": \"x\", \"output\": \"y\", \"time\": 1700000000.5}]"),
+         ":1: field \"history[0].time\" is 1.7e+09" TIME_RULE},
+        {WITH_HISTORY("[{\"input\": \"x\", \"output\": \"y\", \"time\": 1e16}]"),
+         ":1: field \"history[0].time\" is 1e+16" TIME_RULE},
+        {WITH_HISTORY("[{\"input\": \"x\", \"output\": \"y\", \"time\": 1e999}]"),
+         ":1: field \"history[0].time\" is inf" TIME_RULE},
+        {WITH_HISTORY("[{\"input\": \"x\", \"output\": \"y\", \"time\": NaN}]"),
+         ":1:81: malformed JSON"}, /* JSON has no NaN */
         {"{\"input\": \"caf\xC3\", \"target\": \"b\"}\n", ":1: invalid UTF-8 in \"input\""},
         {"{\"input\": \"a\", \"target\": \"\xC0\xAF\"}\n", ":1: invalid UTF-8 in \"target\""},
         {"{\"input\": \"a\", \"target\": \"\xED\xA0\x80\"}\n", ":1: invalid UTF-8 in \"target\""},
@@ -408,12 +447,91 @@ static void expect_lamp_error(const char *questions_json, const char *outputs_js
     expect_empty(&d);
 }
 
+/* The benchmarks' own spellings: LaMP's files say "LaMP_4"; LongLaMP is published as Hugging
+ * Face configurations (LongLaMP/LongLaMP: abstract_generation_user, product_review_temporal,
+ * ...) and named "LongLaMP-3" or "LongLaMP_3" elsewhere. */
+static void lamp_accepts_the_published_task_names(void **state)
+{
+    (void)state;
+    expect_rendering("LaMP_4", "{'text': 'Rain.', 'title': 'Wet'}", "Rain.", "Wet");
+    expect_rendering("LaMP_7", "{'text': 'so tired', 'id': '9'}", "", "so tired");
+    expect_rendering("LongLaMP_2", "{'abstract': 'We study X.', 'title': 'On X'}", "On X",
+                     "We study X.");
+    expect_rendering("abstract_generation_user", "{'abstract': 'We study X.', 'title': 'On X'}",
+                     "On X", "We study X.");
+    expect_rendering("abstract_generation_temporal",
+                     "{'abstract': 'We study X.', 'title': 'On X'}", "On X", "We study X.");
+    const char *review = "{'reviewText': 'Boils fast.', 'summary': 'Good kettle', 'overall': 4}";
+    expect_rendering("LongLaMP_3", review, "Rating 4: Good kettle", "Boils fast.");
+    expect_rendering("product_review_user", review, "Rating 4: Good kettle", "Boils fast.");
+    expect_rendering("product_review_temporal", review, "Rating 4: Good kettle", "Boils fast.");
+    const char *topic = "{'summary': 'My first marathon', 'content': 'It hurt.'}";
+    expect_rendering("LongLaMP_4", topic, "My first marathon", "It hurt.");
+    expect_rendering("topic_writing_user", topic, "My first marathon", "It hurt.");
+    expect_rendering("topic_writing_temporal", topic, "My first marathon", "It hurt.");
+}
+
+/* Seconds and milliseconds order as numbers (as text "999" would come after "1000"). */
+static void lamp_orders_numeric_times_as_numbers(void **state)
+{
+    (void)state;
+    const char *questions = write_json(
+        "questions.json",
+        "[{'id': 'n', 'input': '', 'profile': [{'text': 'a', 'date': 999},"
+        "  {'text': 'c', 'date': 1700000000123}, {'text': 'b', 'date': 1000}]}]");
+    const char *outputs =
+        write_json("outputs.json", "{'task': 'LaMP_7', 'golds': [{'id': 'n', 'output': 'y'}]}");
+    vkq_dataset d;
+    OK(vkq_dataset_load_lamp(questions, outputs, 0, &d));
+    const vkq_sample *s = &d.samples[0];
+    expect_history(&s->history[0], "", "c", "1700000000123");
+    expect_history(&s->history[1], "", "b", "1000");
+    expect_history(&s->history[2], "", "a", "999");
+    vkq_dataset_free(&d);
+}
+
+static void lamp_bad_times(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *profile, *message;
+    } cases[] = {
+        {"[{'text': 't', 'date': -5}]", "field \"profile[0].date\" is -5" TIME_RULE},
+        {"[{'text': 't', 'date': '2020'}, {'text': 'u', 'time': 2.5}]",
+         "field \"profile[1].time\" is 2.5" TIME_RULE},
+        {"[{'text': 't', 'time': 1e300}]", "field \"profile[0].time\" is 1e+300" TIME_RULE},
+        {"[{'text': 't', 'time': -1e999}]", "field \"profile[0].time\" is -inf" TIME_RULE},
+        {"[{'text': 't', 'date': true}]",
+         "field \"profile[0].date\" must be a string or a number"},
+        {"[{'text': 't', 'date': {'year': 2020}}]",
+         "field \"profile[0].date\" must be a string or a number"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char questions[256], message[300];
+        snprintf(questions, sizeof questions, "[{'id': 'x', 'input': 'in', 'profile': %s}]",
+                 cases[i].profile);
+        snprintf(message, sizeof message, ": question 1: %s", cases[i].message);
+        expect_lamp_error(questions,
+                          "{'task': 'LaMP-7', 'golds': [{'id': 'x', 'output': 'X'}]}", 0,
+                          message);
+    }
+}
+
 static void lamp_outputs_errors(void **state)
 {
     (void)state;
-    expect_lamp_error(LAMP_QUESTION_X, "{'task': 'LaMP-9', 'golds': []}", 1,
-                      ": unknown task \"LaMP-9\" (known: LaMP-1, LaMP-2, LaMP-3, LaMP-4, LaMP-5, "
-                      "LaMP-6, LaMP-7, LongLaMP-2, LongLaMP-3, LongLaMP-4)");
+    const char *const unknown[] = {"LaMP-9", "LaMP_9", "LaMP 4", "LaMP__4", "lamp_4", "LaMP-",
+                                   "LongLaMP-1", "product_review", "product_review_", "LaMP-4_user"};
+    for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++) {
+        char outputs[128], message[512];
+        snprintf(outputs, sizeof outputs, "{'task': '%s', 'golds': []}", unknown[i]);
+        snprintf(message, sizeof message,
+                 ": unknown task \"%s\" (known: LaMP-1, LaMP-2, LaMP-3, LaMP-4, LaMP-5, LaMP-6, "
+                 "LaMP-7, LongLaMP-2, LongLaMP-3, LongLaMP-4; also with _ for -, and LongLaMP's "
+                 "configurations such as product_review_user)",
+                 unknown[i]);
+        expect_lamp_error(LAMP_QUESTION_X, outputs, 1, message);
+    }
     expect_lamp_error(LAMP_QUESTION_X, "{'golds': []}", 1, ": missing field \"task\"");
     expect_lamp_error(LAMP_QUESTION_X, "[{'task': 'LaMP-4'}]", 1,
                       ": the outputs must be a JSON object");
@@ -931,11 +1049,15 @@ int main(void)
         cmocka_unit_test(jsonl_good_file_round_trips),
         cmocka_unit_test(jsonl_errors_name_file_line_and_column),
         cmocka_unit_test(jsonl_survives_hostile_lines),
+        cmocka_unit_test(jsonl_times_may_be_numbers),
         cmocka_unit_test(jsonl_skip_bad_counts_and_keeps_good_lines),
         cmocka_unit_test(jsonl_empty_and_missing_files_fail),
         cmocka_unit_test(lamp_joins_questions_with_golds),
         cmocka_unit_test(lamp_renders_profile_items_per_task),
         cmocka_unit_test(lamp_orders_profiles_by_date_when_every_item_has_one),
+        cmocka_unit_test(lamp_accepts_the_published_task_names),
+        cmocka_unit_test(lamp_orders_numeric_times_as_numbers),
+        cmocka_unit_test(lamp_bad_times),
         cmocka_unit_test(lamp_outputs_errors),
         cmocka_unit_test(lamp_question_errors),
         cmocka_unit_test(lamp_missing_gold_fails_or_is_skipped),

@@ -125,6 +125,58 @@ static void check_detection(const char *dir, const cJSON *run, const cJSON *trut
         fclose(f);
 }
 
+/* Generation must cover the longest test target: with the byte-level tokenizer that is its
+ * bytes and the dummy-prefix space. */
+static void check_generation_length(const char *dir, const cJSON *config)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/data/test.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "%s missing", path);
+    char *line = NULL;
+    size_t cap = 0;
+    int longest = 0;
+    while (f && getline(&line, &cap, f) > 0) {
+        cJSON *o = cJSON_Parse(line);
+        int n = (int)strlen(cJSON_GetObjectItem(o, "target")->valuestring) + 1;
+        longest = n > longest ? n : longest;
+        cJSON_Delete(o);
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    const cJSON *max_new = cJSON_GetObjectItem(config, "max_new_tokens");
+    CHECK(longest > 16 && cJSON_IsNumber(max_new) && max_new->valueint == longest,
+          "max_new_tokens %d, the longest test target takes %d tokens",
+          max_new ? max_new->valueint : -1, longest);
+}
+
+/* lr, delta, history_k and alpha as each run's config.json holds them, and as asked. */
+static void check_resolved_options(const char *dir, const cJSON *run, const cJSON *config)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/runs/%s-seed%d/config.json", dir,
+             cJSON_GetObjectItem(run, "method")->valuestring,
+             cJSON_GetObjectItem(run, "seed")->valueint);
+    char *text = read_file(path);
+    cJSON *resolved = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECK(resolved != NULL, "%s missing", path);
+    const char *keys[] = {"lr", "delta", "history_k", "alpha"};
+    const cJSON *own = cJSON_GetObjectItem(run, "config");
+    for (int i = 0; resolved && i < 4; i++) {
+        double want = cJSON_GetNumberValue(cJSON_GetObjectItem(resolved, keys[i]));
+        CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(own, keys[i])) == want &&
+                  cJSON_GetNumberValue(cJSON_GetObjectItem(config, keys[i])) == want,
+              "%s: results.json's %s differs from config.json's %g", path, keys[i], want);
+    }
+    CHECK(resolved && (float)cJSON_GetObjectItem(resolved, "lr")->valuedouble == 0.003f &&
+              (float)cJSON_GetObjectItem(resolved, "delta")->valuedouble == 0.02f &&
+              cJSON_GetObjectItem(resolved, "history_k")->valueint == 2,
+          "%s: the runs did not get --lr 0.003 --delta 0.02 --history-k 2", path);
+    cJSON_Delete(resolved);
+}
+
 static void check_report(const char *dir)
 {
     char path[600];
@@ -156,7 +208,7 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/vkq-demo-XXXXXX", cmd[1024];
     if (!mkdtemp(dir))
         return 1;
-    snprintf(cmd, sizeof cmd, "%s demo --quick --out %s/demo > %s/stdout", argv[1], dir, dir);
+    snprintf(cmd, sizeof cmd, "%s demo --quick --lr 0.003 --delta 0.02 --history-k 2 --out %s/demo > %s/stdout", argv[1], dir, dir);
     CHECK(system(cmd) == 0, "%s failed", cmd);
     char demo_dir[512], path[600];
     snprintf(demo_dir, sizeof demo_dir, "%s/demo", dir);
@@ -169,11 +221,14 @@ int main(int argc, char **argv)
     CHECK(cJSON_GetArraySize(truth) > 0, "no val truth");
     const cJSON *run;
     int runs = 0;
-    double delta = cJSON_GetObjectItem(cJSON_GetObjectItem(results, "config"), "delta")->valuedouble;
+    const cJSON *config = cJSON_GetObjectItem(results, "config");
+    check_generation_length(demo_dir, config);
+    double delta = cJSON_GetNumberValue(cJSON_GetObjectItem(config, "delta"));
     cJSON_ArrayForEach(run, cJSON_GetObjectItem(results, "runs"))
     {
         runs++;
         check_detection(demo_dir, run, truth, delta);
+        check_resolved_options(demo_dir, run, config);
         const cJSON *m = cJSON_GetObjectItem(run, "metrics");
         double style = cJSON_GetObjectItem(m, "style_accuracy")->valuedouble;
         CHECK(style >= 0 && style <= 1, "style accuracy %g", style);

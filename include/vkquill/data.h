@@ -18,7 +18,7 @@
 typedef struct vkq_history_item {
     char *input;
     char *output;
-    char *time; /* optional; NULL when absent */
+    char *time; /* optional; NULL when absent; a number was read as its digits */
 } vkq_history_item;
 
 /* Every string is valid UTF-8 and never NULL (an absent user is ""), except history times. */
@@ -41,7 +41,9 @@ typedef struct vkq_dataset {
  * {"user": "...", "input": "...", "target": "...",
  *  "history": [{"input": "...", "output": "...", "time": optional}, ...]}
  * "input" and "target" are required, "user" and "history" optional (null counts as absent,
- * as for "time"); the history is taken as given, which must be newest first. Other fields are
+ * as for "time"); the history is taken as given, which must be newest first. A "time" is a
+ * string, or a whole number of seconds or milliseconds since 1970 (0 to 2^53) kept as its
+ * digits; any other value is an error naming the field. Other fields are
  * ignored. Errors name the file, line (and column for malformed JSON) and what is wrong:
  * malformed JSON, a line that is not an object, a missing or non-string field, an empty
  * target, invalid UTF-8, a NUL byte. With skip_bad, bad lines are counted in skipped instead
@@ -54,9 +56,12 @@ vkq_status vkq_dataset_load_jsonl(const char *path, int skip_bad, vkq_dataset *o
  * the question's id. Profile items become history items through the task's table entry: e.g.
  * LaMP-4 {"text","title"} gives input = text, output = title; LaMP-7 {"text"} gives an empty
  * input and output = text; LongLaMP-2 {"abstract","title"} gives input = title, output =
- * abstract (vkq_lamp_task_names lists the known tasks). Profile items are ordered newest
- * first by their "date" (or else "time") field when every item has one, and kept as given
- * otherwise; that field becomes the history item's time. With skip_bad, a question that has
+ * abstract (vkq_lamp_task_names lists the known tasks; "LaMP_4" and "LongLaMP_2", with "_",
+ * name them too, and LongLaMP's Hugging Face configurations such as "product_review_user" or
+ * "product_review_temporal" name their task). Profile items are ordered newest first by their
+ * "date" (or else "time") field when every item has one of the same kind (text compared as
+ * text, numbers as numbers), and kept as given otherwise; that field becomes the history
+ * item's time, checked as the native format's "time". With skip_bad, a question that has
  * no gold output or a bad field is skipped and counted; a malformed file, a bad outputs file
  * or an unknown task always fails. */
 vkq_status vkq_dataset_load_lamp(const char *questions_path, const char *outputs_path,

@@ -30,4 +30,9 @@ vkq_status vkq_evaluate(vkq_ctx *ctx, const vkq_eval_config *c, vkq_text_scores 
                         vkq_predictions *predictions);
 void vkq_predictions_free(vkq_predictions *p);
 
+/* The most tokens any target of d takes, encoded as a response is (without EOS): a
+ * max_new_tokens that lets every target be generated whole. */
+vkq_status vkq_longest_target_tokens(const vkq_tokenizer *tok, const vkq_dataset *d,
+                                     uint32_t *out);
+
 #endif

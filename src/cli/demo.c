@@ -24,13 +24,15 @@ enum { METHODS = 4, MAX_SEEDS = 8, PATH = 1024 };
 
 typedef struct demo {
     const char *out;
-    uint32_t users, per_user, steps, seeds, batch, probe_every, max_new_tokens;
+    uint32_t users, per_user, steps, seeds, batch, probe_every, history_k;
+    uint32_t max_new_tokens; /* the longest test target: found in prepare() */
+    float lr, delta;
     int quick;
     vkq_llama_config model;
     vkq_ctx *ctx;
     vkq_tokenizer *tok;
     vkq_synth_truth val_truth, test_truth;
-    cJSON *runs;
+    cJSON *runs, *config; /* inside the results document */
     int tty;
     double start;
 } demo;
@@ -38,6 +40,16 @@ typedef struct demo {
 static void path_of(char *out, const demo *d, const char *name)
 {
     snprintf(out, PATH, "%s/%s", d->out, name);
+}
+
+/* Evaluation generates as many tokens as the longest test target takes, so none is cut. */
+static vkq_status longest_target(demo *d, const char *test_path)
+{
+    vkq_dataset test;
+    VKQ_TRY(vkq_dataset_load_jsonl(test_path, 0, &test));
+    vkq_status s = vkq_longest_target_tokens(d->tok, &test, &d->max_new_tokens);
+    vkq_dataset_free(&test);
+    return s;
 }
 
 /* The same initial weights and byte-level tokenizer for every method. */
@@ -60,6 +72,9 @@ static vkq_status prepare(demo *d)
     path_of(path, d, "init.bin");
     vkq_status s = vkq_llama2c_write(path, &d->model, params);
     free(params);
+    path_of(path, d, "data/test.jsonl");
+    if (s == VKQ_OK)
+        s = longest_target(d, path);
     path_of(path, d, "data/truth.jsonl");
     if (s == VKQ_OK)
         s = vkq_synth_truth_load(path, "val", &d->val_truth);
@@ -81,10 +96,11 @@ static void run_config(const demo *d, const char *method, uint32_t seed, const c
     c->seed = seed;
     c->steps = d->steps;
     c->batch = d->batch;
-    c->lr = 1e-2f;
+    c->lr = d->lr;
+    c->delta = d->delta;
     c->weight_decay = 0.0f;
     c->warmup = 0.05f;
-    c->history_k = 1; /* every item of a user shows the whole style: one is enough */
+    c->history_k = d->history_k;
     c->max_prompt_tokens = 256;
     c->max_target_tokens = 96;
     c->probe_every = d->probe_every;
@@ -204,8 +220,8 @@ static vkq_status evaluate(demo *d, const vkq_train_config *c, cJSON *metrics)
                                    .max_prompt_tokens = c->max_prompt_tokens,
                                    .max_target_tokens = c->max_target_tokens};
     e.max_new_tokens = d->max_new_tokens;
-    /* With a byte-level vocabulary the prompt has already used nearly every byte, so a
-     * CTRL-style repetition penalty only makes the unseen EOS likelier: greedy, no penalty. */
+    /* With a byte-level vocabulary the prompt has already used nearly every byte, so the
+     * repetition penalty lowers nearly every byte but not the unseen EOS: greedy, no penalty. */
     e.repetition_penalty = 1.0f;
     e.batch = d->test_truth.count;
     vkq_text_scores scores;
@@ -221,6 +237,43 @@ static vkq_status evaluate(demo *d, const vkq_train_config *c, cJSON *metrics)
     cJSON_AddNumberToObject(metrics, "rougeL", scores.rougeL);
     cJSON_AddNumberToObject(metrics, "bleu", scores.bleu);
     return VKQ_OK;
+}
+
+static vkq_status read_json_file(const char *path, cJSON **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return vkq_fail(VKQ_ERR_IO, "%s: cannot open", path);
+    char *text = NULL;
+    size_t cap = 0;
+    ssize_t n = getdelim(&text, &cap, '\0', f); /* the whole file: JSON holds no NUL */
+    fclose(f);
+    *out = n > 0 ? cJSON_Parse(text) : NULL;
+    free(text);
+    return *out ? VKQ_OK : vkq_fail(VKQ_ERR_FORMAT, "%s: not a JSON document", path);
+}
+
+/* The options of a run that its results depend on, as the trainer resolved them in the run's
+ * config.json. */
+static vkq_status add_resolved_options(const char *run_dir, cJSON *run, cJSON *config)
+{
+    char path[PATH + 16];
+    snprintf(path, sizeof path, "%s/config.json", run_dir);
+    cJSON *resolved;
+    VKQ_TRY(read_json_file(path, &resolved));
+    cJSON *own = cJSON_AddObjectToObject(run, "config");
+    const char *keys[] = {"lr", "history_k", "alpha", "delta"};
+    vkq_status s = VKQ_OK;
+    for (int i = 0; i < 4 && s == VKQ_OK; i++) {
+        const cJSON *value = cJSON_GetObjectItemCaseSensitive(resolved, keys[i]);
+        if (!cJSON_IsNumber(value))
+            s = vkq_fail(VKQ_ERR_FORMAT, "%s: no number \"%s\"", path, keys[i]);
+        else if (!cJSON_AddItemToObject(own, keys[i], cJSON_Duplicate(value, 0)) ||
+                 (config && !cJSON_AddItemToObject(config, keys[i], cJSON_Duplicate(value, 0))))
+            s = vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    cJSON_Delete(resolved);
+    return s;
 }
 
 static vkq_status run_one(demo *d, const char *method, uint32_t seed, uint32_t index,
@@ -240,6 +293,7 @@ static vkq_status run_one(demo *d, const char *method, uint32_t seed, uint32_t i
     cJSON_AddStringToObject(run, "method", method);
     cJSON_AddNumberToObject(run, "seed", seed);
     cJSON_AddNumberToObject(run, "train_seconds", train_seconds);
+    VKQ_TRY(add_resolved_options(run_dir, run, index == 1 ? d->config : NULL));
     snprintf(path, sizeof path, "%s/log.jsonl", run_dir);
     VKQ_TRY(each_json_line(path, add_loss, cJSON_AddArrayToObject(run, "losses")));
     detection det = {d, cJSON_AddArrayToObject(run, "dce_detection"), c.delta};
@@ -248,29 +302,27 @@ static vkq_status run_one(demo *d, const char *method, uint32_t seed, uint32_t i
     return evaluate(d, &c, cJSON_AddObjectToObject(run, "metrics"));
 }
 
-static void add_config(const demo *d, cJSON *root)
+/* The demo's own settings; the first run adds the trainer's resolved options. */
+static void add_config(demo *d, cJSON *root)
 {
-    cJSON *c = cJSON_AddObjectToObject(root, "config");
+    cJSON *c = d->config = cJSON_AddObjectToObject(root, "config");
     cJSON_AddNumberToObject(c, "users", d->users);
     cJSON_AddNumberToObject(c, "per_user", d->per_user);
     cJSON_AddNumberToObject(c, "steps", d->steps);
     cJSON_AddNumberToObject(c, "batch", d->batch);
-    cJSON_AddNumberToObject(c, "lr", 1e-2);
-    cJSON_AddNumberToObject(c, "history_k", 1);
-    cJSON_AddNumberToObject(c, "alpha", 0.1);
-    cJSON_AddNumberToObject(c, "delta", 0.05);
+    cJSON_AddNumberToObject(c, "max_new_tokens", d->max_new_tokens);
     char model[128];
     snprintf(model, sizeof model, "dim %u, hidden %u, %u layers, %u heads (%u kv), byte vocab",
              d->model.dim, d->model.hidden_dim, d->model.n_layers, d->model.n_heads,
              d->model.n_kv_heads);
     cJSON_AddStringToObject(c, "model", model);
-    char evaluation[96];
-    snprintf(evaluation, sizeof evaluation, "greedy, no repetition penalty, up to %u tokens",
+    char evaluation[128];
+    snprintf(evaluation, sizeof evaluation, "greedy, no repetition penalty, up to %u tokens (the longest test target)",
              d->max_new_tokens);
     cJSON_AddStringToObject(c, "evaluation", evaluation);
 }
 
-static cJSON *results_header(const demo *d)
+static cJSON *results_header(demo *d)
 {
     cJSON *root = cJSON_CreateObject();
     char date[32], machine[128];
@@ -383,7 +435,8 @@ static vkq_status run_demo(demo *d)
 static vkq_status parse(int argc, char **argv, demo *d)
 {
     *d = (demo){.out = "runs/demo", .users = 16, .per_user = 8, .steps = 160, .seeds = 2,
-                .batch = 8, .probe_every = 40, .max_new_tokens = 80};
+                .batch = 8, .probe_every = 40, .lr = 1e-2f, .delta = 0.05f,
+                .history_k = 1}; /* every item of a user shows the whole style: one is enough */
     d->model = (vkq_llama_config){.dim = 64, .hidden_dim = 160, .n_layers = 2, .n_heads = 4,
                                   .n_kv_heads = 2, .vocab_size = VKQ_BYTE_TOKENIZER_VOCAB,
                                   .seq_len = 1024, .shared_classifier = 1, .norm_eps = 1e-5f,
@@ -392,6 +445,8 @@ static vkq_status parse(int argc, char **argv, demo *d)
                          {"--per-user", CLI_U32, &d->per_user}, {"--steps", CLI_U32, &d->steps},
                          {"--seeds", CLI_U32, &d->seeds},       {"--batch", CLI_U32, &d->batch},
                          {"--probe-every", CLI_U32, &d->probe_every},
+                         {"--lr", CLI_FLOAT, &d->lr},           {"--delta", CLI_FLOAT, &d->delta},
+                         {"--history-k", CLI_U32, &d->history_k},
                          {"--quick", CLI_FLAG, &d->quick}};
     VKQ_TRY(cli_parse("demo", argc, argv, 2, opts, sizeof opts / sizeof opts[0]));
     if (d->quick) { /* a miniature for tests: seconds, not minutes */
@@ -400,7 +455,6 @@ static vkq_status parse(int argc, char **argv, demo *d)
         d->steps = 4;
         d->seeds = 1;
         d->probe_every = 2;
-        d->max_new_tokens = 16;
         d->model.dim = 16;
         d->model.hidden_dim = 32;
         d->model.n_heads = 2;

@@ -9,6 +9,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  demo [--out DIR] [--users U] [--per-user N] [--steps S] [--seeds K] [--quick]\n"
+    "       [--lr LR] [--delta D] [--history-k K]\n"
     "                                   the synthetic personalization benchmark: trains every\n"
     "                                   method, prints the ablation table, writes a report\n"
     "  devices [--json]                 list Vulkan devices and what they support\n"

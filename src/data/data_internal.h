@@ -62,6 +62,10 @@ typedef struct vkq_field_ctx {
 vkq_status vkq_get_string(const vkq_field_ctx *c, const cJSON *object, const char *key,
                           int required, char **out);
 vkq_status vkq_check_utf8(const vkq_field_ctx *c, const char *key, const char *text);
+/* An optional time: a string as it is, or a whole number of seconds or milliseconds since 1970
+ * (0 to 2^53) as its decimal digits; anything else is an error naming the field. */
+vkq_status vkq_get_time(const vkq_field_ctx *c, const cJSON *object, const char *key,
+                        char **out);
 
 /* Dataset assembly. vkq_dataset_add moves s into the dataset when it was read well
  * (read_status VKQ_OK); with skip_bad, a sample with a format error is counted as skipped

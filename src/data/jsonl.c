@@ -18,7 +18,7 @@ static vkq_status history_item_from_json(const char *where, uint32_t index, cons
                         index);
     VKQ_TRY(vkq_get_string(&c, value, "input", 1, &item->input));
     VKQ_TRY(vkq_get_string(&c, value, "output", 1, &item->output));
-    return vkq_get_string(&c, value, "time", 0, &item->time);
+    return vkq_get_time(&c, value, "time", &item->time);
 }
 
 static vkq_status history_from_json(const char *where, const cJSON *history, vkq_sample *s)

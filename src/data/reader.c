@@ -1,5 +1,6 @@
 /* Reading text files, lines and JSON documents, with messages that point into the file. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,4 +125,33 @@ vkq_status vkq_get_string(const vkq_field_ctx *c, const cJSON *object, const cha
                         c->prefix, key);
     VKQ_TRY(vkq_check_utf8(c, key, value->valuestring));
     return vkq_copy_string(value->valuestring, out);
+}
+
+/* Times as numbers count seconds or milliseconds since 1970; above 2^53 a double is no longer
+ * a whole number exactly. */
+#define LARGEST_TIME 9007199254740992.0
+
+vkq_status vkq_get_time(const vkq_field_ctx *c, const cJSON *object, const char *key,
+                        char **out)
+{
+    *out = NULL;
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(object, key);
+    if (!value || cJSON_IsNull(value))
+        return VKQ_OK;
+    if (cJSON_IsString(value)) {
+        VKQ_TRY(vkq_check_utf8(c, key, value->valuestring));
+        return vkq_copy_string(value->valuestring, out);
+    }
+    if (!cJSON_IsNumber(value))
+        return vkq_fail(VKQ_ERR_FORMAT, "%s: field \"%s%s\" must be a string or a number",
+                        c->where, c->prefix, key);
+    double t = value->valuedouble;
+    if (!(t >= 0.0 && t <= LARGEST_TIME) || t != floor(t))
+        return vkq_fail(VKQ_ERR_FORMAT,
+                        "%s: field \"%s%s\" is %g: a time as a number must be a whole number of "
+                        "seconds or milliseconds since 1970, from 0 to 2^53",
+                        c->where, c->prefix, key, t);
+    char text[24];
+    snprintf(text, sizeof text, "%.0f", t);
+    return vkq_copy_string(text, out);
 }

@@ -1,6 +1,5 @@
 #include "vkquill/generate.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,70 +25,6 @@ static uint32_t random_u32(uint64_t *state)
 }
 
 static float random_f32(uint64_t *state) { return (float)(random_u32(state) >> 8) / 16777216.0f; }
-
-static int32_t argmax(const float *x, uint32_t n)
-{
-    uint32_t best = 0;
-    for (uint32_t i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return (int32_t)best;
-}
-
-/* CTRL-style: every token seen so far becomes less likely, whatever its sign. */
-static void penalise_repeats(float *logits, const vkq_generation *g, float penalty)
-{
-    for (uint32_t i = 0; i < g->n_tokens; i++) {
-        float *l = &logits[g->tokens[i]];
-        if (*l == *l) /* each token once: a second visit would see its penalised value as NaN-free */
-            *l = *l > 0 ? *l / penalty : *l * penalty;
-    }
-}
-
-typedef struct prob_index {
-    float p;
-    int32_t i;
-} prob_index;
-
-static int by_probability_desc(const void *a, const void *b)
-{
-    float x = ((const prob_index *)a)->p, y = ((const prob_index *)b)->p;
-    return (x < y) - (x > y);
-}
-
-static vkq_status sample(float *logits, uint32_t n, const vkq_sampling *s, uint64_t *rng,
-                         int32_t *out)
-{
-    float max = logits[argmax(logits, n)], sum = 0.0f;
-    for (uint32_t i = 0; i < n; i++) {
-        logits[i] = expf((logits[i] - max) / s->temperature);
-        sum += logits[i];
-    }
-    prob_index *order = malloc(n * sizeof *order);
-    if (!order)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
-    for (uint32_t i = 0; i < n; i++)
-        order[i] = (prob_index){logits[i] / sum, (int32_t)i};
-    uint32_t keep = n;
-    float mass = 1.0f;
-    if (s->top_p > 0.0f && s->top_p < 1.0f) {
-        qsort(order, n, sizeof *order, by_probability_desc);
-        mass = 0.0f;
-        for (keep = 0; keep < n && mass < s->top_p; keep++)
-            mass += order[keep].p;
-    }
-    float r = random_f32(rng) * mass, acc = 0.0f;
-    *out = order[keep - 1].i;
-    for (uint32_t i = 0; i < keep; i++) {
-        acc += order[i].p;
-        if (r < acc) {
-            *out = order[i].i;
-            break;
-        }
-    }
-    free(order);
-    return VKQ_OK;
-}
 
 static vkq_status start(sequence *q, vkq_generation *out, const int32_t *prompt,
                         uint32_t n_prompt, uint32_t steps, uint64_t seed)
@@ -122,11 +57,10 @@ static vkq_status advance(sequence *q, float *logits, uint32_t vocab, const vkq_
         next = q->prompt[q->pos + 1];
     } else {
         if (s->repetition_penalty != 1.0f)
-            penalise_repeats(logits, g, s->repetition_penalty);
-        if (s->temperature == 0.0f)
-            next = argmax(logits, vocab);
-        else
-            VKQ_TRY(sample(logits, vocab, s, &q->rng, &next));
+            VKQ_TRY(vkq_penalise_repeats(logits, vocab, g->tokens, g->n_tokens,
+                                         s->repetition_penalty));
+        float u = s->temperature > 0.0f ? random_f32(&q->rng) : 0.0f;
+        VKQ_TRY(vkq_sample_token(logits, vocab, s->temperature, s->top_p, u, &next));
     }
     q->pos++;
     if (next == BOS || next == EOS) {

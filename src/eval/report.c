@@ -647,8 +647,8 @@ static void put_config_value(text *t, const cJSON *item)
         put_escaped(t, item->valuestring);
     else if (cJSON_IsBool(item))
         put(t, "%s", cJSON_IsTrue(item) ? "true" : "false");
-    else
-        put(t, "%.10g", item->valuedouble);
+    else /* options are floats: 7 digits show what was asked, not its binary rounding */
+        put(t, "%.7g", item->valuedouble);
 }
 
 static void put_config(text *t, const results *r)
