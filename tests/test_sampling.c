@@ -159,8 +159,8 @@ static void seeded_draws_stay_in_the_nucleus(void **state)
                           .n_kv_heads = 1, .vocab_size = VKQ_BYTE_TOKENIZER_VOCAB,
                           .seq_len = 64, .shared_classifier = 1, .norm_eps = 1e-5f,
                           .rope_theta = 10000.0f};
-    vkq_llama_layout l;
-    vkq_llama_layout_of(&c, &l);
+    vkq_llama_tensors l;
+    vkq_llama_tensors_of(&c, &l);
     float *params = malloc(l.total * sizeof *params);
     vkq_llama_init_random(&c, 3, params);
     vkq_decoder *dec;
