@@ -5,25 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
-#include "base/status_internal.h"
+#include "base/text.h"
 #include "base/utf8.h"
 #include "vkquill/data.h"
-
-/* A growing NUL-terminated string; a zeroed one is empty. */
-typedef struct vkq_strbuf {
-    char *data;
-    size_t length, capacity;
-} vkq_strbuf;
-
-vkq_status vkq_strbuf_append(vkq_strbuf *b, const char *text, size_t length);
-vkq_status vkq_strbuf_append_str(vkq_strbuf *b, const char *text);
-/* Hands the string over (never NULL, "" when empty) and leaves b empty. */
-vkq_status vkq_strbuf_take(vkq_strbuf *b, char **out);
-void vkq_strbuf_free(vkq_strbuf *b);
-
-vkq_status vkq_copy_string(const char *text, char **out);
 
 /* A template format split into parts: literal text or a {placeholder} name. */
 typedef struct vkq_format_part {
@@ -37,20 +21,11 @@ enum { VKQ_FORMAT_END = 0, VKQ_FORMAT_PART = 1, VKQ_FORMAT_UNTERMINATED = -1 };
 int vkq_format_next(const char **format, vkq_format_part *part);
 int vkq_format_part_is(const vkq_format_part *part, const char *name);
 
-/* The whole file, NUL-terminated (it may hold NUL bytes of its own), without a leading UTF-8
- * byte-order mark. */
-vkq_status vkq_read_text_file(const char *path, char **text, size_t *length);
-
 /* Splits the next line off [*at, end), where *end is the text's terminating NUL: cuts it at
  * its "\n" (and a "\r" before it) with a NUL and returns its start and length; NULL at the
  * end. */
 char *vkq_next_line(char **at, char *end, size_t *length);
 int vkq_is_blank(const char *line, size_t length); /* nothing but spaces and tabs */
-
-/* Parses text[0..length) as one JSON document; errors read "PATH:LINE:COL: ..." counting
- * lines from first_line. */
-vkq_status vkq_parse_json(const char *path, uint32_t first_line, const char *text,
-                          size_t length, cJSON **out);
 
 /* Field access with messages "WHERE: missing field \"PREFIXkey\"" and the like: prefix names
  * the enclosing value, e.g. "history[2].". An absent optional field gives NULL. */

@@ -1,54 +1,10 @@
-/* Reading text files, lines and JSON documents, with messages that point into the file. */
-#include <errno.h>
+/* Lines of text files and fields of JSON documents, with messages that point into the file. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "data/data_internal.h"
-
-static const char BYTE_ORDER_MARK[] = "\xEF\xBB\xBF";
-
-static vkq_status read_open_file(const char *path, FILE *f, char **text, size_t *length)
-{
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return vkq_fail(VKQ_ERR_IO, "%s: not a regular file", path);
-    if ((unsigned long long)st.st_size > SIZE_MAX - 1)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: too large to read", path);
-    *length = (size_t)st.st_size;
-    *text = malloc(*length + 1);
-    if (!*text)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes", path, *length);
-    if (fread(*text, 1, *length, f) != *length)
-        return vkq_fail(VKQ_ERR_IO, "%s: read failed", path);
-    (*text)[*length] = '\0';
-    return VKQ_OK;
-}
-
-vkq_status vkq_read_text_file(const char *path, char **text, size_t *length)
-{
-    *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    vkq_status status = read_open_file(path, f, text, length);
-    fclose(f);
-    if (status != VKQ_OK) {
-        free(*text);
-        *text = NULL;
-        return status;
-    }
-    size_t mark = sizeof BYTE_ORDER_MARK - 1;
-    if (*length >= mark && memcmp(*text, BYTE_ORDER_MARK, mark) == 0) {
-        memmove(*text, *text + mark, *length - mark + 1);
-        *length -= mark;
-    }
-    return VKQ_OK;
-}
 
 char *vkq_next_line(char **at, char *end, size_t *length)
 {
@@ -74,34 +30,6 @@ int vkq_is_blank(const char *line, size_t length)
 }
 
 /* Fails with "PATH:LINE:COL: what" for the byte at, COL counting bytes from 1. */
-static vkq_status fail_at(const char *path, uint32_t first_line, const char *text,
-                          const char *at, const char *what)
-{
-    uint32_t line = first_line;
-    const char *line_start = text;
-    for (const char *c = text; c < at; c++)
-        if (*c == '\n') {
-            line++;
-            line_start = c + 1;
-        }
-    return vkq_fail(VKQ_ERR_FORMAT, "%s:%u:%zu: %s", path, line,
-                    (size_t)(at - line_start) + 1, what);
-}
-
-vkq_status vkq_parse_json(const char *path, uint32_t first_line, const char *text,
-                          size_t length, cJSON **out)
-{
-    /* cJSON stops at a NUL byte and would take the text before it for the whole document */
-    const char *nul = memchr(text, '\0', length);
-    if (nul)
-        return fail_at(path, first_line, text, nul, "NUL byte");
-    const char *error_at = NULL;
-    *out = cJSON_ParseWithOpts(text, &error_at, 1);
-    if (!*out)
-        return fail_at(path, first_line, text, error_at ? error_at : text, "malformed JSON");
-    return VKQ_OK;
-}
-
 vkq_status vkq_check_utf8(const vkq_field_ctx *c, const char *key, const char *text)
 {
     if (!vkq_utf8_valid(text, strlen(text)))
