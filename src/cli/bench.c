@@ -209,15 +209,19 @@ int cmd_bench(int argc, char **argv)
 {
     vkq_status s;
     if (argc < 3)
-        s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "bench: name a benchmark: matmul, train, generate");
+        s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                     "bench: name a benchmark: matmul, train, generate, tokenize");
     else if (strcmp(argv[2], "matmul") == 0)
         s = bench_matmul(argc, argv);
     else if (strcmp(argv[2], "train") == 0)
         s = cli_bench_train(argc, argv);
     else if (strcmp(argv[2], "generate") == 0)
         s = cli_bench_generate(argc, argv);
+    else if (strcmp(argv[2], "tokenize") == 0)
+        s = cli_bench_tokenize(argc, argv);
     else
         s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                     "bench: unknown benchmark '%s'; known: matmul, train, generate", argv[2]);
+                     "bench: unknown benchmark '%s'; known: matmul, train, generate, tokenize",
+                     argv[2]);
     return s == VKQ_OK ? 0 : cli_fail(s);
 }

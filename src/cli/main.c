@@ -21,6 +21,12 @@ static const char usage[] =
     "                                   tokens/s and peak memory of a full training step\n"
     "  bench generate --model M.bin [--batch B] [--seq N] [--json]\n"
     "                                   tokens/s of batched decoding with a KV cache\n"
+    "  bench tokenize --tokenizer T[,T...] [--file F] [--mb N] [--json]\n"
+    "                                   MB/s of encoding a text of N MB (default 4), a line\n"
+    "                                   at a time, with each tokenizer\n"
+    "  tokenize --tokenizer T (--text TEXT | --file F) [--json]\n"
+    "                                   a text's token ids, and each token's text; T is a\n"
+    "                                   tok.bin, a tokenizer.json or a directory holding one\n"
     "  generate --model M.bin --tokenizer T.bin (--prompt TEXT | --prompts-file F)\n"
     "           [--steps N] [--temperature T] [--top-p P] [--seed S]\n"
     "           [--repetition-penalty R] [--batch B]\n"
@@ -87,6 +93,8 @@ int main(int argc, char **argv)
         return cmd_data(argc, argv);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc, argv);
+    if (strcmp(cmd, "tokenize") == 0)
+        return cmd_tokenize(argc, argv);
     return cli_fail(vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                              "unknown command '%s'; 'vkquill help' lists the commands", cmd));
 }

@@ -1,12 +1,11 @@
-/* Reading tok.bin into a vocabulary with a sorted index. The whole file is read first and
- * parsed from memory, so every length in it is checked against the bytes that really exist. */
-#include <errno.h>
+/* The tok.bin tokenizer: the vocabulary with a sorted index, and decoding. The whole file is
+ * read first and parsed from memory, so every length in it is checked against the bytes that really exist. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "tokenizer/tokenizer_internal.h"
+#include "base/text.h"
+#include "tokenizer/tokbin_internal.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "tok.bin is little-endian and is read with memcpy"
@@ -14,41 +13,10 @@
 
 enum { TOKEN_HEADER_BYTES = 8 }; /* float32 score + int32 length */
 
-typedef struct file_bytes {
-    unsigned char *data;
-    size_t size;
-} file_bytes;
-
 typedef struct cursor {
     const unsigned char *at;
     size_t left;
 } cursor;
-
-static vkq_status read_whole_file(const char *path, file_bytes *out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    vkq_status status = VKQ_OK;
-    if (fstat(fileno(f), &st) != 0)
-        status = vkq_fail(VKQ_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        status = vkq_fail(VKQ_ERR_IO, "%s: not a regular file", path);
-    else if ((unsigned long long)st.st_size > SIZE_MAX - 1)
-        status = vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: too large to read", path);
-    if (status == VKQ_OK) {
-        out->size = (size_t)st.st_size;
-        out->data = malloc(out->size + 1);
-        if (!out->data)
-            status = vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes", path,
-                              out->size);
-        else if (fread(out->data, 1, out->size, f) != out->size)
-            status = vkq_fail(VKQ_ERR_IO, "%s: read failed", path);
-    }
-    fclose(f);
-    return status;
-}
 
 static int take(cursor *c, void *dst, size_t n)
 {
@@ -87,14 +55,14 @@ static vkq_status parse_token(const char *path, cursor *c, uint32_t id, int32_t 
 }
 
 /* Each token takes at least TOKEN_HEADER_BYTES of the file, which bounds the allocation. */
-static vkq_status parse_vocabulary(const char *path, const file_bytes *f, uint32_t vocab_size,
-                                   vkq_tokenizer *t)
+static vkq_status parse_vocabulary(const char *path, const char *data, size_t size, uint32_t vocab_size,
+                                   vkq_tokbin *t)
 {
-    cursor c = {f->data, f->size};
+    cursor c = {(const unsigned char *)data, size};
     int32_t max_length;
     if (!take(&c, &max_length, sizeof max_length))
         return vkq_fail(VKQ_ERR_FORMAT, "%s: truncated: %zu bytes, no max_token_length header",
-                        path, f->size);
+                        path, size);
     if (max_length < 0)
         return vkq_fail(VKQ_ERR_FORMAT, "%s: not a tokenizer: negative max_token_length %d",
                         path, (int)max_length);
@@ -122,7 +90,7 @@ static vkq_status parse_vocabulary(const char *path, const file_bytes *f, uint32
     if (c.left > 0)
         return vkq_fail(VKQ_ERR_FORMAT, "%s: %zu bytes of trailing garbage after %u tokens", path,
                         c.left, n);
-    t->vocab_size = n;
+    t->base.vocab_size = n;
     return VKQ_OK;
 }
 
@@ -141,21 +109,21 @@ static int compare_sorted(const void *pa, const void *pb)
     return c != 0 ? c : (a->id > b->id) - (a->id < b->id);
 }
 
-static vkq_status build_sorted_index(vkq_tokenizer *t)
+static vkq_status build_sorted_index(vkq_tokbin *t)
 {
-    t->sorted = malloc(t->vocab_size * sizeof *t->sorted);
+    t->sorted = malloc(t->base.vocab_size * sizeof *t->sorted);
     if (!t->sorted)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "cannot allocate a vocabulary index of %u entries",
-                        t->vocab_size);
-    for (uint32_t i = 0; i < t->vocab_size; i++)
+                        t->base.vocab_size);
+    for (uint32_t i = 0; i < t->base.vocab_size; i++)
         t->sorted[i] = (vkq_sorted_piece){t->pieces[i].text, t->pieces[i].length, (int32_t)i};
-    qsort(t->sorted, t->vocab_size, sizeof *t->sorted, compare_sorted);
+    qsort(t->sorted, t->base.vocab_size, sizeof *t->sorted, compare_sorted);
     return VKQ_OK;
 }
 
-int32_t vkq_tokenizer_find(const vkq_tokenizer *t, const char *bytes, size_t length)
+int32_t vkq_tokbin_find(const vkq_tokbin *t, const char *bytes, size_t length)
 {
-    size_t lo = 0, hi = t->vocab_size; /* the first entry >= bytes lies in [lo, hi] */
+    size_t lo = 0, hi = t->base.vocab_size; /* the first entry >= bytes lies in [lo, hi] */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const vkq_sorted_piece *p = &t->sorted[mid];
@@ -164,55 +132,95 @@ int32_t vkq_tokenizer_find(const vkq_tokenizer *t, const char *bytes, size_t len
         else
             hi = mid;
     }
-    if (lo < t->vocab_size &&
+    if (lo < t->base.vocab_size &&
         compare_bytes(t->sorted[lo].text, t->sorted[lo].length, bytes, length) == 0)
         return t->sorted[lo].id;
     return -1;
 }
 
-vkq_status vkq_tokenizer_load(const char *path, uint32_t vocab_size, vkq_tokenizer **out)
+static const char *tokbin_piece(const vkq_tokenizer *base, int32_t token)
 {
-    if (!path || !out)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "vkq_tokenizer_load: NULL argument");
-    *out = NULL;
-    if (vocab_size > INT32_MAX)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: vocab_size %u does not fit token ids",
-                        path, vocab_size);
-    vkq_tokenizer *t = calloc(1, sizeof *t);
-    if (!t)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a tokenizer", path);
-    for (int b = 0; b < 256; b++)
-        t->byte_text[b][0] = (char)b;
-    file_bytes f = {0};
-    vkq_status status = read_whole_file(path, &f);
-    if (status == VKQ_OK)
-        status = parse_vocabulary(path, &f, vocab_size, t);
-    if (status == VKQ_OK)
-        status = build_sorted_index(t);
-    free(f.data);
-    if (status != VKQ_OK) {
-        vkq_tokenizer_free(t);
-        return status;
-    }
-    *out = t;
-    return VKQ_OK;
+    const vkq_tokbin *t = (const vkq_tokbin *)base;
+    if (token < 0 || (uint32_t)token >= t->base.vocab_size)
+        return NULL;
+    return t->pieces[token].text;
 }
 
-void vkq_tokenizer_free(vkq_tokenizer *t)
+static int hex_digit(char c)
 {
-    if (!t)
-        return;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* The byte a "<0xXX>" piece stands for, or -1 for any other piece. */
+static int byte_of_piece(const char *piece)
+{
+    if (strlen(piece) != 6 || strncmp(piece, "<0x", 3) != 0 || piece[5] != '>')
+        return -1;
+    int high = hex_digit(piece[3]), low = hex_digit(piece[4]);
+    return high < 0 || low < 0 ? -1 : high * 16 + low;
+}
+
+static const char *tokbin_decode(const vkq_tokenizer *base, int32_t prev_token, int32_t token)
+{
+    const vkq_tokbin *t = (const vkq_tokbin *)base;
+    const char *piece = tokbin_piece(base, token);
+    if (!piece)
+        return NULL;
+    if (prev_token == VKQ_TOKEN_BOS && piece[0] == ' ')
+        piece++;
+    int byte = byte_of_piece(piece);
+    return byte < 0 ? piece : t->byte_text[byte];
+}
+
+static size_t tokbin_max_tokens(const vkq_tokenizer *t, size_t length)
+{
+    (void)t;
+    return length + 1; /* the dummy prefix, then at most a token per byte */
+}
+
+static void tokbin_destroy(vkq_tokenizer *base)
+{
+    vkq_tokbin *t = (vkq_tokbin *)base;
     free(t->pieces);
     free(t->sorted);
     free(t->text_arena);
     free(t);
 }
 
-uint32_t vkq_tokenizer_vocab_size(const vkq_tokenizer *t) { return t->vocab_size; }
-
-const char *vkq_tokenizer_piece(const vkq_tokenizer *t, int32_t token)
+static int32_t tokbin_find(const vkq_tokenizer *t, const char *text, size_t length)
 {
-    if (token < 0 || (uint32_t)token >= t->vocab_size)
-        return NULL;
-    return t->pieces[token].text;
+    return vkq_tokbin_find((const vkq_tokbin *)t, text, length);
+}
+
+static const vkq_tokenizer_ops TOKBIN_OPS = {vkq_tokbin_encode, tokbin_decode, tokbin_piece,
+                                             tokbin_find, tokbin_max_tokens, tokbin_destroy};
+
+vkq_status vkq_tokbin_load(const char *path, uint32_t vocab_size, vkq_tokenizer **out)
+{
+    vkq_tokbin *t = calloc(1, sizeof *t);
+    if (!t)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a tokenizer", path);
+    t->base = (vkq_tokenizer){&TOKBIN_OPS, 0, VKQ_TOKEN_BOS, VKQ_TOKEN_EOS, VKQ_TOKEN_BOS, NULL, -1};
+    for (int b = 0; b < 256; b++)
+        t->byte_text[b][0] = (char)b;
+    char *data = NULL;
+    size_t size = 0;
+    vkq_status status = vkq_read_file(path, &data, &size);
+    if (status == VKQ_OK)
+        status = parse_vocabulary(path, data, size, vocab_size, t);
+    if (status == VKQ_OK)
+        status = build_sorted_index(t);
+    free(data);
+    if (status != VKQ_OK) {
+        tokbin_destroy(&t->base);
+        return status;
+    }
+    *out = &t->base;
+    return VKQ_OK;
 }
