@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tokenizer/tokenizer_internal.h"
 
@@ -78,7 +79,10 @@ vkq_status vkq_tokenizer_load(const char *path, uint32_t vocab_size, vkq_tokeniz
     if (!file)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
     snprintf(file, length + sizeof "/tokenizer.json", "%s/tokenizer.json", path);
-    vkq_status status = vkq_hf_load(file, vocab_size, out);
+    vkq_status status = access(file, F_OK) == 0
+                            ? vkq_hf_load(file, vocab_size, out)
+                            : vkq_fail(VKQ_ERR_IO, "%s: a directory without a tokenizer.json",
+                                       path);
     free(file);
     return status;
 }
