@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "vkquill/data.h"
 #include "vkquill/tokenizer.h"
 
 #define OK(expr) assert_int_equal((expr), VKQ_OK)
@@ -255,6 +256,56 @@ static void llama2_has_no_template_but_inst_works(void **state)
     assert_int_equal(vkq_chat_render_prompt(t, VKQ_CHAT_CHATML, "", "U", &prompt),
                      VKQ_ERR_UNSUPPORTED);
     assert_non_null(strstr(vkq_last_error(), "<|im_start|>"));
+    vkq_tokenizer_free(t);
+}
+
+static void expect_span(const vkq_tokenizer *t, const int32_t *got, uint32_t n,
+                        const char *text, int32_t end)
+{
+    int32_t *want;
+    uint32_t n_want;
+    encode_all(t, text, &want, &n_want);
+    assert_int_equal(n, n_want + (end >= 0));
+    assert_memory_equal(got, want, n_want * sizeof *want);
+    if (end >= 0)
+        assert_int_equal(got[n_want], end);
+    free(want);
+}
+
+/* A training pair for Qwen3 in ChatML: the built-in template's prompt field (history block
+ * included) is the user turn, the target then <|im_end|> the response. */
+static void pairs_use_the_chat_format(void **state)
+{
+    (void)state;
+    vkq_tokenizer *t = load_real("qwen3");
+    vkq_template tpl;
+    OK(vkq_template_default(&tpl));
+    OK(vkq_template_use_chat(&tpl, t, "auto"));
+    assert_int_equal(tpl.chat, VKQ_CHAT_CHATML);
+    vkq_history_item item = {"Old input", "Old output", NULL};
+    vkq_sample sample = {"u", "New input", "Great read.", &item, 1, 1};
+    vkq_prompt_limits limits = {0};
+    vkq_pair p;
+    OK(vkq_pair_build(t, &tpl, &limits, &sample, &p));
+    expect_span(t, p.with_history, p.with_prompt,
+                "<|im_start|>user\nPrevious responses by this user:\nInput: Old input\n"
+                "Output: Old output\n\nInput: New input\nOutput:<|im_end|>\n"
+                "<|im_start|>assistant\n<think>\n\n</think>\n\n",
+                -1);
+    expect_span(t, p.without_history, p.without_prompt,
+                "<|im_start|>user\nPrevious responses by this user:\nNone\n\n"
+                "Input: New input\nOutput:<|im_end|>\n"
+                "<|im_start|>assistant\n<think>\n\n</think>\n\n",
+                -1);
+    expect_span(t, p.with_history + p.with_prompt, p.n_response, "Great read.", 151645);
+    vkq_pair_free(&p);
+    /* none: the plain prompt, no BOS (Qwen has none), and EOS (<|im_end|>) after the target */
+    OK(vkq_template_use_chat(&tpl, t, "none"));
+    OK(vkq_pair_build(t, &tpl, &limits, &sample, &p));
+    expect_span(t, p.without_history, p.without_prompt,
+                "Previous responses by this user:\nNone\n\nInput: New input\nOutput:", -1);
+    vkq_pair_free(&p);
+    vkq_template_free(&tpl);
     vkq_tokenizer_free(t);
 }
 
@@ -657,6 +708,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(qwen_prompt_renders_as_its_template),
             cmocka_unit_test(llama3_prompt_renders_as_its_template),
             cmocka_unit_test(llama2_has_no_template_but_inst_works),
+            cmocka_unit_test(pairs_use_the_chat_format),
             cmocka_unit_test(model_vocab_size_bounds_the_ids),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,6 +92,7 @@ void vkq_dataset_free(vkq_dataset *d);
  * and the tokenizer's dummy prefix puts one space before it ("Output: Great read."), which is
  * also what a model generating after the prompt produces first. */
 typedef struct vkq_template {
+    vkq_chat_format chat; /* VKQ_CHAT_NONE: system + prompt as plain text */
     char *system;        /* text before everything, may be "" */
     char *history_item;  /* one history item, e.g. "Input: {input}\nOutput: {output}\n\n" */
     char *no_history;    /* what replaces the whole history block without history */
@@ -116,6 +117,11 @@ typedef struct vkq_template {
  * field). */
 vkq_status vkq_template_default(vkq_template *out);
 vkq_status vkq_template_load(const char *path, vkq_template *out);
+/* Chat models: choice "auto" takes the tokenizer's chat template (none for tok.bin), or names
+ * a format (vkq_chat_format_parse). With a chat format, a prompt is that format's rendering of
+ * the system text and of the prompt field (history block included) as the user turn, and
+ * the target ends with the format's end of turn instead of EOS. */
+vkq_status vkq_template_use_chat(vkq_template *t, const vkq_tokenizer *tok, const char *choice);
 void vkq_template_free(vkq_template *t);
 
 /* A zero field means: history_k 8, no prompt limit, no target cut, no context limit. */
@@ -132,6 +138,7 @@ typedef struct vkq_prompt_limits {
 /* One sample as two token sequences that differ only in the history block:
  *   with    = BOS + prompt(with history)    + target + EOS
  *   without = BOS + prompt(no_history text) + target + EOS
+ * (with a chat format: chat prompt + target + end of turn, the BOS inside the chat prompt)
  * The response starts at with_prompt / without_prompt (the index of the first target token);
  * both responses are the same n_response = n_target + 1 tokens (target then EOS), because the
  * target is encoded apart from the prompt. Each prompt is encoded as one text, so tokens

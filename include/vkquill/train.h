@@ -20,6 +20,7 @@ typedef struct vkq_train_config {
     char weights[VKQ_WORD_MAX];  /* "" (the method's own) | threshold | js | uniform */
     char align[VKQ_WORD_MAX];    /* "" (the method's own) | ce | kl (needs ref_model) */
     char schedule[VKQ_WORD_MAX]; /* linear | cosine | constant, after the warm-up */
+    char chat_template[VKQ_WORD_MAX]; /* auto | none | chatml | llama3 | inst */
     int align_weighted, skip_bad, resume;
     float alpha, delta, lambda, eps;
     float lr, weight_decay, beta1, beta2, adam_eps, warmup, clip;

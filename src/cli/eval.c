@@ -14,6 +14,7 @@ int cmd_eval(int argc, char **argv)
                          {"--data", CLI_STRING, &c.data},
                          {"--out", CLI_STRING, &c.out},
                          {"--template", CLI_STRING, &c.template_path},
+                         {"--chat-template", CLI_STRING, &c.chat_template},
                          {"--history-k", CLI_U32, &c.limits.history_k},
                          {"--max-prompt-tokens", CLI_U32, &c.limits.max_prompt_tokens},
                          {"--max-new-tokens", CLI_U32, &c.max_new_tokens},

@@ -50,10 +50,12 @@ void vkq_sample_clear(vkq_sample *s);
 vkq_status vkq_dataset_finish(vkq_dataset *d, const char *path);
 
 /* For pair.c: checking a template's placeholders (errors start with source), and rendering
- * system + prompt for a sample with its first n_history history items. */
+ * the system text, and the prompt field for a sample with its first n_history history items
+ * (the user turn of a chat). */
 vkq_status vkq_template_check(const vkq_template *t, const char *source);
-vkq_status vkq_template_render(const vkq_template *t, const char *input,
-                               const vkq_history_item *history, uint32_t n_history,
-                               vkq_strbuf *out);
+vkq_status vkq_template_render_system(const vkq_template *t, vkq_strbuf *out);
+vkq_status vkq_template_render_user(const vkq_template *t, const char *input,
+                                    const vkq_history_item *history, uint32_t n_history,
+                                    vkq_strbuf *out);
 
 #endif

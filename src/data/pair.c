@@ -14,9 +14,11 @@ typedef struct tokens {
 
 static vkq_status encode(const vkq_tokenizer *tok, const char *text, int bos, tokens *out)
 {
-    size_t capacity = strlen(text) + 3; /* what the tokenizer promises always suffices */
+    /* what the tokenizer promises always suffices, and room for an end of turn */
+    size_t capacity = vkq_tokenizer_max_tokens(tok, strlen(text)) + 1;
     if (capacity > UINT32_MAX)
-        return vkq_fail(VKQ_ERR_UNSUPPORTED, "cannot encode a text of %zu bytes", capacity - 3);
+        return vkq_fail(VKQ_ERR_UNSUPPORTED, "cannot encode a text of %zu bytes",
+                        strlen(text));
     out->ids = malloc(capacity * sizeof *out->ids);
     if (!out->ids)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "cannot allocate %zu tokens", capacity);
@@ -29,26 +31,56 @@ static vkq_status encode(const vkq_tokenizer *tok, const char *text, int bos, to
     return status;
 }
 
-/* BOS and the prompt holding the first n_history items of the sample's history. */
-static vkq_status encode_prompt(const vkq_tokenizer *tok, const vkq_template *t,
-                                const vkq_sample *s, uint32_t n_history, tokens *out)
+/* The system text and user turn as one chat prompt, which brings its own BOS. */
+static vkq_status encode_chat(const vkq_tokenizer *tok, const vkq_template *t,
+                              const char *system, const char *user, tokens *out)
 {
-    vkq_strbuf text = {0};
-    vkq_status status = vkq_template_render(t, s->input, s->history, n_history, &text);
-    if (status == VKQ_OK)
-        status = encode(tok, text.data ? text.data : "", 1, out);
-    vkq_strbuf_free(&text);
+    char *prompt = NULL;
+    VKQ_TRY(vkq_chat_render_prompt(tok, t->chat, system, user, &prompt));
+    vkq_status status = encode(tok, prompt, 0, out);
+    free(prompt);
     return status;
 }
 
-/* The target cut to max_tokens (0: whole), then EOS. */
-static vkq_status encode_response(const vkq_tokenizer *tok, const char *target,
-                                  uint32_t max_tokens, tokens *out)
+/* BOS and system + user as plain text. */
+static vkq_status encode_plain(const vkq_tokenizer *tok, vkq_strbuf *system,
+                               const vkq_strbuf *user, tokens *out)
 {
+    VKQ_TRY(vkq_strbuf_append(system, user->data ? user->data : "", user->length));
+    return encode(tok, system->data ? system->data : "", 1, out);
+}
+
+/* The prompt holding the first n_history items of the sample's history. */
+static vkq_status encode_prompt(const vkq_tokenizer *tok, const vkq_template *t,
+                                const vkq_sample *s, uint32_t n_history, tokens *out)
+{
+    vkq_strbuf system = {0}, user = {0};
+    vkq_status status = vkq_template_render_system(t, &system);
+    if (status == VKQ_OK)
+        status = vkq_template_render_user(t, s->input, s->history, n_history, &user);
+    if (status == VKQ_OK)
+        status = t->chat == VKQ_CHAT_NONE
+                     ? encode_plain(tok, &system, &user, out)
+                     : encode_chat(tok, t, system.data ? system.data : "",
+                                   user.data ? user.data : "", out);
+    vkq_strbuf_free(&system);
+    vkq_strbuf_free(&user);
+    return status;
+}
+
+/* The target cut to max_tokens (0: whole), then EOS or the chat format's end of turn. */
+static vkq_status encode_response(const vkq_tokenizer *tok, const vkq_template *t,
+                                  const char *target, uint32_t max_tokens, tokens *out)
+{
+    int32_t end = vkq_chat_turn_end(tok, t->chat);
+    if (end < 0)
+        return vkq_fail(VKQ_ERR_UNSUPPORTED,
+                        "the tokenizer has no EOS token to end a target with (a tokenizer.json "
+                        "needs a tokenizer_config.json with eos_token)");
     VKQ_TRY(encode(tok, target, 0, out));
     if (max_tokens > 0 && out->count > max_tokens)
         out->count = max_tokens;
-    out->ids[out->count++] = VKQ_TOKEN_EOS; /* encode left room for BOS and EOS */
+    out->ids[out->count++] = end; /* encode left room for it */
     return VKQ_OK;
 }
 
@@ -115,7 +147,7 @@ static vkq_status build(const vkq_tokenizer *tok, const vkq_template *t,
                         "sample at line %u: the prompt needs %u tokens without history, more "
                         "than --max-prompt-tokens %u",
                         s->line, without->count, limits->max_prompt_tokens);
-    VKQ_TRY(encode_response(tok, s->target, limits->max_target_tokens, response));
+    VKQ_TRY(encode_response(tok, t, s->target, limits->max_target_tokens, response));
     uint32_t max_prompt = limits->max_prompt_tokens;
     if (limits->max_sequence_tokens) {
         uint64_t needed = (uint64_t)without->count + response->count;

@@ -365,7 +365,7 @@ vkq_status vkq_synth_token_flags(const vkq_tokenizer *tok, const char *target,
     if (length > UINT32_MAX - 3)
         return vkq_fail(VKQ_ERR_UNSUPPORTED, "token flags: a target of %zu bytes", length);
     VKQ_TRY(check_spans(spans, n_spans, length));
-    uint32_t capacity = (uint32_t)(length + 3), count = 0;
+    uint32_t capacity = (uint32_t)vkq_tokenizer_max_tokens(tok, length), count = 0;
     int32_t *ids = malloc(capacity * sizeof *ids);
     if (!ids)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "cannot allocate %u tokens", capacity);

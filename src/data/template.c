@@ -222,18 +222,28 @@ static vkq_status render_history(const vkq_template *t, const vkq_history_item *
     return VKQ_OK;
 }
 
-vkq_status vkq_template_render(const vkq_template *t, const char *input,
-                               const vkq_history_item *history, uint32_t n_history,
-                               vkq_strbuf *out)
+vkq_status vkq_template_render_system(const vkq_template *t, vkq_strbuf *out)
+{
+    return render_format(t->system, NO_PLACEHOLDERS, NULL, out);
+}
+
+vkq_status vkq_template_render_user(const vkq_template *t, const char *input,
+                                    const vkq_history_item *history, uint32_t n_history,
+                                    vkq_strbuf *out)
 {
     vkq_strbuf block = {0};
     vkq_status status = render_history(t, history, n_history, &block);
-    if (status == VKQ_OK)
-        status = render_format(t->system, NO_PLACEHOLDERS, NULL, out);
     if (status == VKQ_OK) {
         const char *values[] = {block.data ? block.data : "", input};
         status = render_format(t->prompt, PROMPT_PLACEHOLDERS, values, out);
     }
     vkq_strbuf_free(&block);
     return status;
+}
+
+vkq_status vkq_template_use_chat(vkq_template *t, const vkq_tokenizer *tok, const char *choice)
+{
+    int is_auto = 0;
+    VKQ_TRY(vkq_chat_format_parse(choice, &t->chat, &is_auto));
+    return is_auto ? vkq_tokenizer_chat_format(tok, &t->chat) : VKQ_OK;
 }

@@ -16,6 +16,7 @@ void vkq_eval_config_defaults(vkq_eval_config *c)
     c->max_new_tokens = 64;
     c->batch = 16;
     c->repetition_penalty = 1.2f;
+    c->chat_template = "auto";
 }
 
 typedef struct eval_run {
@@ -37,6 +38,8 @@ static vkq_status load(eval_run *r, vkq_ctx *ctx)
     if (s == VKQ_OK)
         s = c->template_path ? vkq_template_load(c->template_path, &r->tpl)
                              : vkq_template_default(&r->tpl);
+    if (s == VKQ_OK)
+        s = vkq_template_use_chat(&r->tpl, r->tok, c->chat_template);
     if (s == VKQ_OK)
         s = vkq_dataset_load_jsonl(c->data, c->skip_bad, &r->data);
     if (s == VKQ_OK)

@@ -5,7 +5,6 @@
 
 #include "base/status_internal.h"
 
-enum { BOS = 1, EOS = 2 };
 
 typedef struct sequence {
     vkq_generation *out;
@@ -49,11 +48,13 @@ static vkq_status start(sequence *q, vkq_generation *out, const int32_t *prompt,
 }
 
 /* After a step: the prompt's next token while inside the prompt, else a sampled one. */
-static vkq_status advance(sequence *q, float *logits, uint32_t vocab, const vkq_sampling *s)
+static vkq_status advance(sequence *q, const vkq_tokenizer *tok, float *logits, uint32_t vocab,
+                          const vkq_sampling *s)
 {
     vkq_generation *g = q->out;
     int32_t next = 0;
-    if ((uint32_t)q->pos + 1 < q->n_prompt) {
+    int in_prompt = (uint32_t)q->pos + 1 < q->n_prompt;
+    if (in_prompt) {
         next = q->prompt[q->pos + 1];
     } else {
         if (s->repetition_penalty != 1.0f)
@@ -63,7 +64,7 @@ static vkq_status advance(sequence *q, float *logits, uint32_t vocab, const vkq_
         VKQ_TRY(vkq_sample_token(logits, vocab, s->temperature, s->top_p, u, &next));
     }
     q->pos++;
-    if (next == BOS || next == EOS) {
+    if (!in_prompt && vkq_tokenizer_is_end(tok, next)) { /* a chat prompt holds end tokens */
         q->done = 1;
         return VKQ_OK;
     }
@@ -106,7 +107,7 @@ static vkq_status run(vkq_decoder *d, const vkq_tokenizer *tok, sequence *seqs, 
             break;
         st = vkq_decoder_step(d, ints, ints + n, ints + 2 * n, active, logits);
         for (uint32_t a = 0; a < active && st == VKQ_OK; a++)
-            st = advance(&seqs[which[a]], logits + (size_t)a * vocab, vocab, s);
+            st = advance(&seqs[which[a]], tok, logits + (size_t)a * vocab, vocab, s);
     }
     for (uint32_t i = 0; i < n && st == VKQ_OK; i++)
         st = finish_text(seqs[i].out, tok);
@@ -152,9 +153,10 @@ vkq_status vkq_generate(vkq_decoder *d, const vkq_tokenizer *tok, const char *co
     vkq_status st = tokens && lengths ? VKQ_OK
                                       : vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < n && st == VKQ_OK; i++) {
-        uint32_t room = (uint32_t)strlen(prompts[i]) + 3; /* enough for any encoding */
-        tokens[i] = malloc(room * sizeof **tokens);
-        st = tokens[i] ? vkq_tokenizer_encode(tok, prompts[i], 1, 0, tokens[i], room, &lengths[i])
+        size_t room = vkq_tokenizer_max_tokens(tok, strlen(prompts[i]));
+        tokens[i] = room <= UINT32_MAX ? malloc(room * sizeof **tokens) : NULL;
+        st = tokens[i] ? vkq_tokenizer_encode(tok, prompts[i], 1, 0, tokens[i], (uint32_t)room,
+                                              &lengths[i])
                        : vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     }
     if (st == VKQ_OK)

@@ -32,6 +32,7 @@ static const option options[] = {
     WORD(method, "sft mce dce nextquill"), WORD(dce, "dynamic fixed"),
     WORD(weights, "threshold js uniform"), WORD(align, "ce kl"),
     WORD(schedule, "linear cosine constant"),
+    WORD(chat_template, "auto none chatml llama3 inst"),
     BOOL(align_weighted), BOOL(skip_bad), BOOL(resume),
     F32(alpha), F32(delta), F32(lambda), F32(eps),
     F32(lr), F32(weight_decay), F32(beta1), F32(beta2), F32(adam_eps), F32(warmup), F32(clip),
@@ -47,6 +48,7 @@ void vkq_train_config_defaults(vkq_train_config *c)
     strcpy(c->method, "nextquill");
     strcpy(c->dce, "dynamic");
     strcpy(c->schedule, "linear");
+    strcpy(c->chat_template, "auto");
     c->alpha = 0.1f;
     c->delta = 0.05f;
     c->lambda = 0.9f;

@@ -303,6 +303,8 @@ static vkq_status trainer_init(trainer *t)
         s = c->template_path[0] ? vkq_template_load(c->template_path, &t->tpl)
                                 : vkq_template_default(&t->tpl);
     if (s == VKQ_OK)
+        s = vkq_template_use_chat(&t->tpl, t->tok, c->chat_template);
+    if (s == VKQ_OK)
         s = vkq_dataset_load_jsonl(c->data, c->skip_bad, &t->data);
     if (s == VKQ_OK)
         s = build_pairs(t, &t->data, c->data, &t->pairs, &t->n_pairs);
