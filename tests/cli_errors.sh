@@ -119,6 +119,27 @@ expect_error "data convert of a LaMP profile with a negative time" \
     { echo "FAIL: a failed data convert left a file"; failures=$((failures + 1)); }
 [ -e "$tmp/run/checkpoint.bin" ] && { echo "FAIL: a failed run left a checkpoint"; failures=$((failures + 1)); }
 
+printf '{"model": {"type": "WordPiece", "vocab": {}}}' >"$tmp/wordpiece.json"
+printf '{"model": ' >"$tmp/cut.json"
+expect_error "tokenize without a tokenizer" "tokenize: --tokenizer is required" -- tokenize --text hi
+expect_error "tokenize without text" "tokenize: give --text TEXT or --file FILE" \
+    -- tokenize --tokenizer "$tmp/wordpiece.json"
+expect_error "tokenize of a missing file" "/nonexistent.txt: cannot open" \
+    -- tokenize --tokenizer "$tmp/wordpiece.json" --file /nonexistent.txt
+expect_error "tokenize with an unknown model type" "model type \"WordPiece\" is not supported" \
+    -- tokenize --tokenizer "$tmp/wordpiece.json" --text hi
+expect_error "tokenize with a cut tokenizer.json" "cut.json:1:11: malformed JSON" \
+    -- tokenize --tokenizer "$tmp/cut.json" --text hi
+expect_error "tokenize with a directory lacking tokenizer.json" "a directory without a tokenizer.json" \
+    -- tokenize --tokenizer "$tmp" --text hi
+expect_error "bench tokenize without a tokenizer" "bench tokenize: --tokenizer T[,T...] is required" \
+    -- bench tokenize
+expect_error "train with an unknown chat template" "chat_template" \
+    -- train --model m.bin --tokenizer t.bin --data d.jsonl --out "$tmp/run" --chat-template zephyr
+expect_error "eval with an unknown chat template" "unknown chat template \"zephyr\"" \
+    -- eval --model "$tmp/wordpiece.json" --tokenizer "$tmp/wordpiece.json" --data d.jsonl \
+    --chat-template zephyr
+
 if [ $failures -ne 0 ]; then
     echo "$failures CLI error check(s) failed"
     exit 1

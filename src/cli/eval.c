@@ -29,6 +29,11 @@ int cmd_eval(int argc, char **argv)
     if (!(c.repetition_penalty > 0.0f))
         return cli_fail(vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                                  "eval: --repetition-penalty must be > 0"));
+    vkq_chat_format format;
+    int is_auto;
+    s = vkq_chat_format_parse(c.chat_template, &format, &is_auto);
+    if (s != VKQ_OK)
+        return cli_fail(s);
     vkq_ctx *ctx;
     s = vkq_ctx_create(NULL, &ctx);
     if (s != VKQ_OK)
