@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/status_internal.h"
+#include "base/utf8.h"
 
 /* A growing NUL-terminated string; a zeroed one is empty. */
 typedef struct vkq_strbuf {

@@ -205,11 +205,12 @@ vkq_status vkq_longest_target_tokens(const vkq_tokenizer *tok, const vkq_dataset
 {
     *out = 0;
     for (uint32_t i = 0; i < d->count; i++) {
-        size_t room = strlen(d->samples[i].target) + 3; /* enough for any encoding */
+        size_t length = strlen(d->samples[i].target);
+        size_t room = vkq_tokenizer_max_tokens(tok, length); /* enough for any encoding */
         int32_t *ids = room <= UINT32_MAX ? malloc(room * sizeof *ids) : NULL;
         if (!ids)
             return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "cannot encode a target of %zu bytes",
-                            room - 3);
+                            length);
         uint32_t n = 0;
         vkq_status s = vkq_tokenizer_encode(tok, d->samples[i].target, 0, 0, ids, (uint32_t)room,
                                             &n);
