@@ -332,24 +332,6 @@ static vkq_status read_decoder(vkq_hf *t, const cJSON *root, decode_steps *s)
     return VKQ_OK;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* The byte a "<0xXX>" piece stands for, or -1 for any other piece. */
-static int fallback_byte(const char *piece)
-{
-    if (strlen(piece) != 6 || strncmp(piece, "<0x", 3) != 0 || piece[5] != '>')
-        return -1;
-    int high = hex_value(piece[3]), low = hex_value(piece[4]);
-    return high < 0 || low < 0 ? -1 : high * 16 + low;
-}
-
 static vkq_status append_byte_level(vkq_strbuf *b, const char *piece)
 {
     for (size_t at = 0; piece[at];) {
@@ -369,7 +351,7 @@ static vkq_status append_byte_level(vkq_strbuf *b, const char *piece)
 /* Appends the decoded text of a model token (added tokens decode to their content). */
 static vkq_status append_decoded(const decode_steps *s, const char *piece, vkq_strbuf *b)
 {
-    int byte = s->byte_fallback ? fallback_byte(piece) : -1;
+    int byte = s->byte_fallback ? vkq_byte_piece_value(piece) : -1;
     if (byte > 0) {
         char c = (char)byte;
         return vkq_strbuf_append(b, &c, 1);

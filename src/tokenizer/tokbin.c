@@ -146,26 +146,6 @@ static const char *tokbin_piece(const vkq_tokenizer *base, int32_t token)
     return t->pieces[token].text;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* The byte a "<0xXX>" piece stands for, or -1 for any other piece. */
-static int byte_of_piece(const char *piece)
-{
-    if (strlen(piece) != 6 || strncmp(piece, "<0x", 3) != 0 || piece[5] != '>')
-        return -1;
-    int high = hex_digit(piece[3]), low = hex_digit(piece[4]);
-    return high < 0 || low < 0 ? -1 : high * 16 + low;
-}
-
 static const char *tokbin_decode(const vkq_tokenizer *base, int32_t prev_token, int32_t token)
 {
     const vkq_tokbin *t = (const vkq_tokbin *)base;
@@ -174,7 +154,7 @@ static const char *tokbin_decode(const vkq_tokenizer *base, int32_t prev_token, 
         return NULL;
     if (prev_token == VKQ_TOKEN_BOS && piece[0] == ' ')
         piece++;
-    int byte = byte_of_piece(piece);
+    int byte = vkq_byte_piece_value(piece);
     return byte < 0 ? piece : t->byte_text[byte];
 }
 

@@ -40,6 +40,25 @@ void vkq_ids_free(vkq_ids *v)
     memset(v, 0, sizeof *v);
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int vkq_byte_piece_value(const char *piece)
+{
+    if (strlen(piece) != 6 || strncmp(piece, "<0x", 3) != 0 || piece[5] != '>')
+        return -1;
+    int high = hex_digit(piece[3]), low = hex_digit(piece[4]);
+    return high < 0 || low < 0 ? -1 : high * 16 + low;
+}
+
 /* A tokenizer.json: a directory (holding one), or a file that starts like a JSON object. */
 static vkq_status is_json_tokenizer(const char *path, int *is_json, int *is_dir)
 {

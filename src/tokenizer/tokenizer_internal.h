@@ -40,6 +40,9 @@ struct vkq_tokenizer {
 /* Sets chat_end from the chat template. */
 void vkq_chat_note_turn_end(vkq_tokenizer *t);
 
+/* The byte a "<0xXX>" piece stands for, or -1 for any other piece. */
+int vkq_byte_piece_value(const char *piece);
+
 vkq_status vkq_tokbin_load(const char *path, uint32_t vocab_size, vkq_tokenizer **out);
 vkq_status vkq_hf_load(const char *path, uint32_t vocab_size, vkq_tokenizer **out);
 
