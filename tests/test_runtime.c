@@ -135,6 +135,113 @@ static void unknown_device_is_an_error(void **state)
     assert_non_null(strstr(vkq_last_error(), "matches none of the"));
 }
 
+/* A context whose limits VKQ_DEBUG_MAX_BINDING and VKQ_DEBUG_MAX_ALLOCATION lower. */
+static vkq_ctx *lowered_ctx(const char *binding, const char *allocation)
+{
+    setenv("VKQ_DEBUG_MAX_BINDING", binding, 1);
+    setenv("VKQ_DEBUG_MAX_ALLOCATION", allocation, 1);
+    vkq_ctx *small = NULL;
+    vkq_status s = vkq_ctx_create(NULL, &small);
+    unsetenv("VKQ_DEBUG_MAX_BINDING");
+    unsetenv("VKQ_DEBUG_MAX_ALLOCATION");
+    if (s != VKQ_OK)
+        fail_msg("%s", vkq_last_error());
+    return small;
+}
+
+static void debug_limits_lower_the_device_limits(void **state)
+{
+    (void)state;
+    vkq_ctx *small = lowered_ctx("65536", "200000");
+    const vkq_device_info *d = vkq_ctx_device(small);
+    assert_true(d->debug_limits);
+    assert_int_equal(d->max_storage_buffer_range, 65536);
+    assert_int_equal(d->max_texel_buffer_elements, 4096);
+    assert_int_equal(d->max_allocation_size, 200000);
+    assert_int_equal(vkq_ctx_max_binding(small), 65536);
+    assert_false(vkq_ctx_device(ctx)->debug_limits);
+    assert_true(vkq_ctx_max_binding(ctx) > 65536);
+    OK(vkq_ctx_destroy(small));
+}
+
+static void bad_debug_limits_are_refused(void **state)
+{
+    (void)state;
+    const char *bad[] = {"12x", "-5", "1000"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("VKQ_DEBUG_MAX_BINDING", bad[i], 1);
+        vkq_ctx *other = NULL;
+        assert_int_equal(vkq_ctx_create(NULL, &other), VKQ_ERR_INVALID_ARGUMENT);
+        assert_null(other);
+        assert_non_null(strstr(vkq_last_error(), "VKQ_DEBUG_MAX_BINDING="));
+        assert_non_null(strstr(vkq_last_error(), bad[i]));
+    }
+    unsetenv("VKQ_DEBUG_MAX_BINDING");
+}
+
+/* Past the largest allocation a buffer is refused; past a block it gets a block of its own. */
+static void allocations_respect_the_largest_allocation(void **state)
+{
+    (void)state;
+    vkq_ctx *small = lowered_ctx("65536", "200000");
+    vkq_buf a, b;
+    assert_int_equal(vkq_buf_alloc(small, 300000, &a), VKQ_ERR_UNSUPPORTED);
+    assert_non_null(strstr(vkq_last_error(), "largest memory allocation"));
+    OK(vkq_buf_alloc(small, 150000, &a));
+    OK(vkq_buf_alloc(small, 150000, &b));
+    assert_ptr_not_equal(a.block, b.block); /* blocks of 200000 bytes hold one each */
+    vkq_buf_free(small, &a);
+    vkq_buf_free(small, &b);
+    OK(vkq_ctx_destroy(small));
+}
+
+/* A binding past the limit is refused by the recorder, before Vulkan sees it. */
+static void bindings_past_the_limit_are_refused(void **state)
+{
+    (void)state;
+    vkq_ctx *small = lowered_ctx("4096", "1048576");
+    vkq_buf big;
+    OK(vkq_buf_alloc(small, 8192, &big));
+    vkq_rec *rec;
+    OK(vkq_rec_create(small, &rec));
+    OK(vkq_rec_begin(rec));
+    assert_int_equal(vkq_fill(rec, big, 1.0f, 2048), VKQ_ERR_UNSUPPORTED);
+    assert_non_null(strstr(vkq_last_error(), "more than this device's limit of 4096"));
+    OK(vkq_fill(rec, vkq_buf_slice(big, 0, 4096), 1.0f, 1024));
+    OK(vkq_rec_end(rec));
+    OK(vkq_rec_submit(rec));
+    vkq_rec_destroy(rec);
+    vkq_buf_free(small, &big);
+    OK(vkq_ctx_destroy(small));
+}
+
+/* Pieces of whole rows, each within a binding; an upload and download across pieces. */
+static void pieces_hold_whole_rows(void **state)
+{
+    (void)state;
+    vkq_ctx *small = lowered_ctx("4096", "1048576");
+    enum { ROWS = 100, COLS = 24 }; /* 96-byte rows: 42 a piece, 4032 bytes */
+    vkq_pieces p;
+    OK(vkq_pieces_alloc(small, ROWS, COLS * 4, &p));
+    assert_int_equal(p.per_piece, 42);
+    assert_int_equal(p.count, 3);
+    assert_int_equal(vkq_pieces_units(&p, 2), 16);
+    float in[ROWS * COLS], out[ROWS * COLS];
+    for (int i = 0; i < ROWS * COLS; i++)
+        in[i] = (float)i;
+    OK(vkq_pieces_upload(small, &p, 0, ROWS, in));
+    memset(out, 0, sizeof out);
+    OK(vkq_pieces_download(small, &p, 0, ROWS, out));
+    assert_memory_equal(in, out, sizeof in);
+    OK(vkq_pieces_download(small, &p, 40, 5, out)); /* rows 40..44 span pieces 0 and 1 */
+    assert_memory_equal(in + 40 * COLS, out, 5 * COLS * sizeof *out);
+    assert_int_equal(vkq_pieces_download(small, &p, 99, 2, out), VKQ_ERR_INVALID_ARGUMENT);
+    vkq_pieces_free(small, &p);
+    assert_int_equal(vkq_pieces_alloc(small, 2, 8192, &p), VKQ_ERR_UNSUPPORTED);
+    assert_non_null(strstr(vkq_last_error(), "largest binding of 4096 bytes"));
+    OK(vkq_ctx_destroy(small));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -159,6 +266,11 @@ int main(void)
         cmocka_unit_test(dependent_dispatches_see_each_other),
         cmocka_unit_test(bad_shapes_are_refused),
         cmocka_unit_test(unknown_device_is_an_error),
+        cmocka_unit_test(debug_limits_lower_the_device_limits),
+        cmocka_unit_test(bad_debug_limits_are_refused),
+        cmocka_unit_test(allocations_respect_the_largest_allocation),
+        cmocka_unit_test(bindings_past_the_limit_are_refused),
+        cmocka_unit_test(pieces_hold_whole_rows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -53,8 +53,13 @@ typedef struct vkq_device_info {
     int int8;
     int cooperative_matrix;
     uint32_t max_workgroup_invocations;
+    /* The limits in force: the device's, or lower where VKQ_DEBUG_MAX_BINDING (bytes one
+     * binding may cover; texel views too) or VKQ_DEBUG_MAX_ALLOCATION (bytes of one memory
+     * allocation) ask for less, so that a small model takes the paths of a large one. */
     uint32_t max_texel_buffer_elements;
     uint64_t max_storage_buffer_range;
+    uint64_t max_allocation_size;
+    int debug_limits; /* one of the VKQ_DEBUG_ variables lowered a limit */
     int usable; /* Vulkan 1.1 and a compute queue */
 } vkq_device_info;
 
@@ -92,11 +97,39 @@ uint64_t vkq_ctx_memory_peak(const vkq_ctx *ctx);
 
 vkq_status vkq_buf_alloc(vkq_ctx *ctx, uint64_t bytes, vkq_buf *out);
 void vkq_buf_free(vkq_ctx *ctx, vkq_buf *buf);
+/* The most bytes one buffer may hold so that a kernel can bind it whole, as a storage buffer
+ * or as a texel view, and one allocation can hold it. */
+uint64_t vkq_ctx_max_binding(const vkq_ctx *ctx);
 /* Synchronous copies between host memory and a buffer (offset in bytes within buf). */
 vkq_status vkq_buf_upload(vkq_ctx *ctx, vkq_buf dst, uint64_t offset, const void *src, uint64_t bytes);
 vkq_status vkq_buf_download(vkq_ctx *ctx, vkq_buf src, uint64_t offset, void *dst, uint64_t bytes);
 /* A sub-range of a buffer, in bytes. */
 vkq_buf vkq_buf_slice(vkq_buf buf, uint64_t offset, uint64_t size);
+
+/* A buffer larger than one binding, held as pieces of whole units (e.g. rows of a matrix):
+ * every piece but the last holds per_piece units, and each fits vkq_ctx_max_binding. */
+typedef struct vkq_pieces {
+    vkq_buf *piece;
+    uint32_t count;
+    uint64_t units, unit_bytes, per_piece;
+} vkq_pieces;
+
+/* Units of unit_bytes that one piece may hold (at most `units`); fails when not even one fits. */
+vkq_status vkq_units_per_piece(const vkq_ctx *ctx, uint64_t units, uint64_t unit_bytes,
+                               uint64_t *out);
+vkq_status vkq_pieces_alloc(vkq_ctx *ctx, uint64_t units, uint64_t unit_bytes, vkq_pieces *out);
+void vkq_pieces_free(vkq_ctx *ctx, vkq_pieces *p);
+/* Units that piece i holds; piece i starts at unit i * per_piece. */
+static inline uint64_t vkq_pieces_units(const vkq_pieces *p, uint32_t i)
+{
+    uint64_t first = (uint64_t)i * p->per_piece;
+    return p->units - first < p->per_piece ? p->units - first : p->per_piece;
+}
+/* Units [first, first + count) from or to host memory. */
+vkq_status vkq_pieces_upload(vkq_ctx *ctx, const vkq_pieces *p, uint64_t first, uint64_t count,
+                             const void *src);
+vkq_status vkq_pieces_download(vkq_ctx *ctx, const vkq_pieces *p, uint64_t first,
+                               uint64_t count, void *dst);
 
 /* A recorder holds one command buffer: begin, record many dispatches, end, then submit as
  * often as wanted (each submit waits for completion). Scratch memory that launchers ask for

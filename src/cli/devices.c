@@ -30,6 +30,10 @@ static void print_json(const vkq_device_info *d, int chosen)
     cJSON_AddBoolToObject(o, "fp16", d->fp16);
     cJSON_AddBoolToObject(o, "int8", d->int8);
     cJSON_AddBoolToObject(o, "cooperative_matrix", d->cooperative_matrix);
+    cJSON_AddNumberToObject(o, "max_storage_buffer_range", (double)d->max_storage_buffer_range);
+    cJSON_AddNumberToObject(o, "max_texel_buffer_elements", d->max_texel_buffer_elements);
+    cJSON_AddNumberToObject(o, "max_allocation_size", (double)d->max_allocation_size);
+    cJSON_AddBoolToObject(o, "debug_limits", d->debug_limits);
     cJSON_AddBoolToObject(o, "usable", d->usable);
     cJSON_AddBoolToObject(o, "chosen", chosen);
     cli_emit_json(o);
@@ -50,6 +54,10 @@ static void print_text(const vkq_device_info *d, int chosen)
     printf("     subgroup %u%s, fp16 %s, int8 %s, cooperative matrix %s\n", d->subgroup_size,
            d->subgroup_shuffle ? " with shuffle" : "", yes_no(d->fp16), yes_no(d->int8),
            yes_no(d->cooperative_matrix));
+    printf("     one binding %g MiB, texel view %u texels, one allocation %g MiB%s\n",
+           d->max_storage_buffer_range / 1048576.0, d->max_texel_buffer_elements,
+           d->max_allocation_size / 1048576.0,
+           d->debug_limits ? " (lowered by VKQ_DEBUG_MAX_BINDING / VKQ_DEBUG_MAX_ALLOCATION)" : "");
 }
 
 int cmd_devices(int argc, char **argv)

@@ -195,18 +195,21 @@ static void describe_device(VkPhysicalDevice pd, uint32_t index, vkq_device_info
     if (p.apiVersion < VK_API_VERSION_1_1)
         return;
 
+    VkPhysicalDeviceMaintenance3Properties m3 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
     VkPhysicalDeviceSubgroupProperties sub = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, .pNext = &m3};
     VkPhysicalDeviceDriverProperties drv = {.sType =
                                                 VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
     int have_driver = p.apiVersion >= VK_API_VERSION_1_2 ||
                       device_has_extension(pd, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
     if (have_driver)
-        sub.pNext = &drv;
+        m3.pNext = &drv;
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
                                       .pNext = &sub};
     vkGetPhysicalDeviceProperties2(pd, &p2);
     d->subgroup_size = sub.subgroupSize;
+    d->max_allocation_size = m3.maxMemoryAllocationSize;
     int compute = !!(sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
     d->subgroup_shuffle = compute && (sub.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     d->subgroup_arithmetic =
@@ -236,6 +239,43 @@ static void describe_device(VkPhysicalDevice pd, uint32_t index, vkq_device_info
         d->heap_size[i] = mp.memoryHeaps[i].size;
         d->heap_device_local[i] = !!(mp.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT);
     }
+}
+
+/* A VKQ_DEBUG_ limit: unset, or a byte count of at least 1 KiB. */
+static vkq_status debug_limit(const char *name, uint64_t *out)
+{
+    const char *v = getenv(name);
+    *out = UINT64_MAX;
+    if (!v || !*v)
+        return VKQ_OK;
+    char *end;
+    unsigned long long bytes = strtoull(v, &end, 10);
+    if (*end || *v == '-' || bytes < 1024)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "%s=%s is not a byte count of at least 1024", name, v);
+    *out = bytes;
+    return VKQ_OK;
+}
+
+static void lower(uint64_t *limit, uint64_t to, int *lowered)
+{
+    if (to < *limit) {
+        *limit = to;
+        *lowered = 1;
+    }
+}
+
+/* Lowers the device's limits to what VKQ_DEBUG_MAX_BINDING and VKQ_DEBUG_MAX_ALLOCATION ask. */
+static vkq_status apply_debug_limits(vkq_device_info *d)
+{
+    uint64_t binding, allocation, texels = d->max_texel_buffer_elements;
+    VKQ_TRY(debug_limit("VKQ_DEBUG_MAX_BINDING", &binding));
+    VKQ_TRY(debug_limit("VKQ_DEBUG_MAX_ALLOCATION", &allocation));
+    lower(&d->max_storage_buffer_range, binding, &d->debug_limits);
+    lower(&texels, binding / 16, &d->debug_limits);
+    lower(&d->max_allocation_size, allocation, &d->debug_limits);
+    d->max_texel_buffer_elements = (uint32_t)texels;
+    return VKQ_OK;
 }
 
 static vkq_status physical_devices(VkInstance instance, VkPhysicalDevice **out, uint32_t *count)
@@ -275,8 +315,10 @@ vkq_status vkq_enumerate_devices(vkq_device_info *out, uint32_t max, uint32_t *c
     vkq_status s = physical_devices(instance, &pds, count);
     if (s == VKQ_OK && *count == 0)
         s = no_device_error();
-    for (uint32_t i = 0; s == VKQ_OK && i < *count && i < max; i++)
+    for (uint32_t i = 0; s == VKQ_OK && i < *count && i < max; i++) {
         describe_device(pds[i], i, &out[i]);
+        s = apply_debug_limits(&out[i]);
+    }
     free(pds);
     vkDestroyInstance(instance, NULL);
     return s;
@@ -441,6 +483,7 @@ static vkq_status ctx_init(vkq_ctx *ctx, const vkq_ctx_options *o)
     free(infos);
     free(pds);
     VKQ_TRY(s);
+    VKQ_TRY(apply_debug_limits(&ctx->info));
     VKQ_TRY(create_device(ctx));
     VKQ_TRY(choose_variant(ctx, o->variant));
     VKQ_TRY(vkq_memory_init(ctx));
@@ -505,3 +548,14 @@ vkq_variant vkq_ctx_variant(const vkq_ctx *ctx) { return ctx->variant; }
 void vkq_ctx_set_variant(vkq_ctx *ctx, vkq_variant variant) { ctx->variant = variant; }
 uint64_t vkq_ctx_memory_in_use(const vkq_ctx *ctx) { return ctx->in_use; }
 uint64_t vkq_ctx_memory_peak(const vkq_ctx *ctx) { return ctx->peak; }
+
+uint64_t vkq_ctx_max_binding(const vkq_ctx *ctx)
+{
+    const vkq_device_info *d = &ctx->info;
+    uint64_t most = d->max_storage_buffer_range;
+    if (16ull * d->max_texel_buffer_elements < most)
+        most = 16ull * d->max_texel_buffer_elements;
+    if (d->max_allocation_size < most)
+        most = d->max_allocation_size;
+    return most / ctx->alignment * ctx->alignment;
+}

@@ -1,5 +1,6 @@
 /* Device memory: large blocks, each one VkBuffer over one allocation, carved into ranges by
- * a first-fit free list. Unified-memory devices (CPU drivers, integrated GPUs) keep blocks
+ * a first-fit free list. A block holds 64 MiB, or less where the device's largest allocation
+ * is smaller; a larger buffer gets a block of its own, up to that largest allocation. Unified-memory devices (CPU drivers, integrated GPUs) keep blocks
  * mapped and copy with memcpy; others go through a host-visible staging block. */
 #include <stdlib.h>
 #include <string.h>
@@ -178,12 +179,19 @@ vkq_status vkq_buf_alloc(vkq_ctx *ctx, uint64_t bytes, vkq_buf *out)
 {
     memset(out, 0, sizeof *out);
     uint64_t size = align_up(bytes ? bytes : 4, ctx->alignment);
+    uint64_t most = ctx->info.max_allocation_size;
+    if (size > most)
+        return vkq_fail(VKQ_ERR_UNSUPPORTED,
+                        "a buffer of %.1f MiB exceeds %s's largest memory allocation of %.1f MiB",
+                        size / 1048576.0, ctx->info.name, most / 1048576.0);
     uint64_t offset = 0;
     struct vkq_block *b = ctx->blocks;
     while (b && !block_take(b, size, &offset))
         b = b->next;
     if (!b) {
-        uint64_t block_bytes = size > BLOCK_BYTES ? size : BLOCK_BYTES;
+        uint64_t block_bytes = BLOCK_BYTES < most ? BLOCK_BYTES : most;
+        if (size > block_bytes)
+            block_bytes = size;
         VKQ_TRY(block_create(ctx, block_bytes, ctx->memory_type, ctx->unified, &b));
         b->next = ctx->blocks;
         ctx->blocks = b;
@@ -240,8 +248,10 @@ static vkq_status staging_ready(vkq_ctx *ctx)
 {
     if (ctx->staging.block)
         return VKQ_OK;
-    VKQ_TRY(block_create(ctx, STAGING_CHUNK, ctx->staging_type, 1, &ctx->staging.block));
-    ctx->staging.size = STAGING_CHUNK;
+    uint64_t size = STAGING_CHUNK < ctx->info.max_allocation_size ? STAGING_CHUNK
+                                                                  : ctx->info.max_allocation_size;
+    VKQ_TRY(block_create(ctx, size, ctx->staging_type, 1, &ctx->staging.block));
+    ctx->staging.size = size;
     return VKQ_OK;
 }
 
@@ -297,8 +307,9 @@ vkq_status vkq_buf_upload(vkq_ctx *ctx, vkq_buf dst, uint64_t offset, const void
         return VKQ_OK;
     }
     VKQ_TRY(staging_ready(ctx));
-    for (uint64_t done = 0; done < bytes; done += STAGING_CHUNK) {
-        uint64_t n = bytes - done < STAGING_CHUNK ? bytes - done : STAGING_CHUNK;
+    uint64_t chunk = ctx->staging.size;
+    for (uint64_t done = 0; done < bytes; done += chunk) {
+        uint64_t n = bytes - done < chunk ? bytes - done : chunk;
         memcpy(ctx->staging.block->host, (const char *)src + done, n);
         VKQ_TRY(staging_copy(ctx, dst, offset + done, n, 1));
     }
@@ -313,10 +324,95 @@ vkq_status vkq_buf_download(vkq_ctx *ctx, vkq_buf src, uint64_t offset, void *ds
         return VKQ_OK;
     }
     VKQ_TRY(staging_ready(ctx));
-    for (uint64_t done = 0; done < bytes; done += STAGING_CHUNK) {
-        uint64_t n = bytes - done < STAGING_CHUNK ? bytes - done : STAGING_CHUNK;
+    uint64_t chunk = ctx->staging.size;
+    for (uint64_t done = 0; done < bytes; done += chunk) {
+        uint64_t n = bytes - done < chunk ? bytes - done : chunk;
         VKQ_TRY(staging_copy(ctx, src, offset + done, n, 0));
         memcpy((char *)dst + done, ctx->staging.block->host, n);
     }
     return VKQ_OK;
+}
+
+vkq_status vkq_units_per_piece(const vkq_ctx *ctx, uint64_t units, uint64_t unit_bytes,
+                               uint64_t *out)
+{
+    uint64_t most = vkq_ctx_max_binding(ctx);
+    if (unit_bytes == 0 || unit_bytes > most)
+        return vkq_fail(VKQ_ERR_UNSUPPORTED,
+                        "a row of %llu bytes exceeds %s's largest binding of %llu bytes",
+                        (unsigned long long)unit_bytes, ctx->info.name, (unsigned long long)most);
+    *out = most / unit_bytes < units ? most / unit_bytes : units;
+    return VKQ_OK;
+}
+
+vkq_status vkq_pieces_alloc(vkq_ctx *ctx, uint64_t units, uint64_t unit_bytes, vkq_pieces *out)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t per = 0;
+    VKQ_TRY(vkq_units_per_piece(ctx, units ? units : 1, unit_bytes, &per));
+    uint64_t count = units ? (units + per - 1) / per : 1;
+    if (count > UINT32_MAX)
+        return vkq_fail(VKQ_ERR_UNSUPPORTED, "a buffer of %llu pieces is too many",
+                        (unsigned long long)count);
+    out->piece = calloc(count, sizeof *out->piece);
+    if (!out->piece)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    *out = (vkq_pieces){out->piece, (uint32_t)count, units, unit_bytes, per};
+    for (uint32_t i = 0; i < out->count; i++) {
+        uint64_t n = vkq_pieces_units(out, i);
+        vkq_status s = vkq_buf_alloc(ctx, (n ? n : 1) * unit_bytes, &out->piece[i]);
+        if (s != VKQ_OK) {
+            vkq_saved_error e = vkq_error_save(s);
+            vkq_pieces_free(ctx, out);
+            return vkq_error_restore(&e);
+        }
+    }
+    return VKQ_OK;
+}
+
+void vkq_pieces_free(vkq_ctx *ctx, vkq_pieces *p)
+{
+    for (uint32_t i = 0; p->piece && i < p->count; i++)
+        vkq_buf_free(ctx, &p->piece[i]);
+    free(p->piece);
+    memset(p, 0, sizeof *p);
+}
+
+/* Copies units [first, first + count) piece by piece, from src or else into dst. */
+static vkq_status pieces_copy(vkq_ctx *ctx, const vkq_pieces *p, uint64_t first, uint64_t count,
+                              const char *src, char *dst)
+{
+    if (first > p->units || count > p->units - first)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "units %llu..%llu are outside a buffer of %llu units",
+                        (unsigned long long)first, (unsigned long long)(first + count),
+                        (unsigned long long)p->units);
+    while (count) {
+        uint32_t i = (uint32_t)(first / p->per_piece);
+        uint64_t at = first - i * p->per_piece, n = vkq_pieces_units(p, i) - at;
+        n = n < count ? n : count;
+        uint64_t offset = at * p->unit_bytes, bytes = n * p->unit_bytes;
+        if (src) {
+            VKQ_TRY(vkq_buf_upload(ctx, p->piece[i], offset, src, bytes));
+            src += bytes;
+        } else {
+            VKQ_TRY(vkq_buf_download(ctx, p->piece[i], offset, dst, bytes));
+            dst += bytes;
+        }
+        first += n;
+        count -= n;
+    }
+    return VKQ_OK;
+}
+
+vkq_status vkq_pieces_upload(vkq_ctx *ctx, const vkq_pieces *p, uint64_t first, uint64_t count,
+                             const void *src)
+{
+    return pieces_copy(ctx, p, first, count, src, NULL);
+}
+
+vkq_status vkq_pieces_download(vkq_ctx *ctx, const vkq_pieces *p, uint64_t first,
+                               uint64_t count, void *dst)
+{
+    return pieces_copy(ctx, p, first, count, NULL, dst);
 }

@@ -273,11 +273,11 @@ static vkq_status texel_view(vkq_rec *rec, vkq_buf buf, VkBufferView *view)
     if (buf.size % 16 || buf.offset % ctx->props.limits.minTexelBufferOffsetAlignment)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                         "a texel-buffer binding must be whole RGBA32F texels at an aligned offset");
-    if (texels > ctx->props.limits.maxTexelBufferElements)
+    if (texels > ctx->info.max_texel_buffer_elements)
         return vkq_fail(VKQ_ERR_UNSUPPORTED,
                         "%llu texels exceed this device's texel-buffer limit of %u; use the gpu "
                         "kernel variant (VKQ_VARIANT=gpu)",
-                        (unsigned long long)texels, ctx->props.limits.maxTexelBufferElements);
+                        (unsigned long long)texels, ctx->info.max_texel_buffer_elements);
     if (!GROW(rec->views, rec->view_capacity, rec->view_count + 1))
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     VkBufferViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
@@ -307,6 +307,12 @@ static vkq_status write_descriptors(vkq_rec *rec, const vkq_dispatch *d, VkDescr
                                       .dstSet = set,
                                       .dstBinding = i,
                                       .descriptorCount = 1};
+        if (i < VKQ_STORAGE_SLOTS && b->buf.size > rec->ctx->info.max_storage_buffer_range)
+            return vkq_fail(VKQ_ERR_UNSUPPORTED,
+                            "kernel %s: binding %u covers %llu bytes, more than this device's "
+                            "limit of %llu for one storage buffer",
+                            d->kernel->name, i, (unsigned long long)b->buf.size,
+                            (unsigned long long)rec->ctx->info.max_storage_buffer_range);
         if (i < VKQ_STORAGE_SLOTS) {
             infos[i] = (VkDescriptorBufferInfo){b->buf.block->buffer, b->buf.offset, b->buf.size};
             w[n].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
