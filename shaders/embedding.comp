@@ -1,6 +1,8 @@
 #version 450
-// Token embeddings. MODE 0: forward, one invocation per output element:
-// out[t, j] = table[tokens[t], j], a row of zeros for an id outside [0, rows).
+// Token embeddings; the table (or dtable) may be one piece of a larger one, holding its rows
+// [first, first + rows) of vocab. MODE 0: forward, one invocation per output element:
+// out[t, j] = table[tokens[t] - first, j] for the ids the piece holds, a row of zeros for an id
+// outside [0, vocab), untouched for the ids of other pieces.
 // MODE 1: table gradient, one invocation per (group, column): a group holds every position of
 // one token id (built on the host), so each dtable element has exactly one owner, which adds
 // its positions' dout in ascending order: a deterministic scatter-add without atomics.
@@ -21,30 +23,35 @@ layout(push_constant) uniform Push {
     uint dim;
     uint rows;    // rows of the table (0) or of dtable (1)
     uint groups;
+    uint first;   // the first row the piece holds
+    uint vocab;
 } p;
 
-bool in_table(int token)
+bool in_piece(int token)
 {
-    return token >= 0 && uint(token) < p.rows;
+    return token >= int(p.first) && uint(token) - p.first < p.rows;
 }
 
 void forward(uint i)
 {
     uint t = i / p.dim, j = i - t * p.dim;
     int token = ids[t];
-    dst[i] = in_table(token) ? src[uint(token) * p.dim + j] : 0.0;
+    if (in_piece(token))
+        dst[i] = src[(uint(token) - p.first) * p.dim + j];
+    else if (token < 0 || uint(token) >= p.vocab)
+        dst[i] = 0.0;
 }
 
 void table_gradient(uint i)
 {
     uint g = i / p.dim, j = i - g * p.dim;
     int token = group_token[g];
-    if (!in_table(token))
+    if (!in_piece(token))
         return;
     float acc = 0.0;
     for (int k = group_start[g]; k < group_start[g + 1u]; k++)
         acc += src[uint(ids[k]) * p.dim + j];
-    dst[uint(token) * p.dim + j] += acc;
+    dst[(uint(token) - p.first) * p.dim + j] += acc;
 }
 
 void main()

@@ -214,7 +214,7 @@ static void gradients_match(const char *name)
     vkq_llama_tensors layout;
     vkq_llama_tensors_of(&fx->cfg, &layout);
     float *grads = malloc(layout.total * sizeof *grads);
-    download_floats(vkq_model_grads(fx->model), grads, layout.total);
+    OK(vkq_model_download_grads(fx->model, grads));
     vkq_tensor_error worst = vkq_worst_tensor(&layout, grads, golden_f32(record, layout.total));
     free(grads);
     print_message("%s gradients: worst tensor %s, nmse %.3e\n", name, worst.name, worst.nmse);

@@ -191,7 +191,7 @@ static void training_step_matches(fixture *f, const char *arch)
     float want = record(f, "loss")->data.f32[0];
     print_message("%s loss %.7f (PyTorch %.7f)\n", arch, got, want);
     assert_true(fabsf(got - want) < 1e-5f * want);
-    OK(vkq_buf_download(f->ctx, vkq_model_grads(m), 0, f->grads, 4ull * f->tensors.total));
+    OK(vkq_model_download_grads(m, f->grads));
     OK(vkq_hf_each_tensor(&f->cfg, compare_grad, f));
     print_message("%s gradients: worst tensor nmse %.3e\n", arch, f->worst_grad);
     free(logits);

@@ -152,7 +152,7 @@ static void loss_and_gradients_match(void **state)
     vkq_llama_tensors layout;
     vkq_llama_tensors_of(&f->cfg, &layout);
     float *grads = malloc(layout.total * sizeof *grads);
-    OK(vkq_buf_download(f->ctx, vkq_model_grads(f->model), 0, grads, layout.total * 4));
+    OK(vkq_model_download_grads(f->model, grads));
     const float *want_grads = golden_f32(f, "grads", layout.total);
     /* Each parameter tensor on its own, so a wrong small tensor cannot hide in the total. */
     for (int i = 0; i < VKQ_TENSOR_COUNT; i++) {

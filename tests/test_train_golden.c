@@ -163,8 +163,7 @@ static void capture_gradient(const vkq_train_progress *p, void *user)
     if (p->memory_only)
         return;
     capture->steps++;
-    capture->status = vkq_buf_download(fx->ctx, vkq_model_grads(p->model), 0, capture->grads,
-                                       fx->layout.total * sizeof *capture->grads);
+    capture->status = vkq_model_download_grads(p->model, capture->grads);
 }
 
 /* The values of the one line of a run's log.jsonl. */

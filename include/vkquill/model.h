@@ -58,14 +58,18 @@ vkq_status vkq_model_zero_grads(vkq_model *m, vkq_rec *rec);
 /* Records the backward from dlogits; parameter gradients accumulate. */
 vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec);
 
-vkq_buf vkq_model_params(const vkq_model *m);
-vkq_buf vkq_model_grads(const vkq_model *m);
 /* Records global-norm clipping and one AdamW step; hyper is a device vkq_adamw_hyper. */
 vkq_status vkq_model_adamw(vkq_model *m, vkq_rec *rec, vkq_buf hyper);
 vkq_buf vkq_model_grad_sumsq(const vkq_model *m);
 
-/* Parameters back to the host (layout order), e.g. to save a checkpoint. */
+/* The parameters, gradients and AdamW state live in pieces of memory, each within one binding
+ * of the device; the host sees them in the layout order of llama.h. The number of pieces: */
+uint32_t vkq_model_pieces(const vkq_model *m);
+/* Parameters to and from the host (layout order), e.g. to resume or save a checkpoint. */
+vkq_status vkq_model_upload_params(vkq_model *m, const float *params);
 vkq_status vkq_model_download_params(vkq_model *m, float *params);
+/* The accumulated gradients (layout order). */
+vkq_status vkq_model_download_grads(const vkq_model *m, float *grads);
 /* AdamW's first and second moments (layout order), for checkpoints and resuming. */
 vkq_status vkq_model_download_moments(vkq_model *m, float *first, float *second);
 vkq_status vkq_model_upload_moments(vkq_model *m, const float *first, const float *second);

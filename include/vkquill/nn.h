@@ -18,6 +18,16 @@ vkq_status vkq_rmsnorm_backward(vkq_rec *rec, vkq_buf dy, vkq_buf x, vkq_buf w, 
 vkq_status vkq_embedding_forward(vkq_rec *rec, vkq_buf table /* [vocab][dim] */,
                                  vkq_buf tokens /* int32 [n] */, vkq_buf out /* [n][dim] */,
                                  uint32_t n, uint32_t dim, uint32_t vocab);
+/* One piece of a table split by rows: buf holds the table's rows [first, first + rows). */
+typedef struct vkq_table_rows {
+    vkq_buf buf;
+    uint32_t first, rows;
+} vkq_table_rows;
+/* The forward over one piece of a table of vocab rows: out[t] = the piece's row of tokens[t]
+ * for the ids it holds, a row of zeros for an id outside [0, vocab), others left as they are;
+ * run over every piece, it is vkq_embedding_forward. */
+vkq_status vkq_embedding_forward_rows(vkq_rec *rec, const vkq_table_rows *table, vkq_buf tokens,
+                                      vkq_buf out, uint32_t n, uint32_t dim, uint32_t vocab);
 /* A batch's positions grouped by token id, built once per batch on the host so that the
  * backward is a deterministic scatter-add. Groups ascend by token id. */
 typedef struct vkq_embedding_index {
@@ -34,6 +44,10 @@ void vkq_embedding_index_free(vkq_embedding_index *ix);
 vkq_status vkq_embedding_backward(vkq_rec *rec, vkq_buf dout, vkq_buf positions,
                                   vkq_buf group_start, vkq_buf group_token, uint32_t groups,
                                   vkq_buf dtable, uint32_t n, uint32_t dim);
+/* The same for one piece of dtable: only the groups of the ids it holds add. */
+vkq_status vkq_embedding_backward_rows(vkq_rec *rec, vkq_buf dout, vkq_buf positions,
+                                       vkq_buf group_start, vkq_buf group_token, uint32_t groups,
+                                       const vkq_table_rows *dtable, uint32_t n, uint32_t dim);
 
 /* Which two dimensions of a head RoPE turns together. */
 typedef enum vkq_rope_pairs {
@@ -95,6 +109,13 @@ vkq_status vkq_scatter_add_rows(vkq_rec *rec, vkq_buf src /* [count][dim] */, vk
 /* dst[rows[i]] = src[i], e.g. new keys into a KV cache; distinct rows, as for the scatter-add. */
 vkq_status vkq_copy_rows(vkq_rec *rec, vkq_buf src /* [count][dim] */, vkq_buf rows,
                          vkq_buf dst /* [n][dim] */, uint32_t count, uint32_t dim, uint32_t n);
+
+/* A block of columns between row-major matrices: dst[r][dst_at + j] = src[r][src_at + j] for
+ * r < rows, j < cols; src has rows of src_width floats, dst of dst_width (e.g. the logits of
+ * one vocabulary piece into whole logit rows, and back). */
+vkq_status vkq_copy_columns(vkq_rec *rec, vkq_buf src, uint32_t src_width, uint32_t src_at,
+                            vkq_buf dst, uint32_t dst_width, uint32_t dst_at, uint32_t rows,
+                            uint32_t cols);
 
 /* Softmax cross-entropy over rows of vocab logits, numerically stable, fp32:
  *   losses[r]  = weights[r] * (logsumexp(logits[r]) - logits[r][targets[r]])

@@ -207,6 +207,49 @@ static void check_index_refusals(vkq_check_env *e)
     vkq_check_emit(e, "index refuses ids -1 and vocab: accepted", accepted, 0.0, 1);
 }
 
+/* The table in three pieces of rows, as a model holds a table larger than a binding: the
+ * forward and backward over every piece give what they give over the whole table, exactly. */
+static vkq_status check_pieces(vkq_check_env *e)
+{
+    enum { PIECES = 3, PER = 40 };
+    embedding_data d;
+    VKQ_TRY(prepare(e, &cases[3], &d));
+    vkq_embedding_index ix;
+    VKQ_TRY(vkq_embedding_index_build(d.tokens, d.n, d.vocab, &ix));
+    vkq_buf index[3];
+    vkq_status s = upload_index(e, &ix, d.n, index);
+    VKQ_TRY(vkq_rec_begin(e->rec));
+    for (uint32_t i = 0; s == VKQ_OK && i < PIECES; i++) {
+        uint32_t first = i * PER, rows = d.vocab - first < PER ? d.vocab - first : PER;
+        uint64_t at = (uint64_t)first * d.dim * sizeof(float), bytes = rows * d.dim * 4ull;
+        vkq_table_rows table = {vkq_buf_slice(d.dev_table, at, bytes), first, rows};
+        vkq_table_rows dtable = {vkq_buf_slice(d.dtable.view, at, bytes), first, rows};
+        s = vkq_embedding_forward_rows(e->rec, &table, d.dev_tokens, d.out.view, d.n, d.dim,
+                                       d.vocab);
+        if (s == VKQ_OK)
+            s = vkq_embedding_backward_rows(e->rec, d.dev_dout, index[0], index[1], index[2],
+                                            ix.groups, &dtable, d.n, d.dim);
+    }
+    vkq_embedding_index_free(&ix);
+    VKQ_TRY(s);
+    VKQ_TRY(vkq_check_submit(e));
+    float *out = vkq_check_floats(e, d.n_out), *dtable = vkq_check_floats(e, d.n_table);
+    float *got = vkq_check_floats(e, d.n_table > d.n_out ? d.n_table : d.n_out);
+    if (!out || !dtable || !got)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    vkq_ref_embedding_forward(d.table, d.tokens, out, d.n, d.dim, d.vocab);
+    memcpy(dtable, d.dtable0, d.n_table * sizeof *dtable);
+    vkq_ref_embedding_backward(d.dout, d.tokens, dtable, d.n, d.dim);
+    int guards;
+    VKQ_TRY(vkq_check_read(e, &d.out, got, &guards));
+    vkq_check_emit(e, "table in 3 pieces out", vkq_nmse(got, out, d.n_out), 0.0, guards);
+    VKQ_TRY(vkq_check_read(e, &d.dtable, got, &guards));
+    vkq_check_emit(e, "table in 3 pieces dtable", vkq_nmse(got, dtable, d.n_table), 1e-10,
+                   guards);
+    vkq_check_release(e);
+    return VKQ_OK;
+}
+
 vkq_status vkq_check_embedding(vkq_check_env *e)
 {
     VKQ_TRY(check_index_example(e));
@@ -214,5 +257,5 @@ vkq_status vkq_check_embedding(vkq_check_env *e)
     VKQ_TRY(check_forward_bad_ids(e));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         VKQ_TRY(run_case(e, &cases[i]));
-    return VKQ_OK;
+    return check_pieces(e);
 }

@@ -117,9 +117,41 @@ static vkq_status run_case(vkq_check_env *e, const rows_case *c)
     return VKQ_OK;
 }
 
+/* Columns 5..16 of 19-wide rows into columns 30..41 of 43-wide rows and back out of them:
+ * the other columns of the destination keep their values. */
+static vkq_status check_columns(vkq_check_env *e)
+{
+    enum { ROWS = 7, SRC_W = 19, SRC_AT = 5, DST_W = 43, DST_AT = 30, COLS = 12 };
+    float src[ROWS * SRC_W], dst0[ROWS * DST_W], want[ROWS * DST_W], got[ROWS * DST_W];
+    float back0[ROWS * COLS], back[ROWS * COLS];
+    vkq_check_random(e, src, ROWS * SRC_W, -1.0f, 1.0f);
+    vkq_check_random(e, dst0, ROWS * DST_W, 2.0f, 3.0f);
+    vkq_check_random(e, back0, ROWS * COLS, 4.0f, 5.0f);
+    vkq_buf dsrc;
+    vkq_guarded gdst, gback;
+    VKQ_TRY(vkq_check_input(e, src, ROWS * SRC_W, &dsrc));
+    VKQ_TRY(vkq_check_output(e, dst0, ROWS * DST_W, &gdst));
+    VKQ_TRY(vkq_check_output(e, back0, ROWS * COLS, &gback));
+    VKQ_TRY(vkq_rec_begin(e->rec));
+    VKQ_TRY(vkq_copy_columns(e->rec, dsrc, SRC_W, SRC_AT, gdst.view, DST_W, DST_AT, ROWS, COLS));
+    VKQ_TRY(vkq_copy_columns(e->rec, gdst.view, DST_W, DST_AT, gback.view, COLS, 0, ROWS, COLS));
+    VKQ_TRY(vkq_check_submit(e));
+    memcpy(want, dst0, sizeof want);
+    vkq_ref_copy_columns(src, SRC_W, SRC_AT, want, DST_W, DST_AT, ROWS, COLS);
+    vkq_ref_copy_columns(src, SRC_W, SRC_AT, back, COLS, 0, ROWS, COLS);
+    int guards;
+    VKQ_TRY(vkq_check_read(e, &gdst, got, &guards));
+    vkq_check_emit(e, "copy_columns into wider rows", vkq_nmse(got, want, ROWS * DST_W), 0.0,
+                   guards);
+    VKQ_TRY(vkq_check_read(e, &gback, got, &guards));
+    vkq_check_emit(e, "copy_columns back", vkq_nmse(got, back, ROWS * COLS), 0.0, guards);
+    vkq_check_release(e);
+    return VKQ_OK;
+}
+
 vkq_status vkq_check_rows(vkq_check_env *e)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         VKQ_TRY(run_case(e, &cases[i]));
-    return VKQ_OK;
+    return check_columns(e);
 }

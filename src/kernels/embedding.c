@@ -4,7 +4,7 @@
 #include "vkquill/nn.h"
 
 typedef struct embedding_push {
-    uint32_t n, dim, rows, groups;
+    uint32_t n, dim, rows, groups, first, vocab;
 } embedding_push;
 VKQ_STATIC_ASSERT_PUSH(embedding_push);
 
@@ -27,13 +27,30 @@ static vkq_status embedding(vkq_rec *rec, uint32_t mode, const vkq_binding slots
 vkq_status vkq_embedding_forward(vkq_rec *rec, vkq_buf table, vkq_buf tokens, vkq_buf out,
                                  uint32_t n, uint32_t dim, uint32_t vocab)
 {
+    vkq_table_rows whole = {table, 0, vocab};
+    return vkq_embedding_forward_rows(rec, &whole, tokens, out, n, dim, vocab);
+}
+
+static vkq_status check_piece(const char *op, const vkq_table_rows *t, uint32_t dim,
+                              uint32_t vocab)
+{
+    if (t->first > vocab || t->rows > vocab - t->first)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "%s: rows %u..%u are outside a table of %u rows", op, t->first,
+                        t->first + t->rows, vocab);
+    return vkq_need_floats(op, "table", t->buf, (uint64_t)t->rows * dim);
+}
+
+vkq_status vkq_embedding_forward_rows(vkq_rec *rec, const vkq_table_rows *table, vkq_buf tokens,
+                                      vkq_buf out, uint32_t n, uint32_t dim, uint32_t vocab)
+{
     uint64_t elements = (uint64_t)n * dim;
-    VKQ_TRY(vkq_need_floats("embedding", "table", table, (uint64_t)vocab * dim));
+    VKQ_TRY(check_piece("embedding", table, dim, vocab));
     VKQ_TRY(vkq_need_floats("embedding", "tokens", tokens, n));
     VKQ_TRY(vkq_need_floats("embedding", "out", out, elements));
-    embedding_push push = {n, dim, vocab, 0};
+    embedding_push push = {n, dim, table->rows, 0, table->first, vocab};
     /* The group buffers are unused in the forward; tokens stands in for them. */
-    vkq_binding slots[5] = {{table, VKQ_READ}, {tokens, VKQ_READ}, {tokens, VKQ_READ},
+    vkq_binding slots[5] = {{table->buf, VKQ_READ}, {tokens, VKQ_READ}, {tokens, VKQ_READ},
                             {tokens, VKQ_READ}, {out, VKQ_WRITE}};
     return embedding(rec, FORWARD, slots, &push, elements);
 }
@@ -42,20 +59,31 @@ vkq_status vkq_embedding_backward(vkq_rec *rec, vkq_buf dout, vkq_buf positions,
                                   vkq_buf group_start, vkq_buf group_token, uint32_t groups,
                                   vkq_buf dtable, uint32_t n, uint32_t dim)
 {
+    /* every group owns a row of its own */
+    VKQ_TRY(vkq_need_floats("embedding backward", "dtable", dtable, (uint64_t)groups * dim));
+    /* The shader skips token ids past the rows dtable holds instead of writing beyond it. */
+    uint64_t rows = dim ? dtable.size / sizeof(float) / dim : 0;
+    vkq_table_rows whole = {dtable, 0, rows > UINT32_MAX ? UINT32_MAX : (uint32_t)rows};
+    return vkq_embedding_backward_rows(rec, dout, positions, group_start, group_token, groups,
+                                       &whole, n, dim);
+}
+
+vkq_status vkq_embedding_backward_rows(vkq_rec *rec, vkq_buf dout, vkq_buf positions,
+                                       vkq_buf group_start, vkq_buf group_token, uint32_t groups,
+                                       const vkq_table_rows *dtable, uint32_t n, uint32_t dim)
+{
     VKQ_TRY(vkq_need_floats("embedding backward", "dout", dout, (uint64_t)n * dim));
     VKQ_TRY(vkq_need_floats("embedding backward", "positions", positions, n));
     VKQ_TRY(vkq_need_floats("embedding backward", "group_start", group_start,
                             (uint64_t)groups + 1));
     VKQ_TRY(vkq_need_floats("embedding backward", "group_token", group_token, groups));
-    /* every group owns a row of its own */
-    VKQ_TRY(vkq_need_floats("embedding backward", "dtable", dtable, (uint64_t)groups * dim));
-    if (groups == 0 || dim == 0)
+    VKQ_TRY(vkq_need_floats("embedding backward", "dtable", dtable->buf,
+                            (uint64_t)dtable->rows * dim));
+    if (groups == 0 || dim == 0 || dtable->rows == 0)
         return VKQ_OK; /* nothing to add */
-    /* The shader skips token ids past the rows dtable holds instead of writing beyond it. */
-    uint64_t rows = dtable.size / sizeof(float) / dim;
-    embedding_push push = {n, dim, rows > UINT32_MAX ? UINT32_MAX : (uint32_t)rows, groups};
+    embedding_push push = {n, dim, dtable->rows, groups, dtable->first, UINT32_MAX};
     vkq_binding slots[5] = {{dout, VKQ_READ}, {positions, VKQ_READ}, {group_start, VKQ_READ},
-                            {group_token, VKQ_READ}, {dtable, VKQ_READ_WRITE}};
+                            {group_token, VKQ_READ}, {dtable->buf, VKQ_READ_WRITE}};
     return embedding(rec, TABLE_GRADIENT, slots, &push, (uint64_t)groups * dim);
 }
 

@@ -44,6 +44,8 @@ void vkq_ref_scatter_add_rows(const float *src, const int32_t *rows, float *dst,
                               uint32_t dim, uint32_t n);
 void vkq_ref_copy_rows(const float *src, const int32_t *rows, float *dst, uint32_t count,
                        uint32_t dim, uint32_t n);
+void vkq_ref_copy_columns(const float *src, uint32_t src_width, uint32_t src_at, float *dst,
+                          uint32_t dst_width, uint32_t dst_at, uint32_t rows, uint32_t cols);
 /* dlogits NULL: no gradient. */
 void vkq_ref_cross_entropy(const float *logits, const int32_t *targets, const float *weights,
                            float *losses, float *dlogits, uint32_t rows, uint32_t vocab);

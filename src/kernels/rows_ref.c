@@ -32,3 +32,11 @@ void vkq_ref_copy_rows(const float *src, const int32_t *rows, float *dst, uint32
         if (row_in_range(rows[i], n))
             memcpy(dst + (size_t)rows[i] * dim, src + (size_t)i * dim, dim * sizeof *dst);
 }
+
+void vkq_ref_copy_columns(const float *src, uint32_t src_width, uint32_t src_at, float *dst,
+                          uint32_t dst_width, uint32_t dst_at, uint32_t rows, uint32_t cols)
+{
+    for (uint32_t r = 0; r < rows; r++)
+        memcpy(dst + (size_t)r * dst_width + dst_at, src + (size_t)r * src_width + src_at,
+               cols * sizeof *dst);
+}

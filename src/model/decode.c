@@ -13,15 +13,18 @@ struct vkq_decoder {
     vkq_llama_tensors tensors;
     model_dims dims;
     uint32_t max_seqs, recorded_n;
-    vkq_buf params, inv_freq, tokens, positions, cache_rows, bases, lengths;
-    vkq_buf x, xn, rstd, q_raw, k_raw, rstd_q, rstd_k, q, k, v, att, h1, h3, hg, logits;
+    flat_plan plan;
+    flat_block params;
+    vkq_buf inv_freq, tokens, positions, cache_rows, bases, lengths;
+    vkq_buf x, xn, rstd, q_raw, k_raw, rstd_q, rstd_k, q, k, v, att, h1, h3, hg, logits,
+        logits_part;
     vkq_buf *k_cache, *v_cache;
     int32_t *host_ints;
 };
 
 static vkq_buf param(const vkq_decoder *d, vkq_tensor_id id, uint32_t l)
 {
-    return vkq_tensor_buf(d->params, &d->tensors, id, l);
+    return vkq_tensor_buf(&d->params, id, l);
 }
 
 static vkq_status alloc(vkq_decoder *d, uint64_t floats, vkq_buf *out)
@@ -35,8 +38,9 @@ static vkq_status decoder_init(vkq_decoder *d, const float *params)
     const model_dims *m = &d->dims;
     uint64_t b = d->max_seqs, norm = c->qk_norm ? 1 : 0;
     VKQ_TRY(vkq_rec_create(d->ctx, &d->rec));
-    VKQ_TRY(alloc(d, d->tensors.total, &d->params));
-    VKQ_TRY(vkq_buf_upload(d->ctx, d->params, 0, params, f32(d->tensors.total)));
+    VKQ_TRY(vkq_flat_plan_make(d->ctx, &d->tensors, &d->plan));
+    VKQ_TRY(vkq_flat_alloc(d->ctx, &d->plan, &d->params));
+    VKQ_TRY(vkq_flat_upload(d->ctx, &d->params, params));
     VKQ_TRY(vkq_model_upload_rope(d->ctx, c, &d->inv_freq));
     vkq_buf *ints[] = {&d->tokens, &d->positions, &d->cache_rows, &d->bases, &d->lengths};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
@@ -47,7 +51,7 @@ static vkq_status decoder_init(vkq_decoder *d, const float *params)
         {&d->rstd_q, norm * b * c->n_heads},       {&d->rstd_k, norm * b * c->n_kv_heads},
         {&d->q, b * m->q_dim}, {&d->k, b * m->kv_dim}, {&d->v, b * m->kv_dim},
         {&d->att, b * m->q_dim}, {&d->h1, b * m->h}, {&d->h3, b * m->h}, {&d->hg, b * m->h},
-        {&d->logits, b * m->vocab}};
+        {&d->logits, b * m->vocab}, {&d->logits_part, vkq_logits_part_floats(&d->plan, d->max_seqs)}};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         VKQ_TRY(alloc(d, acts[i].floats, acts[i].buf));
     d->k_cache = calloc(c->n_layers, sizeof *d->k_cache);
@@ -92,10 +96,12 @@ void vkq_decoder_destroy(vkq_decoder *d)
     if (!d)
         return;
     vkq_rec_destroy(d->rec);
-    vkq_buf *bufs[] = {&d->params, &d->inv_freq, &d->tokens, &d->positions, &d->cache_rows,
+    vkq_flat_free(d->ctx, &d->params);
+    vkq_flat_plan_free(&d->plan);
+    vkq_buf *bufs[] = {&d->inv_freq, &d->tokens, &d->positions, &d->cache_rows,
                        &d->bases, &d->lengths, &d->x, &d->xn, &d->rstd, &d->q_raw, &d->k_raw,
                        &d->rstd_q, &d->rstd_k, &d->q, &d->k, &d->v, &d->att, &d->h1, &d->h3,
-                       &d->hg, &d->logits};
+                       &d->hg, &d->logits, &d->logits_part};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         vkq_buf_free(d->ctx, bufs[i]);
     for (uint32_t l = 0; d->k_cache && d->v_cache && l < d->cfg.n_layers; l++) {
@@ -121,7 +127,7 @@ static vkq_status record_layer(vkq_decoder *d, uint32_t l, uint32_t n)
     qkv_bufs qkv = {d->xn, d->q_raw, d->k_raw, d->rstd_q, d->rstd_k, d->q, d->k, d->v};
     vkq_rope_args rope = {.positions = d->positions, .inv_freq = d->inv_freq, .n = n,
                           .heads = 1, .head_dim = m->head_dim, .pairs = c->rope_pairs};
-    VKQ_TRY(vkq_model_qkv_forward(rec, c, m, &d->tensors, d->params, l, &qkv, &rope));
+    VKQ_TRY(vkq_model_qkv_forward(rec, c, m, &d->params, l, &qkv, &rope));
     uint32_t cache_rows = d->max_seqs * c->seq_len;
     VKQ_TRY(vkq_copy_rows(rec, d->k, d->cache_rows, d->k_cache[l], n, kvd, cache_rows));
     VKQ_TRY(vkq_copy_rows(rec, d->v, d->cache_rows, d->v_cache[l], n, kvd, cache_rows));
@@ -141,14 +147,13 @@ static vkq_status record_step(vkq_decoder *d, uint32_t n)
 {
     const vkq_llama_config *c = &d->cfg;
     VKQ_TRY(vkq_rec_begin(d->rec));
-    VKQ_TRY(vkq_embedding_forward(d->rec, param(d, VKQ_TOK_EMB, 0), d->tokens, d->x, n, c->dim,
-                                  c->vocab_size));
+    VKQ_TRY(vkq_model_embed(d->rec, &d->params, d->tokens, d->x, n, c->dim, c->vocab_size));
     for (uint32_t l = 0; l < c->n_layers; l++)
         VKQ_TRY(record_layer(d, l, n));
     VKQ_TRY(vkq_rmsnorm_forward(d->rec, d->x, param(d, VKQ_RMS_FINAL, 0), d->xn, d->rstd, n,
                                 c->dim, c->norm_eps));
-    VKQ_TRY(vkq_model_linear(d->rec, d->xn, param(d, VKQ_WCLS, 0), d->logits, n, c->dim,
-                             c->vocab_size, 0.0f));
+    VKQ_TRY(vkq_model_classify(d->rec, &d->params, d->xn, d->logits, d->logits_part, n, c->dim,
+                               c->vocab_size));
     VKQ_TRY(vkq_rec_end(d->rec));
     d->recorded_n = n;
     return VKQ_OK;

@@ -1,4 +1,5 @@
-/* The Llama model on the device: flat parameter / gradient / optimiser blocks, activations of
+/* The Llama model on the device: flat parameter / gradient / optimiser blocks (in pieces, each
+ * within a binding: blocks.c), activations of
  * one packed batch, forward and backward recorded as kernel launches (llm.c style: one
  * forward/backward pair per layer). */
 #include <stdlib.h>
@@ -135,22 +136,32 @@ static vkq_status alloc_all(vkq_model *m, vkq_buf *bufs, const uint64_t *sizes, 
     return VKQ_OK;
 }
 
+/* Records zeroing of both AdamW moments. */
+static vkq_status zero_moments(vkq_model *m, vkq_rec *rec)
+{
+    for (uint32_t i = 0; i < m->plan.count; i++) {
+        uint32_t n = (uint32_t)vkq_flat_piece_floats(&m->adam_m, i);
+        VKQ_TRY(vkq_fill(rec, m->adam_m.piece[i], 0.0f, n));
+        VKQ_TRY(vkq_fill(rec, m->adam_v.piece[i], 0.0f, n));
+    }
+    return VKQ_OK;
+}
+
 static vkq_status alloc_training(vkq_model *m)
 {
-    uint64_t p = m->tensors.total, work[WORK_BUFS];
-    VKQ_TRY(alloc(m, p, &m->grads));
-    VKQ_TRY(alloc(m, p, &m->adam_m));
-    VKQ_TRY(alloc(m, p, &m->adam_v));
+    uint64_t work[WORK_BUFS];
+    VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->grads));
+    VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->adam_m));
+    VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->adam_v));
     VKQ_TRY(alloc(m, 1, &m->grad_sumsq));
+    VKQ_TRY(alloc(m, m->plan.count, &m->piece_sumsq));
     work_sizes(&m->cfg, m->opt.max_tokens, m->opt.max_rows, work);
     VKQ_TRY(alloc_all(m, (vkq_buf *)&m->g, work, WORK_BUFS));
     vkq_rec *rec;
     VKQ_TRY(vkq_rec_create(m->ctx, &rec));
     vkq_status s = vkq_rec_begin(rec);
     if (s == VKQ_OK)
-        s = vkq_fill(rec, m->adam_m, 0.0f, (uint32_t)p);
-    if (s == VKQ_OK)
-        s = vkq_fill(rec, m->adam_v, 0.0f, (uint32_t)p);
+        s = zero_moments(m, rec);
     if (s == VKQ_OK)
         s = vkq_rec_end(rec);
     if (s == VKQ_OK)
@@ -163,8 +174,9 @@ static vkq_status model_init(vkq_model *m, const float *params)
 {
     const vkq_llama_config *c = &m->cfg;
     uint64_t t = m->opt.max_tokens, d = c->dim, layer[LAYER_BUFS];
-    VKQ_TRY(alloc(m, m->tensors.total, &m->params));
-    VKQ_TRY(vkq_buf_upload(m->ctx, m->params, 0, params, f32(m->tensors.total)));
+    VKQ_TRY(vkq_flat_plan_make(m->ctx, &m->tensors, &m->plan));
+    VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->params));
+    VKQ_TRY(vkq_flat_upload(m->ctx, &m->params, params));
     VKQ_TRY(vkq_model_upload_rope(m->ctx, c, &m->inv_freq));
     VKQ_TRY(alloc(m, t, &m->tokens));
     VKQ_TRY(alloc(m, t, &m->starts));
@@ -183,6 +195,7 @@ static vkq_status model_init(vkq_model *m, const float *params)
     VKQ_TRY(alloc(m, t, &m->rstd_final));
     VKQ_TRY(alloc(m, (uint64_t)m->opt.max_rows * d, &m->hsel));
     VKQ_TRY(alloc(m, (uint64_t)m->opt.max_rows * c->vocab_size, &m->logits));
+    VKQ_TRY(alloc(m, vkq_logits_part_floats(&m->plan, m->opt.max_rows), &m->logits_part));
     if (m->opt.training) {
         VKQ_TRY(alloc(m, t, &m->emb_positions));
         VKQ_TRY(alloc(m, t + 1, &m->emb_group_start));
@@ -225,10 +238,13 @@ void vkq_model_destroy(vkq_model *m)
 {
     if (!m)
         return;
-    vkq_buf *bufs[] = {&m->params, &m->grads, &m->adam_m, &m->adam_v, &m->grad_sumsq, &m->inv_freq,
-                       &m->tokens, &m->starts, &m->positions, &m->rows, &m->emb_positions,
+    flat_block *blocks[] = {&m->params, &m->grads, &m->adam_m, &m->adam_v};
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+        vkq_flat_free(m->ctx, blocks[i]);
+    vkq_flat_plan_free(&m->plan);
+    vkq_buf *bufs[] = {&m->grad_sumsq, &m->piece_sumsq, &m->inv_freq, &m->tokens, &m->starts, &m->positions, &m->rows, &m->emb_positions,
                        &m->emb_group_start, &m->emb_group_token, &m->xn_final, &m->rstd_final,
-                       &m->hsel, &m->logits};
+                       &m->hsel, &m->logits, &m->logits_part};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         vkq_buf_free(m->ctx, bufs[i]);
     vkq_buf *g = (vkq_buf *)&m->g;
@@ -249,27 +265,37 @@ void vkq_model_destroy(vkq_model *m)
 const vkq_llama_config *vkq_model_config(const vkq_model *m) { return &m->cfg; }
 vkq_buf vkq_model_logits(const vkq_model *m) { return m->logits; }
 vkq_buf vkq_model_dlogits(const vkq_model *m) { return m->logits; }
-vkq_buf vkq_model_params(const vkq_model *m) { return m->params; }
-vkq_buf vkq_model_grads(const vkq_model *m) { return m->grads; }
 vkq_buf vkq_model_grad_sumsq(const vkq_model *m) { return m->grad_sumsq; }
+uint32_t vkq_model_pieces(const vkq_model *m) { return m->plan.count; }
+
+vkq_status vkq_model_upload_params(vkq_model *m, const float *params)
+{
+    return vkq_flat_upload(m->ctx, &m->params, params);
+}
 
 vkq_status vkq_model_download_params(vkq_model *m, float *params)
 {
-    return vkq_buf_download(m->ctx, m->params, 0, params, f32(m->tensors.total));
+    return vkq_flat_download(m->ctx, &m->params, params);
+}
+
+vkq_status vkq_model_download_grads(const vkq_model *m, float *grads)
+{
+    VKQ_TRY(need_training(m));
+    return vkq_flat_download(m->ctx, &m->grads, grads);
 }
 
 vkq_status vkq_model_download_moments(vkq_model *m, float *first, float *second)
 {
     VKQ_TRY(need_training(m));
-    VKQ_TRY(vkq_buf_download(m->ctx, m->adam_m, 0, first, f32(m->tensors.total)));
-    return vkq_buf_download(m->ctx, m->adam_v, 0, second, f32(m->tensors.total));
+    VKQ_TRY(vkq_flat_download(m->ctx, &m->adam_m, first));
+    return vkq_flat_download(m->ctx, &m->adam_v, second);
 }
 
 vkq_status vkq_model_upload_moments(vkq_model *m, const float *first, const float *second)
 {
     VKQ_TRY(need_training(m));
-    VKQ_TRY(vkq_buf_upload(m->ctx, m->adam_m, 0, first, f32(m->tensors.total)));
-    return vkq_buf_upload(m->ctx, m->adam_v, 0, second, f32(m->tensors.total));
+    VKQ_TRY(vkq_flat_upload(m->ctx, &m->adam_m, first));
+    return vkq_flat_upload(m->ctx, &m->adam_v, second);
 }
 
 vkq_status vkq_model_upload_rope(vkq_ctx *ctx, const vkq_llama_config *c, vkq_buf *out)

@@ -6,6 +6,31 @@
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
 
+/* How a flat block (llama.h's layout) lies on the device: piece i holds floats
+ * [first[i], first[i + 1]) of it, within one binding. A tensor's layer slice lies in one piece,
+ * except the tensors split into row ranges of split_rows[id] rows (blocks.c). */
+typedef struct flat_plan {
+    vkq_llama_tensors tensors;
+    uint32_t count;
+    uint64_t *first; /* [count + 1] */
+    uint32_t split_rows[VKQ_TENSOR_COUNT]; /* 0: not split */
+} flat_plan;
+
+/* One flat block (parameters, gradients or a moment) laid out by a plan. */
+typedef struct flat_block {
+    const flat_plan *plan;
+    vkq_buf *piece; /* [plan->count] */
+} flat_block;
+
+vkq_status vkq_flat_plan_make(vkq_ctx *ctx, const vkq_llama_tensors *ts, flat_plan *out);
+void vkq_flat_plan_free(flat_plan *p);
+vkq_status vkq_flat_alloc(vkq_ctx *ctx, const flat_plan *plan, flat_block *out);
+void vkq_flat_free(vkq_ctx *ctx, flat_block *b);
+/* The whole block from or to host memory in the flat layout. */
+vkq_status vkq_flat_upload(vkq_ctx *ctx, const flat_block *b, const float *src);
+vkq_status vkq_flat_download(vkq_ctx *ctx, const flat_block *b, float *dst);
+uint64_t vkq_flat_piece_floats(const flat_block *b, uint32_t i);
+
 /* One layer's activations; model.c's layer_sizes gives each one's shape. */
 typedef struct layer_acts {
     vkq_buf xn_att, rstd_att, q_raw, k_raw, rstd_q, rstd_k, q, k, v, att, lse, res_mid, xn_ffn,
@@ -32,24 +57,44 @@ struct vkq_model {
     vkq_llama_tensors tensors;
     vkq_model_options opt;
     model_dims dims;
-    vkq_buf params, grads, adam_m, adam_v, grad_sumsq, inv_freq;
+    flat_plan plan;
+    flat_block params, grads, adam_m, adam_v;
+    vkq_buf grad_sumsq, piece_sumsq, inv_freq;
     vkq_buf tokens, starts, positions, rows;
     vkq_buf emb_positions, emb_group_start, emb_group_token;
     uint32_t emb_groups;
     uint32_t n_tokens, n_rows;
     vkq_buf *res; /* n_layers + 1 residual streams */
     layer_acts *layers;
-    vkq_buf xn_final, rstd_final, hsel, logits;
+    vkq_buf xn_final, rstd_final, hsel, logits, logits_part;
     grad_work g;
 };
 
 static inline uint64_t f32(uint64_t n) { return n * sizeof(float); }
 
-/* Layer l's slice of a tensor in a flat block (parameters or gradients). */
-vkq_buf vkq_tensor_buf(vkq_buf block, const vkq_llama_tensors *ts, vkq_tensor_id id, uint32_t l);
+/* Layer l's slice of a tensor in a flat block (parameters or gradients); for a tensor split by
+ * rows, use the row pieces instead. */
+vkq_buf vkq_tensor_buf(const flat_block *b, vkq_tensor_id id, uint32_t l);
+/* A tensor's rows [first, first + rows) in one piece; a tensor not split is one row piece. */
+typedef struct row_piece {
+    vkq_buf buf;
+    uint32_t first, rows;
+} row_piece;
+uint32_t vkq_row_piece_count(const flat_block *b, vkq_tensor_id id);
+row_piece vkq_row_piece_at(const flat_block *b, vkq_tensor_id id, uint32_t i);
 /* y[rows][out] (+)= x[rows][in] . w[out][in]^T */
 vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, vkq_buf w, vkq_buf y, uint32_t rows,
                             uint32_t in, uint32_t out, float beta);
+
+/* The token embedding, piece by piece of the table: out [n][d] from int32 tokens [n]. */
+vkq_status vkq_model_embed(vkq_rec *rec, const flat_block *params, vkq_buf tokens, vkq_buf out,
+                           uint32_t n, uint32_t d, uint32_t vocab);
+/* The classifier: logits [rows][vocab] = x [rows][d] . wcls^T, piece by piece of wcls; part
+ * holds one piece's logits (vkq_logits_part_floats). */
+vkq_status vkq_model_classify(vkq_rec *rec, const flat_block *params, vkq_buf x, vkq_buf logits,
+                              vkq_buf part, uint32_t rows, uint32_t d, uint32_t vocab);
+/* Floats of the workspace for one classifier piece's logits of `rows` rows (0 unsplit). */
+uint64_t vkq_logits_part_floats(const flat_plan *p, uint32_t rows);
 
 /* Attention's inputs from a layer's normalised input: q, k, v projections, their biases,
  * the q/k norms and RoPE, as the description asks. q_raw, k_raw, rstd_q and rstd_k hold the
@@ -58,7 +103,7 @@ typedef struct qkv_bufs {
     vkq_buf xn, q_raw, k_raw, rstd_q, rstd_k, q, k, v;
 } qkv_bufs;
 vkq_status vkq_model_qkv_forward(vkq_rec *rec, const vkq_llama_config *c, const model_dims *m,
-                                 const vkq_llama_tensors *ts, vkq_buf params, uint32_t l,
+                                 const flat_block *params, uint32_t l,
                                  const qkv_bufs *b, const vkq_rope_args *rope);
 
 

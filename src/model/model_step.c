@@ -6,20 +6,14 @@
 /* The first n floats of a buffer: descriptors and barriers then cover only what is used. */
 static vkq_buf head(vkq_buf b, uint64_t n) { return vkq_buf_slice(b, 0, f32(n)); }
 
-vkq_buf vkq_tensor_buf(vkq_buf block, const vkq_llama_tensors *ts, vkq_tensor_id id, uint32_t l)
-{
-    const vkq_tensor *t = &ts->t[id];
-    return vkq_buf_slice(block, f32(vkq_tensor_at(t, l)), f32(vkq_tensor_slice(t)));
-}
-
 static vkq_buf param(const vkq_model *m, vkq_tensor_id id, uint32_t l)
 {
-    return vkq_tensor_buf(m->params, &m->tensors, id, l);
+    return vkq_tensor_buf(&m->params, id, l);
 }
 
 static vkq_buf grad(const vkq_model *m, vkq_tensor_id id, uint32_t l)
 {
-    return vkq_tensor_buf(m->grads, &m->tensors, id, l);
+    return vkq_tensor_buf(&m->grads, id, l);
 }
 
 vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, vkq_buf w, vkq_buf y, uint32_t rows,
@@ -136,13 +130,13 @@ static vkq_status project(vkq_rec *rec, const vkq_llama_config *c, const model_d
 }
 
 vkq_status vkq_model_qkv_forward(vkq_rec *rec, const vkq_llama_config *c, const model_dims *m,
-                                 const vkq_llama_tensors *ts, vkq_buf params, uint32_t l,
-                                 const qkv_bufs *b, const vkq_rope_args *rope)
+                                 const flat_block *params, uint32_t l, const qkv_bufs *b,
+                                 const vkq_rope_args *rope)
 {
     vkq_buf none = {0};
     int bias = c->qkv_bias, norm = c->qk_norm;
     uint32_t n = rope->n;
-#define W(id) vkq_tensor_buf(params, ts, id, l)
+#define W(id) vkq_tensor_buf(params, id, l)
     VKQ_TRY(project(rec, c, m, b->xn, W(VKQ_WQ), bias ? W(VKQ_BQ) : none,
                     norm ? W(VKQ_Q_NORM) : none, b->q_raw, b->rstd_q, b->q, c->n_heads, n, rope));
     VKQ_TRY(project(rec, c, m, b->xn, W(VKQ_WK), bias ? W(VKQ_BK) : none,
@@ -160,6 +154,54 @@ static vkq_rope_args rope_args(const vkq_model *m)
                            .pairs = m->cfg.rope_pairs};
 }
 
+vkq_status vkq_model_embed(vkq_rec *rec, const flat_block *params, vkq_buf tokens, vkq_buf out,
+                           uint32_t n, uint32_t d, uint32_t vocab)
+{
+    for (uint32_t i = 0; i < vkq_row_piece_count(params, VKQ_TOK_EMB); i++) {
+        row_piece p = vkq_row_piece_at(params, VKQ_TOK_EMB, i);
+        vkq_table_rows table = {p.buf, p.first, p.rows};
+        VKQ_TRY(vkq_embedding_forward_rows(rec, &table, tokens, out, n, d, vocab));
+    }
+    return VKQ_OK;
+}
+
+/* A classifier split by vocabulary rows computes each piece's logits into `part`, then into
+ * their columns of the whole rows. */
+vkq_status vkq_model_classify(vkq_rec *rec, const flat_block *params, vkq_buf x, vkq_buf logits,
+                              vkq_buf part, uint32_t rows, uint32_t d, uint32_t vocab)
+{
+    uint32_t pieces = vkq_row_piece_count(params, VKQ_WCLS);
+    if (pieces == 1)
+        return vkq_model_linear(rec, x, vkq_tensor_buf(params, VKQ_WCLS, 0), logits, rows, d,
+                                vocab, 0.0f);
+    for (uint32_t i = 0; i < pieces; i++) {
+        row_piece p = vkq_row_piece_at(params, VKQ_WCLS, i);
+        VKQ_TRY(vkq_model_linear(rec, x, p.buf, part, rows, d, p.rows, 0.0f));
+        VKQ_TRY(vkq_copy_columns(rec, part, p.rows, 0, logits, vocab, p.first, rows, p.rows));
+    }
+    return VKQ_OK;
+}
+
+/* dhsel = dlogits . wcls and dwcls += dlogits^T . hsel, piece by piece of the classifier. */
+static vkq_status classifier_backward(vkq_model *m, vkq_rec *rec, vkq_buf dlogits)
+{
+    uint32_t r = m->n_rows, d = m->dims.d, v = m->dims.vocab;
+    uint32_t pieces = vkq_row_piece_count(&m->params, VKQ_WCLS);
+    if (pieces == 1) {
+        VKQ_TRY(linear_input_grad(rec, dlogits, param(m, VKQ_WCLS, 0), m->g.dhsel, r, d, v, 0.0f));
+        return linear_weight_grad(rec, dlogits, m->hsel, grad(m, VKQ_WCLS, 0), r, d, v);
+    }
+    for (uint32_t i = 0; i < pieces; i++) {
+        row_piece w = vkq_row_piece_at(&m->params, VKQ_WCLS, i);
+        row_piece dw = vkq_row_piece_at(&m->grads, VKQ_WCLS, i);
+        VKQ_TRY(vkq_copy_columns(rec, dlogits, v, w.first, m->logits_part, w.rows, 0, r, w.rows));
+        VKQ_TRY(linear_input_grad(rec, m->logits_part, w.buf, m->g.dhsel, r, d, w.rows,
+                                  i ? 1.0f : 0.0f));
+        VKQ_TRY(linear_weight_grad(rec, m->logits_part, m->hsel, dw.buf, r, d, w.rows));
+    }
+    return VKQ_OK;
+}
+
 static vkq_status layer_forward(vkq_model *m, vkq_rec *rec, uint32_t l)
 {
     const vkq_llama_config *c = &m->cfg;
@@ -171,7 +213,7 @@ static vkq_status layer_forward(vkq_model *m, vkq_rec *rec, uint32_t l)
                                 c->norm_eps));
     qkv_bufs qkv = {a->xn_att, a->q_raw, a->k_raw, a->rstd_q, a->rstd_k, a->q, a->k, a->v};
     vkq_rope_args rope = rope_args(m);
-    VKQ_TRY(vkq_model_qkv_forward(rec, c, md, &m->tensors, m->params, l, &qkv, &rope));
+    VKQ_TRY(vkq_model_qkv_forward(rec, c, md, &m->params, l, &qkv, &rope));
     VKQ_TRY(vkq_attention_forward(rec, a->q, a->k, a->v, m->starts, a->att, a->lse, t,
                                   c->n_heads, c->n_kv_heads, md->head_dim));
     VKQ_TRY(vkq_copy(rec, res, res_mid, t * d));
@@ -192,8 +234,7 @@ vkq_status vkq_model_forward(vkq_model *m, vkq_rec *rec)
     uint32_t t = m->n_tokens, d = c->dim;
     if (t == 0)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "vkq_model_forward before vkq_model_set_batch");
-    VKQ_TRY(vkq_embedding_forward(rec, param(m, VKQ_TOK_EMB, 0), m->tokens, m->res[0], t, d,
-                                  c->vocab_size));
+    VKQ_TRY(vkq_model_embed(rec, &m->params, m->tokens, m->res[0], t, d, c->vocab_size));
     for (uint32_t l = 0; l < c->n_layers; l++)
         VKQ_TRY(layer_forward(m, rec, l));
     VKQ_TRY(vkq_rmsnorm_forward(rec, head(m->res[c->n_layers], (uint64_t)t * d),
@@ -202,15 +243,18 @@ vkq_status vkq_model_forward(vkq_model *m, vkq_rec *rec)
     if (m->n_rows == 0)
         return VKQ_OK;
     VKQ_TRY(vkq_gather_rows(rec, m->xn_final, m->rows, m->hsel, m->n_rows, d, t));
-    return vkq_model_linear(rec, m->hsel, param(m, VKQ_WCLS, 0),
-                            head(m->logits, (uint64_t)m->n_rows * c->vocab_size), m->n_rows, d,
-                            c->vocab_size, 0.0f);
+    return vkq_model_classify(rec, &m->params, m->hsel,
+                              head(m->logits, (uint64_t)m->n_rows * c->vocab_size),
+                              m->logits_part, m->n_rows, d, c->vocab_size);
 }
 
 vkq_status vkq_model_zero_grads(vkq_model *m, vkq_rec *rec)
 {
     VKQ_TRY(need_training(m));
-    return vkq_fill(rec, m->grads, 0.0f, (uint32_t)m->tensors.total);
+    for (uint32_t i = 0; i < m->plan.count; i++)
+        VKQ_TRY(vkq_fill(rec, m->grads.piece[i], 0.0f,
+                         (uint32_t)vkq_flat_piece_floats(&m->grads, i)));
+    return VKQ_OK;
 }
 
 /* The backward of project(): dy holds dL/d(y) after RoPE; the input gradient adds into dxn and
@@ -300,8 +344,7 @@ vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec)
     VKQ_TRY(vkq_fill(rec, g->dres, 0.0f, t * d));
     VKQ_TRY(vkq_fill(rec, g->dxn, 0.0f, t * d));
     if (r) {
-        VKQ_TRY(linear_input_grad(rec, dlogits, param(m, VKQ_WCLS, 0), g->dhsel, r, d, v, 0.0f));
-        VKQ_TRY(linear_weight_grad(rec, dlogits, m->hsel, grad(m, VKQ_WCLS, 0), r, d, v));
+        VKQ_TRY(classifier_backward(m, rec, dlogits));
         VKQ_TRY(vkq_scatter_add_rows(rec, g->dhsel, m->rows, g->dxn, r, d, t));
     }
     VKQ_TRY(vkq_rmsnorm_backward(rec, g->dxn, head(m->res[c->n_layers], (uint64_t)t * d),
@@ -309,16 +352,34 @@ vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec)
                                  grad(m, VKQ_RMS_FINAL, 0), t, d));
     for (uint32_t l = c->n_layers; l-- > 0;)
         VKQ_TRY(layer_backward(m, rec, l));
-    return vkq_embedding_backward(rec, g->dres, m->emb_positions, m->emb_group_start,
-                                  m->emb_group_token, m->emb_groups,
-                                  grad(m, VKQ_TOK_EMB, 0), t, d);
+    for (uint32_t i = 0; i < vkq_row_piece_count(&m->grads, VKQ_TOK_EMB); i++) {
+        row_piece p = vkq_row_piece_at(&m->grads, VKQ_TOK_EMB, i);
+        vkq_table_rows dtable = {p.buf, p.first, p.rows};
+        VKQ_TRY(vkq_embedding_backward_rows(rec, g->dres, m->emb_positions, m->emb_group_start,
+                                            m->emb_group_token, m->emb_groups, &dtable, t, d));
+    }
+    return VKQ_OK;
+}
+
+/* The sum of squares of every gradient: of each piece, then of the pieces' sums. */
+static vkq_status grad_sumsq(vkq_model *m, vkq_rec *rec)
+{
+    if (m->plan.count == 1)
+        return vkq_sumsq(rec, m->grads.piece[0], (uint32_t)m->tensors.total, m->grad_sumsq);
+    for (uint32_t i = 0; i < m->plan.count; i++)
+        VKQ_TRY(vkq_sumsq(rec, m->grads.piece[i], (uint32_t)vkq_flat_piece_floats(&m->grads, i),
+                          vkq_buf_slice(m->piece_sumsq, f32(i), f32(1))));
+    return vkq_sum(rec, m->piece_sumsq, m->plan.count, m->grad_sumsq);
 }
 
 vkq_status vkq_model_adamw(vkq_model *m, vkq_rec *rec, vkq_buf hyper)
 {
-    uint32_t n = (uint32_t)m->tensors.total;
-    VKQ_TRY(vkq_sumsq(rec, m->grads, n, m->grad_sumsq));
-    return vkq_adamw(rec, m->params, m->grads, m->adam_m, m->adam_v, hyper, m->grad_sumsq, n);
+    VKQ_TRY(grad_sumsq(m, rec));
+    for (uint32_t i = 0; i < m->plan.count; i++)
+        VKQ_TRY(vkq_adamw(rec, m->params.piece[i], m->grads.piece[i], m->adam_m.piece[i],
+                          m->adam_v.piece[i], hyper, m->grad_sumsq,
+                          (uint32_t)vkq_flat_piece_floats(&m->params, i)));
+    return VKQ_OK;
 }
 
 vkq_status vkq_model_loss(vkq_model *m, vkq_rec *rec, vkq_buf targets, vkq_buf weights,

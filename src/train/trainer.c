@@ -253,8 +253,7 @@ static vkq_status resume(trainer *t)
 {
     float *params, *m, *v;
     VKQ_TRY(train_checkpoint_load(t->checkpoint_path, t->tensors.total, &t->st, &params, &m, &v));
-    vkq_status s = vkq_buf_upload(t->ctx, vkq_model_params(t->model), 0, params,
-                                  4ull * t->tensors.total);
+    vkq_status s = vkq_model_upload_params(t->model, params);
     if (s == VKQ_OK)
         s = vkq_model_upload_moments(t->model, m, v);
     free(params);
