@@ -54,8 +54,9 @@ typedef struct vkq_device_info {
     int cooperative_matrix;
     uint32_t max_workgroup_invocations;
     /* The limits in force: the device's, or lower where VKQ_DEBUG_MAX_BINDING (bytes one
-     * binding may cover; texel views too) or VKQ_DEBUG_MAX_ALLOCATION (bytes of one memory
-     * allocation) ask for less, so that a small model takes the paths of a large one. */
+     * storage buffer binding may cover) or VKQ_DEBUG_MAX_ALLOCATION (bytes of one memory
+     * allocation) ask for less, so that a small model takes the paths of a large one. Texel
+     * views keep the device's limit, so that kernels read the same way as without. */
     uint32_t max_texel_buffer_elements;
     uint64_t max_storage_buffer_range;
     uint64_t max_allocation_size;

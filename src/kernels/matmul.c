@@ -126,9 +126,13 @@ static vkq_status pack(vkq_rec *rec, const operand *o, vkq_buf *out)
     return vkq_rec_dispatch(rec, &d);
 }
 
+/* The packed operands are texel views for matmul_cpu and storage buffers for matmul_pack. */
 static int fits_texel_buffers(vkq_rec *rec, const vkq_matmul_args *p, uint32_t batch)
 {
-    uint64_t limit = vkq_ctx_device(vkq_rec_ctx(rec))->max_texel_buffer_elements;
+    const vkq_device_info *d = vkq_ctx_device(vkq_rec_ctx(rec));
+    uint64_t limit = d->max_texel_buffer_elements;
+    if (d->max_storage_buffer_range / 16 < limit)
+        limit = d->max_storage_buffer_range / 16;
     uint64_t ta = packed_texels(p->m, p->k) * batch;
     uint64_t tb = packed_texels(p->n, p->k) * batch;
     return ta <= limit && tb <= limit && ta <= UINT32_MAX / 2 && tb <= UINT32_MAX / 2;

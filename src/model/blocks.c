@@ -1,49 +1,68 @@
 /* The flat blocks on the device in pieces, each within one binding (vkq_ctx_max_binding).
- * Walking the tensor table in flat order, a layer's slice joins the open piece while the piece
- * stays within a binding, else starts the next one; a slice larger than a binding (only the
- * embedding and the classifier may be) is cut into row ranges of a fixed number of rows, each
- * starting a piece, and the tensors after it join its last range. */
+ * Walking the tensor table in flat order, a layer's slice joins the open piece at the next
+ * aligned offset while the piece stays within a binding, else starts the next piece; a slice
+ * larger than a binding (only the embedding and the classifier may be) is cut into row ranges
+ * of a fixed number of rows, each starting a piece, and the tensors after it join the last. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/model_internal.h"
 
+/* Vulkan caps every buffer offset alignment at 256 bytes: a slice there suits any binding and
+ * any texel view, and its kernels take the same paths in a piece as in one whole block. */
+enum { SLICE_ALIGN = 256 / sizeof(float) };
+
 static int splittable(vkq_tensor_id id) { return id == VKQ_TOK_EMB || id == VKQ_WCLS; }
 
-static vkq_status cut(flat_plan *p, uint64_t at, uint32_t *capacity)
+static uint64_t align_up(uint64_t v) { return (v + SLICE_ALIGN - 1) / SLICE_ALIGN * SLICE_ALIGN; }
+
+static vkq_status grow(void **items, uint32_t need, size_t item)
 {
-    if (at == p->first[p->count])
+    if (need & (need - 1)) /* capacity doubles at powers of two */
         return VKQ_OK;
-    if (p->count + 2 > *capacity) {
-        uint32_t grown_capacity = 2 * *capacity;
-        uint64_t *grown = realloc(p->first, grown_capacity * sizeof *grown);
-        if (!grown)
-            return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
-        p->first = grown;
-        *capacity = grown_capacity;
-    }
-    p->first[++p->count] = at;
+    void *grown = realloc(*items, 2 * need * item);
+    if (!grown)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    *items = grown;
     return VKQ_OK;
 }
 
-/* Places layer l's slice of tensor id, with at most `most` floats a piece. */
-static vkq_status place_slice(flat_plan *p, vkq_tensor_id id, uint32_t l, uint64_t most,
-                              uint32_t *capacity)
+/* Adds the host floats [at, at + n) as a slice, in the open piece or a new one. */
+static vkq_status add_slice(flat_plan *p, uint64_t at, uint64_t n, uint64_t most)
+{
+    uint64_t offset = p->count ? align_up(p->piece_floats[p->count - 1]) : 0;
+    if (p->count == 0 || offset + n > most) {
+        VKQ_TRY(grow((void **)&p->piece_floats, p->count + 1, sizeof *p->piece_floats));
+        p->piece_floats[p->count++] = 0;
+        offset = 0;
+    }
+    VKQ_TRY(grow((void **)&p->slice, p->slice_count + 1, sizeof *p->slice));
+    p->slice[p->slice_count++] = (flat_slice){at, n, p->count - 1, offset};
+    p->piece_floats[p->count - 1] = offset + n;
+    return VKQ_OK;
+}
+
+/* Places tensor id's layer slices, or its row ranges when a slice exceeds `most` floats. */
+static vkq_status place_tensor(flat_plan *p, vkq_tensor_id id, uint64_t most)
 {
     const vkq_tensor *t = &p->tensors.t[id];
-    uint64_t at = vkq_tensor_at(t, l), n = vkq_tensor_slice(t);
+    uint64_t n = vkq_tensor_slice(t);
+    p->first_slice[id] = p->slice_count;
     if (n <= most) {
-        if (at + n - p->first[p->count] > most)
-            VKQ_TRY(cut(p, at, capacity));
+        for (uint32_t l = 0; l < t->layers; l++)
+            VKQ_TRY(add_slice(p, vkq_tensor_at(t, l), n, most));
         return VKQ_OK;
     }
     if (!splittable(id) || t->cols > most)
         return vkq_fail(VKQ_ERR_UNSUPPORTED,
-                        "tensor %s (layer %u, %.1f MiB) exceeds the largest binding of %.1f MiB",
-                        t->name, l, f32(n) / 1048576.0, f32(most) / 1048576.0);
-    p->split_rows[id] = (uint32_t)(most / t->cols);
-    for (uint64_t r = 0; r < t->rows; r += p->split_rows[id])
-        VKQ_TRY(cut(p, at + r * t->cols, capacity));
+                        "tensor %s (layer 0, %.1f MiB) exceeds the largest binding of %.1f MiB",
+                        t->name, f32(n) / 1048576.0, f32(most) / 1048576.0);
+    uint32_t per = (uint32_t)(most / t->cols);
+    p->split_rows[id] = per;
+    for (uint32_t r = 0; r < t->rows; r += per) {
+        uint32_t rows = t->rows - r < per ? t->rows - r : per;
+        VKQ_TRY(add_slice(p, t->offset + (uint64_t)r * t->cols, (uint64_t)rows * t->cols, most));
+    }
     return VKQ_OK;
 }
 
@@ -51,33 +70,80 @@ vkq_status vkq_flat_plan_make(vkq_ctx *ctx, const vkq_llama_tensors *ts, flat_pl
 {
     memset(out, 0, sizeof *out);
     out->tensors = *ts;
-    uint32_t capacity = 8;
-    out->first = calloc(capacity, sizeof *out->first);
-    if (!out->first)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     uint64_t most = vkq_ctx_max_binding(ctx) / sizeof(float);
-    for (int id = 0; id < VKQ_TENSOR_COUNT; id++) {
-        if (vkq_tensor_floats(ts, (vkq_tensor_id)id) == 0)
-            continue;
-        for (uint32_t l = 0; l < ts->t[id].layers; l++) {
-            vkq_status s = place_slice(out, (vkq_tensor_id)id, l, most, &capacity);
-            if (s != VKQ_OK) {
-                vkq_saved_error e = vkq_error_save(s);
-                vkq_flat_plan_free(out);
-                return vkq_error_restore(&e);
-            }
-        }
+    vkq_status s = VKQ_OK;
+    for (int id = 0; id < VKQ_TENSOR_COUNT && s == VKQ_OK; id++)
+        if (vkq_tensor_floats(ts, (vkq_tensor_id)id))
+            s = place_tensor(out, (vkq_tensor_id)id, most);
+    if (s != VKQ_OK) {
+        vkq_saved_error e = vkq_error_save(s);
+        vkq_flat_plan_free(out);
+        return vkq_error_restore(&e);
     }
-    out->first[++out->count] = ts->total;
-    if (vkq_tensor_floats(ts, VKQ_WCLS) == 0) /* the classifier is the embedding */
+    if (vkq_tensor_floats(ts, VKQ_WCLS) == 0) { /* the classifier is the embedding */
+        out->first_slice[VKQ_WCLS] = out->first_slice[VKQ_TOK_EMB];
         out->split_rows[VKQ_WCLS] = out->split_rows[VKQ_TOK_EMB];
+    }
     return VKQ_OK;
 }
 
 void vkq_flat_plan_free(flat_plan *p)
 {
-    free(p->first);
+    free(p->slice);
+    free(p->piece_floats);
     memset(p, 0, sizeof *p);
+}
+
+uint64_t vkq_flat_piece_floats(const flat_block *b, uint32_t i) { return b->plan->piece_floats[i]; }
+
+/* Copies between the host layout and one piece's image (padding zero) in host memory. */
+static void gather_piece(const flat_plan *p, uint32_t piece, const float *host, float *image)
+{
+    memset(image, 0, f32(p->piece_floats[piece]));
+    for (uint32_t i = 0; i < p->slice_count; i++)
+        if (p->slice[i].piece == piece)
+            memcpy(image + p->slice[i].offset, host + p->slice[i].at, f32(p->slice[i].floats));
+}
+
+static void scatter_piece(const flat_plan *p, uint32_t piece, const float *image, float *host)
+{
+    for (uint32_t i = 0; i < p->slice_count; i++)
+        if (p->slice[i].piece == piece)
+            memcpy(host + p->slice[i].at, image + p->slice[i].offset, f32(p->slice[i].floats));
+}
+
+static uint64_t largest_piece(const flat_plan *p)
+{
+    uint64_t most = 1;
+    for (uint32_t i = 0; i < p->count; i++)
+        most = p->piece_floats[i] > most ? p->piece_floats[i] : most;
+    return most;
+}
+
+/* Every piece from host (its image: the host layout's slices, or zeros), or to host. */
+static vkq_status transfer(vkq_ctx *ctx, const flat_block *b, const float *from, float *to)
+{
+    const flat_plan *p = b->plan;
+    float *image = malloc(f32(largest_piece(p)));
+    if (!image)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    vkq_status s = VKQ_OK;
+    for (uint32_t i = 0; i < p->count && s == VKQ_OK; i++) {
+        uint64_t bytes = f32(p->piece_floats[i]);
+        if (to) {
+            s = vkq_buf_download(ctx, b->piece[i], 0, image, bytes);
+            if (s == VKQ_OK)
+                scatter_piece(p, i, image, to);
+            continue;
+        }
+        if (from)
+            gather_piece(p, i, from, image);
+        else
+            memset(image, 0, bytes);
+        s = vkq_buf_upload(ctx, b->piece[i], 0, image, bytes);
+    }
+    free(image);
+    return s;
 }
 
 vkq_status vkq_flat_alloc(vkq_ctx *ctx, const flat_plan *plan, flat_block *out)
@@ -87,8 +153,8 @@ vkq_status vkq_flat_alloc(vkq_ctx *ctx, const flat_plan *plan, flat_block *out)
     if (!out->piece)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < plan->count; i++)
-        VKQ_TRY(vkq_buf_alloc(ctx, f32(plan->first[i + 1] - plan->first[i]), &out->piece[i]));
-    return VKQ_OK;
+        VKQ_TRY(vkq_buf_alloc(ctx, f32(plan->piece_floats[i]), &out->piece[i]));
+    return transfer(ctx, out, NULL, NULL);
 }
 
 void vkq_flat_free(vkq_ctx *ctx, flat_block *b)
@@ -101,51 +167,23 @@ void vkq_flat_free(vkq_ctx *ctx, flat_block *b)
 
 vkq_status vkq_flat_upload(vkq_ctx *ctx, const flat_block *b, const float *src)
 {
-    const flat_plan *p = b->plan;
-    for (uint32_t i = 0; i < p->count; i++)
-        VKQ_TRY(vkq_buf_upload(ctx, b->piece[i], 0, src + p->first[i],
-                               f32(p->first[i + 1] - p->first[i])));
-    return VKQ_OK;
+    return transfer(ctx, b, src, NULL);
 }
 
 vkq_status vkq_flat_download(vkq_ctx *ctx, const flat_block *b, float *dst)
 {
-    const flat_plan *p = b->plan;
-    for (uint32_t i = 0; i < p->count; i++)
-        VKQ_TRY(vkq_buf_download(ctx, b->piece[i], 0, dst + p->first[i],
-                                 f32(p->first[i + 1] - p->first[i])));
-    return VKQ_OK;
+    return transfer(ctx, b, NULL, dst);
 }
 
-uint64_t vkq_flat_piece_floats(const flat_block *b, uint32_t i)
+static vkq_buf slice_buf(const flat_block *b, uint32_t i)
 {
-    return b->plan->first[i + 1] - b->plan->first[i];
-}
-
-/* The piece holding float `at` of the flat layout. */
-static uint32_t piece_of(const flat_plan *p, uint64_t at)
-{
-    uint32_t lo = 0, hi = p->count;
-    while (hi - lo > 1) {
-        uint32_t mid = (lo + hi) / 2;
-        if (p->first[mid] <= at)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static vkq_buf floats_at(const flat_block *b, uint64_t at, uint64_t n)
-{
-    uint32_t i = piece_of(b->plan, at);
-    return vkq_buf_slice(b->piece[i], f32(at - b->plan->first[i]), f32(n));
+    const flat_slice *s = &b->plan->slice[i];
+    return vkq_buf_slice(b->piece[s->piece], f32(s->offset), f32(s->floats));
 }
 
 vkq_buf vkq_tensor_buf(const flat_block *b, vkq_tensor_id id, uint32_t l)
 {
-    const vkq_tensor *t = &b->plan->tensors.t[id];
-    return floats_at(b, vkq_tensor_at(t, l), vkq_tensor_slice(t));
+    return slice_buf(b, b->plan->first_slice[id] + l);
 }
 
 uint32_t vkq_row_piece_count(const flat_block *b, vkq_tensor_id id)
@@ -159,8 +197,7 @@ row_piece vkq_row_piece_at(const flat_block *b, vkq_tensor_id id, uint32_t i)
     const vkq_tensor *t = &b->plan->tensors.t[id];
     uint32_t per = b->plan->split_rows[id] ? b->plan->split_rows[id] : t->rows;
     uint32_t first = i * per, rows = t->rows - first < per ? t->rows - first : per;
-    row_piece r = {floats_at(b, t->offset + (uint64_t)first * t->cols, (uint64_t)rows * t->cols),
-                   first, rows};
+    row_piece r = {slice_buf(b, b->plan->first_slice[id] + i), first, rows};
     return r;
 }
 

@@ -154,7 +154,7 @@ static vkq_status alloc_training(vkq_model *m)
     VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->adam_m));
     VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->adam_v));
     VKQ_TRY(alloc(m, 1, &m->grad_sumsq));
-    VKQ_TRY(alloc(m, m->plan.count, &m->piece_sumsq));
+    VKQ_TRY(alloc(m, 1, &m->piece_sumsq));
     work_sizes(&m->cfg, m->opt.max_tokens, m->opt.max_rows, work);
     VKQ_TRY(alloc_all(m, (vkq_buf *)&m->g, work, WORK_BUFS));
     vkq_rec *rec;

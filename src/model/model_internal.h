@@ -6,14 +6,24 @@
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
 
-/* How a flat block (llama.h's layout) lies on the device: piece i holds floats
- * [first[i], first[i + 1]) of it, within one binding. A tensor's layer slice lies in one piece,
- * except the tensors split into row ranges of split_rows[id] rows (blocks.c). */
+/* How a flat block (llama.h's layout) lies on the device (blocks.c): in pieces, each within
+ * one binding. Every layer slice of a tensor lies whole in one piece, at an offset aligned for
+ * any binding; a slice larger than a binding (the embedding, the classifier) is cut into row
+ * ranges of split_rows[id] rows, each a slice of its own. */
+typedef struct flat_slice {
+    uint64_t at, floats; /* in the host layout */
+    uint32_t piece;
+    uint64_t offset;     /* floats into the piece */
+} flat_slice;
+
 typedef struct flat_plan {
     vkq_llama_tensors tensors;
-    uint32_t count;
-    uint64_t *first; /* [count + 1] */
-    uint32_t split_rows[VKQ_TENSOR_COUNT]; /* 0: not split */
+    flat_slice *slice;
+    uint32_t slice_count;
+    uint32_t first_slice[VKQ_TENSOR_COUNT]; /* of each tensor: its layers', or its row ranges */
+    uint32_t split_rows[VKQ_TENSOR_COUNT];  /* 0: not split */
+    uint32_t count;                         /* pieces */
+    uint64_t *piece_floats;                 /* [count], the padding between slices included */
 } flat_plan;
 
 /* One flat block (parameters, gradients or a moment) laid out by a plan. */
@@ -24,6 +34,7 @@ typedef struct flat_block {
 
 vkq_status vkq_flat_plan_make(vkq_ctx *ctx, const vkq_llama_tensors *ts, flat_plan *out);
 void vkq_flat_plan_free(flat_plan *p);
+/* The pieces, zeroed (the padding between slices stays zero through every kernel). */
 vkq_status vkq_flat_alloc(vkq_ctx *ctx, const flat_plan *plan, flat_block *out);
 void vkq_flat_free(vkq_ctx *ctx, flat_block *b);
 /* The whole block from or to host memory in the flat layout. */

@@ -361,15 +361,18 @@ vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec)
     return VKQ_OK;
 }
 
-/* The sum of squares of every gradient: of each piece, then of the pieces' sums. */
+/* The sum of squares of every gradient: of the first piece, plus each other piece's in turn
+ * (a storage binding cannot start at any float, so the pieces' sums are not one vector). */
 static vkq_status grad_sumsq(vkq_model *m, vkq_rec *rec)
 {
-    if (m->plan.count == 1)
-        return vkq_sumsq(rec, m->grads.piece[0], (uint32_t)m->tensors.total, m->grad_sumsq);
-    for (uint32_t i = 0; i < m->plan.count; i++)
+    VKQ_TRY(vkq_sumsq(rec, m->grads.piece[0], (uint32_t)vkq_flat_piece_floats(&m->grads, 0),
+                      m->grad_sumsq));
+    for (uint32_t i = 1; i < m->plan.count; i++) {
         VKQ_TRY(vkq_sumsq(rec, m->grads.piece[i], (uint32_t)vkq_flat_piece_floats(&m->grads, i),
-                          vkq_buf_slice(m->piece_sumsq, f32(i), f32(1))));
-    return vkq_sum(rec, m->piece_sumsq, m->plan.count, m->grad_sumsq);
+                          m->piece_sumsq));
+        VKQ_TRY(vkq_add(rec, m->grad_sumsq, m->piece_sumsq, m->grad_sumsq, 1));
+    }
+    return VKQ_OK;
 }
 
 vkq_status vkq_model_adamw(vkq_model *m, vkq_rec *rec, vkq_buf hyper)

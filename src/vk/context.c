@@ -268,13 +268,11 @@ static void lower(uint64_t *limit, uint64_t to, int *lowered)
 /* Lowers the device's limits to what VKQ_DEBUG_MAX_BINDING and VKQ_DEBUG_MAX_ALLOCATION ask. */
 static vkq_status apply_debug_limits(vkq_device_info *d)
 {
-    uint64_t binding, allocation, texels = d->max_texel_buffer_elements;
+    uint64_t binding, allocation;
     VKQ_TRY(debug_limit("VKQ_DEBUG_MAX_BINDING", &binding));
     VKQ_TRY(debug_limit("VKQ_DEBUG_MAX_ALLOCATION", &allocation));
     lower(&d->max_storage_buffer_range, binding, &d->debug_limits);
-    lower(&texels, binding / 16, &d->debug_limits);
     lower(&d->max_allocation_size, allocation, &d->debug_limits);
-    d->max_texel_buffer_elements = (uint32_t)texels;
     return VKQ_OK;
 }
 
