@@ -344,7 +344,8 @@ static vkq_status trainer_init(trainer *t)
         s = open_step_file(t->log_path, c->resume, t->st.step, &t->log);
     if (s == VKQ_OK && t->n_val)
         s = open_step_file(t->probe_path, c->resume, t->st.step, &t->probe);
-    train_epoch_order(c->seed, t->st.epoch, t->n_pairs, t->order);
+    if (s == VKQ_OK)
+        train_epoch_order(c->seed, t->st.epoch, t->n_pairs, t->order);
     return s;
 }
 

@@ -182,8 +182,9 @@ vkq_status vkq_buf_alloc(vkq_ctx *ctx, uint64_t bytes, vkq_buf *out)
     uint64_t most = ctx->info.max_allocation_size;
     if (size > most)
         return vkq_fail(VKQ_ERR_UNSUPPORTED,
-                        "a buffer of %.1f MiB exceeds %s's largest memory allocation of %.1f MiB",
-                        size / 1048576.0, ctx->info.name, most / 1048576.0);
+                        "a buffer of %llu bytes exceeds %s's largest memory allocation of %llu "
+                        "bytes", (unsigned long long)size, ctx->info.name,
+                        (unsigned long long)most);
     uint64_t offset = 0;
     struct vkq_block *b = ctx->blocks;
     while (b && !block_take(b, size, &offset))
