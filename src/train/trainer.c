@@ -316,7 +316,7 @@ static vkq_status trainer_init(trainer *t)
     uint32_t max_tokens = 0, max_rows = 0;
     if (s == VKQ_OK)
         batch_bounds(t, &max_tokens, &max_rows);
-    vkq_model_options o = {max_tokens, max_rows, 1};
+    vkq_model_options o = {.max_tokens = max_tokens, .max_rows = max_rows, .training = 1};
     vkq_model_memory_plan(&t->mcfg, &o, &t->memory);
     if (s == VKQ_OK)
         s = vkq_model_create(t->ctx, &t->mcfg, params, &o, &t->model);
