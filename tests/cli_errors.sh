@@ -81,6 +81,12 @@ expect_error "train with a missing config" "cannot open the configuration file" 
 expect_error "train with a malformed config" "bad.json:2:" -- train --config "$tmp/bad.json"
 expect_error "train fixed DCE without a reference" "--ref-model" \
     -- train --model "$m" --tokenizer "$t" --data x --out "$tmp/run" --dce fixed
+expect_error "train with an unknown LoRA target" "'gate_proj' is not one of q, k, v, o, gate, up, down" \
+    -- train --model "$m" --tokenizer "$t" --data x --out "$tmp/run" --lora-r 8 --lora-targets q,gate_proj
+expect_error "train with LoRA dropout 1" "dropout must be in [0, 1)" \
+    -- train --model "$m" --tokenizer "$t" --data x --out "$tmp/run" --lora-r 8 --lora-dropout 1
+expect_error "train with an unknown recompute mode" "recompute must be one of none layers" \
+    -- train --recompute all
 expect_error "train on missing data" "/nonexistent.jsonl" \
     -- train --model "$m" --tokenizer "$t" --data /nonexistent.jsonl --out "$tmp/run"
 expect_error "eval without data" "--model, --tokenizer and --data are required" -- eval --model "$m"

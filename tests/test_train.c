@@ -476,6 +476,105 @@ static void fixed_dce_cache_follows_its_inputs(void **state)
     }
 }
 
+static long file_size(const char *run, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s/%s", dir, run, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+static void lora_config(vkq_train_config *c, const char *run)
+{
+    base_config(c, "nextquill", run);
+    memset(c->ref_model, 0, sizeof c->ref_model); /* whole, for the round trip below */
+    strcpy(c->dce, "fixed"); /* the frozen base, adapters off, is the reference */
+    c->lora_r = 4;
+    c->lora_alpha = 8.0f;
+    c->lora_dropout = 0.1f;
+    strcpy(c->lora_targets, "all-linear");
+    c->steps = 8;
+    c->lr = 3e-2f;
+}
+
+/* LoRA trains the adapters alone: the loss falls, the checkpoint holds the adapters and their
+ * moments only, and the run directory's config.json reads back as the same configuration. */
+static void lora_trains_only_the_adapters(void **state)
+{
+    (void)state;
+    vkq_train_config c, back;
+    lora_config(&c, "lora");
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    double losses[8];
+    assert_int_equal(read_losses("lora", losses, 8), 8);
+    print_message("lora: loss %.4f -> %.4f\n", losses[0], losses[7]);
+    assert_true(losses[7] < losses[0]);
+    vkq_llama_config mc;
+    float *params;
+    char path[256];
+    path_in(path, sizeof path, "model.bin");
+    OK(vkq_llama2c_read(path, &mc, &params));
+    free(params);
+    vkq_lora_options lora;
+    vkq_lora_layout layout;
+    OK(vkq_train_config_lora(&c, &lora));
+    vkq_lora_layout_of(&mc, &lora, &layout);
+    assert_int_equal(file_size("lora", "checkpoint.bin"), 32 + 3 * 4 * (long)layout.total);
+    vkq_train_config_defaults(&back);
+    path_in(path, sizeof path, "lora/config.json");
+    OK(vkq_train_config_load(&back, path));
+    assert_memory_equal(&back, &c, sizeof c);
+}
+
+/* With dropout on, six steps straight and three plus three resumed give the same losses. */
+static void lora_resume_continues_exactly(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    lora_config(&c, "lora_straight");
+    c.steps = 6;
+    strcpy(c.recompute, "layers");
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    lora_config(&c, "lora_halves");
+    c.steps = 6;
+    strcpy(c.recompute, "layers");
+    stop_flag = 0;
+    OK(vkq_train_run(ctx, &c, stop_after_three, NULL, &stop_flag));
+    stop_flag = 0;
+    c.resume = 1;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, &stop_flag));
+    double a[8], b[8];
+    assert_int_equal(read_losses("lora_straight", a, 8), 6);
+    assert_int_equal(read_losses("lora_halves", b, 8), 6);
+    for (int i = 0; i < 6; i++)
+        assert_true(a[i] == b[i]);
+}
+
+static void bad_lora_options_are_refused(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    lora_config(&c, "badlora");
+    strcpy(c.lora_targets, "q,x");
+    assert_int_equal(vkq_train_run(ctx, &c, NULL, NULL, NULL), VKQ_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkq_last_error(), "'x' is not one of q, k, v, o, gate, up, down"));
+    lora_config(&c, "badlora");
+    c.lora_dropout = 1.0f;
+    assert_int_equal(vkq_train_run(ctx, &c, NULL, NULL, NULL), VKQ_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkq_last_error(), "dropout must be in [0, 1)"));
+    lora_config(&c, "badlora");
+    strcpy(c.align, "kl"); /* the KL target needs a model of its own */
+    assert_int_equal(vkq_train_run(ctx, &c, NULL, NULL, NULL), VKQ_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkq_last_error(), "--ref-model"));
+    assert_int_equal(vkq_train_config_set(&c, "recompute", "all", "--recompute"),
+                     VKQ_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkq_last_error(), "recompute must be one of none layers"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +588,9 @@ int main(void)
         cmocka_unit_test(reference_model_only_when_the_method_uses_it),
         cmocka_unit_test(sequences_fit_the_model_context),
         cmocka_unit_test(fixed_dce_cache_follows_its_inputs),
+        cmocka_unit_test(lora_trains_only_the_adapters),
+        cmocka_unit_test(lora_resume_continues_exactly),
+        cmocka_unit_test(bad_lora_options_are_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,6 +6,7 @@
 #define VKQUILL_MODEL_H
 
 #include "vkquill/llama.h"
+#include "vkquill/lora.h"
 #include "vkquill/nn.h"
 #include "vkquill/runtime.h"
 
@@ -26,10 +27,12 @@ typedef struct vkq_model_options {
     uint32_t max_tokens; /* largest batch, in tokens */
     uint32_t max_rows;   /* largest number of logit rows */
     int training;        /* allocate gradients, optimiser state and backward workspace */
+    vkq_lora_options lora; /* r > 0: the base is frozen and only the adapters train */
+    int recompute;       /* keep only each layer's input; the backward recomputes the layer */
 } vkq_model_options;
 
 typedef struct vkq_memory_plan {
-    uint64_t weights, gradients, optimizer, activations, total;
+    uint64_t weights, adapter, gradients, optimizer, activations, total;
 } vkq_memory_plan;
 
 void vkq_model_memory_plan(const vkq_llama_config *cfg, const vkq_model_options *o,
@@ -58,19 +61,30 @@ vkq_status vkq_model_zero_grads(vkq_model *m, vkq_rec *rec);
 /* Records the backward from dlogits; parameter gradients accumulate. */
 vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec);
 
+/* The trainable block: the adapters under LoRA (vkq_lora_layout order), else the base
+ * parameters (layout order). Its floats: */
+uint64_t vkq_model_trainable_floats(const vkq_model *m);
+vkq_status vkq_model_download_trainable(vkq_model *m, float *values);
+vkq_status vkq_model_upload_trainable(vkq_model *m, const float *values);
+/* Under LoRA: whether the forward adds the adapters (off: the frozen base alone, e.g. as the
+ * reference of a fixed DCE), and whether their dropout is on, with the mask of this key (a
+ * training micro-batch's; evaluation runs without dropout). */
+void vkq_model_set_adapter(vkq_model *m, int enabled);
+void vkq_model_set_dropout(vkq_model *m, int on, uint32_t key);
 /* Records global-norm clipping and one AdamW step; hyper is a device vkq_adamw_hyper. */
 vkq_status vkq_model_adamw(vkq_model *m, vkq_rec *rec, vkq_buf hyper);
 vkq_buf vkq_model_grad_sumsq(const vkq_model *m);
 
-/* The parameters, gradients and AdamW state live in pieces of memory, each within one binding
- * of the device; the host sees them in the layout order of llama.h. The number of pieces: */
+/* The flat blocks (parameters, gradients and AdamW state; the adapters' apart) live in pieces
+ * of memory, each within one binding of the device; the host sees them in the layout order of
+ * llama.h. The number of pieces of the base parameters: */
 uint32_t vkq_model_pieces(const vkq_model *m);
 /* Parameters to and from the host (layout order), e.g. to resume or save a checkpoint. */
 vkq_status vkq_model_upload_params(vkq_model *m, const float *params);
 vkq_status vkq_model_download_params(vkq_model *m, float *params);
-/* The accumulated gradients (layout order). */
+/* The accumulated gradients of the trainable block (its order). */
 vkq_status vkq_model_download_grads(const vkq_model *m, float *grads);
-/* AdamW's first and second moments (layout order), for checkpoints and resuming. */
+/* AdamW's first and second moments of the trainable block, for checkpoints and resuming. */
 vkq_status vkq_model_download_moments(vkq_model *m, float *first, float *second);
 vkq_status vkq_model_upload_moments(vkq_model *m, const float *first, const float *second);
 

@@ -90,6 +90,18 @@ vkq_status vkq_bias_forward(vkq_rec *rec, vkq_buf y, vkq_buf b, uint32_t rows, u
 /* db += the sum of dy's rows, dy [rows][dim]; deterministic. */
 vkq_status vkq_bias_backward(vkq_rec *rec, vkq_buf dy, vkq_buf db, uint32_t rows, uint32_t dim);
 
+/* Inverted dropout whose mask is a pure function of (key, index), so the backward regenerates
+ * it: element i is kept when lowbias32(i * 0x9e3779b9 + lowbias32(key)) >=
+ * vkq_dropout_threshold(p) (32-bit wrap-around; lowbias32 is Chris Wellons' integer hash) and
+ * then scaled by 1 / (1 - p). p in [0, 1). out may not alias x. */
+vkq_status vkq_dropout_forward(vkq_rec *rec, vkq_buf x, vkq_buf out, uint32_t n, float p,
+                               uint32_t key);
+/* dx += mask * dout / (1 - p), the same mask as the forward with this key. */
+vkq_status vkq_dropout_backward(vkq_rec *rec, vkq_buf dout, vkq_buf dx, uint32_t n, float p,
+                                uint32_t key);
+/* round(p * 2^32), at most 2^32 - 1. */
+uint32_t vkq_dropout_threshold(float p);
+
 /* out = silu(a) * b element-wise, silu(a) = a / (1 + exp(-a)). */
 vkq_status vkq_swiglu_forward(vkq_rec *rec, vkq_buf a, vkq_buf b, vkq_buf out, uint32_t n);
 /* da += dout * b * silu'(a); db += dout * silu(a). */

@@ -29,6 +29,10 @@ typedef struct vkq_train_config {
     uint32_t log_every, save_every;
     uint32_t probe_every; /* with val: every that many steps (and at the end), the model's own
                              DCE of every val response token goes to out/probe.jsonl */
+    uint32_t lora_r;          /* 0: full fine-tuning; else adapters of this rank, base frozen */
+    float lora_alpha, lora_dropout;
+    char lora_targets[64];    /* "q,v" (default), any of q,k,v,o,gate,up,down, or all-linear */
+    char recompute[VKQ_WORD_MAX]; /* none | layers: recompute each layer in the backward */
 } vkq_train_config;
 
 void vkq_train_config_defaults(vkq_train_config *c);
@@ -39,6 +43,8 @@ vkq_status vkq_train_config_set(vkq_train_config *c, const char *key, const char
 int vkq_train_config_has(const char *key, int *is_flag);
 vkq_status vkq_train_config_load(vkq_train_config *c, const char *path);
 vkq_status vkq_train_config_check(const vkq_train_config *c);
+/* The adapters a configuration asks for (r 0: none), checked. */
+vkq_status vkq_train_config_lora(const vkq_train_config *c, vkq_lora_options *out);
 vkq_status vkq_train_config_save(const vkq_train_config *c, const char *path);
 
 /* Progress: once before the first step (step 0, with the device memory plan of the run),
@@ -48,8 +54,8 @@ typedef struct vkq_train_progress {
     double loss, loss_n, loss_p, share_above_delta, grad_norm, lr, tokens_per_s, elapsed_s;
     vkq_memory_plan memory;
     int memory_only; /* the call before the first step: only memory is meaningful */
-    const vkq_model *model; /* the model in training; after a step, vkq_model_grads holds
-                               that step's gradient (summed over its micro-batches) */
+    const vkq_model *model; /* the model in training; after a step, vkq_model_download_grads
+                               gives that step's gradient (summed over its micro-batches) */
 } vkq_train_progress;
 typedef void (*vkq_train_observer)(const vkq_train_progress *p, void *user);
 

@@ -22,6 +22,7 @@ static const family families[] = {
     {"embedding", 0, vkq_check_embedding},
     {"rope", 0, vkq_check_rope},
     {"bias", 0, vkq_check_bias},
+    {"dropout", 0, vkq_check_dropout},
     {"swiglu", 1, vkq_check_swiglu},
     {"rows", 0, vkq_check_rows},
     {"cross_entropy", 0, vkq_check_cross_entropy},

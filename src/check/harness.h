@@ -58,6 +58,7 @@ vkq_status vkq_check_attention(vkq_check_env *env);
 vkq_status vkq_check_embedding(vkq_check_env *env);
 vkq_status vkq_check_rope(vkq_check_env *env);
 vkq_status vkq_check_bias(vkq_check_env *env);
+vkq_status vkq_check_dropout(vkq_check_env *env);
 vkq_status vkq_check_swiglu(vkq_check_env *env);
 vkq_status vkq_check_rows(vkq_check_env *env);
 vkq_status vkq_check_cross_entropy(vkq_check_env *env);

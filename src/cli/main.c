@@ -41,6 +41,8 @@ static const char usage[] =
     "        [--max-target-tokens n] [--template t.json] [--skip-bad] [--seed s]\n"
     "        [--chat-template auto|none|chatml|llama3|inst]\n"
     "        [--val val.jsonl --probe-every K] [--save-every K]\n"
+    "        [--lora-r R --lora-alpha A --lora-dropout P --lora-targets q,v|all-linear]\n"
+    "        [--recompute none|layers]\n"
     "                                   personalise a model (every option also in the JSON\n"
     "                                   configuration, with underscores: max_prompt_tokens)\n"
     "  eval --model M.bin --tokenizer T.bin --data test.jsonl [--out DIR] [--history-k k]\n"

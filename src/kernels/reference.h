@@ -23,6 +23,10 @@ void vkq_ref_rmsnorm_forward(const float *x, const float *w, float *y, float *rs
 void vkq_ref_rmsnorm_backward(const float *dy, const float *x, const float *w, const float *rstd,
                               float *dx, float *dw, uint32_t rows, uint32_t dim);
 
+int vkq_ref_dropout_keep(uint32_t key, uint32_t i, float p);
+void vkq_ref_dropout_forward(const float *x, float *out, uint32_t n, float p, uint32_t key);
+void vkq_ref_dropout_backward(const float *dout, float *dx, uint32_t n, float p, uint32_t key);
+
 void vkq_ref_embedding_forward(const float *table, const int32_t *tokens, float *out, uint32_t n,
                                uint32_t dim, uint32_t vocab);
 /* A plain scatter-add over the tokens: no index needed. */

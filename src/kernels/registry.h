@@ -22,6 +22,7 @@
     X(embedding)           \
     X(rope)                \
     X(bias)                \
+    X(dropout)             \
     X(swiglu)              \
     X(swiglu_cpu)          \
     X(rows)                \

@@ -2,7 +2,8 @@
  * Walking the tensor table in flat order, a layer's slice joins the open piece at the next
  * aligned offset while the piece stays within a binding, else starts the next piece; a slice
  * larger than a binding (only the embedding and the classifier may be) is cut into row ranges
- * of a fixed number of rows, each starting a piece, and the tensors after it join the last. */
+ * of a fixed number of rows, each starting a piece, and the tensors after it join the last.
+ * An adapter block (LoRA) is placed the same way, each layer's A and each layer's B a slice. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,16 @@ static vkq_status place_tensor(flat_plan *p, vkq_tensor_id id, uint64_t most)
     return VKQ_OK;
 }
 
+/* A plan made with status s: kept when s is VKQ_OK, else freed with the error kept. */
+static vkq_status plan_done(flat_plan *p, vkq_status s)
+{
+    if (s == VKQ_OK)
+        return VKQ_OK;
+    vkq_saved_error e = vkq_error_save(s);
+    vkq_flat_plan_free(p);
+    return vkq_error_restore(&e);
+}
+
 vkq_status vkq_flat_plan_make(vkq_ctx *ctx, const vkq_llama_tensors *ts, flat_plan *out)
 {
     memset(out, 0, sizeof *out);
@@ -75,16 +86,45 @@ vkq_status vkq_flat_plan_make(vkq_ctx *ctx, const vkq_llama_tensors *ts, flat_pl
     for (int id = 0; id < VKQ_TENSOR_COUNT && s == VKQ_OK; id++)
         if (vkq_tensor_floats(ts, (vkq_tensor_id)id))
             s = place_tensor(out, (vkq_tensor_id)id, most);
-    if (s != VKQ_OK) {
-        vkq_saved_error e = vkq_error_save(s);
-        vkq_flat_plan_free(out);
-        return vkq_error_restore(&e);
-    }
+    VKQ_TRY(plan_done(out, s));
     if (vkq_tensor_floats(ts, VKQ_WCLS) == 0) { /* the classifier is the embedding */
         out->first_slice[VKQ_WCLS] = out->first_slice[VKQ_TOK_EMB];
         out->split_rows[VKQ_WCLS] = out->split_rows[VKQ_TOK_EMB];
     }
     return VKQ_OK;
+}
+
+/* One adapter matrix of n floats per layer of t, stacked from host float `at`. */
+static vkq_status place_adapter(flat_plan *p, const vkq_tensor *t, uint64_t at, uint64_t n,
+                                uint64_t most)
+{
+    if (n > most)
+        return vkq_fail(VKQ_ERR_UNSUPPORTED,
+                        "the adapter of %s (%.1f MiB a layer) exceeds the largest binding of "
+                        "%.1f MiB", t->name, f32(n) / 1048576.0, f32(most) / 1048576.0);
+    for (uint32_t l = 0; l < t->layers; l++)
+        VKQ_TRY(add_slice(p, at + l * n, n, most));
+    return VKQ_OK;
+}
+
+vkq_status vkq_flat_plan_lora(vkq_ctx *ctx, const vkq_llama_tensors *ts,
+                              const vkq_lora_options *o, const vkq_lora_layout *lay,
+                              flat_plan *out)
+{
+    memset(out, 0, sizeof *out);
+    out->tensors = *ts;
+    uint64_t most = vkq_ctx_max_binding(ctx) / sizeof(float);
+    vkq_status s = VKQ_OK;
+    for (int id = 0; id < VKQ_TENSOR_COUNT && s == VKQ_OK; id++) {
+        const vkq_tensor *t = &ts->t[id];
+        if (!(o->targets >> id & 1))
+            continue;
+        out->first_slice[id] = out->slice_count;
+        s = place_adapter(out, t, lay->a[id], (uint64_t)o->r * t->cols, most);
+        if (s == VKQ_OK)
+            s = place_adapter(out, t, lay->b[id], (uint64_t)t->rows * o->r, most);
+    }
+    return plan_done(out, s);
 }
 
 void vkq_flat_plan_free(flat_plan *p)
@@ -175,7 +215,7 @@ vkq_status vkq_flat_download(vkq_ctx *ctx, const flat_block *b, float *dst)
     return transfer(ctx, b, NULL, dst);
 }
 
-static vkq_buf slice_buf(const flat_block *b, uint32_t i)
+vkq_buf vkq_flat_slice(const flat_block *b, uint32_t i)
 {
     const flat_slice *s = &b->plan->slice[i];
     return vkq_buf_slice(b->piece[s->piece], f32(s->offset), f32(s->floats));
@@ -183,7 +223,7 @@ static vkq_buf slice_buf(const flat_block *b, uint32_t i)
 
 vkq_buf vkq_tensor_buf(const flat_block *b, vkq_tensor_id id, uint32_t l)
 {
-    return slice_buf(b, b->plan->first_slice[id] + l);
+    return vkq_flat_slice(b, b->plan->first_slice[id] + l);
 }
 
 uint32_t vkq_row_piece_count(const flat_block *b, vkq_tensor_id id)
@@ -197,7 +237,7 @@ row_piece vkq_row_piece_at(const flat_block *b, vkq_tensor_id id, uint32_t i)
     const vkq_tensor *t = &b->plan->tensors.t[id];
     uint32_t per = b->plan->split_rows[id] ? b->plan->split_rows[id] : t->rows;
     uint32_t first = i * per, rows = t->rows - first < per ? t->rows - first : per;
-    row_piece r = {slice_buf(b, b->plan->first_slice[id] + i), first, rows};
+    row_piece r = {vkq_flat_slice(b, b->plan->first_slice[id] + i), first, rows};
     return r;
 }
 

@@ -127,7 +127,7 @@ static vkq_status record_layer(vkq_decoder *d, uint32_t l, uint32_t n)
     qkv_bufs qkv = {d->xn, d->q_raw, d->k_raw, d->rstd_q, d->rstd_k, d->q, d->k, d->v};
     vkq_rope_args rope = {.positions = d->positions, .inv_freq = d->inv_freq, .n = n,
                           .heads = 1, .head_dim = m->head_dim, .pairs = c->rope_pairs};
-    VKQ_TRY(vkq_model_qkv_forward(rec, c, m, &d->params, l, &qkv, &rope));
+    VKQ_TRY(vkq_model_qkv_forward(rec, c, m, &d->params, NULL, l, &qkv, &rope));
     uint32_t cache_rows = d->max_seqs * c->seq_len;
     VKQ_TRY(vkq_copy_rows(rec, d->k, d->cache_rows, d->k_cache[l], n, kvd, cache_rows));
     VKQ_TRY(vkq_copy_rows(rec, d->v, d->cache_rows, d->v_cache[l], n, kvd, cache_rows));

@@ -87,23 +87,65 @@ static uint64_t other_activations(const vkq_llama_config *c, const vkq_model_opt
            vkq_llama_head_dim(c) / 2;
 }
 
+/* Layers whose activations are kept at once: all of them, or one with recompute. */
+static uint32_t kept_layers(const vkq_llama_config *c, const vkq_model_options *o)
+{
+    return o->recompute ? 1 : c->n_layers;
+}
+
+/* Floats of the adapters' forward products u, [kept layers][targets][t][r]. */
+static uint64_t lora_u_floats(const vkq_llama_config *c, const vkq_model_options *o)
+{
+    uint64_t targets = (uint64_t)__builtin_popcount(o->lora.targets);
+    return (uint64_t)kept_layers(c, o) * targets * o->max_tokens * o->lora.r;
+}
+
+/* Floats of the adapters' workspace: du when training, the dropped input with dropout. */
+static uint64_t lora_work_floats(const vkq_llama_config *c, const vkq_model_options *o,
+                                 uint64_t *du, uint64_t *dropped)
+{
+    model_dims m;
+    vkq_model_dims_of(c, &m);
+    uint64_t widest = m.d > m.h ? m.d : m.h;
+    widest = widest > m.q_dim ? widest : m.q_dim;
+    *du = o->training ? (uint64_t)o->max_tokens * o->lora.r : 0;
+    *dropped = o->lora.dropout > 0.0f ? o->max_tokens * widest : 0;
+    return *du + *dropped;
+}
+
+/* Floats of the frozen norms' discarded weight gradients under LoRA. */
+static uint64_t discard_floats(const vkq_llama_config *c)
+{
+    uint32_t hd = vkq_llama_head_dim(c);
+    return c->dim > hd ? c->dim : hd;
+}
+
 void vkq_model_memory_plan(const vkq_llama_config *c, const vkq_model_options *o,
                            vkq_memory_plan *plan)
 {
     vkq_llama_tensors ts;
+    vkq_lora_layout lay;
     vkq_llama_tensors_of(c, &ts);
+    vkq_lora_layout_of(c, &o->lora, &lay);
     uint64_t layer[LAYER_BUFS], work[WORK_BUFS];
     layer_sizes(c, o->max_tokens, layer);
     work_sizes(c, o->max_tokens, o->max_rows, work);
     memset(plan, 0, sizeof *plan);
     plan->weights = f32(ts.total);
-    plan->activations = f32(c->n_layers * sum(layer, LAYER_BUFS) + other_activations(c, o));
+    plan->activations = f32(kept_layers(c, o) * sum(layer, LAYER_BUFS) + other_activations(c, o));
+    if (o->lora.r) {
+        uint64_t du, dropped;
+        plan->adapter = f32(lay.total);
+        plan->activations += f32(lora_u_floats(c, o) + lora_work_floats(c, o, &du, &dropped));
+    }
     if (o->training) {
-        plan->gradients = f32(ts.total);
-        plan->optimizer = f32(2 * ts.total);
+        uint64_t trainable = o->lora.r ? lay.total : ts.total;
+        plan->gradients = f32(trainable + (o->lora.r ? discard_floats(c) : 0) + 1);
+        plan->optimizer = f32(2 * trainable);
         plan->activations += f32(sum(work, WORK_BUFS));
     }
-    plan->total = plan->weights + plan->gradients + plan->optimizer + plan->activations;
+    plan->total = plan->weights + plan->adapter + plan->gradients + plan->optimizer +
+                  plan->activations;
 }
 
 static vkq_status check_fits(vkq_ctx *ctx, const vkq_memory_plan *plan)
@@ -139,7 +181,7 @@ static vkq_status alloc_all(vkq_model *m, vkq_buf *bufs, const uint64_t *sizes, 
 /* Records zeroing of both AdamW moments. */
 static vkq_status zero_moments(vkq_model *m, vkq_rec *rec)
 {
-    for (uint32_t i = 0; i < m->plan.count; i++) {
+    for (uint32_t i = 0; i < m->adam_m.plan->count; i++) {
         uint32_t n = (uint32_t)vkq_flat_piece_floats(&m->adam_m, i);
         VKQ_TRY(vkq_fill(rec, m->adam_m.piece[i], 0.0f, n));
         VKQ_TRY(vkq_fill(rec, m->adam_v.piece[i], 0.0f, n));
@@ -150,11 +192,15 @@ static vkq_status zero_moments(vkq_model *m, vkq_rec *rec)
 static vkq_status alloc_training(vkq_model *m)
 {
     uint64_t work[WORK_BUFS];
-    VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->grads));
-    VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->adam_m));
-    VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->adam_v));
+    const flat_plan *plan = m->trainable->plan;
+    VKQ_TRY(vkq_flat_alloc(m->ctx, plan, &m->grads));
+    VKQ_TRY(vkq_flat_alloc(m->ctx, plan, &m->adam_m));
+    VKQ_TRY(vkq_flat_alloc(m->ctx, plan, &m->adam_v));
     VKQ_TRY(alloc(m, 1, &m->grad_sumsq));
     VKQ_TRY(alloc(m, 1, &m->piece_sumsq));
+    m->lora.grads = &m->grads;
+    if (m->lora.opt.r)
+        VKQ_TRY(alloc(m, discard_floats(&m->cfg), &m->discard));
     work_sizes(&m->cfg, m->opt.max_tokens, m->opt.max_rows, work);
     VKQ_TRY(alloc_all(m, (vkq_buf *)&m->g, work, WORK_BUFS));
     vkq_rec *rec;
@@ -170,6 +216,37 @@ static vkq_status alloc_training(vkq_model *m)
     return s;
 }
 
+/* The adapters start as PEFT starts them, from the seed 0; a trainer uploads its own. */
+static vkq_status init_lora(vkq_model *m)
+{
+    lora_run *lr = &m->lora;
+    vkq_lora_layout_of(&m->cfg, &lr->opt, &lr->layout);
+    lr->max_tokens = m->opt.max_tokens;
+    lr->n_targets = (uint32_t)__builtin_popcount(lr->opt.targets);
+    lr->enabled = 1;
+    lr->one_layer = m->opt.recompute;
+    float *init = malloc(f32(lr->layout.total));
+    if (!init)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    vkq_lora_init(&m->cfg, &lr->opt, 0, init);
+    vkq_status s = vkq_flat_plan_lora(m->ctx, &m->tensors, &lr->opt, &lr->layout, &lr->plan);
+    if (s == VKQ_OK)
+        s = vkq_flat_alloc(m->ctx, &lr->plan, &lr->adapter);
+    if (s == VKQ_OK)
+        s = vkq_flat_upload(m->ctx, &lr->adapter, init);
+    free(init);
+    VKQ_TRY(s);
+    m->trainable = &lr->adapter;
+    m->n_trainable = lr->layout.total;
+    uint64_t du, dropped;
+    lora_work_floats(&m->cfg, &m->opt, &du, &dropped);
+    if (du)
+        VKQ_TRY(alloc(m, du, &lr->du));
+    if (dropped)
+        VKQ_TRY(alloc(m, dropped, &lr->dropped));
+    return alloc(m, lora_u_floats(&m->cfg, &m->opt), &lr->u);
+}
+
 static vkq_status model_init(vkq_model *m, const float *params)
 {
     const vkq_llama_config *c = &m->cfg;
@@ -177,19 +254,23 @@ static vkq_status model_init(vkq_model *m, const float *params)
     VKQ_TRY(vkq_flat_plan_make(m->ctx, &m->tensors, &m->plan));
     VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->params));
     VKQ_TRY(vkq_flat_upload(m->ctx, &m->params, params));
+    m->trainable = &m->params;
+    m->n_trainable = m->tensors.total;
+    if (m->lora.opt.r)
+        VKQ_TRY(init_lora(m));
     VKQ_TRY(vkq_model_upload_rope(m->ctx, c, &m->inv_freq));
     VKQ_TRY(alloc(m, t, &m->tokens));
     VKQ_TRY(alloc(m, t, &m->starts));
     VKQ_TRY(alloc(m, t, &m->positions));
     VKQ_TRY(alloc(m, m->opt.max_rows, &m->rows));
     m->res = calloc(c->n_layers + 1, sizeof *m->res);
-    m->layers = calloc(c->n_layers, sizeof *m->layers);
+    m->layers = calloc(kept_layers(c, &m->opt), sizeof *m->layers);
     if (!m->res || !m->layers)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t l = 0; l <= c->n_layers; l++)
         VKQ_TRY(alloc(m, t * d, &m->res[l]));
     layer_sizes(c, t, layer);
-    for (uint32_t l = 0; l < c->n_layers; l++)
+    for (uint32_t l = 0; l < kept_layers(c, &m->opt); l++)
         VKQ_TRY(alloc_all(m, (vkq_buf *)&m->layers[l], layer, LAYER_BUFS));
     VKQ_TRY(alloc(m, t * d, &m->xn_final));
     VKQ_TRY(alloc(m, t, &m->rstd_final));
@@ -213,6 +294,7 @@ vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const flo
     if (o->max_tokens == 0 || o->max_rows == 0)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "a model needs room for at least one token "
                         "and one logit row");
+    VKQ_TRY(vkq_lora_check(&o->lora));
     vkq_memory_plan plan;
     vkq_model_memory_plan(cfg, o, &plan);
     VKQ_TRY(check_fits(ctx, &plan));
@@ -222,6 +304,7 @@ vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const flo
     m->ctx = ctx;
     m->cfg = *cfg;
     m->opt = *o;
+    m->lora.opt = o->lora;
     vkq_llama_tensors_of(cfg, &m->tensors);
     vkq_model_dims_of(cfg, &m->dims);
     vkq_status s = model_init(m, params);
@@ -238,13 +321,16 @@ void vkq_model_destroy(vkq_model *m)
 {
     if (!m)
         return;
-    flat_block *blocks[] = {&m->params, &m->grads, &m->adam_m, &m->adam_v};
+    flat_block *blocks[] = {&m->params, &m->grads, &m->adam_m, &m->adam_v, &m->lora.adapter};
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
         vkq_flat_free(m->ctx, blocks[i]);
     vkq_flat_plan_free(&m->plan);
-    vkq_buf *bufs[] = {&m->grad_sumsq, &m->piece_sumsq, &m->inv_freq, &m->tokens, &m->starts, &m->positions, &m->rows, &m->emb_positions,
+    vkq_flat_plan_free(&m->lora.plan);
+    vkq_buf *bufs[] = {&m->grad_sumsq, &m->piece_sumsq, &m->inv_freq, &m->tokens, &m->starts,
+                       &m->positions, &m->rows, &m->emb_positions,
                        &m->emb_group_start, &m->emb_group_token, &m->xn_final, &m->rstd_final,
-                       &m->hsel, &m->logits, &m->logits_part};
+                       &m->hsel, &m->logits, &m->logits_part, &m->discard, &m->lora.u,
+                       &m->lora.du, &m->lora.dropped};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         vkq_buf_free(m->ctx, bufs[i]);
     vkq_buf *g = (vkq_buf *)&m->g;
@@ -252,7 +338,7 @@ void vkq_model_destroy(vkq_model *m)
         vkq_buf_free(m->ctx, &g[i]);
     for (uint32_t l = 0; m->res && l <= m->cfg.n_layers; l++)
         vkq_buf_free(m->ctx, &m->res[l]);
-    for (uint32_t l = 0; m->layers && l < m->cfg.n_layers; l++) {
+    for (uint32_t l = 0; m->layers && l < kept_layers(&m->cfg, &m->opt); l++) {
         vkq_buf *a = (vkq_buf *)&m->layers[l];
         for (size_t i = 0; i < sizeof(layer_acts) / sizeof(vkq_buf); i++)
             vkq_buf_free(m->ctx, &a[i]);
@@ -296,6 +382,26 @@ vkq_status vkq_model_upload_moments(vkq_model *m, const float *first, const floa
     VKQ_TRY(need_training(m));
     VKQ_TRY(vkq_flat_upload(m->ctx, &m->adam_m, first));
     return vkq_flat_upload(m->ctx, &m->adam_v, second);
+}
+
+uint64_t vkq_model_trainable_floats(const vkq_model *m) { return m->n_trainable; }
+
+vkq_status vkq_model_download_trainable(vkq_model *m, float *values)
+{
+    return vkq_flat_download(m->ctx, m->trainable, values);
+}
+
+vkq_status vkq_model_upload_trainable(vkq_model *m, const float *values)
+{
+    return vkq_flat_upload(m->ctx, m->trainable, values);
+}
+
+void vkq_model_set_adapter(vkq_model *m, int enabled) { m->lora.enabled = enabled; }
+
+void vkq_model_set_dropout(vkq_model *m, int on, uint32_t key)
+{
+    m->lora.dropout_on = on;
+    m->lora.key = key;
 }
 
 vkq_status vkq_model_upload_rope(vkq_ctx *ctx, const vkq_llama_config *c, vkq_buf *out)

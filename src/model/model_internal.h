@@ -33,6 +33,11 @@ typedef struct flat_block {
 } flat_block;
 
 vkq_status vkq_flat_plan_make(vkq_ctx *ctx, const vkq_llama_tensors *ts, flat_plan *out);
+/* The plan of an adapter block (vkq_lora_layout): each adapted tensor's first_slice is layer
+ * 0's A, then come the other layers' A, then every layer's B. */
+vkq_status vkq_flat_plan_lora(vkq_ctx *ctx, const vkq_llama_tensors *ts,
+                              const vkq_lora_options *o, const vkq_lora_layout *lay,
+                              flat_plan *out);
 void vkq_flat_plan_free(flat_plan *p);
 /* The pieces, zeroed (the padding between slices stays zero through every kernel). */
 vkq_status vkq_flat_alloc(vkq_ctx *ctx, const flat_plan *plan, flat_block *out);
@@ -41,6 +46,8 @@ void vkq_flat_free(vkq_ctx *ctx, flat_block *b);
 vkq_status vkq_flat_upload(vkq_ctx *ctx, const flat_block *b, const float *src);
 vkq_status vkq_flat_download(vkq_ctx *ctx, const flat_block *b, float *dst);
 uint64_t vkq_flat_piece_floats(const flat_block *b, uint32_t i);
+/* The i-th slice of a block, in the plan's order. */
+vkq_buf vkq_flat_slice(const flat_block *b, uint32_t i);
 
 /* One layer's activations; model.c's layer_sizes gives each one's shape. */
 typedef struct layer_acts {
@@ -62,21 +69,56 @@ void vkq_model_dims_of(const vkq_llama_config *c, model_dims *out);
 /* Uploads the description's RoPE inverse frequencies into a new buffer. */
 vkq_status vkq_model_upload_rope(vkq_ctx *ctx, const vkq_llama_config *c, vkq_buf *out);
 
+/* The adapters of a model on the device, as the linear layers' forward and backward use them. */
+typedef struct lora_run {
+    vkq_lora_options opt;
+    vkq_lora_layout layout;
+    uint32_t max_tokens, n_targets;
+    int enabled, dropout_on;
+    uint32_t key; /* the dropout key of the micro-batch */
+    flat_plan plan;          /* each layer's A and each layer's B is a slice */
+    flat_block adapter;
+    const flat_block *grads; /* training: the model's gradients, laid out by plan */
+    vkq_buf u; /* per layer (one with recompute) and target, [max_tokens][r]: dropout(x) A^T */
+    vkq_buf du;      /* training: [max_tokens][r] */
+    vkq_buf dropped; /* with dropout: [max_tokens][widest input], dropout(x), then du A */
+    int one_layer;
+} lora_run;
+
+/* y[rows][out] (+)= x[rows][in] . w[out][in]^T, plus (alpha / r) dropout(x) A^T B^T when lora
+ * (may be NULL) adapts this tensor. */
+vkq_status vkq_lora_linear_forward(vkq_rec *rec, const lora_run *lora, vkq_tensor_id id,
+                                   uint32_t l, vkq_buf x, vkq_buf w, vkq_buf y, uint32_t rows,
+                                   uint32_t in, uint32_t out, float beta);
+/* The adapter's part of a linear layer's backward, given dy: dA, dB += and dx +=. */
+vkq_status vkq_lora_linear_backward(vkq_rec *rec, const lora_run *lora, vkq_tensor_id id,
+                                    uint32_t l, vkq_buf x, vkq_buf dy, vkq_buf dx, uint32_t rows,
+                                    uint32_t in, uint32_t out);
+static inline int lora_adapts(const lora_run *lora, vkq_tensor_id id)
+{
+    return lora && lora->opt.r && (lora->opt.targets >> id & 1);
+}
+
 struct vkq_model {
     vkq_ctx *ctx;
     vkq_llama_config cfg;
     vkq_llama_tensors tensors;
     vkq_model_options opt;
     model_dims dims;
-    flat_plan plan;
-    flat_block params, grads, adam_m, adam_v;
+    flat_plan plan;                   /* the base's */
+    flat_block params;
+    flat_block *trainable;            /* &params, or &lora.adapter under LoRA */
+    uint64_t n_trainable;             /* its floats in the host layout */
+    flat_block grads, adam_m, adam_v; /* of the trainable block, laid out by its plan */
     vkq_buf grad_sumsq, piece_sumsq, inv_freq;
+    vkq_buf discard; /* under LoRA: where the frozen norms' weight gradients go */
+    lora_run lora;
     vkq_buf tokens, starts, positions, rows;
     vkq_buf emb_positions, emb_group_start, emb_group_token;
     uint32_t emb_groups;
     uint32_t n_tokens, n_rows;
     vkq_buf *res; /* n_layers + 1 residual streams */
-    layer_acts *layers;
+    layer_acts *layers; /* n_layers of them, or one reused by every layer with recompute */
     vkq_buf xn_final, rstd_final, hsel, logits, logits_part;
     grad_work g;
 };
@@ -114,8 +156,8 @@ typedef struct qkv_bufs {
     vkq_buf xn, q_raw, k_raw, rstd_q, rstd_k, q, k, v;
 } qkv_bufs;
 vkq_status vkq_model_qkv_forward(vkq_rec *rec, const vkq_llama_config *c, const model_dims *m,
-                                 const flat_block *params, uint32_t l,
-                                 const qkv_bufs *b, const vkq_rope_args *rope);
+                                 const flat_block *params, const lora_run *lora,
+                                 uint32_t l, const qkv_bufs *b, const vkq_rope_args *rope);
 
 
 static inline vkq_status need_training(const vkq_model *m)

@@ -16,6 +16,20 @@ static vkq_buf grad(const vkq_model *m, vkq_tensor_id id, uint32_t l)
     return vkq_tensor_buf(&m->grads, id, l);
 }
 
+/* Where a norm's weight gradient goes: its gradient, or nowhere kept when the base is frozen
+ * (the kernel computes the input gradient and the weight gradient together). */
+static vkq_buf norm_grad(const vkq_model *m, vkq_tensor_id id, uint32_t l)
+{
+    if (m->lora.opt.r)
+        return vkq_buf_slice(m->discard, 0, f32(vkq_tensor_slice(&m->tensors.t[id])));
+    return grad(m, id, l);
+}
+
+static const layer_acts *acts(const vkq_model *m, uint32_t l)
+{
+    return &m->layers[m->opt.recompute ? 0 : l];
+}
+
 vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, vkq_buf w, vkq_buf y, uint32_t rows,
                             uint32_t in, uint32_t out, float beta)
 {
@@ -40,6 +54,18 @@ static vkq_status linear_weight_grad(vkq_rec *rec, vkq_buf dy, vkq_buf x, vkq_bu
     vkq_matmul_args a = {.form = VKQ_MATMUL_TN, .m = out, .n = in, .k = rows, .alpha = 1.0f,
                          .beta = 1.0f};
     return vkq_matmul(rec, &a, dy, x, dw);
+}
+
+/* A linear layer's backward: dx (+)= dy w through the weight (frozen or not), then the weight's
+ * gradient, or under LoRA the adapter's gradients and its share of dx. */
+static vkq_status linear_backward(vkq_model *m, vkq_rec *rec, vkq_tensor_id id, uint32_t l,
+                                  vkq_buf x, vkq_buf dy, vkq_buf dx, uint32_t rows, uint32_t in,
+                                  uint32_t out, float beta)
+{
+    VKQ_TRY(linear_input_grad(rec, dy, param(m, id, l), dx, rows, in, out, beta));
+    if (!m->lora.opt.r)
+        return linear_weight_grad(rec, dy, x, grad(m, id, l), rows, in, out);
+    return vkq_lora_linear_backward(rec, &m->lora, id, l, x, dy, dx, rows, in, out);
 }
 
 static vkq_status check_batch(const vkq_model *m, const vkq_batch *b)
@@ -110,13 +136,13 @@ vkq_status vkq_model_set_batch(vkq_model *m, const vkq_batch *b)
 /* One projection of the attention inputs: y = x w^T (+ b), then (with a norm weight) the
  * per-head norm from raw into y, then RoPE when rope is not NULL. */
 static vkq_status project(vkq_rec *rec, const vkq_llama_config *c, const model_dims *m,
-                          vkq_buf xn, vkq_buf w, vkq_buf bias, vkq_buf norm_w, vkq_buf raw,
-                          vkq_buf rstd, vkq_buf y, uint32_t heads, uint32_t n,
-                          const vkq_rope_args *rope)
+                          const lora_run *lora, vkq_tensor_id id, uint32_t l, vkq_buf xn,
+                          vkq_buf w, vkq_buf bias, vkq_buf norm_w, vkq_buf raw, vkq_buf rstd,
+                          vkq_buf y, uint32_t heads, uint32_t n, const vkq_rope_args *rope)
 {
     uint32_t width = heads * m->head_dim;
     vkq_buf out = norm_w.block ? raw : y;
-    VKQ_TRY(vkq_model_linear(rec, xn, w, out, n, m->d, width, 0.0f));
+    VKQ_TRY(vkq_lora_linear_forward(rec, lora, id, l, xn, w, out, n, m->d, width, 0.0f));
     if (bias.block)
         VKQ_TRY(vkq_bias_forward(rec, out, bias, n, width));
     if (norm_w.block)
@@ -130,20 +156,21 @@ static vkq_status project(vkq_rec *rec, const vkq_llama_config *c, const model_d
 }
 
 vkq_status vkq_model_qkv_forward(vkq_rec *rec, const vkq_llama_config *c, const model_dims *m,
-                                 const flat_block *params, uint32_t l, const qkv_bufs *b,
+                                 const flat_block *params, const lora_run *lora,
+                                 uint32_t l, const qkv_bufs *b,
                                  const vkq_rope_args *rope)
 {
     vkq_buf none = {0};
     int bias = c->qkv_bias, norm = c->qk_norm;
     uint32_t n = rope->n;
 #define W(id) vkq_tensor_buf(params, id, l)
-    VKQ_TRY(project(rec, c, m, b->xn, W(VKQ_WQ), bias ? W(VKQ_BQ) : none,
+    VKQ_TRY(project(rec, c, m, lora, VKQ_WQ, l, b->xn, W(VKQ_WQ), bias ? W(VKQ_BQ) : none,
                     norm ? W(VKQ_Q_NORM) : none, b->q_raw, b->rstd_q, b->q, c->n_heads, n, rope));
-    VKQ_TRY(project(rec, c, m, b->xn, W(VKQ_WK), bias ? W(VKQ_BK) : none,
+    VKQ_TRY(project(rec, c, m, lora, VKQ_WK, l, b->xn, W(VKQ_WK), bias ? W(VKQ_BK) : none,
                     norm ? W(VKQ_K_NORM) : none, b->k_raw, b->rstd_k, b->k, c->n_kv_heads, n,
                     rope));
-    return project(rec, c, m, b->xn, W(VKQ_WV), bias ? W(VKQ_BV) : none, none, none, none, b->v,
-                   c->n_kv_heads, n, NULL);
+    return project(rec, c, m, lora, VKQ_WV, l, b->xn, W(VKQ_WV), bias ? W(VKQ_BV) : none, none,
+                   none, none, b->v, c->n_kv_heads, n, NULL);
 #undef W
 }
 
@@ -182,50 +209,64 @@ vkq_status vkq_model_classify(vkq_rec *rec, const flat_block *params, vkq_buf x,
     return VKQ_OK;
 }
 
-/* dhsel = dlogits . wcls and dwcls += dlogits^T . hsel, piece by piece of the classifier. */
+/* dhsel = dlogits . wcls and (unless the base is frozen) dwcls += dlogits^T . hsel, piece by
+ * piece of the classifier. */
 static vkq_status classifier_backward(vkq_model *m, vkq_rec *rec, vkq_buf dlogits)
 {
     uint32_t r = m->n_rows, d = m->dims.d, v = m->dims.vocab;
+    int frozen = m->lora.opt.r != 0;
     uint32_t pieces = vkq_row_piece_count(&m->params, VKQ_WCLS);
     if (pieces == 1) {
         VKQ_TRY(linear_input_grad(rec, dlogits, param(m, VKQ_WCLS, 0), m->g.dhsel, r, d, v, 0.0f));
-        return linear_weight_grad(rec, dlogits, m->hsel, grad(m, VKQ_WCLS, 0), r, d, v);
+        return frozen ? VKQ_OK : linear_weight_grad(rec, dlogits, m->hsel, grad(m, VKQ_WCLS, 0),
+                                                    r, d, v);
     }
     for (uint32_t i = 0; i < pieces; i++) {
         row_piece w = vkq_row_piece_at(&m->params, VKQ_WCLS, i);
-        row_piece dw = vkq_row_piece_at(&m->grads, VKQ_WCLS, i);
         VKQ_TRY(vkq_copy_columns(rec, dlogits, v, w.first, m->logits_part, w.rows, 0, r, w.rows));
         VKQ_TRY(linear_input_grad(rec, m->logits_part, w.buf, m->g.dhsel, r, d, w.rows,
                                   i ? 1.0f : 0.0f));
-        VKQ_TRY(linear_weight_grad(rec, m->logits_part, m->hsel, dw.buf, r, d, w.rows));
+        if (!frozen)
+            VKQ_TRY(linear_weight_grad(rec, m->logits_part, m->hsel,
+                                       vkq_row_piece_at(&m->grads, VKQ_WCLS, i).buf, r, d,
+                                       w.rows));
     }
     return VKQ_OK;
 }
 
-static vkq_status layer_forward(vkq_model *m, vkq_rec *rec, uint32_t l)
+/* keep_output 0: a recomputation for the backward, which needs everything but the output
+ * (the down projection still runs when it has an adapter, whose backward needs its x A^T). */
+static vkq_status layer_forward(vkq_model *m, vkq_rec *rec, uint32_t l, int keep_output)
 {
     const vkq_llama_config *c = &m->cfg;
     const model_dims *md = &m->dims;
-    const layer_acts *a = &m->layers[l];
+    const lora_run *lora = &m->lora;
+    const layer_acts *a = acts(m, l);
     uint32_t t = m->n_tokens, d = md->d, h = md->h;
     vkq_buf res = head(m->res[l], (uint64_t)t * d), res_mid = head(a->res_mid, (uint64_t)t * d);
     VKQ_TRY(vkq_rmsnorm_forward(rec, res, param(m, VKQ_RMS_ATT, l), a->xn_att, a->rstd_att, t, d,
                                 c->norm_eps));
     qkv_bufs qkv = {a->xn_att, a->q_raw, a->k_raw, a->rstd_q, a->rstd_k, a->q, a->k, a->v};
     vkq_rope_args rope = rope_args(m);
-    VKQ_TRY(vkq_model_qkv_forward(rec, c, md, &m->params, l, &qkv, &rope));
+    VKQ_TRY(vkq_model_qkv_forward(rec, c, md, &m->params, lora, l, &qkv, &rope));
     VKQ_TRY(vkq_attention_forward(rec, a->q, a->k, a->v, m->starts, a->att, a->lse, t,
                                   c->n_heads, c->n_kv_heads, md->head_dim));
     VKQ_TRY(vkq_copy(rec, res, res_mid, t * d));
-    VKQ_TRY(vkq_model_linear(rec, a->att, param(m, VKQ_WO, l), res_mid, t, md->q_dim, d, 1.0f));
+    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_WO, l, a->att, param(m, VKQ_WO, l), res_mid, t,
+                                    md->q_dim, d, 1.0f));
     VKQ_TRY(vkq_rmsnorm_forward(rec, res_mid, param(m, VKQ_RMS_FFN, l), a->xn_ffn, a->rstd_ffn,
                                 t, d, c->norm_eps));
-    VKQ_TRY(vkq_model_linear(rec, a->xn_ffn, param(m, VKQ_W1, l), a->h1, t, d, h, 0.0f));
-    VKQ_TRY(vkq_model_linear(rec, a->xn_ffn, param(m, VKQ_W3, l), a->h3, t, d, h, 0.0f));
+    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_W1, l, a->xn_ffn, param(m, VKQ_W1, l), a->h1,
+                                    t, d, h, 0.0f));
+    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_W3, l, a->xn_ffn, param(m, VKQ_W3, l), a->h3,
+                                    t, d, h, 0.0f));
     VKQ_TRY(vkq_swiglu_forward(rec, a->h1, a->h3, a->hg, t * h));
+    if (!keep_output && !lora_adapts(lora, VKQ_W2))
+        return VKQ_OK;
     vkq_buf out = head(m->res[l + 1], (uint64_t)t * d);
     VKQ_TRY(vkq_copy(rec, res_mid, out, t * d));
-    return vkq_model_linear(rec, a->hg, param(m, VKQ_W2, l), out, t, h, d, 1.0f);
+    return vkq_lora_linear_forward(rec, lora, VKQ_W2, l, a->hg, param(m, VKQ_W2, l), out, t, h,
+                                   d, 1.0f);
 }
 
 vkq_status vkq_model_forward(vkq_model *m, vkq_rec *rec)
@@ -236,7 +277,7 @@ vkq_status vkq_model_forward(vkq_model *m, vkq_rec *rec)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "vkq_model_forward before vkq_model_set_batch");
     VKQ_TRY(vkq_model_embed(rec, &m->params, m->tokens, m->res[0], t, d, c->vocab_size));
     for (uint32_t l = 0; l < c->n_layers; l++)
-        VKQ_TRY(layer_forward(m, rec, l));
+        VKQ_TRY(layer_forward(m, rec, l, 1));
     VKQ_TRY(vkq_rmsnorm_forward(rec, head(m->res[c->n_layers], (uint64_t)t * d),
                                 param(m, VKQ_RMS_FINAL, 0), m->xn_final, m->rstd_final, t, d,
                                 c->norm_eps));
@@ -251,7 +292,7 @@ vkq_status vkq_model_forward(vkq_model *m, vkq_rec *rec)
 vkq_status vkq_model_zero_grads(vkq_model *m, vkq_rec *rec)
 {
     VKQ_TRY(need_training(m));
-    for (uint32_t i = 0; i < m->plan.count; i++)
+    for (uint32_t i = 0; i < m->grads.plan->count; i++)
         VKQ_TRY(vkq_fill(rec, m->grads.piece[i], 0.0f,
                          (uint32_t)vkq_flat_piece_floats(&m->grads, i)));
     return VKQ_OK;
@@ -281,13 +322,12 @@ static vkq_status project_backward(vkq_model *m, vkq_rec *rec, uint32_t l, vkq_b
     if (c->qk_norm && p->rope) {
         VKQ_TRY(vkq_fill(rec, p->dy_raw, 0.0f, t * width));
         VKQ_TRY(vkq_rmsnorm_backward(rec, dy, p->raw, param(m, p->norm, l), p->rstd, p->dy_raw,
-                                     grad(m, p->norm, l), t * p->heads, md->head_dim));
+                                     norm_grad(m, p->norm, l), t * p->heads, md->head_dim));
         dy = p->dy_raw;
     }
-    if (c->qkv_bias)
+    if (c->qkv_bias && !m->lora.opt.r)
         VKQ_TRY(vkq_bias_backward(rec, dy, grad(m, p->bias, l), t, width));
-    VKQ_TRY(linear_input_grad(rec, dy, param(m, p->w, l), m->g.dxn, t, md->d, width, 1.0f));
-    return linear_weight_grad(rec, dy, xn, grad(m, p->w, l), t, md->d, width);
+    return linear_backward(m, rec, p->w, l, xn, dy, m->g.dxn, t, md->d, width, 1.0f);
 }
 
 /* dres holds dL/d(res[l+1]) on entry and dL/d(res[l]) on return. */
@@ -295,26 +335,24 @@ static vkq_status layer_backward(vkq_model *m, vkq_rec *rec, uint32_t l)
 {
     const vkq_llama_config *c = &m->cfg;
     const model_dims *md = &m->dims;
-    const layer_acts *a = &m->layers[l];
+    const layer_acts *a = acts(m, l);
     const grad_work *g = &m->g;
     uint32_t t = m->n_tokens, d = md->d, h = md->h, qd = md->q_dim, kvd = md->kv_dim;
+    if (m->opt.recompute)
+        VKQ_TRY(layer_forward(m, rec, l, 0));
 
     /* feed-forward: res[l+1] = res_mid + w2(silu(w1 xn) * w3 xn) */
-    VKQ_TRY(linear_input_grad(rec, g->dres, param(m, VKQ_W2, l), g->dhg, t, h, d, 0.0f));
-    VKQ_TRY(linear_weight_grad(rec, g->dres, a->hg, grad(m, VKQ_W2, l), t, h, d));
+    VKQ_TRY(linear_backward(m, rec, VKQ_W2, l, a->hg, g->dres, g->dhg, t, h, d, 0.0f));
     VKQ_TRY(vkq_fill(rec, g->dh1, 0.0f, t * h));
     VKQ_TRY(vkq_fill(rec, g->dh3, 0.0f, t * h));
     VKQ_TRY(vkq_swiglu_backward(rec, g->dhg, a->h1, a->h3, g->dh1, g->dh3, t * h));
-    VKQ_TRY(linear_input_grad(rec, g->dh1, param(m, VKQ_W1, l), g->dxn, t, d, h, 0.0f));
-    VKQ_TRY(linear_input_grad(rec, g->dh3, param(m, VKQ_W3, l), g->dxn, t, d, h, 1.0f));
-    VKQ_TRY(linear_weight_grad(rec, g->dh1, a->xn_ffn, grad(m, VKQ_W1, l), t, d, h));
-    VKQ_TRY(linear_weight_grad(rec, g->dh3, a->xn_ffn, grad(m, VKQ_W3, l), t, d, h));
+    VKQ_TRY(linear_backward(m, rec, VKQ_W1, l, a->xn_ffn, g->dh1, g->dxn, t, d, h, 0.0f));
+    VKQ_TRY(linear_backward(m, rec, VKQ_W3, l, a->xn_ffn, g->dh3, g->dxn, t, d, h, 1.0f));
     VKQ_TRY(vkq_rmsnorm_backward(rec, g->dxn, a->res_mid, param(m, VKQ_RMS_FFN, l), a->rstd_ffn,
-                                 g->dres, grad(m, VKQ_RMS_FFN, l), t, d));
+                                 g->dres, norm_grad(m, VKQ_RMS_FFN, l), t, d));
 
     /* attention: res_mid = res[l] + wo(attention(q, k, v)), q k v from project() */
-    VKQ_TRY(linear_input_grad(rec, g->dres, param(m, VKQ_WO, l), g->datt, t, qd, d, 0.0f));
-    VKQ_TRY(linear_weight_grad(rec, g->dres, a->att, grad(m, VKQ_WO, l), t, qd, d));
+    VKQ_TRY(linear_backward(m, rec, VKQ_WO, l, a->att, g->dres, g->datt, t, qd, d, 0.0f));
     VKQ_TRY(vkq_fill(rec, g->dq, 0.0f, t * qd));
     VKQ_TRY(vkq_fill(rec, g->dk, 0.0f, t * kvd));
     VKQ_TRY(vkq_fill(rec, g->dv, 0.0f, t * kvd));
@@ -331,7 +369,7 @@ static vkq_status layer_backward(vkq_model *m, vkq_rec *rec, uint32_t l)
         VKQ_TRY(project_backward(m, rec, l, a->xn_att, &qkv[i]));
     return vkq_rmsnorm_backward(rec, g->dxn, head(m->res[l], (uint64_t)t * d),
                                 param(m, VKQ_RMS_ATT, l), a->rstd_att, g->dres,
-                                grad(m, VKQ_RMS_ATT, l), t, d);
+                                norm_grad(m, VKQ_RMS_ATT, l), t, d);
 }
 
 vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec)
@@ -349,9 +387,11 @@ vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec)
     }
     VKQ_TRY(vkq_rmsnorm_backward(rec, g->dxn, head(m->res[c->n_layers], (uint64_t)t * d),
                                  param(m, VKQ_RMS_FINAL, 0), m->rstd_final, g->dres,
-                                 grad(m, VKQ_RMS_FINAL, 0), t, d));
+                                 norm_grad(m, VKQ_RMS_FINAL, 0), t, d));
     for (uint32_t l = c->n_layers; l-- > 0;)
         VKQ_TRY(layer_backward(m, rec, l));
+    if (m->lora.opt.r)
+        return VKQ_OK;
     for (uint32_t i = 0; i < vkq_row_piece_count(&m->grads, VKQ_TOK_EMB); i++) {
         row_piece p = vkq_row_piece_at(&m->grads, VKQ_TOK_EMB, i);
         vkq_table_rows dtable = {p.buf, p.first, p.rows};
@@ -361,13 +401,14 @@ vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec)
     return VKQ_OK;
 }
 
-/* The sum of squares of every gradient: of the first piece, plus each other piece's in turn
- * (a storage binding cannot start at any float, so the pieces' sums are not one vector). */
+/* The sum of squares of every trainable gradient: of the first piece, plus each other piece's
+ * in turn (a storage binding cannot start at any float, so the pieces' sums are not one
+ * vector). */
 static vkq_status grad_sumsq(vkq_model *m, vkq_rec *rec)
 {
     VKQ_TRY(vkq_sumsq(rec, m->grads.piece[0], (uint32_t)vkq_flat_piece_floats(&m->grads, 0),
                       m->grad_sumsq));
-    for (uint32_t i = 1; i < m->plan.count; i++) {
+    for (uint32_t i = 1; i < m->grads.plan->count; i++) {
         VKQ_TRY(vkq_sumsq(rec, m->grads.piece[i], (uint32_t)vkq_flat_piece_floats(&m->grads, i),
                           m->piece_sumsq));
         VKQ_TRY(vkq_add(rec, m->grad_sumsq, m->piece_sumsq, m->grad_sumsq, 1));
@@ -377,11 +418,12 @@ static vkq_status grad_sumsq(vkq_model *m, vkq_rec *rec)
 
 vkq_status vkq_model_adamw(vkq_model *m, vkq_rec *rec, vkq_buf hyper)
 {
+    VKQ_TRY(need_training(m));
     VKQ_TRY(grad_sumsq(m, rec));
-    for (uint32_t i = 0; i < m->plan.count; i++)
-        VKQ_TRY(vkq_adamw(rec, m->params.piece[i], m->grads.piece[i], m->adam_m.piece[i],
+    for (uint32_t i = 0; i < m->grads.plan->count; i++)
+        VKQ_TRY(vkq_adamw(rec, m->trainable->piece[i], m->grads.piece[i], m->adam_m.piece[i],
                           m->adam_v.piece[i], hyper, m->grad_sumsq,
-                          (uint32_t)vkq_flat_piece_floats(&m->params, i)));
+                          (uint32_t)vkq_flat_piece_floats(&m->grads, i)));
     return VKQ_OK;
 }
 

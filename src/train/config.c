@@ -18,19 +18,23 @@ typedef struct option {
     opt_type type;
     size_t offset;
     const char *choices; /* OPT_WORD: the accepted words, space separated */
+    size_t size;         /* OPT_TEXT: the field's bytes */
+    int empty_ok;        /* OPT_WORD: "" is allowed too (the method's own choice) */
 } option;
 
-#define TEXT(f) {#f, OPT_TEXT, offsetof(vkq_train_config, f), NULL}
-#define WORD(f, choices) {#f, OPT_WORD, offsetof(vkq_train_config, f), choices}
-#define U32(f) {#f, OPT_U32, offsetof(vkq_train_config, f), NULL}
-#define F32(f) {#f, OPT_F32, offsetof(vkq_train_config, f), NULL}
-#define BOOL(f) {#f, OPT_BOOL, offsetof(vkq_train_config, f), NULL}
+#define TEXT(f) {#f, OPT_TEXT, offsetof(vkq_train_config, f), NULL, \
+                 sizeof(((vkq_train_config *)0)->f), 0}
+#define WORD(f, choices) {#f, OPT_WORD, offsetof(vkq_train_config, f), choices, 0, 0}
+#define WORD_OR_EMPTY(f, choices) {#f, OPT_WORD, offsetof(vkq_train_config, f), choices, 0, 1}
+#define U32(f) {#f, OPT_U32, offsetof(vkq_train_config, f), NULL, 0, 0}
+#define F32(f) {#f, OPT_F32, offsetof(vkq_train_config, f), NULL, 0, 0}
+#define BOOL(f) {#f, OPT_BOOL, offsetof(vkq_train_config, f), NULL, 0, 0}
 
 static const option options[] = {
     TEXT(model), TEXT(tokenizer), TEXT(data), TEXT(val), TEXT(out), TEXT(ref_model),
-    {"template", OPT_TEXT, offsetof(vkq_train_config, template_path), NULL},
+    {"template", OPT_TEXT, offsetof(vkq_train_config, template_path), NULL, VKQ_PATH_MAX, 0},
     WORD(method, "sft mce dce nextquill"), WORD(dce, "dynamic fixed"),
-    WORD(weights, "threshold js uniform"), WORD(align, "ce kl"),
+    WORD_OR_EMPTY(weights, "threshold js uniform"), WORD_OR_EMPTY(align, "ce kl"),
     WORD(schedule, "linear cosine constant"),
     WORD(chat_template, "auto none chatml llama3 inst"),
     BOOL(align_weighted), BOOL(skip_bad), BOOL(resume),
@@ -39,6 +43,8 @@ static const option options[] = {
     U32(steps), U32(batch), U32(accum), U32(seed),
     U32(history_k), U32(max_prompt_tokens), U32(max_target_tokens),
     U32(log_every), U32(save_every), U32(probe_every),
+    U32(lora_r), F32(lora_alpha), F32(lora_dropout), TEXT(lora_targets),
+    WORD(recompute, "none layers"),
 };
 enum { OPTION_COUNT = sizeof options / sizeof options[0] };
 
@@ -68,6 +74,19 @@ void vkq_train_config_defaults(vkq_train_config *c)
     c->max_prompt_tokens = 384;
     c->max_target_tokens = 64;
     c->log_every = 1;
+    c->lora_alpha = 16.0f;
+    strcpy(c->lora_targets, "q,v");
+    strcpy(c->recompute, "none");
+}
+
+vkq_status vkq_train_config_lora(const vkq_train_config *c, vkq_lora_options *out)
+{
+    *out = (vkq_lora_options){.r = c->lora_r, .alpha = c->lora_alpha,
+                              .dropout = c->lora_dropout};
+    if (!c->lora_r)
+        return VKQ_OK;
+    VKQ_TRY(vkq_lora_parse_targets(c->lora_targets, &out->targets));
+    return vkq_lora_check(out);
 }
 
 static const option *find(const char *key)
@@ -105,12 +124,12 @@ static vkq_status set_value(vkq_train_config *c, const option *o, const char *va
     errno = 0;
     switch (o->type) {
     case OPT_TEXT:
-        if (strlen(value) >= VKQ_PATH_MAX)
+        if (strlen(value) >= o->size)
             return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s is too long", where, o->key);
         strcpy(field, value);
         return VKQ_OK;
     case OPT_WORD:
-        if (!word_allowed(o->choices, value))
+        if (!word_allowed(o->choices, value) && !(o->empty_ok && !value[0]))
             return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s must be one of %s, not '%s'", where,
                             o->key, o->choices, value);
         strcpy(field, value);
@@ -248,7 +267,11 @@ vkq_status vkq_train_config_check(const vkq_train_config *c)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: steps, batch and accum must be positive");
     vkq_causal_loss_args loss;
     train_loss_args(c, &loss);
-    if ((loss.dce_fixed || loss.align == VKQ_ALIGN_KL) && !c->ref_model[0])
+    vkq_lora_options lora;
+    VKQ_TRY(vkq_train_config_lora(c, &lora));
+    /* under LoRA the frozen base, adapters off, is the fixed DCE's reference */
+    int base_is_reference = lora.r && loss.align != VKQ_ALIGN_KL;
+    if ((loss.dce_fixed || loss.align == VKQ_ALIGN_KL) && !c->ref_model[0] && !base_is_reference)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: --%s with --method %s needs a "
                         "reference model (--ref-model)",
                         loss.dce_fixed ? "dce fixed" : "align kl", c->method);

@@ -26,7 +26,7 @@ typedef struct trainer {
     uint32_t n_pairs, n_val;
     int paired, ref_each_step; /* ref_each_step: the KL alignment needs reference logits */
     vkq_causal_loss_args loss;
-    vkq_model *model, *ref;
+    vkq_model *model, *ref; /* ref NULL with a fixed DCE under LoRA: the base, adapters off */
     uint64_t ref_key;      /* a hash of the reference model, for the fixed-DCE cache */
     float *dce_cache;      /* fixed DCE: per pair, its n_response values */
     uint32_t *dce_offset;
@@ -35,6 +35,7 @@ typedef struct trainer {
     vkq_buf targets, weights, losses, dce, stats, totals, hyper;
     train_batch batch;
     uint32_t *order, *which;
+    uint32_t micro; /* the micro-batch within the step: part of the dropout key */
     train_state st;
     vkq_memory_plan memory;
     FILE *log, *probe;
@@ -184,6 +185,33 @@ static uint64_t dce_cache_key(const trainer *t)
     return key;
 }
 
+/* One training pair's fixed DCE, from ref, into the cache. */
+static vkq_status reference_dce_of(trainer *t, vkq_model *ref, uint32_t i)
+{
+    VKQ_TRY(train_batch_build(&t->batch, t->pairs, &i, 1, 1));
+    vkq_batch b = {t->batch.tokens, t->batch.n_tokens, t->batch.offsets, t->batch.n_seqs,
+                   t->batch.rows, t->batch.n_rows};
+    uint32_t r = t->batch.n_response;
+    VKQ_TRY(vkq_model_set_batch(ref, &b));
+    VKQ_TRY(vkq_buf_upload(t->ctx, t->targets, 0, t->batch.targets, 4ull * r));
+    VKQ_TRY(vkq_rec_begin(t->rec));
+    VKQ_TRY(vkq_model_forward(ref, t->rec));
+    VKQ_TRY(vkq_causal_dce(t->rec, vkq_model_logits(ref), t->targets, t->dce, r,
+                           t->mcfg.vocab_size));
+    VKQ_TRY(vkq_rec_end(t->rec));
+    VKQ_TRY(vkq_rec_submit(t->rec));
+    return vkq_buf_download(t->ctx, t->dce, 0, t->dce_cache + t->dce_offset[i], 4ull * r);
+}
+
+/* The fixed DCE's model: the reference, or the model's own frozen base with its adapters off. */
+static vkq_model *dce_reference(trainer *t)
+{
+    if (t->ref)
+        return t->ref;
+    vkq_model_set_adapter(t->model, 0);
+    return t->model;
+}
+
 /* Fixed DCE: the frozen reference model's p(y|x,h) - p(y|x,0) of every response token,
  * computed once, one sample at a time. */
 static vkq_status precompute_dce(trainer *t)
@@ -208,22 +236,21 @@ static vkq_status precompute_dce(trainer *t)
     file.header.key = dce_cache_key(t);
     if (read_dce_cache(path, &file.header, t->dce_cache))
         return VKQ_OK;
-    for (uint32_t i = 0; i < t->n_pairs; i++) {
-        VKQ_TRY(train_batch_build(&t->batch, t->pairs, &i, 1, 1));
-        vkq_batch b = {t->batch.tokens, t->batch.n_tokens, t->batch.offsets, t->batch.n_seqs,
-                       t->batch.rows, t->batch.n_rows};
-        uint32_t r = t->batch.n_response;
-        VKQ_TRY(vkq_model_set_batch(t->ref, &b));
-        VKQ_TRY(vkq_buf_upload(t->ctx, t->targets, 0, t->batch.targets, 4ull * r));
-        VKQ_TRY(vkq_rec_begin(t->rec));
-        VKQ_TRY(vkq_model_forward(t->ref, t->rec));
-        VKQ_TRY(vkq_causal_dce(t->rec, vkq_model_logits(t->ref), t->targets, t->dce, r,
-                               t->mcfg.vocab_size));
-        VKQ_TRY(vkq_rec_end(t->rec));
-        VKQ_TRY(vkq_rec_submit(t->rec));
-        VKQ_TRY(vkq_buf_download(t->ctx, t->dce, 0, t->dce_cache + t->dce_offset[i], 4ull * r));
-    }
+    vkq_model *ref = dce_reference(t);
+    vkq_status s = VKQ_OK;
+    for (uint32_t i = 0; i < t->n_pairs && s == VKQ_OK; i++)
+        s = reference_dce_of(t, ref, i);
+    vkq_model_set_adapter(t->model, 1);
+    VKQ_TRY(s);
     return vkq_write_atomic(path, write_dce_cache, &file);
+}
+
+/* A hash of a model's shape and weights: the fixed-DCE cache's reference part. */
+static uint64_t model_key(const vkq_llama_config *c, const float *params)
+{
+    vkq_llama_tensors layout;
+    vkq_llama_tensors_of(c, &layout);
+    return hash_more(hash_more(0, c, sizeof *c), params, layout.total * sizeof *params);
 }
 
 static vkq_status load_reference(trainer *t, const vkq_model_options *o)
@@ -239,12 +266,8 @@ static vkq_status load_reference(trainer *t, const vkq_model_options *o)
     ro.training = 0;
     if (s == VKQ_OK)
         s = vkq_model_create(t->ctx, &rcfg, rparams, &ro, &t->ref);
-    if (s == VKQ_OK) {
-        vkq_llama_tensors layout;
-        vkq_llama_tensors_of(&rcfg, &layout);
-        t->ref_key = hash_more(hash_more(0, &rcfg, sizeof rcfg), rparams,
-                               layout.total * sizeof *rparams);
-    }
+    if (s == VKQ_OK)
+        t->ref_key = model_key(&rcfg, rparams);
     free(rparams);
     return s;
 }
@@ -252,8 +275,9 @@ static vkq_status load_reference(trainer *t, const vkq_model_options *o)
 static vkq_status resume(trainer *t)
 {
     float *params, *m, *v;
-    VKQ_TRY(train_checkpoint_load(t->checkpoint_path, t->tensors.total, &t->st, &params, &m, &v));
-    vkq_status s = vkq_model_upload_params(t->model, params);
+    VKQ_TRY(train_checkpoint_load(t->checkpoint_path, vkq_model_trainable_floats(t->model),
+                                  &t->st, &params, &m, &v));
+    vkq_status s = vkq_model_upload_trainable(t->model, params);
     if (s == VKQ_OK)
         s = vkq_model_upload_moments(t->model, m, v);
     free(params);
@@ -291,6 +315,18 @@ static vkq_status open_step_file(const char *path, int resume, uint32_t step, FI
     return VKQ_OK;
 }
 
+/* PEFT's start for the adapters, from the run's seed. */
+static vkq_status init_adapters(trainer *t, const vkq_lora_options *lora)
+{
+    float *adapter = malloc(vkq_model_trainable_floats(t->model) * sizeof *adapter);
+    if (!adapter)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    vkq_lora_init(&t->mcfg, lora, t->c->seed, adapter);
+    vkq_status s = vkq_model_upload_trainable(t->model, adapter);
+    free(adapter);
+    return s;
+}
+
 static vkq_status trainer_init(trainer *t)
 {
     const vkq_train_config *c = t->c;
@@ -317,14 +353,22 @@ static vkq_status trainer_init(trainer *t)
     uint32_t max_tokens = 0, max_rows = 0;
     if (s == VKQ_OK)
         batch_bounds(t, &max_tokens, &max_rows);
-    vkq_model_options o = {max_tokens, max_rows, 1};
+    vkq_model_options o = {.max_tokens = max_tokens, .max_rows = max_rows, .training = 1,
+                           .recompute = strcmp(c->recompute, "layers") == 0};
+    if (s == VKQ_OK)
+        s = vkq_train_config_lora(c, &o.lora);
     vkq_model_memory_plan(&t->mcfg, &o, &t->memory);
     if (s == VKQ_OK)
         s = vkq_model_create(t->ctx, &t->mcfg, params, &o, &t->model);
+    if (s == VKQ_OK && o.lora.r)
+        s = init_adapters(t, &o.lora);
+    int base_is_reference = o.lora.r && !c->ref_model[0] && !t->ref_each_step;
+    if (s == VKQ_OK && base_is_reference)
+        t->ref_key = model_key(&t->mcfg, params);
     free(params);
     if (s == VKQ_OK)
         s = alloc_buffers(t, max_rows);
-    if (s == VKQ_OK && (t->loss.dce_fixed || t->ref_each_step))
+    if (s == VKQ_OK && (t->loss.dce_fixed || t->ref_each_step) && !base_is_reference)
         s = load_reference(t, &o);
     snprintf(t->checkpoint_path, sizeof t->checkpoint_path, "%s/checkpoint.bin", c->out);
     snprintf(t->log_path, sizeof t->log_path, "%s/log.jsonl", c->out);
@@ -468,6 +512,8 @@ static vkq_status micro_step(trainer *t, int first, int last, float totals[4])
     next_samples(t);
     VKQ_TRY(train_batch_build(&t->batch, t->pairs, t->which, t->c->batch, t->paired));
     VKQ_TRY(upload_micro_batch(t));
+    uint32_t micro[] = {t->c->seed, t->st.step, t->micro};
+    vkq_model_set_dropout(t->model, 1, (uint32_t)hash_more(0, micro, sizeof micro));
     VKQ_TRY(vkq_rec_begin(t->rec));
     if (first)
         VKQ_TRY(vkq_model_zero_grads(t->model, t->rec));
@@ -490,23 +536,44 @@ static vkq_status micro_step(trainer *t, int first, int last, float totals[4])
     return vkq_buf_download(t->ctx, t->totals, 0, totals, 4 * sizeof *totals);
 }
 
+/* model.bin: the trained model, under LoRA the base with the adapters folded in. */
+static vkq_status save_model(trainer *t, const float *trainable)
+{
+    vkq_lora_options lora;
+    VKQ_TRY(vkq_train_config_lora(t->c, &lora));
+    float *params = malloc(t->tensors.total * sizeof *params);
+    if (!params)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory saving the model");
+    vkq_status s = VKQ_OK;
+    if (lora.r) {
+        s = vkq_model_download_params(t->model, params);
+        vkq_lora_merge(&t->mcfg, &lora, trainable, params);
+    } else {
+        memcpy(params, trainable, t->tensors.total * sizeof *params);
+    }
+    char path[VKQ_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/model.bin", t->c->out);
+    if (s == VKQ_OK)
+        s = vkq_llama2c_write(path, &t->mcfg, params);
+    free(params);
+    return s;
+}
+
+/* The checkpoint holds the trainable block (the adapters under LoRA) and its moments. */
 static vkq_status save_checkpoint(trainer *t)
 {
-    size_t n = t->tensors.total;
+    size_t n = vkq_model_trainable_floats(t->model);
     float *params = malloc(3 * n * sizeof *params);
     if (!params)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory saving a checkpoint");
-    vkq_status s = vkq_model_download_params(t->model, params);
+    vkq_status s = vkq_model_download_trainable(t->model, params);
     if (s == VKQ_OK)
         s = vkq_model_download_moments(t->model, params + n, params + 2 * n);
     t->st.parameters = n;
     if (s == VKQ_OK)
         s = train_checkpoint_save(t->checkpoint_path, &t->st, params, params + n, params + 2 * n);
-    if (s == VKQ_OK) {
-        char path[VKQ_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/model.bin", t->c->out);
-        s = vkq_llama2c_write(path, &t->mcfg, params);
-    }
+    if (s == VKQ_OK)
+        s = save_model(t, params);
     free(params);
     return s;
 }
@@ -530,6 +597,7 @@ static vkq_status train_step(trainer *t, vkq_train_progress *p)
     double sums[4] = {0};
     for (uint32_t a = 0; a < c->accum; a++) {
         float totals[4];
+        t->micro = a;
         VKQ_TRY(micro_step(t, a == 0, a + 1 == c->accum, totals));
         for (int i = 0; i < 4; i++)
             sums[i] += totals[i] / c->accum;
@@ -558,6 +626,7 @@ static vkq_status train_step(trainer *t, vkq_train_progress *p)
  * probe.jsonl: {"step":N,"dce":[[per token of sample 0], ...]}. */
 static vkq_status probe_dce(trainer *t)
 {
+    vkq_model_set_dropout(t->model, 0, 0);
     fprintf(t->probe, "{\"step\":%u,\"dce\":[", t->st.step);
     for (uint32_t first = 0; first < t->n_val; first += t->c->batch) {
         uint32_t n = t->n_val - first < t->c->batch ? t->n_val - first : t->c->batch;
