@@ -21,7 +21,7 @@ expect_error() {
         sed 's/^/  stdout: /' "$tmp/out"
         failures=$((failures + 1))
     else
-        echo "ok: $what: $(cat "$tmp/err")"
+        printf 'ok: %s: %s\n' "$what" "$(cat "$tmp/err")"
     fi
 }
 
@@ -77,7 +77,7 @@ expect_error "train with an unknown method" "method must be one of sft mce dce n
     -- train --model "$m" --tokenizer "$t" --data x --out "$tmp/run" --method magic
 expect_error "train with a malformed number" "--lr: lr expects a number, got 'fast'" -- train --lr fast
 expect_error "train with an unknown option" "unknown option '--learning-rate'" -- train --learning-rate 1
-expect_error "train with a missing config" "cannot open the configuration file" -- train --config /nonexistent.json
+expect_error "train with a missing config" "/nonexistent.json: cannot open" -- train --config /nonexistent.json
 expect_error "train with a malformed config" "bad.json:2:" -- train --config "$tmp/bad.json"
 expect_error "train fixed DCE without a reference" "--ref-model" \
     -- train --model "$m" --tokenizer "$t" --data x --out "$tmp/run" --dce fixed
@@ -145,6 +145,48 @@ expect_error "train with an unknown chat template" "chat_template" \
 expect_error "eval with an unknown chat template" "unknown chat template \"zephyr\"" \
     -- eval --model "$tmp/wordpiece.json" --tokenizer "$tmp/wordpiece.json" --data d.jsonl \
     --chat-template zephyr
+
+# Failures once the training pairs exist, prompts too long for the model, eval prompts that
+# leave no room to generate.
+"$vkquill" init --out "$tmp/m256" --dim 16 --hidden 24 --layers 1 --heads 2 --kv-heads 1 --seq-len 256 >/dev/null ||
+    { echo "FAIL: init of a model with a context of 256"; failures=$((failures + 1)); }
+m256="$tmp/m256/model.bin"
+long=$(printf '%0400d' 0)
+printf '{"input": "hi", "target": "ok"}\n' >"$tmp/good.jsonl"
+printf '{"input": "hi", "target": "ok"}\n{"input": "%s", "target": "ok"}\n' "$long" >"$tmp/long2.jsonl"
+printf '{"input": "hi", "target": "ok"}\n{"input": }\n' >"$tmp/badval.jsonl"
+printf '{"input": "hi", "target": "N\u0000ice"}\n' >"$tmp/nul.jsonl"
+printf '{"input": "hi", "target": "ok", "target": "no"}\n' >"$tmp/dupkey.jsonl"
+expect_error "train with a missing val file" "/nonexistent/val.jsonl: cannot open" \
+    -- train --model "$m256" --tokenizer "$t" --data "$tmp/good.jsonl" --val /nonexistent/val.jsonl --out "$tmp/run"
+expect_error "train with a bad val line" "badval.jsonl:2:1" \
+    -- train --model "$m256" --tokenizer "$t" --data "$tmp/good.jsonl" --val "$tmp/badval.jsonl" --out "$tmp/run"
+expect_error "train with a second prompt over the limit" "long2.jsonl: sample at line 2: the prompt needs" \
+    -- train --model "$m256" --tokenizer "$t" --data "$tmp/long2.jsonl" --max-prompt-tokens 100 --out "$tmp/run"
+expect_error "train with no prompt limit past the context" "more than the model's context length 256" \
+    -- train --model "$m256" --tokenizer "$t" --data "$tmp/long2.jsonl" --max-prompt-tokens 0 --out "$tmp/run"
+expect_error "train on a target with a \\u0000 escape" 'nul.jsonl:1:29: \u0000 (a NUL character) is not allowed' \
+    -- train --model "$m256" --tokenizer "$t" --data "$tmp/nul.jsonl" --out "$tmp/run"
+expect_error "train on a sample with a key twice" 'dupkey.jsonl:1: duplicate key "target"' \
+    -- train --model "$m256" --tokenizer "$t" --data "$tmp/dupkey.jsonl" --out "$tmp/run"
+[ -e "$tmp/run" ] && { echo "FAIL: a refused run left its directory"; failures=$((failures + 1)); }
+expect_error "eval of a prompt longer than the context" "leaves no room to generate" \
+    -- eval --model "$m" --tokenizer "$t" --data "$tmp/good.jsonl"
+printf '{"lr": 0.1, "steps": 3, "lr": 0.2}' >"$tmp/dup.json"
+expect_error "train with a config key twice" 'dup.json:1: duplicate key "lr" in one object' -- train --config "$tmp/dup.json"
+printf '{"l\\nr\377": 0.1}' >"$tmp/oddkey.json"
+expect_error "train with a config key of a newline and a stray byte" 'unknown option "l\nr\xFF"' \
+    -- train --config "$tmp/oddkey.json"
+expect_error "train with an option of a newline" "unknown option '--l\\nr'" -- train "--l
+r" 1
+expect_error "unknown command with a tab" "unknown command 'a\\tb'" -- "a	b"
+
+# Empty directory names.
+expect_error "init with an empty --out" "init: --out must not be empty" -- init --out ""
+expect_error "data synth with an empty --out" "data synth: --out must not be empty" -- data synth --out ""
+expect_error "eval with an empty --out" "eval: --out must not be empty" \
+    -- eval --model "$m" --tokenizer "$t" --data "$tmp/good.jsonl" --out ""
+expect_error "demo with an empty --out" "demo: --out must not be empty" -- demo --out ""
 
 if [ $failures -ne 0 ]; then
     echo "$failures CLI error check(s) failed"

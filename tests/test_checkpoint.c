@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/file.h"
 #include "vkquill/llama2c.h"
 
 static char temp_dir[] = "/tmp/vkq_checkpoint_XXXXXX";
@@ -37,6 +38,16 @@ static vkq_llama_config tiny_config(int shared)
 enum { TINY_SHARED_TOTAL = 1080, TINY_SEPARATE_TOTAL = 1160, TINY_ROPE = 6 * 2 };
 enum { TINY_SHARED_BYTES = 28 + 4 * (TINY_SHARED_TOTAL + 2 * TINY_ROPE),
        TINY_SEPARATE_BYTES = 28 + 4 * (TINY_SEPARATE_TOTAL + 2 * TINY_ROPE) };
+/* vkquill's checksum trailer: "vkqxxh64", then the XXH64 of every byte before it. */
+enum { TRAILER = 16 };
+
+static uint64_t checksum_of(const void *data, size_t n)
+{
+    vkq_checksum c;
+    vkq_checksum_start(&c);
+    vkq_checksum_add(&c, data, n);
+    return vkq_checksum_value(&c);
+}
 
 static char *temp_path(const char *name)
 {
@@ -206,7 +217,12 @@ static void round_trip(int shared)
     /* the file itself, byte by byte where the format fixes it */
     size_t size;
     unsigned char *file = read_file(path, &size);
-    assert_int_equal(size, shared ? TINY_SHARED_BYTES : TINY_SEPARATE_BYTES);
+    size_t body = shared ? TINY_SHARED_BYTES : TINY_SEPARATE_BYTES;
+    assert_int_equal(size, body + TRAILER);
+    assert_memory_equal(file + body, "vkqxxh64", 8);
+    uint64_t stored;
+    memcpy(&stored, file + body + 8, sizeof stored);
+    assert_true(stored == checksum_of(file, body));
     int32_t header[7];
     memcpy(header, file, sizeof header);
     const int32_t want_header[7] = {8, 12, 2, 2, 1, shared ? 10 : -10, 6};
@@ -272,16 +288,21 @@ static void truncated_files_are_reported(void **state)
     for (int shared = 0; shared <= 1; shared++) {
         size_t size;
         unsigned char *file = tiny_file(shared, &size);
-        const size_t cuts[] = {0, 27, 28, 29, 100, size / 2, size - 4, size - 1};
+        size_t body = size - TRAILER;
+        const size_t cuts[] = {0, 27, 28, 29, 100, size / 2, body - 4, body - 1, body + 1,
+                               size - 1};
         for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
             const char *path = temp_path("cut.bin");
             write_file(path, file, cuts[i]);
             char want[128];
             if (cuts[i] < 28)
                 snprintf(want, sizeof want, "%zu bytes, less than the 28-byte header", cuts[i]);
-            else
+            else if (cuts[i] < body)
                 snprintf(want, sizeof want, "truncated: header implies %zu bytes, file has %zu",
-                         size, cuts[i]);
+                         body, cuts[i]);
+            else
+                snprintf(want, sizeof want, "truncated: header implies %zu bytes and a 16-byte "
+                         "checksum trailer, file has %zu", body, cuts[i]);
             expect_read_error(path, VKQ_ERR_FORMAT, want);
             unlink(path);
         }
@@ -299,11 +320,67 @@ static void trailing_bytes_are_reported(void **state)
     const char *path = temp_path("long.bin");
     write_file(path, longer, size + 4);
     char want[128];
-    snprintf(want, sizeof want, "header implies %zu bytes, file has %zu (4 trailing)", size,
-             size + 4);
+    snprintf(want, sizeof want, "header implies %zu bytes, file has %zu (20 trailing)",
+             size - TRAILER, size + 4);
     expect_read_error(path, VKQ_ERR_FORMAT, want);
     unlink(path);
     free(longer);
+    free(file);
+}
+
+/* The checksum is XXH64 with seed 0: published values of the xxHash reference, and the same
+ * value however the bytes are split. */
+static void checksum_is_xxh64(void **state)
+{
+    (void)state;
+    assert_true(checksum_of("", 0) == 0xEF46DB3751D8E999ull);
+    assert_true(checksum_of("abc", 3) == 0x44BC2CF5AD770999ull);
+    assert_true(checksum_of("xxhash", 6) == 0x32DD38952C4BC720ull);
+    unsigned char bytes[1000];
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (unsigned char)(i * 7 + 3);
+    vkq_checksum c;
+    vkq_checksum_start(&c);
+    for (size_t at = 0, piece = 1; at < sizeof bytes; at += piece, piece = piece * 3 % 97 + 1)
+        vkq_checksum_add(&c, bytes + at, at + piece > sizeof bytes ? sizeof bytes - at : piece);
+    assert_true(vkq_checksum_value(&c) == checksum_of(bytes, sizeof bytes));
+}
+
+/* A flipped bit anywhere before the trailer, or a damaged trailer, is refused by name. */
+static void damaged_files_are_refused(void **state)
+{
+    (void)state;
+    size_t size;
+    unsigned char *file = tiny_file(0, &size);
+    const char *path = temp_path("damaged.bin");
+    const size_t flips[] = {28, 28 + 4 * 500 + 2, size - TRAILER - 1};
+    for (size_t i = 0; i < sizeof flips / sizeof *flips; i++) {
+        file[flips[i]] ^= 0x10;
+        write_file(path, file, size);
+        expect_read_error(path, VKQ_ERR_FORMAT, "checksum mismatch");
+        file[flips[i]] ^= 0x10;
+    }
+    file[size - TRAILER] = 'V';
+    write_file(path, file, size);
+    expect_read_error(path, VKQ_ERR_FORMAT, "are no vkquill checksum trailer");
+    unlink(path);
+    free(file);
+}
+
+/* A file of the plain llama2.c layout (what llama2.c's export writes) has no trailer. */
+static void files_without_trailer_load(void **state)
+{
+    (void)state;
+    size_t size;
+    unsigned char *file = tiny_file(1, &size);
+    const char *path = temp_path("plain.bin");
+    write_file(path, file, size - TRAILER);
+    vkq_llama_config c;
+    float *params = NULL;
+    OK(vkq_llama2c_read(path, &c, &params));
+    assert_memory_equal(params, file + 28, TINY_SHARED_TOTAL * sizeof *params);
+    free(params);
+    unlink(path);
     free(file);
 }
 
@@ -363,6 +440,9 @@ static void failed_writes_leave_nothing(void **state)
     assert_non_null(strstr(vkq_last_error(), "cannot rename"));
     assert_false(file_exists(temp_path("taken.tmp")));
     assert_int_equal(rmdir(dir), 0);
+
+    assert_int_equal(vkq_make_dirs(""), VKQ_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkq_last_error(), "empty name"));
 
     /* what the format cannot hold is refused before anything is written */
     const char *path = temp_path("invalid.bin");
@@ -424,6 +504,9 @@ int main(void)
         cmocka_unit_test(separate_classifier_round_trips),
         cmocka_unit_test(truncated_files_are_reported),
         cmocka_unit_test(trailing_bytes_are_reported),
+        cmocka_unit_test(checksum_is_xxh64),
+        cmocka_unit_test(damaged_files_are_refused),
+        cmocka_unit_test(files_without_trailer_load),
         cmocka_unit_test(text_files_are_not_checkpoints),
         cmocka_unit_test(bad_headers_are_reported),
         cmocka_unit_test(failed_writes_leave_nothing),

@@ -685,7 +685,7 @@ static void template_errors_name_file_and_field(void **state)
          ": unknown field \"colour\" (known: system, history_item, no_history, prompt)"},
         {"{'system': 3}", ": field \"system\" must be a string"},
         {"{'no_history': null}", ": field \"no_history\" must be a string"},
-        {"{'prompt': 'a', 'prompt': 'b'}", ": duplicate field \"prompt\""},
+        {"{'prompt': 'a', 'prompt': 'b'}", ":1: duplicate key \"prompt\" in one object"},
         {"['prompt']", ": a template must be a JSON object"},
         {"{'prompt': '{history} {input} {user}'}",
          ": unknown placeholder {user} in \"prompt\" (allowed: {history}, {input})"},

@@ -541,7 +541,7 @@ static void malformed_tokenizer_json_fails_in_one_line(void **state)
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": -1}, \"merges\": []}}",
          VKQ_ERR_FORMAT, "must be a token id"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"a\": 1}, \"merges\": []}}",
-         VKQ_ERR_FORMAT, "\"a\" appears twice"},
+         VKQ_ERR_FORMAT, "duplicate key \"a\" in one object"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}}}", VKQ_ERR_FORMAT,
          "model has no \"merges\""},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": {}}}",

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -278,28 +279,33 @@ static void write_text(const char *name, const char *text)
     fclose(f);
 }
 
+/* Loading the configuration file `name` holding json must fail with status and message. */
+static void expect_config_error(const char *name, const char *json, vkq_status status,
+                                const char *message)
+{
+    vkq_train_config c;
+    char path[256];
+    vkq_train_config_defaults(&c);
+    write_text(name, json);
+    path_in(path, sizeof path, name);
+    vkq_status got = vkq_train_config_load(&c, path);
+    if (got != status || !strstr(vkq_last_error(), message))
+        fail_msg("%s: got %s \"%s\", want %s with \"%s\"", name, vkq_status_name(got),
+                 vkq_last_error(), vkq_status_name(status), message);
+}
+
 static void bad_configurations_are_refused(void **state)
 {
     (void)state;
     vkq_train_config c;
-    char path[256];
-    vkq_train_config_defaults(&c);
-    write_text("bad1.json", "{\"lr\": 0.1,\n \"steps\": }\n");
-    path_in(path, sizeof path, "bad1.json");
-    assert_int_equal(vkq_train_config_load(&c, path), VKQ_ERR_FORMAT);
-    assert_non_null(strstr(vkq_last_error(), "bad1.json:2:"));
-    write_text("bad2.json", "{\"learning_rate\": 0.1}");
-    path_in(path, sizeof path, "bad2.json");
-    assert_int_equal(vkq_train_config_load(&c, path), VKQ_ERR_FORMAT);
-    assert_non_null(strstr(vkq_last_error(), "unknown option \"learning_rate\""));
-    write_text("bad3.json", "{\"method\": \"magic\"}");
-    path_in(path, sizeof path, "bad3.json");
-    assert_int_equal(vkq_train_config_load(&c, path), VKQ_ERR_INVALID_ARGUMENT);
-    assert_non_null(strstr(vkq_last_error(), "method must be one of sft mce dce nextquill"));
-    write_text("bad4.json", "{\"steps\": \"many\"}");
-    path_in(path, sizeof path, "bad4.json");
-    assert_int_equal(vkq_train_config_load(&c, path), VKQ_ERR_FORMAT);
-    assert_non_null(strstr(vkq_last_error(), "\"steps\" must be a number"));
+    expect_config_error("bad1.json", "{\"lr\": 0.1,\n \"steps\": }\n", VKQ_ERR_FORMAT,
+                        "bad1.json:2:");
+    expect_config_error("bad2.json", "{\"learning_rate\": 0.1}", VKQ_ERR_FORMAT,
+                        "unknown option \"learning_rate\"");
+    expect_config_error("bad3.json", "{\"method\": \"magic\"}", VKQ_ERR_INVALID_ARGUMENT,
+                        "method must be one of sft mce dce nextquill");
+    expect_config_error("bad4.json", "{\"steps\": \"many\"}", VKQ_ERR_FORMAT,
+                        "\"steps\" must be a number");
     base_config(&c, "nextquill", "noref");
     strcpy(c.dce, "fixed");
     c.ref_model[0] = '\0';
@@ -523,7 +529,8 @@ static void lora_trains_only_the_adapters(void **state)
     vkq_lora_layout layout;
     OK(vkq_train_config_lora(&c, &lora));
     vkq_lora_layout_of(&mc, &lora, &layout);
-    assert_int_equal(file_size("lora", "checkpoint.bin"), 32 + 3 * 4 * (long)layout.total);
+    /* the 52-byte header, the adapters and both moments, the 8-byte checksum */
+    assert_int_equal(file_size("lora", "checkpoint.bin"), 52 + 3 * 4 * (long)layout.total + 8);
     vkq_train_config_defaults(&back);
     path_in(path, sizeof path, "lora/config.json");
     OK(vkq_train_config_load(&back, path));
@@ -575,6 +582,365 @@ static void bad_lora_options_are_refused(void **state)
     assert_non_null(strstr(vkq_last_error(), "recompute must be one of none layers"));
 }
 
+/* Refused, with the message naming what is wrong: status and a piece of the message. */
+static void expect_refusal(const vkq_train_config *c, vkq_status want, const char *what)
+{
+    vkq_status got = vkq_train_run(ctx, c, NULL, NULL, NULL);
+    if (got != want || !strstr(vkq_last_error(), what))
+        fail_msg("got %s \"%s\", want %s with \"%s\"", vkq_status_name(got), vkq_last_error(),
+                 vkq_status_name(want), what);
+}
+
+/* A JSONL line whose input is `bytes` letters long. */
+static void write_long_sample(FILE *f, size_t bytes)
+{
+    fputs("{\"input\":\"", f);
+    for (size_t i = 0; i < bytes; i++)
+        fputc('a' + (int)(i % 26), f);
+    fputs("\",\"target\":\"ok\"}\n", f);
+}
+
+static void write_samples_then_long(const char *name, int first, size_t bytes)
+{
+    char path[256];
+    path_in(path, sizeof path, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < first; i++)
+        fprintf(f, "%s\n", samples[i]);
+    write_long_sample(f, bytes);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Set-up failures after the training pairs exist end the run with their message. */
+static void failures_after_the_pairs_are_reported(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    base_config(&c, "nextquill", "late");
+    path_in(c.val, sizeof c.val, "missing.jsonl");
+    expect_refusal(&c, VKQ_ERR_IO, "missing.jsonl: cannot open");
+    write_text("badval.jsonl", "{\"input\":\"a\",\"target\":\"b\"}\n{\"input\":\n");
+    path_in(c.val, sizeof c.val, "badval.jsonl");
+    expect_refusal(&c, VKQ_ERR_FORMAT, "badval.jsonl:2:");
+    base_config(&c, "nextquill", "late");
+    write_samples_then_long("second_long.jsonl", 1, 400);
+    path_in(c.data, sizeof c.data, "second_long.jsonl");
+    expect_refusal(&c, VKQ_ERR_FORMAT, "second_long.jsonl: sample at line 2: the prompt needs");
+}
+
+/* A prompt far over the limit is refused from its length, before it is tokenized (which took
+ * seconds for a line of tens of megabytes): the message gives the bound it used. */
+static void an_overlong_prompt_is_refused_before_tokenizing(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    base_config(&c, "nextquill", "overlong");
+    write_samples_then_long("overlong.jsonl", 0, (size_t)8 << 20);
+    path_in(c.data, sizeof c.data, "overlong.jsonl");
+    expect_refusal(&c, VKQ_ERR_FORMAT, "the prompt needs at least");
+}
+
+typedef struct file_copy {
+    char *bytes;
+    long size;
+} file_copy;
+
+static file_copy read_run_file(const char *run, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s/%s", dir, run, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    file_copy c = {NULL, 0};
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    c.size = ftell(f);
+    c.bytes = malloc((size_t)c.size + 1);
+    rewind(f);
+    assert_int_equal(fread(c.bytes, 1, (size_t)c.size, f), (size_t)c.size);
+    fclose(f);
+    return c;
+}
+
+static void write_run_file(const char *run, const char *name, const file_copy *c)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s/%s", dir, run, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(c->bytes, 1, (size_t)c->size, f), (size_t)c->size);
+    assert_int_equal(fclose(f), 0);
+}
+
+static const char *const run_files[] = {"config.json", "log.jsonl", "checkpoint.bin",
+                                        "model.bin"};
+enum { RUN_FILES = 4 };
+
+static void snapshot(const char *run, file_copy files[RUN_FILES])
+{
+    for (int i = 0; i < RUN_FILES; i++)
+        files[i] = read_run_file(run, run_files[i]);
+}
+
+/* The run directory holds exactly what the snapshot holds, and no temporary file. */
+static void expect_untouched(const char *run, file_copy files[RUN_FILES])
+{
+    for (int i = 0; i < RUN_FILES; i++) {
+        file_copy now = read_run_file(run, run_files[i]);
+        if (now.size != files[i].size || memcmp(now.bytes, files[i].bytes, (size_t)now.size))
+            fail_msg("%s/%s changed", run, run_files[i]);
+        free(now.bytes);
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s/%s.tmp", dir, run, run_files[i]);
+        assert_int_not_equal(access(path, F_OK), 0);
+    }
+}
+
+static void free_snapshot(file_copy files[RUN_FILES])
+{
+    for (int i = 0; i < RUN_FILES; i++)
+        free(files[i].bytes);
+}
+
+/* One step of 3 samples leaves the data position at 3. Resuming with 2 samples, with other
+ * samples, or with other prompt limits is refused, and the run directory stays as it was. */
+static void resume_refuses_other_data_before_touching_the_run(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    base_config(&c, "nextquill", "other_data");
+    c.steps = 1;
+    c.batch = 3;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    file_copy before[RUN_FILES];
+    snapshot("other_data", before);
+    c.resume = 1;
+    c.steps = 2;
+    char two[1024];
+    snprintf(two, sizeof two, "%s\n%s\n", samples[0], samples[1]);
+    write_text("two.jsonl", two);
+    path_in(c.data, sizeof c.data, "two.jsonl");
+    expect_refusal(&c, VKQ_ERR_INVALID_ARGUMENT,
+                   "its data position 3 is beyond the 2 training samples");
+    expect_untouched("other_data", before);
+    char changed[2048];
+    snprintf(changed, sizeof changed, "%s\n%s\n%s\n%s\n", samples[0], samples[1], samples[3],
+             samples[2]);
+    write_text("reordered.jsonl", changed);
+    path_in(c.data, sizeof c.data, "reordered.jsonl");
+    expect_refusal(&c, VKQ_ERR_INVALID_ARGUMENT, "the run started with other training data");
+    expect_untouched("other_data", before);
+    path_in(c.data, sizeof c.data, "data.jsonl");
+    c.max_target_tokens = 4;
+    expect_refusal(&c, VKQ_ERR_INVALID_ARGUMENT, "the run started with other training data");
+    expect_untouched("other_data", before);
+    c.max_target_tokens = 24;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    free_snapshot(before);
+}
+
+/* A flipped bit in the step field or in the weights, or a cut file, is refused by name and
+ * leaves the run directory as it was. */
+static void damaged_checkpoints_are_refused(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    base_config(&c, "nextquill", "damaged");
+    c.steps = 2;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    c.resume = 1;
+    c.steps = 3;
+    file_copy before[RUN_FILES];
+    snapshot("damaged", before);
+    file_copy *checkpoint = &before[2];
+    const struct {
+        long at;
+        const char *message;
+    } flips[] = {{12, "the checkpoint is damaged (header checksum mismatch)"},
+                 {44 + 1000, "the checkpoint is damaged (checksum mismatch)"},
+                 {checkpoint->size - 1, "the checkpoint is damaged (checksum mismatch)"}};
+    for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++) {
+        checkpoint->bytes[flips[i].at] ^= 0x04;
+        write_run_file("damaged", "checkpoint.bin", checkpoint);
+        expect_refusal(&c, VKQ_ERR_FORMAT, flips[i].message);
+        checkpoint->bytes[flips[i].at] ^= 0x04;
+        write_run_file("damaged", "checkpoint.bin", checkpoint);
+        expect_untouched("damaged", before);
+    }
+    checkpoint->size -= 4;
+    write_run_file("damaged", "checkpoint.bin", checkpoint);
+    expect_refusal(&c, VKQ_ERR_FORMAT, "its size does not match its header");
+    checkpoint->size += 4;
+    write_run_file("damaged", "checkpoint.bin", checkpoint);
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    free_snapshot(before);
+}
+
+/* Every option set away from its default, saved and loaded back, comes back the same; the
+ * saved file holds no option this test does not compare. */
+static void every_option_round_trips(void **state)
+{
+    (void)state;
+    vkq_train_config a, b;
+    vkq_train_config_defaults(&a);
+    const char *texts[] = {"m.bin", "t.bin",    "d.jsonl",  "v.jsonl",
+                           "run dir", "r.bin", "tpl.json", "q,k,gate"};
+    char *fields[] = {a.model,   a.tokenizer, a.data,          a.val,
+                      a.out,     a.ref_model, a.template_path, a.lora_targets};
+    for (int i = 0; i < 8; i++)
+        strcpy(fields[i], texts[i]);
+    for (int round = 0; round < 2; round++) {
+        strcpy(a.method, round ? "sft" : "dce");
+        strcpy(a.dce, "fixed");
+        strcpy(a.weights, round ? "" : "js");
+        strcpy(a.align, round ? "kl" : "");
+        strcpy(a.schedule, "cosine");
+        strcpy(a.chat_template, round ? "chatml" : "none");
+        strcpy(a.recompute, round ? "none" : "layers");
+        a.align_weighted = a.skip_bad = a.resume = !round;
+        const float floats[] = {0.3f, 1e-3f, 0.123456789f, 3e-7f, 7.77e-5f, 0.0f, 0.5f,
+                                0.999f, 1e-12f, 0.25f, 2.5f, 16.5f, 0.05f};
+        float *f32[] = {&a.alpha, &a.delta, &a.lambda, &a.eps, &a.lr, &a.weight_decay, &a.beta1,
+                        &a.beta2, &a.adam_eps, &a.warmup, &a.clip, &a.lora_alpha,
+                        &a.lora_dropout};
+        for (int i = 0; i < 13; i++)
+            *f32[i] = floats[i] * (float)(round + 1);
+        const uint32_t ints[] = {1234567890u, 4294967295u, 1000000000u, 0u, 17u, 0u,
+                                 999999999u, 5u, 2147483648u, 3u, 8u};
+        uint32_t *u32[] = {&a.steps, &a.batch, &a.accum, &a.seed, &a.history_k,
+                           &a.max_prompt_tokens, &a.max_target_tokens, &a.log_every,
+                           &a.save_every, &a.probe_every, &a.lora_r};
+        for (int i = 0; i < 11; i++)
+            *u32[i] = ints[i] + (uint32_t)round * (i != 1);
+        char path[256];
+        path_in(path, sizeof path, "all_options.json");
+        OK(vkq_train_config_save(&a, path));
+        vkq_train_config_defaults(&b);
+        OK(vkq_train_config_load(&b, path));
+        char *back[] = {b.model, b.tokenizer,  b.data,          b.val,
+                        b.out,   b.ref_model, b.template_path, b.lora_targets};
+        for (int i = 0; i < 8; i++)
+            assert_string_equal(back[i], texts[i]);
+        assert_string_equal(b.method, a.method);
+        assert_string_equal(b.dce, a.dce);
+        assert_string_equal(b.weights, a.weights);
+        assert_string_equal(b.align, a.align);
+        assert_string_equal(b.schedule, a.schedule);
+        assert_string_equal(b.chat_template, a.chat_template);
+        assert_string_equal(b.recompute, a.recompute);
+        assert_int_equal(b.align_weighted, a.align_weighted);
+        assert_int_equal(b.skip_bad, a.skip_bad);
+        assert_int_equal(b.resume, a.resume);
+        float *f32_back[] = {&b.alpha, &b.delta,   &b.lambda,   &b.eps,
+                             &b.lr,    &b.weight_decay, &b.beta1, &b.beta2,
+                             &b.adam_eps, &b.warmup, &b.clip, &b.lora_alpha,
+                             &b.lora_dropout};
+        for (int i = 0; i < 13; i++)
+            assert_memory_equal(f32_back[i], f32[i], sizeof(float));
+        uint32_t *u32_back[] = {&b.steps, &b.batch, &b.accum, &b.seed, &b.history_k,
+                                &b.max_prompt_tokens, &b.max_target_tokens, &b.log_every,
+                                &b.save_every, &b.probe_every, &b.lora_r};
+        for (int i = 0; i < 11; i++)
+            assert_int_equal(*u32_back[i], *u32[i]);
+        char *text = NULL;
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        text = calloc(1, 1 << 16);
+        assert_true(fread(text, 1, (1 << 16) - 1, f) > 0);
+        fclose(f);
+        int keys = 0;
+        for (const char *p = text; (p = strstr(p, "\":")); p += 2)
+            keys++;
+        free(text);
+        assert_int_equal(keys, 8 + 7 + 3 + 13 + 11);
+    }
+}
+
+/* A run directory's own config.json starts the run again with --resume. */
+static void a_runs_config_resumes_it(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    base_config(&c, "nextquill", "own_config");
+    c.steps = 2;
+    c.seed = 1234567890u;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    vkq_train_config d;
+    vkq_train_config_defaults(&d);
+    char path[256];
+    path_in(path, sizeof path, "own_config/config.json");
+    OK(vkq_train_config_load(&d, path));
+    assert_int_equal(d.seed, 1234567890u);
+    d.resume = 1;
+    d.steps = 4;
+    OK(vkq_train_run(ctx, &d, NULL, NULL, NULL));
+    double losses[8];
+    assert_int_equal(read_losses("own_config", losses, 8), 4);
+}
+
+/* A log that cannot be written (a full disk) stops the run with its name. */
+static void log_write_failures_are_reported(void **state)
+{
+    (void)state;
+    char path[256];
+    path_in(path, sizeof path, "full");
+    assert_int_equal(mkdir(path, 0755), 0);
+    path_in(path, sizeof path, "full/log.jsonl");
+    assert_int_equal(symlink("/dev/full", path), 0);
+    vkq_train_config c;
+    base_config(&c, "sft", "full");
+    expect_refusal(&c, VKQ_ERR_IO, "full/log.jsonl: write failed: No space left on device");
+}
+
+/* The temporary files a killed run leaves are removed when it resumes. */
+static void leftovers_of_a_killed_run_are_removed(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    base_config(&c, "sft", "leftovers");
+    c.steps = 1;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    const char *names[] = {"checkpoint.bin.tmp", "model.bin.tmp", "log.jsonl.tmp"};
+    char path[256];
+    for (int i = 0; i < 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "leftovers/%s", names[i]);
+        write_text(name, "half a file");
+    }
+    c.resume = 1;
+    c.steps = 2;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/leftovers/%s", dir, names[i]);
+        assert_int_not_equal(access(path, F_OK), 0);
+    }
+}
+
+/* Configuration files: duplicate keys, \u0000, and user text quoted on one line. */
+static void config_keys_are_checked(void **state)
+{
+    (void)state;
+    expect_config_error("dup.json", "{\"lr\": 0.1, \"steps\": 3, \"lr\": 0.2}", VKQ_ERR_FORMAT,
+                        "dup.json:1: duplicate key \"lr\" in one object");
+    expect_config_error("odd_key.json", "{\"l\\nr\\u00e9\\\"\": 1}", VKQ_ERR_FORMAT,
+                        "unknown option \"l\\nr\xc3\xa9\\\"\"");
+    expect_config_error("odd_value.json", "{\"method\": \"\\u0001\\t\\\\\"}",
+                        VKQ_ERR_INVALID_ARGUMENT, "not '\\x01\\t\\\\'");
+    char long_key[400] = "{\"";
+    memset(long_key + 2, 'k', 300);
+    strcpy(long_key + 302, "\": 1}");
+    expect_config_error("long_key.json", long_key, VKQ_ERR_FORMAT, "kkk...\"");
+    assert_true(strlen(vkq_last_error()) < 200);
+    expect_config_error("null.json", "{\"out\": \"run\\u0000/../elsewhere\"}", VKQ_ERR_FORMAT,
+                        "null.json:1:13: \\u0000");
+    vkq_train_config c;
+    vkq_train_config_defaults(&c);
+    assert_int_equal(vkq_train_config_set(&c, "out", "", "--out"), VKQ_OK);
+    assert_int_equal(vkq_train_config_set(&c, "weights", "", "--weights"), VKQ_OK);
+    assert_int_equal(vkq_train_config_set(&c, "method", "", "--method"),
+                     VKQ_ERR_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +957,15 @@ int main(void)
         cmocka_unit_test(lora_trains_only_the_adapters),
         cmocka_unit_test(lora_resume_continues_exactly),
         cmocka_unit_test(bad_lora_options_are_refused),
+        cmocka_unit_test(failures_after_the_pairs_are_reported),
+        cmocka_unit_test(an_overlong_prompt_is_refused_before_tokenizing),
+        cmocka_unit_test(resume_refuses_other_data_before_touching_the_run),
+        cmocka_unit_test(damaged_checkpoints_are_refused),
+        cmocka_unit_test(every_option_round_trips),
+        cmocka_unit_test(a_runs_config_resumes_it),
+        cmocka_unit_test(log_write_failures_are_reported),
+        cmocka_unit_test(leftovers_of_a_killed_run_are_removed),
+        cmocka_unit_test(config_keys_are_checked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

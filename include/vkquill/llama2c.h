@@ -11,11 +11,14 @@
  * *params is malloc'ed and holds the table's total floats. The description gets llama2.c's
  * fixed choices: head_dim dim / n_heads, interleaved RoPE pairs with theta 10000 and no
  * scaling, norm_eps 1e-5, no biases or q/k norms, bos 1 and eos 2 (its tokenizer's). The
- * file must be exactly as long as its header implies. */
+ * file must be exactly as long as its header implies, or 16 bytes longer with the checksum
+ * trailer vkquill writes ("vkqxxh64", then the XXH64 of every byte before it), which must
+ * then match. */
 vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **params);
 
 /* Writes params (tensor-table order) as a llama2.c checkpoint, filling the RoPE tables from
- * rope_theta for older readers that still use them; refuses a description the format cannot
+ * rope_theta for older readers that still use them, and the checksum trailer (llama2.c's
+ * run.c and other readers of the layout ignore it); refuses a description the format cannot
  * hold (own head_dim, RoPE halves or scaling, biases, q/k norms). Atomic: PATH.tmp is
  * written, synced and renamed to PATH, so the file appears complete or not at all. */
 vkq_status vkq_llama2c_write(const char *path, const vkq_llama_config *cfg, const float *params);

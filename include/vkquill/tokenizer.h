@@ -52,6 +52,9 @@ int vkq_tokenizer_is_end(const vkq_tokenizer *t, int32_t token);
 
 /* Enough room for the encoding of any text of length bytes, BOS and EOS included. */
 size_t vkq_tokenizer_max_tokens(const vkq_tokenizer *t, size_t length);
+/* The fewest tokens any text of length bytes encodes to, BOS and EOS not counted: a text that
+ * cannot fit a limit can be refused without encoding it (0 where the format gives no bound). */
+size_t vkq_tokenizer_min_tokens(const vkq_tokenizer *t, size_t length);
 
 /* Encodes NUL-terminated UTF-8 text, with BOS first when bos is non-zero (and the tokenizer
  * has one) and EOS last when eos is non-zero. tok.bin falls back to byte tokens for invalid

@@ -1,20 +1,44 @@
-/* Files that appear whole or not at all. */
+/* Files that appear whole or not at all, and checksummed reads and writes. */
 #ifndef VKQ_BASE_FILE_H
 #define VKQ_BASE_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
+#include <xxhash.h>
 
 #include "base/status_internal.h"
 
 typedef vkq_status (*vkq_file_writer)(const char *tmp_path, FILE *f, void *user);
 
-/* Runs write on PATH.tmp, flushes and fsyncs it and renames it to path; on any failure the
- * temporary file is removed and path is untouched. */
+/* Runs write on PATH.tmp, flushes and fsyncs it, renames it to path and fsyncs the directory;
+ * on any failure the temporary file is removed and path is untouched.
+ * Crash tests: with VKQ_CRASH_AT_WRITE=N in the environment, the process kills itself
+ * (SIGKILL) inside its Nth atomic write, after the writer ran and before anything is
+ * flushed, so PATH.tmp is left half-written. */
 vkq_status vkq_write_atomic(const char *path, vkq_file_writer write, void *user);
+/* Removes the PATH.tmp an interrupted vkq_write_atomic of path may have left. */
+vkq_status vkq_remove_temporary(const char *path);
 /* mkdir -p: creates path and any missing parents. */
 vkq_status vkq_make_dirs(const char *path);
 /* fwrite with an error naming path. */
 vkq_status vkq_write_bytes(const char *path, FILE *f, const void *data, size_t size, size_t n);
+
+/* The XXH64 (xxHash's 64-bit hash, seed 0) of all the bytes given to it so far, in order:
+ * how they were split does not matter. */
+typedef struct vkq_checksum {
+    XXH64_state_t state;
+} vkq_checksum;
+
+void vkq_checksum_start(vkq_checksum *c);
+void vkq_checksum_add(vkq_checksum *c, const void *data, size_t bytes);
+uint64_t vkq_checksum_value(const vkq_checksum *c);
+/* fwrite / fread of n items that also add their bytes to c; errors name path. */
+vkq_status vkq_write_summed(const char *path, FILE *f, const void *data, size_t size, size_t n,
+                            vkq_checksum *c);
+vkq_status vkq_read_summed(const char *path, FILE *f, void *data, size_t size, size_t n,
+                           vkq_checksum *c);
 
 #endif

@@ -1,4 +1,4 @@
-/* Growing strings, UTF-8, whole files and JSON documents. */
+/* Growing strings, UTF-8, whole files, JSON documents and user text quoted in messages. */
 #ifndef VKQ_BASE_TEXT_H
 #define VKQ_BASE_TEXT_H
 
@@ -30,8 +30,22 @@ vkq_status vkq_read_file(const char *path, char **data, size_t *length);
 vkq_status vkq_read_text_file(const char *path, char **text, size_t *length);
 
 /* Parses text[0..length) as one JSON document; errors read "PATH:LINE:COL: ..." counting
- * lines from first_line. */
+ * lines from first_line. Refused besides malformed JSON: NUL bytes, a \u0000 escape (it would
+ * cut its string short) and an object with two members of one name. */
 vkq_status vkq_parse_json(const char *path, uint32_t first_line, const char *text,
                           size_t length, cJSON **out);
+
+/* Copies text into out[size] so that it prints as one unambiguous line: control characters
+ * become \n, \r, \t or \xNN, bytes that are not UTF-8 become \xNN and, when quoting, "\" and
+ * '"' get a backslash. Text that does not fit is cut and ends in "...". Returns out. */
+enum { VKQ_ESCAPE_LINE = 0, VKQ_ESCAPE_QUOTED = 1 };
+const char *vkq_escape(const char *text, int mode, char *out, size_t size);
+
+/* For quoting a user string in a message: vkq_fail(..., "unknown option '%s'",
+ * VKQ_QUOTE(key)); the text lives until the end of the enclosing statement. */
+typedef struct vkq_quoted {
+    char text[96];
+} vkq_quoted;
+#define VKQ_QUOTE(s) (vkq_escape((s), VKQ_ESCAPE_QUOTED, (vkq_quoted){{0}}.text, sizeof(vkq_quoted)))
 
 #endif

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "base/status_internal.h"
+#include "base/text.h"
 #include "cli/cli.h"
 
 static vkq_status parse_value(const char *command, const cli_option *o, const char *text)
@@ -17,14 +18,17 @@ static vkq_status parse_value(const char *command, const cli_option *o, const ch
         unsigned long long v = strtoull(text, &end, 10);
         if (errno || *end || end == text || text[0] == '-' || v == 0 || v > UINT32_MAX)
             return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                            "%s: %s expects a positive integer, got '%s'", command, o->name, text);
+                            "%s: %s expects a positive integer, got '%s'", command, o->name,
+                            VKQ_QUOTE(text));
         *(uint32_t *)o->dest = (uint32_t)v;
     } else if (o->type == CLI_FLOAT) {
         float v = strtof(text, &end);
         if (errno || *end || end == text || !isfinite(v))
             return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s expects a number, got '%s'",
-                            command, o->name, text);
+                            command, o->name, VKQ_QUOTE(text));
         *(float *)o->dest = v;
+    } else if (o->type == CLI_STRING && text[0] == '\0') {
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s must not be empty", command, o->name);
     } else {
         *(const char **)o->dest = text;
     }
@@ -42,7 +46,7 @@ vkq_status cli_parse(const char *command, int argc, char **argv, int first,
                 o = &opts[j];
         if (!o)
             return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: unknown %s '%s'; see 'vkquill help'",
-                            command, arg[0] == '-' ? "option" : "argument", arg);
+                            command, arg[0] == '-' ? "option" : "argument", VKQ_QUOTE(arg));
         if (o->type == CLI_FLAG) {
             *(int *)o->dest = 1;
             continue;
@@ -56,7 +60,9 @@ vkq_status cli_parse(const char *command, int argc, char **argv, int first,
 
 int cli_fail(vkq_status status)
 {
-    fprintf(stderr, "vkquill: error: %s\n", vkq_last_error());
+    char line[4 * sizeof(vkq_saved_error)];
+    fprintf(stderr, "vkquill: error: %s\n",
+            vkq_escape(vkq_last_error(), VKQ_ESCAPE_LINE, line, sizeof line));
     return status == VKQ_ERR_INVALID_ARGUMENT ? 2 : 1;
 }
 

@@ -6,7 +6,8 @@
 
 #include "vkquill/status.h"
 
-typedef enum cli_arg_type { CLI_FLAG, CLI_U32, CLI_FLOAT, CLI_STRING } cli_arg_type;
+/* CLI_STRING is never empty (a file, a directory, a name); CLI_TEXT may be. */
+typedef enum cli_arg_type { CLI_FLAG, CLI_U32, CLI_FLOAT, CLI_STRING, CLI_TEXT } cli_arg_type;
 
 typedef struct cli_option {
     const char *name; /* "--m" */
@@ -19,7 +20,8 @@ typedef struct cli_option {
 vkq_status cli_parse(const char *command, int argc, char **argv, int first,
                      const cli_option *opts, int count);
 
-/* Prints "vkquill: error: <message>" and returns the exit code for status. */
+/* Prints "vkquill: error: <message>" on one line (control characters and bytes that are not
+ * UTF-8 escaped) and returns the exit code for status. */
 int cli_fail(vkq_status status);
 
 double cli_now_seconds(void);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/status_internal.h"
+#include "base/text.h"
 #include "cli/cli.h"
 #include "vkquill/data.h"
 #include "vkquill/synth.h"
@@ -117,6 +118,7 @@ int cmd_data(int argc, char **argv)
         s = data_convert(argc, argv);
     else
         s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                     "data: unknown subcommand '%s'; 'vkquill help' lists them", argv[2]);
+                     "data: unknown subcommand '%s'; 'vkquill help' lists them",
+                     VKQ_QUOTE(argv[2]));
     return s == VKQ_OK ? 0 : cli_fail(s);
 }

@@ -129,7 +129,7 @@ static vkq_status parse(int argc, char **argv, generate_args *a)
     uint32_t seed = 42;
     cli_option opts[] = {{"--model", CLI_STRING, &a->model},
                          {"--tokenizer", CLI_STRING, &a->tokenizer},
-                         {"--prompt", CLI_STRING, &a->prompt},
+                         {"--prompt", CLI_TEXT, &a->prompt},
                          {"--prompts-file", CLI_STRING, &a->prompts_file},
                          {"--batch", CLI_U32, &a->batch},
                          {"--steps", CLI_U32, &a->sampling.steps},

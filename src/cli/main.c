@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "base/status_internal.h"
+#include "base/text.h"
 #include "cli/cli.h"
 
 static const char usage[] =
@@ -100,5 +101,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "tokenize") == 0)
         return cmd_tokenize(argc, argv);
     return cli_fail(vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                             "unknown command '%s'; 'vkquill help' lists the commands", cmd));
+                             "unknown command '%s'; 'vkquill help' lists the commands",
+                             VKQ_QUOTE(cmd)));
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "base/status_internal.h"
+#include "base/text.h"
 #include "cli/cli.h"
 #include "vkquill/train.h"
 
@@ -42,12 +43,16 @@ static vkq_status parse(int argc, char **argv, vkq_train_config *c)
         }
         char key[64];
         int is_flag = 0;
-        if (strncmp(argv[i], "--", 2) != 0 || strlen(argv[i]) >= sizeof key + 2)
-            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: unexpected argument '%s'", argv[i]);
+        if (strncmp(argv[i], "--", 2) != 0)
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: unexpected argument '%s'",
+                            VKQ_QUOTE(argv[i]));
+        if (strlen(argv[i]) >= sizeof key + 2)
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: option '%s' is too long to be one; "
+                            "see 'vkquill help'", VKQ_QUOTE(argv[i]));
         option_key(argv[i], key, sizeof key);
         if (!vkq_train_config_has(key, &is_flag))
             return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: unknown option '%s'; see 'vkquill "
-                            "help'", argv[i]);
+                            "help'", VKQ_QUOTE(argv[i]));
         if (!is_flag && i + 1 >= argc)
             return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: %s needs a value", argv[i]);
         VKQ_TRY(vkq_train_config_set(c, key, is_flag ? "true" : argv[i + 1], argv[i]));

@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 #include "base/text.h"
-#include "base/utf8.h"
 #include "vkquill/data.h"
 
 /* A template format split into parts: literal text or a {placeholder} name. */

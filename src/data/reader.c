@@ -29,7 +29,6 @@ int vkq_is_blank(const char *line, size_t length)
     return 1;
 }
 
-/* Fails with "PATH:LINE:COL: what" for the byte at, COL counting bytes from 1. */
 vkq_status vkq_check_utf8(const vkq_field_ctx *c, const char *key, const char *text)
 {
     if (!vkq_utf8_valid(text, strlen(text)))

@@ -76,8 +76,10 @@ static vkq_status fail_unknown_placeholder(const char *source, const template_fi
         snprintf(allowed + used, sizeof allowed - used, "%s{%s}", i == 0 ? "" : ", ",
                  f->placeholders[i]);
     }
-    return vkq_fail(VKQ_ERR_FORMAT, "%s: unknown placeholder {%.*s} in \"%s\" (allowed: %s)",
-                    source, (int)part->length, part->text, f->name, allowed);
+    char name[2 * sizeof(vkq_quoted)];
+    snprintf(name, sizeof name, "%.*s", (int)part->length, part->text);
+    return vkq_fail(VKQ_ERR_FORMAT, "%s: unknown placeholder {%s} in \"%s\" (allowed: %s)",
+                    source, VKQ_QUOTE(name), f->name, allowed);
 }
 
 /* Counts the placeholders of one field, by their index in f->placeholders. */
@@ -129,19 +131,15 @@ static const template_field *find_field(const char *name)
     return NULL;
 }
 
-static vkq_status set_field(const char *path, const cJSON *value, unsigned *seen,
-                            vkq_template *t)
+/* Names are unique: vkq_parse_json refuses an object with two members of one name. */
+static vkq_status set_field(const char *path, const cJSON *value, vkq_template *t)
 {
     const template_field *f = find_field(value->string);
     if (!f)
         return vkq_fail(VKQ_ERR_FORMAT,
                         "%s: unknown field \"%s\" (known: system, history_item, no_history, "
                         "prompt)",
-                        path, value->string);
-    unsigned bit = 1u << (f - FIELDS);
-    if (*seen & bit)
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: duplicate field \"%s\"", path, f->name);
-    *seen |= bit;
+                        path, VKQ_QUOTE(value->string));
     if (!cJSON_IsString(value))
         return vkq_fail(VKQ_ERR_FORMAT, "%s: field \"%s\" must be a string", path, f->name);
     vkq_field_ctx c = {path, ""};
@@ -157,11 +155,10 @@ static vkq_status set_fields(const char *path, const cJSON *root, vkq_template *
 {
     if (!cJSON_IsObject(root))
         return vkq_fail(VKQ_ERR_FORMAT, "%s: a template must be a JSON object", path);
-    unsigned seen = 0;
     const cJSON *value;
     cJSON_ArrayForEach(value, root)
     {
-        VKQ_TRY(set_field(path, value, &seen, t));
+        VKQ_TRY(set_field(path, value, t));
     }
     return VKQ_OK;
 }

@@ -65,6 +65,18 @@ static vkq_status continuation(const vkq_tokenizer *tok, const vkq_generation *g
     return vkq_tokenizer_decode_text(tok, g->tokens + g->n_prompt, n, *out, length + 1, NULL);
 }
 
+/* A prompt that fills the model's context leaves nothing to generate. */
+static vkq_status check_room(const eval_run *r, const vkq_sample *s, uint32_t prompt)
+{
+    if (prompt < r->mcfg.seq_len)
+        return VKQ_OK;
+    return vkq_fail(VKQ_ERR_FORMAT,
+                    "%s: sample at line %u: the prompt needs %u tokens and the model's context "
+                    "is %u, which leaves no room to generate; lower --max-prompt-tokens%s",
+                    r->c->data, s->line, prompt, r->mcfg.seq_len,
+                    r->c->limits.max_prompt_tokens ? "" : " (0 puts no limit on the prompt)");
+}
+
 /* Samples first..first+n-1 in one batch of generation. */
 static vkq_status predict_batch(eval_run *r, uint32_t first, uint32_t n)
 {
@@ -81,6 +93,8 @@ static vkq_status predict_batch(eval_run *r, uint32_t first, uint32_t n)
         prompts[i] = c->without_history ? pairs[i].without_history : pairs[i].with_history;
         lengths[i] = c->without_history ? pairs[i].without_prompt : pairs[i].with_prompt;
         longest = lengths[i] > longest ? lengths[i] : longest;
+        if (s == VKQ_OK)
+            s = check_room(r, &r->data.samples[first + i], lengths[i]);
     }
     uint32_t steps = longest + c->max_new_tokens;
     vkq_sampling sampling = {.steps = steps < r->mcfg.seq_len ? steps : r->mcfg.seq_len,

@@ -1,13 +1,12 @@
-/* llama2.c checkpoints (legacy version 0) into and out of the model description. Sizes use
- * the description's saturating arithmetic, so a corrupt header can never lead to a
- * wrapped-around allocation or read. */
+/* llama2.c checkpoints (legacy version 0, with vkquill's checksum trailer) into and out of
+ * the model description. Sizes use the description's saturating arithmetic, so a corrupt
+ * header can never lead to a wrapped-around allocation or read. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/file.h"
 #include "base/status_internal.h"
@@ -19,6 +18,11 @@
 #endif
 
 enum { HEADER_FIELDS = 7, HEADER_BYTES = HEADER_FIELDS * 4, VOCAB_FIELD = 5 };
+
+/* What vkquill appends to the llama2.c layout (readers of that layout ignore trailing bytes):
+ * this magic, then the XXH64 of every byte before the trailer. */
+static const char trailer_magic[8] = {'v', 'k', 'q', 'x', 'x', 'h', '6', '4'};
+enum { TRAILER_BYTES = sizeof trailer_magic + 8 };
 
 static const char *const header_names[HEADER_FIELDS] = {
     "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
@@ -118,33 +122,56 @@ static vkq_status regular_file_size(const char *path, FILE *f, size_t *size)
     return VKQ_OK;
 }
 
-static vkq_status read_floats(const char *path, FILE *f, float *dst, size_t n)
+/* A file being read, and the checksum of the bytes read so far. */
+typedef struct reader {
+    const char *path;
+    FILE *f;
+    vkq_checksum sum;
+} reader;
+
+static vkq_status read_floats(reader *r, float *dst, size_t n)
 {
-    if (fread(dst, sizeof *dst, n, f) != n)
-        return vkq_fail(VKQ_ERR_IO, "%s: read failed: %s", path,
-                        ferror(f) ? strerror(errno) : "the file shrank while being read");
+    return vkq_read_summed(r->path, r->f, dst, sizeof *dst, n, &r->sum);
+}
+
+/* Reads past the RoPE tables, which are checksummed but not kept. */
+static vkq_status skip_floats(reader *r, size_t n)
+{
+    float chunk[4096];
+    for (size_t done = 0, step; done < n; done += step) {
+        step = n - done < 4096 ? n - done : 4096;
+        VKQ_TRY(read_floats(r, chunk, step));
+    }
     return VKQ_OK;
 }
 
-static vkq_status read_header(const char *path, FILE *f, vkq_llama_config *cfg,
-                              vkq_llama_tensors *tensors)
+/* Checks the file's size against its header; *trailer tells whether a checksum trailer
+ * follows the arrays. */
+static vkq_status read_header(reader *r, vkq_llama_config *cfg, vkq_llama_tensors *tensors,
+                              int *trailer)
 {
+    const char *path = r->path;
     size_t file_size = 0;
-    VKQ_TRY(regular_file_size(path, f, &file_size));
+    VKQ_TRY(regular_file_size(path, r->f, &file_size));
     if (file_size < HEADER_BYTES)
         return vkq_fail(VKQ_ERR_FORMAT,
                         "%s: not a llama2.c checkpoint: %zu bytes, less than the %d-byte header",
                         path, file_size, HEADER_BYTES);
     int32_t h[HEADER_FIELDS];
-    if (fread(h, sizeof h, 1, f) != 1)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot read the header", path);
+    VKQ_TRY(vkq_read_summed(path, r->f, h, sizeof h, 1, &r->sum));
     VKQ_TRY(config_from_header(path, h, cfg));
     vkq_llama_tensors_of(cfg, tensors);
     size_t expected = checkpoint_bytes(cfg, tensors->total);
+    *trailer = file_size == vkq_size_add(expected, TRAILER_BYTES);
     if (file_size < expected)
         return vkq_fail(VKQ_ERR_FORMAT, "%s: truncated: header implies %zu bytes, file has %zu",
                         path, expected, file_size);
-    if (file_size > expected)
+    if (file_size > expected && file_size < vkq_size_add(expected, TRAILER_BYTES))
+        return vkq_fail(VKQ_ERR_FORMAT,
+                        "%s: truncated: header implies %zu bytes and a %d-byte checksum "
+                        "trailer, file has %zu",
+                        path, expected, TRAILER_BYTES, file_size);
+    if (file_size > expected && !*trailer)
         return vkq_fail(VKQ_ERR_FORMAT,
                         "%s: not a llama2.c checkpoint: header implies %zu bytes, file has %zu "
                         "(%zu trailing)",
@@ -152,29 +179,44 @@ static vkq_status read_header(const char *path, FILE *f, vkq_llama_config *cfg,
     return VKQ_OK;
 }
 
-static vkq_status read_params(const char *path, FILE *f, const vkq_llama_config *cfg,
+static vkq_status read_params(reader *r, const vkq_llama_config *cfg,
                               const vkq_llama_tensors *ts, float *params)
 {
-    size_t wcls = ts->t[VKQ_WCLS].offset;
-    size_t before_rope = cfg->shared_classifier ? ts->total : wcls;
-    VKQ_TRY(read_floats(path, f, params, before_rope));
-    if (cfg->shared_classifier)
-        return VKQ_OK;
-    if (fseeko(f, (off_t)(2 * rope_table_floats(cfg) * sizeof(float)), SEEK_CUR) != 0)
-        return vkq_fail(VKQ_ERR_IO, "%s: seek failed: %s", path, strerror(errno));
-    return read_floats(path, f, params + wcls, ts->total - wcls);
+    size_t before_rope = cfg->shared_classifier ? ts->total : ts->t[VKQ_WCLS].offset;
+    VKQ_TRY(read_floats(r, params, before_rope));
+    VKQ_TRY(skip_floats(r, 2 * rope_table_floats(cfg)));
+    return read_floats(r, params + before_rope, ts->total - before_rope);
 }
 
-static vkq_status read_checkpoint(const char *path, FILE *f, vkq_llama_config *cfg,
-                                  float **params)
+static vkq_status check_trailer(reader *r)
+{
+    unsigned char got[TRAILER_BYTES];
+    uint64_t stored, computed = vkq_checksum_value(&r->sum);
+    if (fread(got, 1, sizeof got, r->f) != sizeof got)
+        return vkq_fail(VKQ_ERR_IO, "%s: cannot read the checksum trailer", r->path);
+    memcpy(&stored, got + sizeof trailer_magic, sizeof stored);
+    if (memcmp(got, trailer_magic, sizeof trailer_magic) != 0)
+        return vkq_fail(VKQ_ERR_FORMAT, "%s: not a llama2.c checkpoint: %d trailing bytes that "
+                        "are no vkquill checksum trailer", r->path, TRAILER_BYTES);
+    if (stored != computed)
+        return vkq_fail(VKQ_ERR_FORMAT, "%s: checksum mismatch (stored %016llx, computed "
+                        "%016llx): the file is damaged", r->path, (unsigned long long)stored,
+                        (unsigned long long)computed);
+    return VKQ_OK;
+}
+
+static vkq_status read_checkpoint(reader *r, vkq_llama_config *cfg, float **params)
 {
     vkq_llama_tensors ts;
-    VKQ_TRY(read_header(path, f, cfg, &ts));
+    int trailer = 0;
+    VKQ_TRY(read_header(r, cfg, &ts, &trailer));
     float *p = malloc(ts.total * sizeof *p);
     if (!p)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes of parameters",
-                        path, ts.total * sizeof *p);
-    vkq_status status = read_params(path, f, cfg, &ts, p);
+                        r->path, ts.total * sizeof *p);
+    vkq_status status = read_params(r, cfg, &ts, p);
+    if (status == VKQ_OK && trailer)
+        status = check_trailer(r);
     if (status != VKQ_OK) {
         free(p);
         return status;
@@ -191,26 +233,39 @@ vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **par
     FILE *f = fopen(path, "rb");
     if (!f)
         return vkq_fail(VKQ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    vkq_status status = read_checkpoint(path, f, cfg, params);
+    reader r = {.path = path, .f = f};
+    vkq_checksum_start(&r.sum);
+    vkq_status status = read_checkpoint(&r, cfg, params);
     fclose(f);
     return status;
 }
 
 /* ---- writing ---- */
 
+/* A file being written, and the checksum of the bytes written so far. */
+typedef struct writer {
+    const char *path;
+    FILE *f;
+    vkq_checksum sum;
+} writer;
+
+static vkq_status write_floats(writer *w, const float *src, size_t n)
+{
+    return vkq_write_summed(w->path, w->f, src, sizeof *src, n, &w->sum);
+}
+
 /* The legacy tables llama2.c's export stored: fn(pos * theta^(-2i/head_size)). */
-static vkq_status write_rope_table(const char *path, FILE *f, const vkq_llama_config *c,
-                                   double (*fn)(double))
+static vkq_status write_rope_table(writer *w, const vkq_llama_config *c, double (*fn)(double))
 {
     uint32_t half = vkq_llama_head_dim(c) / 2;
     float *row = malloc(half * sizeof *row);
     if (!row)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a RoPE table row", path);
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a RoPE table row", w->path);
     vkq_status status = VKQ_OK;
     for (uint32_t pos = 0; pos < c->seq_len && status == VKQ_OK; pos++) {
         for (uint32_t i = 0; i < half; i++)
             row[i] = (float)fn(pos * pow(c->rope_theta, -(double)i / half));
-        status = vkq_write_bytes(path, f, row, sizeof *row, half);
+        status = write_floats(w, row, half);
     }
     free(row);
     return status;
@@ -237,13 +292,16 @@ static vkq_status write_checkpoint(const char *path, FILE *f, void *user)
     if (!c->shared_classifier)
         h[VOCAB_FIELD] = -h[VOCAB_FIELD];
     size_t before_rope = c->shared_classifier ? ts.total : wcls;
-    VKQ_TRY(vkq_write_bytes(path, f, h, sizeof h, 1));
-    VKQ_TRY(vkq_write_bytes(path, f, params, sizeof *params, before_rope));
-    VKQ_TRY(write_rope_table(path, f, c, cos));
-    VKQ_TRY(write_rope_table(path, f, c, sin));
-    if (!c->shared_classifier)
-        VKQ_TRY(vkq_write_bytes(path, f, params + wcls, sizeof *params, ts.total - wcls));
-    return VKQ_OK;
+    writer w = {.path = path, .f = f};
+    vkq_checksum_start(&w.sum);
+    VKQ_TRY(vkq_write_summed(path, f, h, sizeof h, 1, &w.sum));
+    VKQ_TRY(write_floats(&w, params, before_rope));
+    VKQ_TRY(write_rope_table(&w, c, cos));
+    VKQ_TRY(write_rope_table(&w, c, sin));
+    VKQ_TRY(write_floats(&w, params + before_rope, ts.total - before_rope));
+    uint64_t sum = vkq_checksum_value(&w.sum);
+    VKQ_TRY(vkq_write_bytes(path, f, trailer_magic, 1, sizeof trailer_magic));
+    return vkq_write_bytes(path, f, &sum, sizeof sum, 1);
 }
 
 vkq_status vkq_llama2c_write(const char *path, const vkq_llama_config *cfg, const float *params)

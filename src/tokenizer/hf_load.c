@@ -476,8 +476,16 @@ static int32_t hf_find(const vkq_tokenizer *t, const char *text, size_t length)
     return vkq_str_map_get(&((const vkq_hf *)t)->vocab, text, length);
 }
 
-static const vkq_tokenizer_ops HF_OPS = {vkq_hf_encode, hf_decode, hf_piece, hf_find,
-                                         hf_max_tokens, hf_destroy};
+/* Normalizers can shrink a text (NFC composes characters), so no bound is claimed. */
+static size_t hf_min_tokens(const vkq_tokenizer *base, size_t length)
+{
+    (void)base;
+    (void)length;
+    return 0;
+}
+
+static const vkq_tokenizer_ops HF_OPS = {vkq_hf_encode, hf_decode,     hf_piece,  hf_find,
+                                         hf_max_tokens, hf_min_tokens, hf_destroy};
 
 static vkq_status read_tokenizer(vkq_hf *t, uint32_t vocab_size)
 {

@@ -178,8 +178,17 @@ static int32_t tokbin_find(const vkq_tokenizer *t, const char *text, size_t leng
     return vkq_tokbin_find((const vkq_tokbin *)t, text, length);
 }
 
-static const vkq_tokenizer_ops TOKBIN_OPS = {vkq_tokbin_encode, tokbin_decode, tokbin_piece,
-                                             tokbin_find, tokbin_max_tokens, tokbin_destroy};
+/* No token stands for more bytes of the text than the longest piece holds. */
+static size_t tokbin_min_tokens(const vkq_tokenizer *base, size_t length)
+{
+    const vkq_tokbin *t = (const vkq_tokbin *)base;
+    return t->max_piece_length ? length / t->max_piece_length : 0;
+}
+
+static const vkq_tokenizer_ops TOKBIN_OPS = {vkq_tokbin_encode, tokbin_decode,
+                                             tokbin_piece,      tokbin_find,
+                                             tokbin_max_tokens, tokbin_min_tokens,
+                                             tokbin_destroy};
 
 vkq_status vkq_tokbin_load(const char *path, uint32_t vocab_size, vkq_tokenizer **out)
 {

@@ -122,6 +122,11 @@ const char *vkq_tokenizer_piece(const vkq_tokenizer *t, int32_t token)
     return t->ops->piece(t, token);
 }
 
+size_t vkq_tokenizer_min_tokens(const vkq_tokenizer *t, size_t length)
+{
+    return t->ops->min_tokens(t, length);
+}
+
 size_t vkq_tokenizer_max_tokens(const vkq_tokenizer *t, size_t length)
 {
     return t->ops->max_tokens(t, length) + 2;

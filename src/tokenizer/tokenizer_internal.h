@@ -22,8 +22,9 @@ typedef struct vkq_tokenizer_ops {
     const char *(*piece)(const vkq_tokenizer *t, int32_t token);
     /* The id of the piece text[0..length), -1 if none. */
     int32_t (*find)(const vkq_tokenizer *t, const char *text, size_t length);
-    /* The most tokens text of length bytes can give, BOS and EOS not counted. */
+    /* The most and the fewest tokens text of length bytes can give, BOS and EOS not counted. */
     size_t (*max_tokens)(const vkq_tokenizer *t, size_t length);
+    size_t (*min_tokens)(const vkq_tokenizer *t, size_t length);
     void (*destroy)(vkq_tokenizer *t);
 } vkq_tokenizer_ops;
 

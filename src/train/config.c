@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/file.h"
+#include "base/text.h"
 #include "train/train_internal.h"
 
 typedef enum opt_type { OPT_TEXT, OPT_WORD, OPT_U32, OPT_F32, OPT_BOOL } opt_type;
@@ -125,20 +126,24 @@ static vkq_status set_value(vkq_train_config *c, const option *o, const char *va
     switch (o->type) {
     case OPT_TEXT:
         if (strlen(value) >= o->size)
-            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s is too long", where, o->key);
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s is too long (%zu bytes, at most %zu)",
+                            where, o->key, strlen(value), o->size - 1);
         strcpy(field, value);
         return VKQ_OK;
     case OPT_WORD:
         if (!word_allowed(o->choices, value) && !(o->empty_ok && !value[0]))
-            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s must be one of %s, not '%s'", where,
-                            o->key, o->choices, value);
+            return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s must be one of %s%s, not '%s'",
+                            where, o->key, o->choices,
+                            o->empty_ok ? " or \"\" (the method's own)" : "",
+                            VKQ_QUOTE(value));
         strcpy(field, value);
         return VKQ_OK;
     case OPT_U32: {
         unsigned long long v = strtoull(value, &end, 10);
         if (errno || *end || end == value || value[0] == '-' || v > UINT32_MAX)
             return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                            "%s: %s expects a non-negative integer, got '%s'", where, o->key, value);
+                            "%s: %s expects an integer from 0 to %u, got '%s'", where, o->key,
+                            UINT32_MAX, VKQ_QUOTE(value));
         *(uint32_t *)field = (uint32_t)v;
         return VKQ_OK;
     }
@@ -146,7 +151,7 @@ static vkq_status set_value(vkq_train_config *c, const option *o, const char *va
         float v = strtof(value, &end);
         if (errno || *end || end == value || !isfinite(v))
             return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s expects a number, got '%s'", where,
-                            o->key, value);
+                            o->key, VKQ_QUOTE(value));
         *(float *)field = v;
         return VKQ_OK;
     }
@@ -154,7 +159,7 @@ static vkq_status set_value(vkq_train_config *c, const option *o, const char *va
         if (strcmp(value, "true") && strcmp(value, "false") && strcmp(value, "1") &&
             strcmp(value, "0"))
             return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: %s expects true or false, got '%s'",
-                            where, o->key, value);
+                            where, o->key, VKQ_QUOTE(value));
         *(int *)field = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
         return VKQ_OK;
     }
@@ -166,93 +171,66 @@ vkq_status vkq_train_config_set(vkq_train_config *c, const char *key, const char
 {
     const option *o = find(key);
     if (!o)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: unknown option '%s'", where, key);
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: unknown option '%s'", where,
+                        VKQ_QUOTE(key));
     return set_value(c, o, value, where);
 }
 
-/* A JSON value as the text a flag would carry. */
+/* A JSON value as the text a flag would carry: a string as it is, anything else written into
+ * buf. */
 static vkq_status json_text(const cJSON *item, const option *o, const char *path, char *buf,
-                            size_t size)
+                            size_t size, const char **text)
 {
-    int ok = 0;
-    if (o->type == OPT_TEXT || o->type == OPT_WORD)
-        ok = cJSON_IsString(item) && snprintf(buf, size, "%s", item->valuestring) < (int)size;
-    else if (o->type == OPT_BOOL)
-        ok = cJSON_IsBool(item) && snprintf(buf, size, "%s", cJSON_IsTrue(item) ? "true" : "false");
-    else
-        ok = cJSON_IsNumber(item) && snprintf(buf, size, "%.9g", item->valuedouble) > 0;
-    if (!ok)
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: \"%s\" must be %s", path, o->key,
-                        o->type == OPT_BOOL   ? "true or false"
-                        : o->type == OPT_U32 || o->type == OPT_F32 ? "a number"
-                                                                    : "a string");
+    double v = item->valuedouble;
+    const char *want = NULL;
+    *text = buf;
+    if (o->type == OPT_TEXT || o->type == OPT_WORD) {
+        want = cJSON_IsString(item) ? NULL : "a string";
+        *text = item->valuestring;
+    } else if (o->type == OPT_BOOL) {
+        want = cJSON_IsBool(item) ? NULL : "true or false";
+        snprintf(buf, size, "%s", cJSON_IsTrue(item) ? "true" : "false");
+    } else if (o->type == OPT_U32) {
+        int whole = cJSON_IsNumber(item) && v >= 0 && v <= UINT32_MAX && v == floor(v);
+        want = whole ? NULL : "a number (a whole one, 0 to 4294967295)";
+        snprintf(buf, size, "%.0f", v);
+    } else {
+        want = cJSON_IsNumber(item) ? NULL : "a number";
+        snprintf(buf, size, "%.9g", v);
+    }
+    if (want)
+        return vkq_fail(VKQ_ERR_FORMAT, "%s: \"%s\" must be %s", path, o->key, want);
     return VKQ_OK;
 }
 
-static char *read_all(const char *path, vkq_status *s)
+static vkq_status load_options(vkq_train_config *c, const char *path, const cJSON *root)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *s = vkq_fail(VKQ_ERR_IO, "%s: cannot open the configuration file", path);
-        return NULL;
+    if (!cJSON_IsObject(root))
+        return vkq_fail(VKQ_ERR_FORMAT, "%s: the configuration must be a JSON object", path);
+    for (const cJSON *item = root->child; item; item = item->next) {
+        const option *o = find(item->string);
+        if (!o)
+            return vkq_fail(VKQ_ERR_FORMAT, "%s: unknown option \"%s\"", path,
+                            VKQ_QUOTE(item->string));
+        char buf[64];
+        const char *text;
+        VKQ_TRY(json_text(item, o, path, buf, sizeof buf, &text));
+        VKQ_TRY(set_value(c, o, text, path));
     }
-    char *text = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < (1 << 24) &&
-        fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)n + 1)) &&
-        fread(text, 1, (size_t)n, f) == (size_t)n) {
-        text[n] = '\0';
-        *s = VKQ_OK;
-    } else {
-        free(text);
-        text = NULL;
-        *s = vkq_fail(VKQ_ERR_IO, "%s: cannot read the configuration file", path);
-    }
-    fclose(f);
-    return text;
-}
-
-static void line_and_column(const char *text, const char *at, int *line, int *col)
-{
-    *line = 1;
-    const char *start = text;
-    for (const char *p = text; p < at && *p; p++)
-        if (*p == '\n') {
-            ++*line;
-            start = p + 1;
-        }
-    *col = (int)(at - start) + 1;
+    return VKQ_OK;
 }
 
 vkq_status vkq_train_config_load(vkq_train_config *c, const char *path)
 {
-    vkq_status s;
-    char *text = read_all(path, &s);
-    if (!text)
-        return s;
-    const char *error_at = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &error_at, 1);
-    if (!cJSON_IsObject(root)) {
-        int line = 1, col = 1;
-        if (!root && error_at)
-            line_and_column(text, error_at, &line, &col);
-        s = root ? vkq_fail(VKQ_ERR_FORMAT, "%s: the configuration must be a JSON object", path)
-                 : vkq_fail(VKQ_ERR_FORMAT, "%s:%d:%d: malformed JSON", path, line, col);
-    }
-    char value[VKQ_PATH_MAX];
-    for (const cJSON *item = root && s == VKQ_OK ? root->child : NULL; item && s == VKQ_OK;
-         item = item->next) {
-        const option *o = find(item->string);
-        if (!o) {
-            s = vkq_fail(VKQ_ERR_FORMAT, "%s: unknown option \"%s\"", path, item->string);
-            break;
-        }
-        s = json_text(item, o, path, value, sizeof value);
-        if (s == VKQ_OK)
-            s = set_value(c, o, value, path);
-    }
-    cJSON_Delete(root);
+    char *text = NULL;
+    size_t length = 0;
+    cJSON *root = NULL;
+    VKQ_TRY(vkq_read_text_file(path, &text, &length));
+    vkq_status s = vkq_parse_json(path, 1, text, length, &root);
     free(text);
+    if (s == VKQ_OK)
+        s = load_options(c, path, root);
+    cJSON_Delete(root);
     return s;
 }
 

@@ -34,15 +34,19 @@ void train_batch_bounds(const vkq_pair *pairs, uint32_t n_pairs, uint32_t count,
 /* The order samples are visited in: a fresh permutation of 0..n-1 per epoch, from the seed. */
 void train_epoch_order(uint32_t seed, uint32_t epoch, uint32_t n, uint32_t *order);
 
-/* Resumable state besides the parameters: optimiser moments, step and data position. */
+/* Resumable state besides the parameters: optimiser moments, step and data position, and
+ * which data that position is in: the number of training pairs and a hash of their tokens. */
 typedef struct train_state {
     uint32_t step, epoch, position;
+    uint32_t data_count;
+    uint64_t data_hash;
     uint64_t parameters;
 } train_state;
 
 vkq_status train_checkpoint_save(const char *path, const train_state *st, const float *params,
                                  const float *m, const float *v);
-/* Reads a checkpoint made for a model of `parameters` floats; the arrays are malloc'ed. */
+/* Reads a checkpoint made for a model of `parameters` floats, checking its checksums; the
+ * arrays are malloc'ed. */
 vkq_status train_checkpoint_load(const char *path, uint64_t parameters, train_state *st,
                                  float **params, float **m, float **v);
 

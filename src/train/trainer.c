@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "base/file.h"
@@ -24,6 +25,7 @@ typedef struct trainer {
     vkq_dataset data, val_data;
     vkq_pair *pairs, *val_pairs;
     uint32_t n_pairs, n_val;
+    uint64_t data_hash; /* of the training pairs: a checkpoint's data position is into these */
     int paired, ref_each_step; /* ref_each_step: the KL alignment needs reference logits */
     vkq_causal_loss_args loss;
     vkq_model *model, *ref; /* ref NULL with a fixed DCE under LoRA: the base, adapters off */
@@ -171,9 +173,11 @@ static uint64_t hash_more(uint64_t key, const void *data, size_t bytes)
     return XXH3_64bits_withSeed(data, bytes, key);
 }
 
-static uint64_t dce_cache_key(const trainer *t)
+/* A hash of every training pair's lengths and tokens, from seed: what the data, template,
+ * tokenizer, prompt limits and the model's context made of the samples. */
+static uint64_t pairs_hash(const trainer *t, uint64_t seed)
 {
-    uint64_t key = t->ref_key;
+    uint64_t key = seed;
     for (uint32_t i = 0; i < t->n_pairs; i++) {
         const vkq_pair *p = &t->pairs[i];
         uint32_t shape[] = {p->n_with, p->with_prompt, p->n_without, p->without_prompt,
@@ -233,7 +237,7 @@ static vkq_status precompute_dce(trainer *t)
     dce_cache_file file = {.values = t->dce_cache};
     memcpy(file.header.magic, DCE_CACHE_MAGIC, sizeof DCE_CACHE_MAGIC);
     file.header.count = total;
-    file.header.key = dce_cache_key(t);
+    file.header.key = pairs_hash(t, t->ref_key);
     if (read_dce_cache(path, &file.header, t->dce_cache))
         return VKQ_OK;
     vkq_model *ref = dce_reference(t);
@@ -272,12 +276,36 @@ static vkq_status load_reference(trainer *t, const vkq_model_options *o)
     return s;
 }
 
+/* The checkpoint's data position must be into the data given now: the same pairs (data,
+ * template, tokenizer and prompt limits) the run started with. */
+static vkq_status check_resumed_data(const trainer *t)
+{
+    const train_state *st = &t->st;
+    if (st->position > t->n_pairs)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "%s: its data position %u is beyond the %u training samples %s gives; "
+                        "resume with the data the run started with",
+                        t->checkpoint_path, st->position, t->n_pairs, t->c->data);
+    if (st->data_count != t->n_pairs || st->data_hash != t->data_hash)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "%s: the run started with other training data (%u samples, hash "
+                        "%016llx) than %s gives now (%u samples, hash %016llx, as tokenized with "
+                        "this tokenizer, template and prompt limits); resume with the data the "
+                        "run started with",
+                        t->checkpoint_path, st->data_count, (unsigned long long)st->data_hash,
+                        t->c->data, t->n_pairs, (unsigned long long)t->data_hash);
+    return VKQ_OK;
+}
+
+/* Loads and checks the checkpoint into the model; writes nothing. */
 static vkq_status resume(trainer *t)
 {
     float *params, *m, *v;
     VKQ_TRY(train_checkpoint_load(t->checkpoint_path, vkq_model_trainable_floats(t->model),
                                   &t->st, &params, &m, &v));
-    vkq_status s = vkq_model_upload_trainable(t->model, params);
+    vkq_status s = check_resumed_data(t);
+    if (s == VKQ_OK)
+        s = vkq_model_upload_trainable(t->model, params);
     if (s == VKQ_OK)
         s = vkq_model_upload_moments(t->model, m, v);
     free(params);
@@ -286,32 +314,116 @@ static vkq_status resume(trainer *t)
     return s;
 }
 
-/* A JSONL file with a "step" first in every line; resuming keeps the lines of steps up to the
- * checkpoint, so a resumed run's file reads as one run. */
+/* model.bin: the trained model, under LoRA the base with the adapters folded in. */
+static vkq_status save_model(trainer *t, const float *trainable)
+{
+    vkq_lora_options lora;
+    VKQ_TRY(vkq_train_config_lora(t->c, &lora));
+    float *params = malloc(t->tensors.total * sizeof *params);
+    if (!params)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory saving the model");
+    vkq_status s = VKQ_OK;
+    if (lora.r) {
+        s = vkq_model_download_params(t->model, params);
+        vkq_lora_merge(&t->mcfg, &lora, trainable, params);
+    } else {
+        memcpy(params, trainable, t->tensors.total * sizeof *params);
+    }
+    char path[VKQ_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/model.bin", t->c->out);
+    if (s == VKQ_OK)
+        s = vkq_llama2c_write(path, &t->mcfg, params);
+    free(params);
+    return s;
+}
+
+/* checkpoint.bin is the run's authority; model.bin exports its weights and is written after
+ * it, so a kill between the two leaves model.bin one save behind. A resumed run writes it
+ * again from the checkpoint before anything else. */
+static vkq_status export_model(trainer *t)
+{
+    float *trainable = malloc(vkq_model_trainable_floats(t->model) * sizeof *trainable);
+    if (!trainable)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory exporting the model");
+    vkq_status s = vkq_model_download_trainable(t->model, trainable);
+    if (s == VKQ_OK)
+        s = save_model(t, trainable);
+    free(trainable);
+    return s;
+}
+
+/* The temporary files a killed run may have left behind. */
+static vkq_status remove_leftovers(const trainer *t)
+{
+    static const char *const files[] = {"checkpoint.bin", "model.bin", "config.json",
+                                        "log.jsonl", "probe.jsonl", "dce_cache.bin"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[VKQ_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%s", t->c->out, files[i]);
+        VKQ_TRY(vkq_remove_temporary(path));
+    }
+    return VKQ_OK;
+}
+
+/* Bytes for vkq_write_atomic to write. */
+typedef struct byte_span {
+    const void *bytes;
+    size_t length;
+} byte_span;
+
+static vkq_status write_span(const char *path, FILE *f, void *user)
+{
+    const byte_span *span = user;
+    return vkq_write_bytes(path, f, span->bytes, 1, span->length);
+}
+
+/* Rewrites a JSONL file with a "step" first in every line to the complete lines of steps up
+ * to the checkpoint's (a kill can cut the last line short), atomically. */
+static vkq_status keep_steps(const char *path, uint32_t step)
+{
+    FILE *old = fopen(path, "r");
+    if (!old && errno != ENOENT)
+        return vkq_fail(VKQ_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    char *kept = NULL, *line = NULL;
+    size_t kept_length = 0, capacity = 0;
+    FILE *mem = open_memstream(&kept, &kept_length);
+    ssize_t n;
+    unsigned at;
+    while (mem && old && (n = getline(&line, &capacity, old)) > 0)
+        if (line[n - 1] == '\n' && sscanf(line, "{\"step\":%u", &at) == 1 && at <= step)
+            fwrite(line, 1, (size_t)n, mem);
+    int read_failed = old && ferror(old);
+    free(line);
+    if (old)
+        fclose(old);
+    vkq_status s = !mem || fclose(mem) != 0
+                       ? vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: out of host memory", path)
+                   : read_failed ? vkq_fail(VKQ_ERR_IO, "%s: read failed", path)
+                                 : VKQ_OK;
+    byte_span span = {kept, kept_length};
+    if (s == VKQ_OK)
+        s = vkq_write_atomic(path, write_span, &span);
+    free(kept);
+    return s;
+}
+
+/* A JSONL file with a "step" first in every line, opened to add lines: a resumed run keeps
+ * the lines of steps up to the checkpoint, so its file reads as one run. */
 static vkq_status open_step_file(const char *path, int resume, uint32_t step, FILE **out)
 {
-    char *kept = NULL;
-    size_t kept_len = 0;
-    FILE *old = resume ? fopen(path, "r") : NULL;
-    if (old) {
-        FILE *mem = open_memstream(&kept, &kept_len);
-        char *line = NULL;
-        size_t cap = 0;
-        unsigned at;
-        while (mem && getline(&line, &cap, old) > 0)
-            if (sscanf(line, "{\"step\":%u", &at) == 1 && at <= step)
-                fputs(line, mem);
-        free(line);
-        fclose(old);
-        if (mem)
-            fclose(mem);
-    }
-    *out = fopen(path, "w");
-    if (*out && kept)
-        fputs(kept, *out);
-    free(kept);
+    if (resume)
+        VKQ_TRY(keep_steps(path, step));
+    *out = fopen(path, resume ? "a" : "w");
     if (!*out)
         return vkq_fail(VKQ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    return VKQ_OK;
+}
+
+/* Lines written and flushed; synced too, before a checkpoint that a resume trusts them by. */
+static vkq_status flush_step_file(FILE *f, const char *path, int sync)
+{
+    if (f && (ferror(f) || fflush(f) != 0 || (sync && fsync(fileno(f)) != 0)))
+        return vkq_fail(VKQ_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     return VKQ_OK;
 }
 
@@ -327,7 +439,9 @@ static vkq_status init_adapters(trainer *t, const vkq_lora_options *lora)
     return s;
 }
 
-static vkq_status trainer_init(trainer *t)
+/* Everything that can be refused is checked before the first file of the run directory is
+ * touched. */
+static vkq_status load_everything(trainer *t)
 {
     const vkq_train_config *c = t->c;
     float *params = NULL;
@@ -347,6 +461,7 @@ static vkq_status trainer_init(trainer *t)
         s = vkq_dataset_load_jsonl(c->val, c->skip_bad, &t->val_data);
     if (s == VKQ_OK && c->val[0])
         s = build_pairs(t, &t->val_data, c->val, &t->val_pairs, &t->n_val);
+    t->data_hash = pairs_hash(t, 0);
     t->paired = strcmp(c->method, "sft") != 0;
     train_loss_args(c, &t->loss);
     t->ref_each_step = t->paired && t->loss.align == VKQ_ALIGN_KL;
@@ -370,27 +485,32 @@ static vkq_status trainer_init(trainer *t)
         s = alloc_buffers(t, max_rows);
     if (s == VKQ_OK && (t->loss.dce_fixed || t->ref_each_step) && !base_is_reference)
         s = load_reference(t, &o);
+    if (s == VKQ_OK && c->resume)
+        s = resume(t);
+    return s;
+}
+
+static vkq_status trainer_init(trainer *t)
+{
+    const vkq_train_config *c = t->c;
     snprintf(t->checkpoint_path, sizeof t->checkpoint_path, "%s/checkpoint.bin", c->out);
     snprintf(t->log_path, sizeof t->log_path, "%s/log.jsonl", c->out);
     snprintf(t->probe_path, sizeof t->probe_path, "%s/probe.jsonl", c->out);
-    if (s == VKQ_OK)
-        s = vkq_make_dirs(c->out);
-    if (s == VKQ_OK && c->resume)
-        s = resume(t);
-    if (s == VKQ_OK && t->loss.dce_fixed)
-        s = precompute_dce(t);
-    if (s == VKQ_OK) {
-        char path[VKQ_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/config.json", c->out);
-        s = vkq_train_config_save(c, path);
-    }
-    if (s == VKQ_OK)
-        s = open_step_file(t->log_path, c->resume, t->st.step, &t->log);
-    if (s == VKQ_OK && t->n_val)
-        s = open_step_file(t->probe_path, c->resume, t->st.step, &t->probe);
-    if (s == VKQ_OK)
-        train_epoch_order(c->seed, t->st.epoch, t->n_pairs, t->order);
-    return s;
+    VKQ_TRY(load_everything(t));
+    VKQ_TRY(vkq_make_dirs(c->out));
+    VKQ_TRY(remove_leftovers(t));
+    if (c->resume)
+        VKQ_TRY(export_model(t));
+    if (t->loss.dce_fixed)
+        VKQ_TRY(precompute_dce(t));
+    char path[VKQ_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/config.json", c->out);
+    VKQ_TRY(vkq_train_config_save(c, path));
+    VKQ_TRY(open_step_file(t->log_path, c->resume, t->st.step, &t->log));
+    if (t->n_val)
+        VKQ_TRY(open_step_file(t->probe_path, c->resume, t->st.step, &t->probe));
+    train_epoch_order(c->seed, t->st.epoch, t->n_pairs, t->order);
+    return VKQ_OK;
 }
 
 static void trainer_free(trainer *t)
@@ -536,28 +656,6 @@ static vkq_status micro_step(trainer *t, int first, int last, float totals[4])
     return vkq_buf_download(t->ctx, t->totals, 0, totals, 4 * sizeof *totals);
 }
 
-/* model.bin: the trained model, under LoRA the base with the adapters folded in. */
-static vkq_status save_model(trainer *t, const float *trainable)
-{
-    vkq_lora_options lora;
-    VKQ_TRY(vkq_train_config_lora(t->c, &lora));
-    float *params = malloc(t->tensors.total * sizeof *params);
-    if (!params)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory saving the model");
-    vkq_status s = VKQ_OK;
-    if (lora.r) {
-        s = vkq_model_download_params(t->model, params);
-        vkq_lora_merge(&t->mcfg, &lora, trainable, params);
-    } else {
-        memcpy(params, trainable, t->tensors.total * sizeof *params);
-    }
-    char path[VKQ_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/model.bin", t->c->out);
-    if (s == VKQ_OK)
-        s = vkq_llama2c_write(path, &t->mcfg, params);
-    free(params);
-    return s;
-}
 
 /* The checkpoint holds the trainable block (the adapters under LoRA) and its moments. */
 static vkq_status save_checkpoint(trainer *t)
@@ -570,6 +668,12 @@ static vkq_status save_checkpoint(trainer *t)
     if (s == VKQ_OK)
         s = vkq_model_download_moments(t->model, params + n, params + 2 * n);
     t->st.parameters = n;
+    t->st.data_count = t->n_pairs;
+    t->st.data_hash = t->data_hash;
+    if (s == VKQ_OK)
+        s = flush_step_file(t->log, t->log_path, 1);
+    if (s == VKQ_OK)
+        s = flush_step_file(t->probe, t->probe_path, 1);
     if (s == VKQ_OK)
         s = train_checkpoint_save(t->checkpoint_path, &t->st, params, params + n, params + 2 * n);
     if (s == VKQ_OK)
@@ -578,14 +682,14 @@ static vkq_status save_checkpoint(trainer *t)
     return s;
 }
 
-static void log_step(trainer *t, const vkq_train_progress *p)
+static vkq_status log_step(trainer *t, const vkq_train_progress *p)
 {
     fprintf(t->log,
             "{\"step\":%u,\"loss\":%.9g,\"loss_n\":%.9g,\"loss_p\":%.9g,"
             "\"share_above_delta\":%.6g,\"grad_norm\":%.6g,\"lr\":%.6g,\"tokens_per_s\":%.1f}\n",
             p->step, p->loss, p->loss_n, p->loss_p, p->share_above_delta, p->grad_norm, p->lr,
             p->tokens_per_s);
-    fflush(t->log);
+    return flush_step_file(t->log, t->log_path, 0);
 }
 
 static vkq_status train_step(trainer *t, vkq_train_progress *p)
@@ -655,8 +759,7 @@ static vkq_status probe_dce(trainer *t)
         }
     }
     fputs("]}\n", t->probe);
-    fflush(t->probe);
-    return VKQ_OK;
+    return flush_step_file(t->probe, t->probe_path, 0);
 }
 
 vkq_status vkq_train_run(vkq_ctx *ctx, const vkq_train_config *c, vkq_train_observer observer,
@@ -675,7 +778,7 @@ vkq_status vkq_train_run(vkq_ctx *ctx, const vkq_train_config *c, vkq_train_obse
         s = train_step(&t, &p);
         p.elapsed_s = now_seconds() - start;
         if (s == VKQ_OK && (c->log_every == 0 || p.step % c->log_every == 0 || p.step == c->steps))
-            log_step(&t, &p);
+            s = log_step(&t, &p);
         if (s == VKQ_OK && observer)
             observer(&p, user);
         if (s == VKQ_OK && t.n_val && c->probe_every && p.step % c->probe_every == 0)
