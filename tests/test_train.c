@@ -240,7 +240,9 @@ static void generation_stops_after_max_new_tokens(void **state)
     OK(vkq_llama2c_read(path, &cfg, &params));
     path_in(path, sizeof path, "tok.bin");
     OK(vkq_tokenizer_load(path, cfg.vocab_size, &tok));
-    OK(vkq_decoder_create(ctx, &cfg, params, 2, &dec));
+    vkq_flat_weights flat;
+    vkq_tensor_source weights = vkq_flat_source(&flat, &cfg, params);
+    OK(vkq_decoder_create(ctx, &cfg, &weights, 2, &dec));
     const char *prompts[] = {"a", "a much longer prompt than the first"};
     vkq_generation gen[2];
     vkq_sampling s = {.steps = 200, .max_new = 3, .temperature = 0.0f, .top_p = 1.0f,

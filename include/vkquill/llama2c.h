@@ -14,6 +14,14 @@
  * file must be exactly as long as its header implies. */
 vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **params);
 
+/* The same file mapped read-only, its weights read tensor by tensor from the mapping. */
+typedef struct vkq_llama2c_file vkq_llama2c_file;
+vkq_status vkq_llama2c_open(const char *path, vkq_llama2c_file **out);
+void vkq_llama2c_close(vkq_llama2c_file *f);
+const vkq_llama_config *vkq_llama2c_config(const vkq_llama2c_file *f);
+/* Valid while f is open. */
+vkq_tensor_source vkq_llama2c_weights(vkq_llama2c_file *f);
+
 /* Writes params (tensor-table order) as a llama2.c checkpoint, filling the RoPE tables from
  * rope_theta for older readers that still use them; refuses a description the format cannot
  * hold (own head_dim, RoPE halves or scaling, biases, q/k norms). Atomic: PATH.tmp is

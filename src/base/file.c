@@ -1,6 +1,10 @@
 #include "base/file.h"
 
+#include "base/mapped.h"
+
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -59,5 +63,72 @@ vkq_status vkq_make_dirs(const char *path)
             break;
     }
     free(buf);
+    return s;
+}
+
+static vkq_status write_mapped(const char *path, FILE *f, void *user)
+{
+    const vkq_mapped_file *m = user;
+    return m->size ? vkq_write_bytes(path, f, m->data, 1, m->size) : VKQ_OK;
+}
+
+vkq_status vkq_copy_file(const char *from, const char *to)
+{
+    vkq_mapped_file m;
+    VKQ_TRY(vkq_map_file(from, &m));
+    vkq_status s = vkq_write_atomic(to, write_mapped, &m);
+    vkq_unmap_file(&m);
+    return s;
+}
+
+vkq_status vkq_remove_flat_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return errno == ENOENT ? VKQ_OK
+                               : vkq_fail(VKQ_ERR_IO, "%s: cannot open the directory: %s", path,
+                                          strerror(errno));
+    vkq_status s = VKQ_OK;
+    struct dirent *e;
+    while (s == VKQ_OK && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *file = malloc(strlen(path) + strlen(e->d_name) + 2);
+        if (!file) {
+            s = vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
+            break;
+        }
+        sprintf(file, "%s/%s", path, e->d_name);
+        struct stat st;
+        if (lstat(file, &st) == 0 && S_ISDIR(st.st_mode))
+            s = vkq_fail(VKQ_ERR_IO, "%s: holds a directory, not removing it", path);
+        else if (unlink(file) != 0)
+            s = vkq_fail(VKQ_ERR_IO, "%s: cannot remove: %s", file, strerror(errno));
+        free(file);
+    }
+    closedir(d);
+    if (s == VKQ_OK && rmdir(path) != 0)
+        s = vkq_fail(VKQ_ERR_IO, "%s: cannot remove the directory: %s", path, strerror(errno));
+    return s;
+}
+
+vkq_status vkq_replace_dir(const char *tmp, const char *path)
+{
+    char *old = malloc(strlen(path) + sizeof ".old");
+    if (!old)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
+    sprintf(old, "%s.old", path);
+    vkq_status s = vkq_remove_flat_dir(old);
+    int had = s == VKQ_OK && access(path, F_OK) == 0;
+    if (had && rename(path, old) != 0)
+        s = vkq_fail(VKQ_ERR_IO, "cannot move %s aside: %s", path, strerror(errno));
+    if (s == VKQ_OK && rename(tmp, path) != 0) {
+        s = vkq_fail(VKQ_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        if (had)
+            rename(old, path);
+    }
+    if (s == VKQ_OK && had)
+        s = vkq_remove_flat_dir(old);
+    free(old);
     return s;
 }

@@ -14,6 +14,14 @@ typedef vkq_status (*vkq_file_writer)(const char *tmp_path, FILE *f, void *user)
 vkq_status vkq_write_atomic(const char *path, vkq_file_writer write, void *user);
 /* mkdir -p: creates path and any missing parents. */
 vkq_status vkq_make_dirs(const char *path);
+/* Copies a file's bytes to `to`, atomically as vkq_write_atomic writes. */
+vkq_status vkq_copy_file(const char *from, const char *to);
+/* Removes a directory holding only files (refusing one with a subdirectory); a missing
+ * directory is no error. */
+vkq_status vkq_remove_flat_dir(const char *path);
+/* Puts the complete directory tmp in place of path: an existing path moves aside to
+ * PATH.old, tmp is renamed to path, and the old one is removed. */
+vkq_status vkq_replace_dir(const char *tmp, const char *path);
 /* fwrite with an error naming path. */
 vkq_status vkq_write_bytes(const char *path, FILE *f, const void *data, size_t size, size_t n);
 

@@ -1,4 +1,3 @@
-#include "vkquill/llama2c.h"
 #include "vkquill/eval.h"
 
 #include <cjson/cJSON.h>
@@ -7,6 +6,7 @@
 
 #include "base/file.h"
 #include "vkquill/generate.h"
+#include "vkquill/model_file.h"
 
 void vkq_eval_config_defaults(vkq_eval_config *c)
 {
@@ -32,8 +32,10 @@ typedef struct eval_run {
 static vkq_status load(eval_run *r, vkq_ctx *ctx)
 {
     const vkq_eval_config *c = r->c;
-    float *params = NULL;
-    VKQ_TRY(vkq_llama2c_read(c->model, &r->mcfg, &params));
+    vkq_model_file *model;
+    VKQ_TRY(vkq_model_file_open(c->model, &model));
+    r->mcfg = *vkq_model_file_config(model);
+    vkq_tensor_source weights = vkq_model_file_weights(model);
     vkq_status s = vkq_tokenizer_load(c->tokenizer, r->mcfg.vocab_size, &r->tok);
     if (s == VKQ_OK)
         s = c->template_path ? vkq_template_load(c->template_path, &r->tpl)
@@ -43,8 +45,8 @@ static vkq_status load(eval_run *r, vkq_ctx *ctx)
     if (s == VKQ_OK)
         s = vkq_dataset_load_jsonl(c->data, c->skip_bad, &r->data);
     if (s == VKQ_OK)
-        s = vkq_decoder_create(ctx, &r->mcfg, params, c->batch, &r->dec);
-    free(params);
+        s = vkq_decoder_create(ctx, &r->mcfg, &weights, c->batch, &r->dec);
+    vkq_model_file_close(model);
     if (s == VKQ_OK) {
         r->predictions = calloc(r->data.count, sizeof *r->predictions);
         if (!r->predictions)

@@ -1,21 +1,19 @@
 /* llama2.c checkpoints (legacy version 0) into and out of the model description. Sizes use
  * the description's saturating arithmetic, so a corrupt header can never lead to a
  * wrapped-around allocation or read. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/file.h"
+#include "base/mapped.h"
 #include "base/status_internal.h"
 #include "model/llama_internal.h"
 #include "vkquill/llama2c.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "llama2.c checkpoints are little-endian and are read with fread"
+#error "llama2.c checkpoints are little-endian and are read with memcpy"
 #endif
 
 enum { HEADER_FIELDS = 7, HEADER_BYTES = HEADER_FIELDS * 4, VOCAB_FIELD = 5 };
@@ -78,6 +76,12 @@ static int unsupported(const vkq_llama_config *c, char *msg, size_t capacity)
 
 /* ---- reading ---- */
 
+struct vkq_llama2c_file {
+    vkq_mapped_file map;
+    vkq_llama_config cfg;
+    vkq_llama_tensors tensors;
+};
+
 static vkq_status config_from_header(const char *path, const int32_t h[HEADER_FIELDS],
                                      vkq_llama_config *c)
 {
@@ -107,40 +111,18 @@ static vkq_status config_from_header(const char *path, const int32_t h[HEADER_FI
     return VKQ_OK;
 }
 
-static vkq_status regular_file_size(const char *path, FILE *f, size_t *size)
+static vkq_status check_layout(const char *path, vkq_llama2c_file *f)
 {
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return vkq_fail(VKQ_ERR_IO, "%s: not a regular file", path);
-    *size = (unsigned long long)st.st_size > SIZE_MAX ? SIZE_MAX : (size_t)st.st_size;
-    return VKQ_OK;
-}
-
-static vkq_status read_floats(const char *path, FILE *f, float *dst, size_t n)
-{
-    if (fread(dst, sizeof *dst, n, f) != n)
-        return vkq_fail(VKQ_ERR_IO, "%s: read failed: %s", path,
-                        ferror(f) ? strerror(errno) : "the file shrank while being read");
-    return VKQ_OK;
-}
-
-static vkq_status read_header(const char *path, FILE *f, vkq_llama_config *cfg,
-                              vkq_llama_tensors *tensors)
-{
-    size_t file_size = 0;
-    VKQ_TRY(regular_file_size(path, f, &file_size));
+    size_t file_size = f->map.size;
     if (file_size < HEADER_BYTES)
         return vkq_fail(VKQ_ERR_FORMAT,
                         "%s: not a llama2.c checkpoint: %zu bytes, less than the %d-byte header",
                         path, file_size, HEADER_BYTES);
     int32_t h[HEADER_FIELDS];
-    if (fread(h, sizeof h, 1, f) != 1)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot read the header", path);
-    VKQ_TRY(config_from_header(path, h, cfg));
-    vkq_llama_tensors_of(cfg, tensors);
-    size_t expected = checkpoint_bytes(cfg, tensors->total);
+    memcpy(h, f->map.data, sizeof h);
+    VKQ_TRY(config_from_header(path, h, &f->cfg));
+    vkq_llama_tensors_of(&f->cfg, &f->tensors);
+    size_t expected = checkpoint_bytes(&f->cfg, f->tensors.total);
     if (file_size < expected)
         return vkq_fail(VKQ_ERR_FORMAT, "%s: truncated: header implies %zu bytes, file has %zu",
                         path, expected, file_size);
@@ -152,35 +134,48 @@ static vkq_status read_header(const char *path, FILE *f, vkq_llama_config *cfg,
     return VKQ_OK;
 }
 
-static vkq_status read_params(const char *path, FILE *f, const vkq_llama_config *cfg,
-                              const vkq_llama_tensors *ts, float *params)
+/* The floats of the block sit after the header in table order, except that an unshared
+ * classifier follows the two legacy RoPE tables. */
+static vkq_status read_tensor(void *user, vkq_tensor_id id, size_t first, size_t n, float *out)
 {
-    size_t wcls = ts->t[VKQ_WCLS].offset;
-    size_t before_rope = cfg->shared_classifier ? ts->total : wcls;
-    VKQ_TRY(read_floats(path, f, params, before_rope));
-    if (cfg->shared_classifier)
-        return VKQ_OK;
-    if (fseeko(f, (off_t)(2 * rope_table_floats(cfg) * sizeof(float)), SEEK_CUR) != 0)
-        return vkq_fail(VKQ_ERR_IO, "%s: seek failed: %s", path, strerror(errno));
-    return read_floats(path, f, params + wcls, ts->total - wcls);
+    const vkq_llama2c_file *f = user;
+    size_t at = f->tensors.t[id].offset + first;
+    if (id == VKQ_WCLS)
+        at += 2 * rope_table_floats(&f->cfg);
+    memcpy(out, f->map.data + HEADER_BYTES + at * sizeof *out, n * sizeof *out);
+    return VKQ_OK;
 }
 
-static vkq_status read_checkpoint(const char *path, FILE *f, vkq_llama_config *cfg,
-                                  float **params)
+vkq_status vkq_llama2c_open(const char *path, vkq_llama2c_file **out)
 {
-    vkq_llama_tensors ts;
-    VKQ_TRY(read_header(path, f, cfg, &ts));
-    float *p = malloc(ts.total * sizeof *p);
-    if (!p)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes of parameters",
-                        path, ts.total * sizeof *p);
-    vkq_status status = read_params(path, f, cfg, &ts, p);
-    if (status != VKQ_OK) {
-        free(p);
-        return status;
+    *out = NULL;
+    vkq_llama2c_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    vkq_status s = vkq_map_file(path, &f->map);
+    if (s == VKQ_OK)
+        s = check_layout(path, f);
+    if (s != VKQ_OK) {
+        vkq_llama2c_close(f);
+        return s;
     }
-    *params = p;
+    *out = f;
     return VKQ_OK;
+}
+
+void vkq_llama2c_close(vkq_llama2c_file *f)
+{
+    if (!f)
+        return;
+    vkq_unmap_file(&f->map);
+    free(f);
+}
+
+const vkq_llama_config *vkq_llama2c_config(const vkq_llama2c_file *f) { return &f->cfg; }
+
+vkq_tensor_source vkq_llama2c_weights(vkq_llama2c_file *f)
+{
+    return (vkq_tensor_source){read_tensor, f};
 }
 
 vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **params)
@@ -188,12 +183,13 @@ vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **par
     if (!path || !cfg || !params)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "vkq_llama2c_read: NULL argument");
     *params = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    vkq_status status = read_checkpoint(path, f, cfg, params);
-    fclose(f);
-    return status;
+    vkq_llama2c_file *f;
+    VKQ_TRY(vkq_llama2c_open(path, &f));
+    vkq_tensor_source src = vkq_llama2c_weights(f);
+    *cfg = f->cfg;
+    vkq_status s = vkq_tensor_source_read_all(cfg, &src, params);
+    vkq_llama2c_close(f);
+    return s;
 }
 
 /* ---- writing ---- */

@@ -10,13 +10,14 @@
 
 #include "base/file.h"
 #include "train/train_internal.h"
-#include "vkquill/llama2c.h"
 #include "vkquill/causal_loss.h"
 #include "vkquill/kernels.h"
+#include "vkquill/model_file.h"
 
 typedef struct trainer {
     vkq_ctx *ctx;
     const vkq_train_config *c;
+    vkq_model_file *base; /* the model trained, kept open for its format and files */
     vkq_llama_config mcfg;
     vkq_llama_tensors tensors;
     vkq_tokenizer *tok;
@@ -245,30 +246,40 @@ static vkq_status precompute_dce(trainer *t)
     return vkq_write_atomic(path, write_dce_cache, &file);
 }
 
-/* A hash of a model's shape and weights: the fixed-DCE cache's reference part. */
-static uint64_t model_key(const vkq_llama_config *c, const float *params)
+static vkq_status hash_piece(void *user, vkq_tensor_id id, size_t offset, const float *piece,
+                             size_t n)
 {
-    vkq_llama_tensors layout;
-    vkq_llama_tensors_of(c, &layout);
-    return hash_more(hash_more(0, c, sizeof *c), params, layout.total * sizeof *params);
+    (void)id, (void)offset;
+    uint64_t *key = user;
+    *key = hash_more(*key, piece, n * sizeof *piece);
+    return VKQ_OK;
+}
+
+/* A hash of a model's shape and weights: the fixed-DCE cache's reference part. */
+static vkq_status model_key(const vkq_llama_config *c, const vkq_tensor_source *weights,
+                            uint64_t *key)
+{
+    *key = hash_more(0, c, sizeof *c);
+    return vkq_tensor_source_each_piece(c, weights, 1u << 20, hash_piece, key);
 }
 
 static vkq_status load_reference(trainer *t, const vkq_model_options *o)
 {
-    vkq_llama_config rcfg;
-    float *rparams = NULL;
-    VKQ_TRY(vkq_llama2c_read(t->c->ref_model, &rcfg, &rparams));
+    vkq_model_file *ref;
+    VKQ_TRY(vkq_model_file_open(t->c->ref_model, &ref));
+    const vkq_llama_config *rcfg = vkq_model_file_config(ref);
+    vkq_tensor_source weights = vkq_model_file_weights(ref);
     vkq_status s = VKQ_OK;
-    if (rcfg.vocab_size != t->mcfg.vocab_size)
+    if (rcfg->vocab_size != t->mcfg.vocab_size)
         s = vkq_fail(VKQ_ERR_FORMAT, "%s: the reference model's vocabulary (%u) differs from "
-                     "the model's (%u)", t->c->ref_model, rcfg.vocab_size, t->mcfg.vocab_size);
+                     "the model's (%u)", t->c->ref_model, rcfg->vocab_size, t->mcfg.vocab_size);
     vkq_model_options ro = *o;
     ro.training = 0;
     if (s == VKQ_OK)
-        s = vkq_model_create(t->ctx, &rcfg, rparams, &ro, &t->ref);
+        s = vkq_model_create(t->ctx, rcfg, &weights, &ro, &t->ref);
     if (s == VKQ_OK)
-        t->ref_key = model_key(&rcfg, rparams);
-    free(rparams);
+        s = model_key(rcfg, &weights, &t->ref_key);
+    vkq_model_file_close(ref);
     return s;
 }
 
@@ -330,8 +341,8 @@ static vkq_status init_adapters(trainer *t, const vkq_lora_options *lora)
 static vkq_status trainer_init(trainer *t)
 {
     const vkq_train_config *c = t->c;
-    float *params = NULL;
-    VKQ_TRY(vkq_llama2c_read(c->model, &t->mcfg, &params));
+    VKQ_TRY(vkq_model_file_open(c->model, &t->base));
+    t->mcfg = *vkq_model_file_config(t->base);
     vkq_llama_tensors_of(&t->mcfg, &t->tensors);
     vkq_status s = vkq_tokenizer_load(c->tokenizer, t->mcfg.vocab_size, &t->tok);
     if (s == VKQ_OK)
@@ -358,14 +369,14 @@ static vkq_status trainer_init(trainer *t)
     if (s == VKQ_OK)
         s = vkq_train_config_lora(c, &o.lora);
     vkq_model_memory_plan(&t->mcfg, &o, &t->memory);
+    vkq_tensor_source weights = vkq_model_file_weights(t->base);
     if (s == VKQ_OK)
-        s = vkq_model_create(t->ctx, &t->mcfg, params, &o, &t->model);
+        s = vkq_model_create(t->ctx, &t->mcfg, &weights, &o, &t->model);
     if (s == VKQ_OK && o.lora.r)
         s = init_adapters(t, &o.lora);
     int base_is_reference = o.lora.r && !c->ref_model[0] && !t->ref_each_step;
     if (s == VKQ_OK && base_is_reference)
-        t->ref_key = model_key(&t->mcfg, params);
-    free(params);
+        s = model_key(&t->mcfg, &weights, &t->ref_key);
     if (s == VKQ_OK)
         s = alloc_buffers(t, max_rows);
     if (s == VKQ_OK && (t->loss.dce_fixed || t->ref_each_step) && !base_is_reference)
@@ -406,6 +417,7 @@ static void trainer_free(trainer *t)
         vkq_buf_free(t->ctx, bufs[i]);
     vkq_model_destroy(t->model);
     vkq_model_destroy(t->ref);
+    vkq_model_file_close(t->base);
     for (uint32_t i = 0; i < t->n_pairs; i++)
         vkq_pair_free(&t->pairs[i]);
     for (uint32_t i = 0; i < t->n_val; i++)
@@ -572,8 +584,12 @@ static vkq_status save_checkpoint(trainer *t)
     t->st.parameters = n;
     if (s == VKQ_OK)
         s = train_checkpoint_save(t->checkpoint_path, &t->st, params, params + n, params + 2 * n);
-    if (s == VKQ_OK)
-        s = save_model(t, params);
+        s = vkq_model_create(t->ctx, &t->mcfg, &weights, &o, &t->model);
+    if (s == VKQ_OK && o.lora.r)
+        s = init_adapters(t, &o.lora);
+    int base_is_reference = o.lora.r && !c->ref_model[0] && !t->ref_each_step;
+    if (s == VKQ_OK && base_is_reference)
+        s = model_key(&t->mcfg, &weights, &t->ref_key);
     free(params);
     return s;
 }
