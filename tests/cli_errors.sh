@@ -146,6 +146,31 @@ expect_error "eval with an unknown chat template" "unknown chat template \"zephy
     -- eval --model "$tmp/wordpiece.json" --tokenizer "$tmp/wordpiece.json" --data d.jsonl \
     --chat-template zephyr
 
+# Hugging Face directories and vkquill convert.
+golden_hf="$(dirname "$0")/golden/hf/llama3"
+mkdir -p "$tmp/nohf" "$tmp/notes"
+expect_error "generate from a directory without config.json" "nohf/config.json: cannot open" \
+    -- generate --model "$tmp/nohf" --tokenizer "$t" --prompt hi
+expect_error "generate with a tokenizer of another vocabulary" "$t" \
+    -- generate --model "$golden_hf" --tokenizer "$t" --prompt hi
+expect_error "train from a directory without config.json" "nohf/config.json: cannot open" \
+    -- train --model "$tmp/nohf" --tokenizer "$t" --data x --out "$tmp/run"
+expect_error "eval of a directory without config.json" "nohf/config.json: cannot open" \
+    -- eval --model "$tmp/nohf" --tokenizer "$t" --data x
+expect_error "bench of a directory without config.json" "nohf/config.json: cannot open" \
+    -- bench generate --model "$tmp/nohf"
+expect_error "convert without --out" "convert: --model M.bin and --out DIR are required" \
+    -- convert --model "$m"
+expect_error "convert of a directory" "is a directory; --model takes a llama2.c checkpoint" \
+    -- convert --model "$golden_hf" --out "$tmp/hf"
+expect_error "convert to an unknown dtype" "--dtype expects f32, bf16 or f16, got 'f8'" \
+    -- convert --model "$m" --out "$tmp/hf" --dtype f8
+expect_error "convert of a foreign file" "junk.bin" -- convert --model "$tmp/junk.bin" --out "$tmp/hf"
+expect_error "convert over a directory that is not a model" "notes: exists and is not a model" \
+    -- convert --model "$m" --out "$tmp/notes"
+[ -e "$tmp/hf" ] || [ -e "$tmp/hf.tmp" ] || [ -e "$tmp/notes.tmp" ] &&
+    { echo "FAIL: a failed convert left a directory"; failures=$((failures + 1)); }
+
 if [ $failures -ne 0 ]; then
     echo "$failures CLI error check(s) failed"
     exit 1

@@ -104,16 +104,19 @@ static vkq_status run_generate(const generate_args *a, const prompt_list *prompt
     vkq_ctx *ctx = NULL;
     vkq_decoder *dec = NULL;
     vkq_status s = vkq_model_file_open(a->model, &model);
-    const vkq_llama_config *cfg = s == VKQ_OK ? vkq_model_file_config(model) : NULL;
+    /* the KV cache needs only the positions generation reaches, not the whole context */
+    vkq_llama_config cfg = s == VKQ_OK ? *vkq_model_file_config(model) : (vkq_llama_config){0};
+    if (a->sampling.steps < cfg.seq_len)
+        cfg.seq_len = a->sampling.steps;
     vkq_tensor_source weights = s == VKQ_OK ? vkq_model_file_weights(model)
                                             : (vkq_tensor_source){0};
     if (s == VKQ_OK)
-        s = vkq_tokenizer_load(a->tokenizer, cfg->vocab_size, &tok);
+        s = vkq_tokenizer_load(a->tokenizer, cfg.vocab_size, &tok);
     if (s == VKQ_OK)
         s = vkq_ctx_create(NULL, &ctx);
     uint32_t seqs = prompts->count < a->batch ? prompts->count : a->batch;
     if (s == VKQ_OK)
-        s = vkq_decoder_create(ctx, cfg, &weights, seqs, &dec);
+        s = vkq_decoder_create(ctx, &cfg, &weights, seqs, &dec);
     if (s == VKQ_OK)
         s = generate_all(dec, tok, a, prompts, jsonl);
     vkq_decoder_destroy(dec);

@@ -35,6 +35,10 @@ static vkq_status load(eval_run *r, vkq_ctx *ctx)
     vkq_model_file *model;
     VKQ_TRY(vkq_model_file_open(c->model, &model));
     r->mcfg = *vkq_model_file_config(model);
+    /* the KV cache needs only the positions a prompt and its continuation reach */
+    uint64_t reach = (uint64_t)c->limits.max_prompt_tokens + c->max_new_tokens;
+    if (c->limits.max_prompt_tokens && reach < r->mcfg.seq_len)
+        r->mcfg.seq_len = (uint32_t)reach;
     vkq_tensor_source weights = vkq_model_file_weights(model);
     vkq_status s = vkq_tokenizer_load(c->tokenizer, r->mcfg.vocab_size, &r->tok);
     if (s == VKQ_OK)
