@@ -548,7 +548,8 @@ static vkq_status micro_step(trainer *t, int first, int last, float totals[4])
     return vkq_buf_download(t->ctx, t->totals, 0, totals, 4 * sizeof *totals);
 }
 
-/* model.bin: the trained model, under LoRA the base with the adapters folded in. */
+/* The trained model in its base's format (RUN/model/ or RUN/model.bin), under LoRA the base
+ * with the adapters folded in. */
 static vkq_status save_model(trainer *t, const float *trainable)
 {
     vkq_lora_options lora;
@@ -563,10 +564,10 @@ static vkq_status save_model(trainer *t, const float *trainable)
     } else {
         memcpy(params, trainable, t->tensors.total * sizeof *params);
     }
-    char path[VKQ_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/model.bin", t->c->out);
+    char path[VKQ_PATH_MAX + 32], written[VKQ_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/model", t->c->out);
     if (s == VKQ_OK)
-        s = vkq_llama2c_write(path, &t->mcfg, params);
+        s = vkq_model_file_write_like(t->base, path, params, written, sizeof written);
     free(params);
     return s;
 }
@@ -584,12 +585,8 @@ static vkq_status save_checkpoint(trainer *t)
     t->st.parameters = n;
     if (s == VKQ_OK)
         s = train_checkpoint_save(t->checkpoint_path, &t->st, params, params + n, params + 2 * n);
-        s = vkq_model_create(t->ctx, &t->mcfg, &weights, &o, &t->model);
-    if (s == VKQ_OK && o.lora.r)
-        s = init_adapters(t, &o.lora);
-    int base_is_reference = o.lora.r && !c->ref_model[0] && !t->ref_each_step;
-    if (s == VKQ_OK && base_is_reference)
-        s = model_key(&t->mcfg, &weights, &t->ref_key);
+    if (s == VKQ_OK)
+        s = save_model(t, params);
     free(params);
     return s;
 }
