@@ -151,6 +151,12 @@ golden_hf="$(dirname "$0")/golden/hf/llama3"
 mkdir -p "$tmp/nohf" "$tmp/notes"
 expect_error "generate from a directory without config.json" "nohf/config.json: cannot open" \
     -- generate --model "$tmp/nohf" --tokenizer "$t" --prompt hi
+expect_error "generate from a directory without its tokenizer.json" "without a tokenizer.json" \
+    -- generate --model "$golden_hf" --prompt hi
+expect_error "generate from a llama2.c file without --tokenizer" "--model and --tokenizer are required" \
+    -- generate --model "$m" --prompt hi
+expect_error "train on a llama2.c file without --tokenizer" "train: --tokenizer is required" \
+    -- train --model "$m" --data x --out "$tmp/run"
 expect_error "generate with a tokenizer of another vocabulary" "$t" \
     -- generate --model "$golden_hf" --tokenizer "$t" --prompt hi
 expect_error "train from a directory without config.json" "nohf/config.json: cannot open" \

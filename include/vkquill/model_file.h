@@ -18,6 +18,9 @@ int vkq_model_file_is_hf(const vkq_model_file *m);
 vkq_st_dtype vkq_model_file_dtype(const vkq_model_file *m);
 /* Whether path names a directory (a Hugging Face model) rather than a file. */
 int vkq_model_path_is_dir(const char *path);
+/* The tokenizer to load: the one given (not NULL or empty), else a model directory's own
+ * tokenizer.json (the directory itself), else NULL. */
+const char *vkq_model_tokenizer_path(const char *model, const char *tokenizer);
 
 /* Writes params of the same description in m's format: for a Hugging Face model a directory
  * at path with m's config, generation config and tokenizer files and its dtype, for a llama2.c

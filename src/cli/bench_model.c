@@ -246,9 +246,10 @@ static void record_step_time(const vkq_train_progress *p, void *user)
  * trainer itself, in a temporary run directory. */
 static vkq_status bench_method(const model_bench *mb)
 {
-    if (!mb->tokenizer || !mb->data)
+    if (!vkq_model_tokenizer_path(mb->model, mb->tokenizer) || !mb->data)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                        "bench train --method needs --tokenizer and --data");
+                        "bench train --method needs --tokenizer (or a model directory) and "
+                        "--data");
     enum { WARMUP = 2 };
     vkq_train_config c;
     vkq_train_config_defaults(&c);
@@ -257,7 +258,7 @@ static vkq_status bench_method(const model_bench *mb)
         return vkq_fail(VKQ_ERR_IO, "cannot create a temporary run directory");
     vkq_status s = vkq_train_config_set(&c, "method", mb->method, "--method");
     snprintf(c.model, sizeof c.model, "%s", mb->model);
-    snprintf(c.tokenizer, sizeof c.tokenizer, "%s", mb->tokenizer);
+    snprintf(c.tokenizer, sizeof c.tokenizer, "%s", mb->tokenizer ? mb->tokenizer : "");
     snprintf(c.data, sizeof c.data, "%s", mb->data);
     snprintf(c.out, sizeof c.out, "%s", dir);
     c.steps = mb->runs + WARMUP;

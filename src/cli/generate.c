@@ -111,7 +111,8 @@ static vkq_status run_generate(const generate_args *a, const prompt_list *prompt
     vkq_tensor_source weights = s == VKQ_OK ? vkq_model_file_weights(model)
                                             : (vkq_tensor_source){0};
     if (s == VKQ_OK)
-        s = vkq_tokenizer_load(a->tokenizer, cfg.vocab_size, &tok);
+        s = vkq_tokenizer_load(vkq_model_tokenizer_path(a->model, a->tokenizer), cfg.vocab_size,
+                               &tok);
     if (s == VKQ_OK)
         s = vkq_ctx_create(NULL, &ctx);
     uint32_t seqs = prompts->count < a->batch ? prompts->count : a->batch;
@@ -144,8 +145,9 @@ static vkq_status parse(int argc, char **argv, generate_args *a)
                          {"--repetition-penalty", CLI_FLOAT, &a->sampling.repetition_penalty}};
     VKQ_TRY(cli_parse("generate", argc, argv, 2, opts, sizeof opts / sizeof opts[0]));
     a->sampling.seed = seed;
-    if (!a->model || !a->tokenizer)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "generate: --model and --tokenizer are required");
+    if (!a->model || !vkq_model_tokenizer_path(a->model, a->tokenizer))
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "generate: --model and --tokenizer are required "
+                        "(a model directory is its own tokenizer)");
     if (!!a->prompt == !!a->prompts_file)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                         "generate: give exactly one of --prompt and --prompts-file");

@@ -40,7 +40,8 @@ static vkq_status load(eval_run *r, vkq_ctx *ctx)
     if (c->limits.max_prompt_tokens && reach < r->mcfg.seq_len)
         r->mcfg.seq_len = (uint32_t)reach;
     vkq_tensor_source weights = vkq_model_file_weights(model);
-    vkq_status s = vkq_tokenizer_load(c->tokenizer, r->mcfg.vocab_size, &r->tok);
+    vkq_status s = vkq_tokenizer_load(vkq_model_tokenizer_path(c->model, c->tokenizer),
+                                      r->mcfg.vocab_size, &r->tok);
     if (s == VKQ_OK)
         s = c->template_path ? vkq_template_load(c->template_path, &r->tpl)
                              : vkq_template_default(&r->tpl);
@@ -164,9 +165,10 @@ static vkq_status save(const eval_run *r, const vkq_text_scores *scores)
 vkq_status vkq_evaluate(vkq_ctx *ctx, const vkq_eval_config *c, vkq_text_scores *scores,
                         vkq_predictions *predictions)
 {
-    if (!c->model || !c->tokenizer || !c->data || c->batch == 0)
+    if (!c->model || !vkq_model_tokenizer_path(c->model, c->tokenizer) || !c->data ||
+        c->batch == 0)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "eval: --model, --tokenizer and --data are "
-                        "required");
+                        "required (a model directory is its own tokenizer)");
     eval_run r = {.c = c};
     vkq_status s = load(&r, ctx);
     for (uint32_t first = 0; s == VKQ_OK && first < r.data.count; first += c->batch) {

@@ -21,6 +21,13 @@ int vkq_model_path_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+const char *vkq_model_tokenizer_path(const char *model, const char *tokenizer)
+{
+    if (tokenizer && tokenizer[0])
+        return tokenizer;
+    return model && vkq_model_path_is_dir(model) ? model : NULL;
+}
+
 vkq_status vkq_model_file_open(const char *path, vkq_model_file **out)
 {
     *out = NULL;

@@ -344,7 +344,8 @@ static vkq_status trainer_init(trainer *t)
     VKQ_TRY(vkq_model_file_open(c->model, &t->base));
     t->mcfg = *vkq_model_file_config(t->base);
     vkq_llama_tensors_of(&t->mcfg, &t->tensors);
-    vkq_status s = vkq_tokenizer_load(c->tokenizer, t->mcfg.vocab_size, &t->tok);
+    vkq_status s = vkq_tokenizer_load(vkq_model_tokenizer_path(c->model, c->tokenizer),
+                                      t->mcfg.vocab_size, &t->tok);
     if (s == VKQ_OK)
         s = c->template_path[0] ? vkq_template_load(c->template_path, &t->tpl)
                                 : vkq_template_default(&t->tpl);
