@@ -58,6 +58,11 @@ static const char usage[] =
     "  init --out DIR [--dim D --hidden H --layers L --heads N --kv-heads K --seq-len T]\n"
     "       [--seed S]                  a random model and a byte-level tokenizer, to train\n"
     "                                   from scratch\n"
+    "  export gguf --model DIR --out FILE.gguf [--type f16|bf16|f32]\n"
+    "                                   a Hugging Face model directory (Llama, Mistral,\n"
+    "                                   Qwen2, Qwen3) as a GGUF file for llama.cpp and\n"
+    "                                   ollama, tokenizer included (default type: the\n"
+    "                                   weights' own)\n"
     "  help                             this text\n"
     "\n"
     "environment:\n"
@@ -99,6 +104,8 @@ int main(int argc, char **argv)
         return cmd_demo(argc, argv);
     if (strcmp(cmd, "tokenize") == 0)
         return cmd_tokenize(argc, argv);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc, argv);
     return cli_fail(vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                              "unknown command '%s'; 'vkquill help' lists the commands", cmd));
 }
