@@ -385,7 +385,7 @@ static vkq_status add_scores(vkq_gguf *g, vocab *v)
     if (!score)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < v->n; i++)
-        score[i] = v->piece[i] && !v->added[i] ? unmade : 0.0f;
+        score[i] = v->type[i] == TOKEN_UNUSED || v->added[i] ? 0.0f : unmade;
     qsort(v->sorted, v->n_sorted, sizeof *v->sorted, by_piece);
     vkq_strbuf joined = {0};
     vkq_status s = VKQ_OK;
@@ -403,7 +403,7 @@ static vkq_status add_scores(vkq_gguf *g, vocab *v)
         piece_id key = {joined.data, 0};
         const piece_id *found = bsearch(&key, v->sorted, v->n_sorted, sizeof key, by_piece);
         if (found && score[found->id] == unmade)
-            score[found->id] = -(float)rank;
+            score[found->id] = 0.0f - (float)rank; /* +0 for the first */
         rank++;
     }
     if (s == VKQ_OK)
