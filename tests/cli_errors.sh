@@ -176,6 +176,26 @@ expect_error "convert over a directory that is not a model" "notes: exists and i
     -- convert --model "$m" --out "$tmp/notes"
 [ -e "$tmp/hf" ] || [ -e "$tmp/hf.tmp" ] || [ -e "$tmp/notes.tmp" ] &&
     { echo "FAIL: a failed convert left a directory"; failures=$((failures + 1)); }
+# vkquill export gguf: one line, and no file (nor temporary) left behind.
+golden="$(dirname "$0")/golden/hf/qwen3"
+mkdir "$tmp/hf" && cp "$golden/config.json" "$golden/model.safetensors" "$(dirname "$0")"/data/gguf/qwen/* "$tmp/hf/"
+expect_error "export without a format" "export: name a format: gguf" -- export
+expect_error "export to an unknown format" "export: unknown format 'onnx' (gguf)" -- export onnx
+expect_error "export gguf without --out" "--model DIR and --out FILE.gguf are required" \
+    -- export gguf --model "$tmp/hf"
+expect_error "export gguf with an unknown type" "unknown GGUF type 'q4_0' (f16, bf16 or f32)" \
+    -- export gguf --model "$tmp/hf" --out "$tmp/m.gguf" --type q4_0
+expect_error "export gguf from a missing directory" "$tmp/nothing" \
+    -- export gguf --model "$tmp/nothing" --out "$tmp/m.gguf"
+expect_error "export gguf to an unwritable place" "$tmp/no/dir/m.gguf.tmp: cannot create" \
+    -- export gguf --model "$tmp/hf" --out "$tmp/no/dir/m.gguf"
+printf '{"model_type": "qwen3",' >"$tmp/hf/config.json"
+expect_error "export gguf with a bad config" "config.json" \
+    -- export gguf --model "$tmp/hf" --out "$tmp/m.gguf"
+if [ -e "$tmp/m.gguf" ] || [ -e "$tmp/m.gguf.tmp" ]; then
+    echo "FAIL: a failed export left a file behind"
+    failures=$((failures + 1))
+fi
 
 if [ $failures -ne 0 ]; then
     echo "$failures CLI error check(s) failed"

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,42 @@ vkq_status vkq_write_bytes(const char *path, FILE *f, const void *data, size_t s
     if (fwrite(data, size, n, f) != n)
         return vkq_fail(VKQ_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     return VKQ_OK;
+}
+
+enum { FILL_PIECE = 1 << 20 };
+
+vkq_status vkq_write_filled(const char *path, FILE *f, vkq_fill_fn fill, void *user,
+                            uint64_t size)
+{
+    unsigned char *piece = malloc(FILL_PIECE);
+    if (!piece)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a write buffer", path);
+    vkq_status s = VKQ_OK;
+    for (uint64_t at = 0; at < size && s == VKQ_OK; at += FILL_PIECE) {
+        size_t n = size - at < FILL_PIECE ? (size_t)(size - at) : FILL_PIECE;
+        s = fill(user, at, piece, n);
+        if (s == VKQ_OK)
+            s = vkq_write_bytes(path, f, piece, 1, n);
+    }
+    free(piece);
+    return s;
+}
+
+vkq_status vkq_sync_parent_dir(const char *path)
+{
+    char *dir = strdup(path);
+    if (!dir)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
+    char *slash = strrchr(dir, '/');
+    const char *name = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
+    int fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    vkq_status s = VKQ_OK;
+    if (fd < 0 || fsync(fd) != 0)
+        s = vkq_fail(VKQ_ERR_IO, "%s: cannot sync the directory: %s", name, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return s;
 }
 
 vkq_status vkq_write_atomic(const char *path, vkq_file_writer write, void *user)

@@ -3,6 +3,7 @@
 #define VKQ_BASE_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "base/status_internal.h"
@@ -24,5 +25,14 @@ vkq_status vkq_remove_flat_dir(const char *path);
 vkq_status vkq_replace_dir(const char *tmp, const char *path);
 /* fwrite with an error naming path. */
 vkq_status vkq_write_bytes(const char *path, FILE *f, const void *data, size_t size, size_t n);
+
+/* Bytes made on demand: fill(user, first byte, buffer, bytes) is called with consecutive
+ * pieces of what is to be written. */
+typedef vkq_status (*vkq_fill_fn)(void *user, uint64_t offset, void *buffer, size_t size);
+/* Writes size bytes from fill, a piece of at most 1 MiB at a time. */
+vkq_status vkq_write_filled(const char *path, FILE *f, vkq_fill_fn fill, void *user,
+                            uint64_t size);
+/* Syncs the directory holding path: a rename is durable only once it is synced. */
+vkq_status vkq_sync_parent_dir(const char *path);
 
 #endif

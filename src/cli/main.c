@@ -62,6 +62,11 @@ static const char usage[] =
     "                                   from scratch\n"
     "  convert --model M.bin --out DIR [--dtype f32|bf16|f16]\n"
     "                                   a llama2.c checkpoint as a Hugging Face directory\n"
+    "  export gguf --model DIR --out FILE.gguf [--type f16|bf16|f32]\n"
+    "                                   a Hugging Face model directory (Llama, Mistral,\n"
+    "                                   Qwen2, Qwen3) as a GGUF file for llama.cpp and\n"
+    "                                   ollama, tokenizer included (default type: the\n"
+    "                                   weights' own)\n"
     "  help                             this text\n"
     "\n"
     "MODEL is a Hugging Face directory (config.json, model.safetensors; its tokenizer.json is\n"
@@ -108,6 +113,8 @@ int main(int argc, char **argv)
         return cmd_tokenize(argc, argv);
     if (strcmp(cmd, "convert") == 0)
         return cmd_convert(argc, argv);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc, argv);
     return cli_fail(vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                              "unknown command '%s'; 'vkquill help' lists the commands", cmd));
 }
