@@ -188,6 +188,63 @@ expect_error "eval with an empty --out" "eval: --out must not be empty" \
     -- eval --model "$m" --tokenizer "$t" --data "$tmp/good.jsonl" --out ""
 expect_error "demo with an empty --out" "demo: --out must not be empty" -- demo --out ""
 
+# Hugging Face directories and vkquill convert.
+golden_hf="$(dirname "$0")/golden/hf/llama3"
+mkdir -p "$tmp/nohf" "$tmp/notes"
+expect_error "generate from a directory without config.json" "nohf/config.json: cannot open" \
+    -- generate --model "$tmp/nohf" --tokenizer "$t" --prompt hi
+expect_error "generate from a directory without its tokenizer.json" "without a tokenizer.json" \
+    -- generate --model "$golden_hf" --prompt hi
+expect_error "generate from a llama2.c file without --tokenizer" "--model and --tokenizer are required" \
+    -- generate --model "$m" --prompt hi
+expect_error "train on a llama2.c file without --tokenizer" "train: --tokenizer is required" \
+    -- train --model "$m" --data x --out "$tmp/run"
+expect_error "generate with a tokenizer of another vocabulary" "$t" \
+    -- generate --model "$golden_hf" --tokenizer "$t" --prompt hi
+expect_error "train from a directory without config.json" "nohf/config.json: cannot open" \
+    -- train --model "$tmp/nohf" --tokenizer "$t" --data x --out "$tmp/run"
+expect_error "eval of a directory without config.json" "nohf/config.json: cannot open" \
+    -- eval --model "$tmp/nohf" --tokenizer "$t" --data x
+expect_error "bench of a directory without config.json" "nohf/config.json: cannot open" \
+    -- bench generate --model "$tmp/nohf"
+expect_error "convert without --out" "convert: --model M.bin and --out DIR are required" \
+    -- convert --model "$m"
+expect_error "convert of a directory" "is a directory; --model takes a llama2.c checkpoint" \
+    -- convert --model "$golden_hf" --out "$tmp/hf"
+expect_error "convert to an unknown dtype" "--dtype expects f32, bf16 or f16, got 'f8'" \
+    -- convert --model "$m" --out "$tmp/hf" --dtype f8
+expect_error "convert of a foreign file" "junk.bin" -- convert --model "$tmp/junk.bin" --out "$tmp/hf"
+expect_error "convert over a directory that is not a model" "notes: exists and is not a model" \
+    -- convert --model "$m" --out "$tmp/notes"
+[ -e "$tmp/hf" ] || [ -e "$tmp/hf.tmp" ] || [ -e "$tmp/notes.tmp" ] &&
+    { echo "FAIL: a failed convert left a directory"; failures=$((failures + 1)); }
+# vkquill export gguf: one line, and no file (nor temporary) left behind.
+golden="$(dirname "$0")/golden/hf/qwen3"
+mkdir "$tmp/hf" && cp "$golden/config.json" "$golden/model.safetensors" "$(dirname "$0")"/data/gguf/qwen/* "$tmp/hf/"
+expect_error "export without a format" "export: name a format: gguf" -- export
+expect_error "export to an unknown format" "export: unknown format 'onnx' (gguf)" -- export onnx
+expect_error "export gguf without --out" "--model DIR and --out FILE.gguf are required" \
+    -- export gguf --model "$tmp/hf"
+expect_error "export gguf with an unknown type" "unknown GGUF type 'q4_0' (f16, bf16 or f32)" \
+    -- export gguf --model "$tmp/hf" --out "$tmp/m.gguf" --type q4_0
+expect_error "export gguf from a missing directory" "$tmp/nothing" \
+    -- export gguf --model "$tmp/nothing" --out "$tmp/m.gguf"
+expect_error "export gguf to an unwritable place" "$tmp/no/dir/m.gguf.tmp: cannot create" \
+    -- export gguf --model "$tmp/hf" --out "$tmp/no/dir/m.gguf"
+printf '{"model_type": "qwen3",' >"$tmp/hf/config.json"
+expect_error "export gguf with a bad config" "config.json" \
+    -- export gguf --model "$tmp/hf" --out "$tmp/m.gguf"
+expect_error "convert with an empty --out" "convert: --out must not be empty" -- convert --model "$m" --out ""
+expect_error "export gguf with an empty --out" "export gguf: --out must not be empty" \
+    -- export gguf --model "$tmp/hf" --out ""
+expect_error "export to a format with a newline" "unknown format 'on\\nnx'" -- export "on
+nx"
+expect_error "convert to a dtype with a tab" "got 'f\\t8'" -- convert --model "$m" --out "$tmp/hf2" --dtype "f	8"
+if [ -e "$tmp/m.gguf" ] || [ -e "$tmp/m.gguf.tmp" ]; then
+    echo "FAIL: a failed export left a file behind"
+    failures=$((failures + 1))
+fi
+
 if [ $failures -ne 0 ]; then
     echo "$failures CLI error check(s) failed"
     exit 1

@@ -3,7 +3,8 @@
 # model, config and log writes, and at whatever moment a timer hits) always resumes, never
 # finds a half-written file, and ends with the log, probe, checkpoint and weights of a run that
 # was never interrupted. VKQ_CRASH_AT_WRITE=N makes vkquill kill itself inside its Nth atomic
-# file write, before that file is complete.
+# file write, before that file is complete. The same for a run of a Hugging Face directory,
+# whose model/ is written as model.tmp/ and swapped in.
 vkquill=$1
 failures=0
 tmp=$(mktemp -d)
@@ -37,7 +38,7 @@ train --out "$tmp/straight2" --steps 2 || fail "the uninterrupted 2-step run: $(
 check_run() {
     for f in "$run"/*; do
         case "${f##*/}" in
-        config.json | log.jsonl | probe.jsonl | checkpoint.bin | model.bin | *.tmp) ;;
+        config.json | log.jsonl | probe.jsonl | checkpoint.bin | model.bin | model | *.tmp) ;;
         *) fail "$1: unexpected file $f" ;;
         esac
     done
@@ -100,6 +101,43 @@ without_speed() { sed 's/,"tokens_per_s":[^}]*//' "$1"; }
     fail "the log differs from the uninterrupted run's"
 for f in probe.jsonl checkpoint.bin model.bin; do
     cmp -s "$run/$f" "$tmp/straight/$f" || fail "$f differs from the uninterrupted run's"
+done
+
+# A Hugging Face base: model/ (config.json, generation_config.json, model.safetensors, each an
+# atomic write inside model.tmp/) follows each checkpoint. A fresh run writes config.json (1),
+# then checkpoint.bin (2) and model/ (3-5) a step; write 7 is model/'s first file after the
+# checkpoint of step 2. A resume writes model/ (1-3), config.json (4), log.jsonl (5).
+"$vkquill" convert --model "$tmp/m/model.bin" --out "$tmp/hf" >/dev/null 2>"$tmp/err" ||
+    fail "convert: $(cat "$tmp/err")"
+options=$(echo "$options" | sed "s|$tmp/m/model.bin|$tmp/hf|")
+train --out "$tmp/hf_straight" --steps $steps || fail "the uninterrupted HF run: $(cat "$tmp/err")"
+train --out "$tmp/hf_straight2" --steps 2 || fail "the uninterrupted 2-step HF run: $(cat "$tmp/err")"
+same_model() { diff -r "$run/model" "$1/model" >/dev/null 2>&1; }
+run="$tmp/hf_run"
+for n in 7 3 5; do
+    (VKQ_CRASH_AT_WRITE=$n train --out "$run" --steps $steps $(resume_flag)) 2>/dev/null
+    code=$?
+    [ $code -eq 137 ] || fail "HF write $n: exit $code, not killed there: $(cat "$tmp/err")"
+    check_run "HF run killed in write $n"
+    if [ $n -eq 5 ]; then
+        [ ! -e "$run/model.tmp" ] || fail "HF write 5: the resume left model.tmp/"
+        same_model "$tmp/hf_straight2" ||
+            fail "HF write 5: model/ is not the checkpoint's weights after a resume"
+    else
+        [ -e "$run/model.tmp" ] || fail "HF write $n: no model.tmp/ left by the kill"
+        cmp -s "$run/checkpoint.bin" "$tmp/hf_straight2/checkpoint.bin" ||
+            fail "HF write $n: the checkpoint is not the one of step 2"
+        same_model "$tmp/hf_straight2" && fail "HF write $n: model/ should still hold step 1"
+    fi
+done
+train --out "$run" --steps $steps --resume || fail "the last HF resume: $(cat "$tmp/err")"
+check_run "the finished HF run"
+for f in "$run"/*.tmp "$run"/model.old; do
+    [ -e "$f" ] && fail "a temporary file is left: $f"
+done
+same_model "$tmp/hf_straight" || fail "model/ differs from the uninterrupted HF run's"
+for f in probe.jsonl checkpoint.bin; do
+    cmp -s "$run/$f" "$tmp/hf_straight/$f" || fail "HF $f differs from the uninterrupted run's"
 done
 
 if [ $failures -ne 0 ]; then

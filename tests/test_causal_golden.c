@@ -82,11 +82,14 @@ static vkq_status load(void)
     if (s == VKQ_OK)
         s = vkq_rec_create(fx->ctx, &fx->rec);
     vkq_model_options o = {.max_tokens = 64, .max_rows = 32, .training = 1};
+    vkq_flat_weights flat, ref_flat;
+    vkq_tensor_source weights = vkq_flat_source(&flat, &fx->cfg, fx->params);
     if (s == VKQ_OK)
-        s = vkq_model_create(fx->ctx, &fx->cfg, fx->params, &o, &fx->model);
+        s = vkq_model_create(fx->ctx, &fx->cfg, &weights, &o, &fx->model);
     o.training = 0;
+    vkq_tensor_source ref_weights = vkq_flat_source(&ref_flat, &fx->ref_cfg, fx->ref_params);
     if (s == VKQ_OK)
-        s = vkq_model_create(fx->ctx, &fx->ref_cfg, fx->ref_params, &o, &fx->ref_model);
+        s = vkq_model_create(fx->ctx, &fx->ref_cfg, &ref_weights, &o, &fx->ref_model);
     return s;
 }
 

@@ -1,15 +1,18 @@
 /* Greedy generation with the real stories260K model, batched over prompts of different
  * lengths, against the token sequences that an independent PyTorch implementation of
- * llama2.c's run.c produced (tools/make_generation_expected.py). Skipped (exit 77) when
- * ../shared/models is absent. */
+ * llama2.c's run.c produced (tools/make_generation_expected.py): as read, after its q/k rows
+ * move to Hugging Face's RoPE layout, and converted to a Hugging Face directory (as `vkquill
+ * convert` does) and loaded from it. Skipped (exit 77) when ../shared/models is absent. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "vkquill/llama2c.h"
 #include "vkquill/generate.h"
+#include "vkquill/hf_model.h"
+#include "vkquill/llama2c.h"
+#include "vkquill/model_file.h"
 
 #define MODEL VKQ_MODELS_DIR "/stories260K.bin"
 #define TOKENIZER VKQ_MODELS_DIR "/tok512.bin"
@@ -50,12 +53,68 @@ static int compare_case(const cJSON *c, const vkq_generation *g)
     return ok;
 }
 
-/* halves: the model first moved to Hugging Face's RoPE layout (q/k rows permuted as
- * transformers' convert_llama_weights_to_hf does), which must generate the same tokens. */
-static int run(const cJSON *cases, vkq_ctx *ctx, int halves)
-{
+typedef enum form { AS_READ, HALVES, HF_DIR } form;
+static const char *const form_names[] = {"llama2.c model:",
+                                         "model moved to rotate_half RoPE pairs:",
+                                         "model converted to a Hugging Face directory:"};
+
+/* The model in one form: weights from the mapped file, from the permuted block, or from the
+ * directory the permuted block was written to (removed again once opened). */
+typedef struct loaded {
+    vkq_model_file *file;
     vkq_llama_config cfg;
-    float *params = NULL;
+    float *params;
+    vkq_flat_weights flat;
+    vkq_tensor_source weights;
+} loaded;
+
+static int load(form f, loaded *m)
+{
+    memset(m, 0, sizeof *m);
+    if (f == AS_READ) {
+        if (vkq_model_file_open(MODEL, &m->file) != VKQ_OK)
+            return 0;
+        m->cfg = *vkq_model_file_config(m->file);
+        m->weights = vkq_model_file_weights(m->file);
+        return 1;
+    }
+    if (vkq_llama2c_read(MODEL, &m->cfg, &m->params) != VKQ_OK ||
+        vkq_llama_rope_to_halves(&m->cfg, m->params) != VKQ_OK)
+        return 0;
+    m->weights = vkq_flat_source(&m->flat, &m->cfg, m->params);
+    if (f == HALVES)
+        return 1;
+    char dir[] = "/tmp/vkq_generation_XXXXXX";
+    if (!mkdtemp(dir))
+        return 0;
+    char model[64];
+    snprintf(model, sizeof model, "%s/hf", dir);
+    int ok = vkq_hf_model_write(model, &m->cfg, m->params, VKQ_ST_F32, NULL) == VKQ_OK &&
+             vkq_model_file_open(model, &m->file) == VKQ_OK;
+    const char *files[] = {"config.json", "generation_config.json", "model.safetensors"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[96];
+        snprintf(path, sizeof path, "%s/%s", model, files[i]);
+        unlink(path);
+    }
+    rmdir(model);
+    rmdir(dir);
+    if (ok) {
+        m->cfg = *vkq_model_file_config(m->file);
+        m->weights = vkq_model_file_weights(m->file);
+    }
+    return ok;
+}
+
+static void unload(loaded *m)
+{
+    vkq_model_file_close(m->file);
+    free(m->params);
+}
+
+static int run(const cJSON *cases, vkq_ctx *ctx, form f)
+{
+    loaded m;
     vkq_tokenizer *tok = NULL;
     vkq_decoder *dec = NULL;
     int n = cJSON_GetArraySize(cases), failed = 0;
@@ -68,11 +127,9 @@ static int run(const cJSON *cases, vkq_ctx *ctx, int halves)
         uint32_t s = (uint32_t)cJSON_GetObjectItem(c, "steps")->valueint;
         steps = s > steps ? s : steps;
     }
-    printf("%s\n", halves ? "model moved to rotate_half RoPE pairs:" : "llama2.c model:");
-    if (vkq_llama2c_read(MODEL, &cfg, &params) != VKQ_OK ||
-        (halves && vkq_llama_rope_to_halves(&cfg, params) != VKQ_OK) ||
-        vkq_tokenizer_load(TOKENIZER, cfg.vocab_size, &tok) != VKQ_OK ||
-        vkq_decoder_create(ctx, &cfg, params, (uint32_t)n, &dec) != VKQ_OK) {
+    printf("%s\n", form_names[f]);
+    if (!load(f, &m) || vkq_tokenizer_load(TOKENIZER, m.cfg.vocab_size, &tok) != VKQ_OK ||
+        vkq_decoder_create(ctx, &m.cfg, &m.weights, (uint32_t)n, &dec) != VKQ_OK) {
         fprintf(stderr, "%s\n", vkq_last_error());
         failed = 1;
     }
@@ -111,7 +168,7 @@ static int run(const cJSON *cases, vkq_ctx *ctx, int halves)
     free(prompts);
     vkq_decoder_destroy(dec);
     vkq_tokenizer_free(tok);
-    free(params);
+    unload(&m);
     return failed;
 }
 
@@ -133,7 +190,7 @@ int main(void)
         fprintf(stderr, "%s\n", vkq_last_error());
         return 1;
     }
-    int failed = run(cases, ctx, 0) | run(cases, ctx, 1);
+    int failed = run(cases, ctx, AS_READ) | run(cases, ctx, HALVES) | run(cases, ctx, HF_DIR);
     cJSON_Delete(cases);
     if (vkq_ctx_destroy(ctx) != VKQ_OK) {
         fprintf(stderr, "%s\n", vkq_last_error());

@@ -1,7 +1,11 @@
 /* One training step of each Hugging Face architecture (Llama 3, Qwen2, Qwen3, Mistral) against
  * an independent float64 PyTorch model (tools/make_golden_hf.py): logits, loss and the
  * gradient of every tensor by its Hugging Face name; then the KV-cache decoder's logits.
- * The model is built from the golden file's parameters, by Hugging Face name. */
+ * The model is loaded from the committed directories, float32 and bfloat16, through the
+ * Hugging Face loader; the description must be the one config.json spells out and every
+ * weight the golden file's value. The directory vkquill writes back loads again to the same
+ * weights and generates the same tokens. */
+#define _XOPEN_SOURCE 700
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,10 +15,14 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <ftw.h>
+#include <unistd.h>
+
 #include "golden/golden.h"
 #include "vkquill/hf_names.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
+#include "vkquill/model_file.h"
 
 #define HF_DIR VKQ_SOURCE_DIR "/tests/golden/hf/"
 
@@ -67,13 +75,15 @@ static vkq_llama_config mistral(void)
 }
 
 typedef struct arch_case {
-    const char *name;
+    const char *name, *dir;
     vkq_llama_config (*config)(void);
 } arch_case;
 
 typedef struct fixture {
     vkq_ctx *ctx;
     vkq_golden golden;
+    vkq_model_file *file;
+    vkq_tensor_source weights;
     vkq_llama_config cfg;
     vkq_llama_tensors tensors;
     float *params, *grads;
@@ -99,18 +109,19 @@ static const vkq_golden_record *record(fixture *f, const char *name)
     return r;
 }
 
-static vkq_status take_param(void *user, const char *name, size_t offset, const vkq_tensor *t)
+/* The loaded weight of one slice is the golden file's value, bit for bit (the values are
+ * bfloat16-exact, so both dtypes hold them exactly). */
+static vkq_status check_param(void *user, const char *name, size_t offset, const vkq_tensor *t)
 {
     fixture *f = user;
     char key[160];
     snprintf(key, sizeof key, "param:%s", name);
     const vkq_golden_record *r = vkq_golden_find(&f->golden, key);
-    if (!r || r->count != vkq_tensor_slice(t)) {
-        print_error("%s: missing or of the wrong size\n", key);
+    if (!r || r->count != vkq_tensor_slice(t) ||
+        memcmp(f->params + offset, r->data.f32, r->count * sizeof(float)) != 0) {
+        print_error("%s: missing, of the wrong size or not the loaded value\n", key);
         f->missing++;
-        return VKQ_OK;
     }
-    memcpy(f->params + offset, r->data.f32, r->count * sizeof(float));
     return VKQ_OK;
 }
 
@@ -128,15 +139,24 @@ static vkq_status compare_grad(void *user, const char *name, size_t offset, cons
     return VKQ_OK;
 }
 
-/* Every tensor of the golden file has a place in the description, and no slot is left over. */
-static void load_params(fixture *f)
+/* The directory's description is the one its config.json spells out, and every tensor of
+ * the golden file is loaded with its value, none left over. */
+static void load_model(fixture *f, const arch_case *a)
 {
+    char path[512];
+    snprintf(path, sizeof path, HF_DIR "%s", a->dir);
+    OK(vkq_model_file_open(path, &f->file));
+    f->cfg = *vkq_model_file_config(f->file);
+    vkq_llama_config want = a->config();
+    assert_memory_equal(&f->cfg, &want, sizeof want);
+    assert_int_equal(vkq_model_file_dtype(f->file),
+                     strstr(a->dir, "bf16") ? VKQ_ST_BF16 : VKQ_ST_F32);
+    f->weights = vkq_model_file_weights(f->file);
     vkq_llama_tensors_of(&f->cfg, &f->tensors);
-    f->params = calloc(f->tensors.total, sizeof *f->params);
+    OK(vkq_tensor_source_read_all(&f->cfg, &f->weights, &f->params));
     f->grads = calloc(f->tensors.total, sizeof *f->grads);
-    assert_non_null(f->params);
     assert_non_null(f->grads);
-    OK(vkq_hf_each_tensor(&f->cfg, take_param, f));
+    OK(vkq_hf_each_tensor(&f->cfg, check_param, f));
     assert_int_equal(f->missing, 0);
     size_t golden_params = 0;
     for (uint32_t i = 0; i < f->golden.n_records; i++)
@@ -154,7 +174,7 @@ static void training_step_matches(fixture *f, const char *arch)
     vkq_model_options o = {.max_tokens = 32, .max_rows = 32, .training = 1};
     vkq_model *m;
     vkq_rec *rec;
-    OK(vkq_model_create(f->ctx, &f->cfg, f->params, &o, &m));
+    OK(vkq_model_create(f->ctx, &f->cfg, &f->weights, &o, &m));
     OK(vkq_rec_create(f->ctx, &rec));
     vkq_batch b = {tokens->data.i32, (uint32_t)tokens->count, offsets->data.i32,
                    (uint32_t)offsets->count - 1, rows->data.i32, n_rows};
@@ -210,7 +230,7 @@ static void decoder_matches(fixture *f, const char *arch)
     const vkq_golden_record *rows = record(f, "rows"), *want = record(f, "logits");
     uint32_t seqs = (uint32_t)offsets->count - 1, v = f->cfg.vocab_size;
     vkq_decoder *d;
-    OK(vkq_decoder_create(f->ctx, &f->cfg, f->params, seqs, &d));
+    OK(vkq_decoder_create(f->ctx, &f->cfg, &f->weights, seqs, &d));
     float *step = malloc(sizeof(float) * seqs * v), *got = calloc(want->count, sizeof(float));
     assert_non_null(step);
     assert_non_null(got);
@@ -240,34 +260,93 @@ static void decoder_matches(fixture *f, const char *arch)
     vkq_decoder_destroy(d);
 }
 
+/* Greedy continuation of a fixed prompt, one token a step from the decoder. */
+static void greedy(vkq_ctx *ctx, const vkq_llama_config *c, const vkq_tensor_source *weights,
+                   int32_t *tokens, int n)
+{
+    vkq_decoder *d;
+    OK(vkq_decoder_create(ctx, c, weights, 1, &d));
+    float *logits = malloc(sizeof(float) * c->vocab_size);
+    assert_non_null(logits);
+    tokens[0] = 1, tokens[1] = 7, tokens[2] = 19; /* the prompt */
+    for (int32_t pos = 0; pos + 1 < n; pos++) {
+        int32_t slot = 0;
+        OK(vkq_decoder_step(d, &slot, &tokens[pos], &pos, 1, logits));
+        if (pos + 1 < 3)
+            continue;
+        int32_t best = 0;
+        for (uint32_t v = 1; v < c->vocab_size; v++)
+            best = logits[v] > logits[best] ? (int32_t)v : best;
+        tokens[pos + 1] = best;
+    }
+    free(logits);
+    vkq_decoder_destroy(d);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* What vkquill writes from the loaded model is a directory of the same dtype and config that
+ * loads to the same weights and continues a prompt with the same tokens. */
+static void written_loads_back(fixture *f, const char *arch)
+{
+    char dir[] = "/tmp/vkq_hf_golden_XXXXXX", path[64], written[96];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model", dir);
+    OK(vkq_model_file_write_like(f->file, path, f->params, written, sizeof written));
+    assert_string_equal(written, path);
+    vkq_model_file *back;
+    OK(vkq_model_file_open(written, &back));
+    assert_memory_equal(vkq_model_file_config(back), &f->cfg, sizeof f->cfg);
+    assert_int_equal(vkq_model_file_dtype(back), vkq_model_file_dtype(f->file));
+    vkq_tensor_source weights = vkq_model_file_weights(back);
+    float *params;
+    OK(vkq_tensor_source_read_all(&f->cfg, &weights, &params));
+    assert_memory_equal(params, f->params, f->tensors.total * sizeof *params);
+    enum { N = 16 };
+    int32_t want[N], got[N];
+    greedy(f->ctx, &f->cfg, &f->weights, want, N);
+    greedy(f->ctx, &f->cfg, &weights, got, N);
+    assert_memory_equal(got, want, sizeof want);
+    print_message("%s: the written directory loads back and generates the same %d tokens\n",
+                  arch, N);
+    free(params);
+    vkq_model_file_close(back);
+    assert_int_equal(nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 static void run_arch(void **state)
 {
     const arch_case *a = *state;
-    fixture f = {.cfg = a->config()};
+    fixture f = {0};
     char path[512];
     snprintf(path, sizeof path, HF_DIR "%s_golden.bin", a->name);
     OK(vkq_golden_load(path, &f.golden));
-    OK(vkq_llama_config_check(&f.cfg));
     OK(vkq_ctx_create(NULL, &f.ctx));
-    load_params(&f);
-    training_step_matches(&f, a->name);
-    decoder_matches(&f, a->name);
+    load_model(&f, a);
+    training_step_matches(&f, a->dir);
+    decoder_matches(&f, a->dir);
+    written_loads_back(&f, a->dir);
     free(f.params);
     free(f.grads);
+    vkq_model_file_close(f.file);
     OK(vkq_ctx_destroy(f.ctx));
     vkq_golden_free(&f.golden);
 }
 
 static arch_case cases[] = {
-    {"llama3", llama3}, {"qwen2", qwen2}, {"qwen3", qwen3}, {"mistral", mistral}};
+    {"llama3", "llama3", llama3},   {"llama3", "llama3_bf16", llama3},
+    {"qwen2", "qwen2", qwen2},      {"qwen2", "qwen2_bf16", qwen2},
+    {"qwen3", "qwen3", qwen3},      {"qwen3", "qwen3_bf16", qwen3},
+    {"mistral", "mistral", mistral}, {"mistral", "mistral_bf16", mistral}};
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate(run_arch, &cases[0]),
-        cmocka_unit_test_prestate(run_arch, &cases[1]),
-        cmocka_unit_test_prestate(run_arch, &cases[2]),
-        cmocka_unit_test_prestate(run_arch, &cases[3]),
-    };
+    struct CMUnitTest tests[sizeof cases / sizeof cases[0]];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        tests[i] = (struct CMUnitTest){cases[i].dir, run_arch, NULL, NULL, &cases[i]};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -149,6 +149,7 @@ static void corpus_matches_tokenizers_js(void **state)
             for (uint32_t j = 0; j < n; j++)
                 w[j] = cJSON_GetArrayItem(want, (int)j)->valueint;
             expect_ids(t, text, w, n);
+            assert_true(vkq_tokenizer_min_tokens(t, strlen(text)) <= n);
             expect_round_trip(t, text, cJSON_GetArrayItem(trip, i)->valuestring);
             free(w);
             cJSON_Delete(line);
@@ -158,6 +159,21 @@ static void corpus_matches_tokenizers_js(void **state)
     cJSON_Delete(expected);
     free(expected_text);
     free(corpus);
+}
+
+/* The fewest tokens a text can need: none claimed for Qwen3 (its NFC normalizer can shrink a
+ * text); for Llama 3 and Llama 2 the text's bytes over their longest vocabulary piece, 256 and
+ * 48 bytes (read from the files with Python's json module). */
+static void lower_bounds_of_real_tokenizers(void **state)
+{
+    (void)state;
+    static const size_t LONGEST[] = {0, 256, 48};
+    for (int k = 0; k < 3; k++) {
+        vkq_tokenizer *t = load_real(REAL[k]);
+        size_t bytes = 1 << 20;
+        assert_int_equal(vkq_tokenizer_min_tokens(t, bytes), LONGEST[k] ? bytes / LONGEST[k] : 0);
+        vkq_tokenizer_free(t);
+    }
 }
 
 /* BOS and EOS from tokenizer_config.json, looked up in the vocabulary files by hand. */
@@ -406,6 +422,8 @@ static void byte_level_bpe_by_hand(void **state)
     EXPECT_IDS(t, "a  [y]\t b", 'a', 301, 'b');
     EXPECT_IDS(t, "<x<x>>", '<', 'x', 300, '>');
     expect_round_trip(t, "hello world <x> again", "hello world <x> again");
+    /* [y] takes any amount of whitespace into one token: no lower bound from the length */
+    assert_int_equal(vkq_tokenizer_min_tokens(t, 1000), 0);
     int32_t none[1];
     uint32_t n = 0;
     assert_int_equal(vkq_tokenizer_encode(t, "\xC3(", 0, 0, none, 1, &n),
@@ -463,6 +481,10 @@ static void sentencepiece_bpe_by_hand(void **state)
     assert_string_equal(vkq_tokenizer_decode(t, 260, 264), " ab");
     assert_string_equal(vkq_tokenizer_decode(t, 1, 264), "ab");
     assert_string_equal(vkq_tokenizer_decode(t, 260, 3 + 'Z'), "Z");
+    /* the text only grows (Prepend, space -> 3-byte ▁), every character gets a token, and the
+     * longest pieces are the 6-byte "<0xXX>": at least one token per 6 bytes */
+    assert_int_equal(vkq_tokenizer_min_tokens(t, 12), 2);
+    assert_int_equal(vkq_tokenizer_min_tokens(t, 11), 1);
     vkq_tokenizer_free(t);
 }
 
@@ -482,6 +504,12 @@ static void directory_and_tok_bin_are_told_apart(void **state)
     vkq_tokenizer *t = NULL;
     OK(vkq_tokenizer_load(dir, 0, &t));
     EXPECT_IDS(t, "abba", 2, 1, 0);
+    /* no unknown or byte tokens: "c" has no token and vanishes, so no lower bound */
+    int32_t none[1];
+    uint32_t n = 1;
+    OK(vkq_tokenizer_encode(t, "ccc", 0, 0, none, 1, &n));
+    assert_int_equal(n, 0);
+    assert_int_equal(vkq_tokenizer_min_tokens(t, 1000), 0);
     vkq_tokenizer_free(t);
     const char *bin = temp_path("tok.bin");
     OK(vkq_tokenizer_write_byte_level(bin));
@@ -704,6 +732,7 @@ int main(int argc, char **argv)
         }
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(corpus_matches_tokenizers_js),
+            cmocka_unit_test(lower_bounds_of_real_tokenizers),
             cmocka_unit_test(special_tokens_come_from_the_config),
             cmocka_unit_test(qwen_prompt_renders_as_its_template),
             cmocka_unit_test(llama3_prompt_renders_as_its_template),

@@ -144,7 +144,9 @@ static vkq_model *make_model(uint32_t r, int recompute, const float *adapter)
     if (r)
         o.lora = fx->lora;
     vkq_model *m;
-    OK(vkq_model_create(fx->ctx, &fx->cfg, fx->params, &o, &m));
+    vkq_flat_weights flat;
+    vkq_tensor_source weights = vkq_flat_source(&flat, &fx->cfg, fx->params);
+    OK(vkq_model_create(fx->ctx, &fx->cfg, &weights, &o, &m));
     if (adapter)
         OK(vkq_model_upload_trainable(m, adapter));
     return m;

@@ -85,7 +85,9 @@ static int setup(void **state)
         return -1;
     }
     vkq_model_options o = {.max_tokens = 32, .max_rows = 32, .training = 1};
-    if (vkq_model_create(f->ctx, &f->cfg, f->params, &o, &f->model) != VKQ_OK) {
+    vkq_flat_weights flat;
+    vkq_tensor_source weights = vkq_flat_source(&flat, &f->cfg, f->params);
+    if (vkq_model_create(f->ctx, &f->cfg, &weights, &o, &f->model) != VKQ_OK) {
         print_error("%s\n", vkq_last_error());
         return -1;
     }

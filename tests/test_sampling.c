@@ -158,13 +158,16 @@ static void seeded_draws_stay_in_the_nucleus(void **state)
     vkq_llama_config c = {.dim = 16, .hidden_dim = 24, .n_layers = 1, .n_heads = 2,
                           .n_kv_heads = 1, .vocab_size = VKQ_BYTE_TOKENIZER_VOCAB,
                           .seq_len = 64, .shared_classifier = 1, .norm_eps = 1e-5f,
-                          .rope_theta = 10000.0f};
+                          .rope_theta = 10000.0f, .bos_id = VKQ_TOKEN_BOS,
+                          .eos_ids = {VKQ_TOKEN_EOS}, .n_eos = 1};
     vkq_llama_tensors l;
     vkq_llama_tensors_of(&c, &l);
     float *params = malloc(l.total * sizeof *params);
     vkq_llama_init_random(&c, 3, params);
     vkq_decoder *dec;
-    OK(vkq_decoder_create(ctx, &c, params, 1, &dec));
+    vkq_flat_weights flat;
+    vkq_tensor_source weights = vkq_flat_source(&flat, &c, params);
+    OK(vkq_decoder_create(ctx, &c, &weights, 1, &dec));
     const char *prompt[] = {"once upon"};
     vkq_sampling greedy = {.steps = 24, .temperature = 0.0f, .top_p = 1.0f,
                            .repetition_penalty = 1.3f};

@@ -89,7 +89,9 @@ static void train(const char *binding, int shared, float max_norm, run_result *o
     vkq_llama_init_random(&cfg, 7, init);
     vkq_model_options o = {.max_tokens = TOKENS, .max_rows = ROWS, .training = 1};
     vkq_model *m;
-    OK(vkq_model_create(ctx, &cfg, init, &o, &m));
+    vkq_flat_weights flat;
+    vkq_tensor_source source = vkq_flat_source(&flat, &cfg, init);
+    OK(vkq_model_create(ctx, &cfg, &source, &o, &m));
     out->pieces = vkq_model_pieces(m);
     int32_t tokens[TOKENS], offsets[3], rows[ROWS], targets[ROWS];
     float weights[ROWS];
@@ -210,7 +212,9 @@ static void generate(const char *binding, int shared, const float *params, int32
     vkq_ctx *ctx = context(binding);
     vkq_llama_config cfg = config(shared);
     vkq_decoder *d;
-    OK(vkq_decoder_create(ctx, &cfg, params, SEQS, &d));
+    vkq_flat_weights flat;
+    vkq_tensor_source weights = vkq_flat_source(&flat, &cfg, params);
+    OK(vkq_decoder_create(ctx, &cfg, &weights, SEQS, &d));
     int32_t slots[SEQS] = {0, 1}, next[SEQS] = {1, 200}, positions[SEQS];
     float *logits = malloc(SEQS * VOCAB * sizeof *logits);
     for (int32_t step = 0; step < NEW; step++) {
@@ -262,7 +266,9 @@ static void checkpoint_round_trip(void **state)
     for (size_t i = 0; i < 2; i++) {
         vkq_ctx *ctx = context(bindings[i]);
         vkq_model *m;
-        OK(vkq_model_create(ctx, &cfg, trained.params, &o, &m));
+        vkq_flat_weights flat;
+        vkq_tensor_source weights = vkq_flat_source(&flat, &cfg, trained.params);
+        OK(vkq_model_create(ctx, &cfg, &weights, &o, &m));
         OK(vkq_model_upload_moments(m, trained.m, trained.v));
         float *p = malloc(n * sizeof *p), *mm = malloc(n * sizeof *mm), *v = malloc(n * sizeof *v);
         OK(vkq_model_download_params(m, p));
@@ -291,7 +297,9 @@ static void unsplittable_tensor_is_refused(void **state)
     float *params = calloc(ts.total, sizeof *params);
     vkq_model_options o = {.max_tokens = 4, .max_rows = 1, .training = 0};
     vkq_model *m = NULL;
-    assert_int_equal(vkq_model_create(ctx, &cfg, params, &o, &m), VKQ_ERR_UNSUPPORTED);
+    vkq_flat_weights flat;
+    vkq_tensor_source weights = vkq_flat_source(&flat, &cfg, params);
+    assert_int_equal(vkq_model_create(ctx, &cfg, &weights, &o, &m), VKQ_ERR_UNSUPPORTED);
     assert_null(m);
     assert_non_null(strstr(vkq_last_error(), "tensor w1 (layer 0"));
     free(params);

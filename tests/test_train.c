@@ -1,5 +1,6 @@
 /* The trainer end to end on a tiny random model with a byte-level tokenizer, made in a
- * temporary directory: every method runs, resume is exact, NaN stops the run, bad
+ * temporary directory: every method runs, resume is exact (for a llama2.c file and a Hugging
+ * Face directory, which is trained into a Hugging Face directory), NaN stops the run, bad
  * configurations are refused. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +13,9 @@
 #include <cmocka.h>
 
 #include "vkquill/generate.h"
+#include "vkquill/hf_model.h"
 #include "vkquill/llama2c.h"
+#include "vkquill/model_file.h"
 #include "vkquill/tokenizer.h"
 #include "vkquill/train.h"
 
@@ -66,6 +69,15 @@ static int setup(void **state)
     path_in(path, sizeof path, "ref.bin");
     if (s == VKQ_OK)
         s = vkq_llama2c_write(path, &c, params);
+    vkq_llama_config hf = c; /* a Qwen2 (q/k/v biases) in bfloat16 */
+    hf.rope_pairs = VKQ_ROPE_HALVES, hf.qkv_bias = 1;
+    vkq_llama_tensors_of(&hf, &l);
+    free(params);
+    params = malloc(l.total * sizeof *params);
+    vkq_llama_init_random(&hf, 9, params);
+    path_in(path, sizeof path, "hf");
+    if (s == VKQ_OK)
+        s = vkq_hf_model_write(path, &hf, params, VKQ_ST_BF16, NULL);
     free(params);
     path_in(path, sizeof path, "data.jsonl");
     FILE *f = fopen(path, "w");
@@ -192,6 +204,68 @@ static void resume_continues_exactly(void **state)
     }
 }
 
+/* The weights of a model on disk, as fp32. */
+static float *weights_of(const char *path, vkq_llama_config *cfg, vkq_st_dtype *dtype)
+{
+    vkq_model_file *m;
+    OK(vkq_model_file_open(path, &m));
+    *cfg = *vkq_model_file_config(m);
+    *dtype = vkq_model_file_dtype(m);
+    vkq_tensor_source w = vkq_model_file_weights(m);
+    float *params;
+    OK(vkq_tensor_source_read_all(cfg, &w, &params));
+    vkq_model_file_close(m);
+    return params;
+}
+
+/* A Hugging Face directory trains, resumes exactly and comes out as a directory of its dtype
+ * and description, with its generation config; the stopped-and-resumed run writes the same
+ * weights as the straight one. */
+static void hf_model_trains_resumes_and_writes_hf(void **state)
+{
+    (void)state;
+    vkq_train_config c;
+    base_config(&c, "nextquill", "hf_straight");
+    path_in(c.model, sizeof c.model, "hf");
+    c.steps = 6;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    base_config(&c, "nextquill", "hf_halves");
+    path_in(c.model, sizeof c.model, "hf");
+    c.steps = 6;
+    stop_flag = 0;
+    OK(vkq_train_run(ctx, &c, stop_after_three, NULL, &stop_flag));
+    stop_flag = 0;
+    c.resume = 1;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, &stop_flag));
+    double a[8], b[8];
+    assert_int_equal(read_losses("hf_straight", a, 8), 6);
+    assert_int_equal(read_losses("hf_halves", b, 8), 6);
+    for (int i = 0; i < 6; i++)
+        assert_true(a[i] == b[i]);
+    char path[256];
+    vkq_llama_config base_cfg, cfg;
+    vkq_st_dtype base_dtype, dtype;
+    path_in(path, sizeof path, "hf");
+    float *base = weights_of(path, &base_cfg, &base_dtype);
+    path_in(path, sizeof path, "hf_straight/model");
+    float *straight = weights_of(path, &cfg, &dtype);
+    assert_memory_equal(&cfg, &base_cfg, sizeof cfg);
+    assert_int_equal(dtype, VKQ_ST_BF16);
+    path_in(path, sizeof path, "hf_halves/model");
+    float *halves = weights_of(path, &cfg, &dtype);
+    vkq_llama_tensors l;
+    vkq_llama_tensors_of(&cfg, &l);
+    assert_memory_equal(straight, halves, l.total * sizeof *halves);
+    assert_memory_not_equal(straight, base, l.total * sizeof *base);
+    path_in(path, sizeof path, "hf_straight/model/generation_config.json");
+    assert_int_equal(access(path, R_OK), 0);
+    path_in(path, sizeof path, "hf_straight/model.bin");
+    assert_int_not_equal(access(path, F_OK), 0);
+    free(base);
+    free(straight);
+    free(halves);
+}
+
 /* With val data the model's own DCE of every val response token is logged as it trains. */
 static void probe_logs_dce_of_val_tokens(void **state)
 {
@@ -241,7 +315,9 @@ static void generation_stops_after_max_new_tokens(void **state)
     OK(vkq_llama2c_read(path, &cfg, &params));
     path_in(path, sizeof path, "tok.bin");
     OK(vkq_tokenizer_load(path, cfg.vocab_size, &tok));
-    OK(vkq_decoder_create(ctx, &cfg, params, 2, &dec));
+    vkq_flat_weights flat;
+    vkq_tensor_source weights = vkq_flat_source(&flat, &cfg, params);
+    OK(vkq_decoder_create(ctx, &cfg, &weights, 2, &dec));
     const char *prompts[] = {"a", "a much longer prompt than the first"};
     vkq_generation gen[2];
     vkq_sampling s = {.steps = 200, .max_new = 3, .temperature = 0.0f, .top_p = 1.0f,
@@ -947,6 +1023,7 @@ int main(void)
         cmocka_unit_test(every_method_trains),
         cmocka_unit_test(options_that_need_a_reference_model_run),
         cmocka_unit_test(resume_continues_exactly),
+        cmocka_unit_test(hf_model_trains_resumes_and_writes_hf),
         cmocka_unit_test(probe_logs_dce_of_val_tokens),
         cmocka_unit_test(generation_stops_after_max_new_tokens),
         cmocka_unit_test(nan_stops_the_run),

@@ -24,7 +24,7 @@ typedef struct vkq_generation {
 
 /* Generates for n prompts at once (n <= the decoder's max_seqs); out[i] must be freed with
  * vkq_generation_free. A sequence ends when it generates an end token (vkq_tokenizer_is_end:
- * BOS, EOS or a chat turn's end), or after `steps` positions. */
+ * BOS, EOS or a chat turn's end, or one of the model's end ids), or after `steps` positions. */
 vkq_status vkq_generate(vkq_decoder *d, const vkq_tokenizer *tok, const char *const *prompts,
                         uint32_t n, const vkq_sampling *s, vkq_generation *out);
 /* The same from token prompts (each starting with BOS), e.g. prompts built with history. */

@@ -94,6 +94,32 @@ void vkq_llama_rope_frequencies(const vkq_llama_config *c, float *inv_freq);
 /* Whether token is one of the config's end-of-sequence ids. */
 int vkq_llama_is_eos(const vkq_llama_config *c, int32_t token);
 
+/* Where a model's weights come from, tensor by tensor: read fills out with the floats
+ * [first, first + n) of tensor id (all its layers, stacked as in the flat block) as fp32.
+ * File loaders read their files in pieces through it, so the device upload never needs a
+ * second whole copy of the weights in host memory. */
+typedef struct vkq_tensor_source {
+    vkq_status (*read)(void *user, vkq_tensor_id id, size_t first, size_t n, float *out);
+    void *user;
+} vkq_tensor_source;
+
+/* A source over a flat block in table order; f holds the table and must outlive the source. */
+typedef struct vkq_flat_weights {
+    vkq_llama_tensors tensors;
+    const float *params;
+} vkq_flat_weights;
+vkq_tensor_source vkq_flat_source(vkq_flat_weights *f, const vkq_llama_config *c,
+                                  const float *params);
+/* Every tensor of a source into a new malloc'ed flat block of the table's total floats. */
+vkq_status vkq_tensor_source_read_all(const vkq_llama_config *c, const vkq_tensor_source *src,
+                                      float **params);
+/* Calls fn with consecutive pieces (at most max_floats each) of every tensor the block holds,
+ * as the source gives them: fn(user, tensor, floats into the flat block, piece, floats). */
+typedef vkq_status (*vkq_piece_fn)(void *user, vkq_tensor_id id, size_t offset,
+                                   const float *piece, size_t n);
+vkq_status vkq_tensor_source_each_piece(const vkq_llama_config *c, const vkq_tensor_source *src,
+                                        size_t max_floats, vkq_piece_fn fn, void *user);
+
 /* Moves a model with interleaved RoPE pairs to Hugging Face's halves, as transformers'
  * convert_llama_weights_to_hf does: within every query and key head, row 2i + a of wq and wk
  * (and of bq, bk) moves to row a * head_dim / 2 + i. The model computes the same function

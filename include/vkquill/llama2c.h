@@ -16,6 +16,15 @@
  * then match. */
 vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **params);
 
+/* The same file mapped read-only, its weights read tensor by tensor from the mapping. A
+ * checksum trailer is verified on open, which reads every page of the file once. */
+typedef struct vkq_llama2c_file vkq_llama2c_file;
+vkq_status vkq_llama2c_open(const char *path, vkq_llama2c_file **out);
+void vkq_llama2c_close(vkq_llama2c_file *f);
+const vkq_llama_config *vkq_llama2c_config(const vkq_llama2c_file *f);
+/* Valid while f is open. */
+vkq_tensor_source vkq_llama2c_weights(vkq_llama2c_file *f);
+
 /* Writes params (tensor-table order) as a llama2.c checkpoint, filling the RoPE tables from
  * rope_theta for older readers that still use them, and the checksum trailer (llama2.c's
  * run.c and other readers of the layout ignore it); refuses a description the format cannot

@@ -37,9 +37,11 @@ typedef struct vkq_memory_plan {
 
 void vkq_model_memory_plan(const vkq_llama_config *cfg, const vkq_model_options *o,
                            vkq_memory_plan *plan);
-/* Refuses, with the plan in the message, when the plan exceeds the device's largest heap. */
-vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const float *params,
-                            const vkq_model_options *o, vkq_model **out);
+/* Refuses, with the plan in the message, when the plan exceeds the device's largest heap. The
+ * weights are uploaded from the source in pieces. */
+vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg,
+                            const vkq_tensor_source *weights, const vkq_model_options *o,
+                            vkq_model **out);
 void vkq_model_destroy(vkq_model *m);
 const vkq_llama_config *vkq_model_config(const vkq_model *m);
 
@@ -94,8 +96,9 @@ vkq_status vkq_model_upload_moments(vkq_model *m, const float *first, const floa
  * lockstep, each by one token per step at its own position (< seq_len of the config). */
 typedef struct vkq_decoder vkq_decoder;
 
-vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const float *params,
-                              uint32_t max_seqs, vkq_decoder **out);
+vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg,
+                              const vkq_tensor_source *weights, uint32_t max_seqs,
+                              vkq_decoder **out);
 void vkq_decoder_destroy(vkq_decoder *d);
 const vkq_llama_config *vkq_decoder_config(const vkq_decoder *d);
 /* Feeds tokens[i] at positions[i] to the sequence in cache slot slots[i] (< max_seqs; position

@@ -70,6 +70,10 @@ typedef struct vkq_rope_scaling {
  * NULL) as transformers' _compute_llama3_parameters does; in double, rounded to float. */
 void vkq_rope_frequencies(float theta, const vkq_rope_scaling *scaling, uint32_t head_dim,
                           float *inv_freq);
+/* What llama3 scaling divides each unscaled inverse frequency by, [head_dim / 2]: 1 for short
+ * wavelengths, factor for long ones, a blend between (as llama.cpp's rope_freqs holds it). */
+void vkq_rope_llama3_divisors(float theta, const vkq_rope_scaling *scaling, uint32_t head_dim,
+                              float *divisor);
 
 typedef struct vkq_rope_args {
     vkq_buf positions; /* int32 [n]: token t's place in its own sequence */

@@ -1,8 +1,12 @@
 #include "base/file.h"
 
+#include "base/mapped.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,6 +45,25 @@ vkq_status vkq_read_summed(const char *path, FILE *f, void *data, size_t size, s
     return VKQ_OK;
 }
 
+enum { FILL_PIECE = 1 << 20 };
+
+vkq_status vkq_write_filled(const char *path, FILE *f, vkq_fill_fn fill, void *user,
+                            uint64_t size)
+{
+    unsigned char *piece = malloc(FILL_PIECE);
+    if (!piece)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a write buffer", path);
+    vkq_status s = VKQ_OK;
+    for (uint64_t at = 0; at < size && s == VKQ_OK; at += FILL_PIECE) {
+        size_t n = size - at < FILL_PIECE ? (size_t)(size - at) : FILL_PIECE;
+        s = fill(user, at, piece, n);
+        if (s == VKQ_OK)
+            s = vkq_write_bytes(path, f, piece, 1, n);
+    }
+    free(piece);
+    return s;
+}
+
 static char *temporary_path(const char *path)
 {
     size_t length = strlen(path);
@@ -52,14 +75,19 @@ static char *temporary_path(const char *path)
     return tmp;
 }
 
+vkq_status vkq_remove_if_present(const char *path)
+{
+    if (remove(path) != 0 && errno != ENOENT)
+        return vkq_fail(VKQ_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+    return VKQ_OK;
+}
+
 vkq_status vkq_remove_temporary(const char *path)
 {
     char *tmp = temporary_path(path);
     if (!tmp)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
-    vkq_status s = VKQ_OK;
-    if (remove(tmp) != 0 && errno != ENOENT)
-        s = vkq_fail(VKQ_ERR_IO, "%s: cannot remove a leftover file: %s", tmp, strerror(errno));
+    vkq_status s = vkq_remove_if_present(tmp);
     free(tmp);
     return s;
 }
@@ -72,8 +100,7 @@ static int crash_here(void)
     return at && ++count == atol(at);
 }
 
-/* Makes a rename in path's directory durable. */
-static vkq_status sync_directory(const char *path)
+vkq_status vkq_sync_parent_dir(const char *path)
 {
     char *dir = strdup(path);
     if (!dir)
@@ -81,7 +108,7 @@ static vkq_status sync_directory(const char *path)
     char *slash = strrchr(dir, '/');
     if (slash)
         slash[slash == dir] = '\0'; /* "/x" -> "/" */
-    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
+    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     vkq_status s = VKQ_OK;
     /* some file systems cannot sync a directory (EINVAL); nothing more can be done there */
     if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
@@ -110,7 +137,7 @@ static vkq_status write_and_rename(const char *path, const char *tmp, vkq_file_w
         status = vkq_fail(VKQ_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (status != VKQ_OK)
         remove(tmp);
-    return status == VKQ_OK ? sync_directory(path) : status;
+    return status == VKQ_OK ? vkq_sync_parent_dir(path) : status;
 }
 
 vkq_status vkq_write_atomic(const char *path, vkq_file_writer write, void *user)
@@ -143,5 +170,74 @@ vkq_status vkq_make_dirs(const char *path)
             break;
     }
     free(buf);
+    return s;
+}
+
+static vkq_status write_mapped(const char *path, FILE *f, void *user)
+{
+    const vkq_mapped_file *m = user;
+    return m->size ? vkq_write_bytes(path, f, m->data, 1, m->size) : VKQ_OK;
+}
+
+vkq_status vkq_copy_file(const char *from, const char *to)
+{
+    vkq_mapped_file m;
+    VKQ_TRY(vkq_map_file(from, &m));
+    vkq_status s = vkq_write_atomic(to, write_mapped, &m);
+    vkq_unmap_file(&m);
+    return s;
+}
+
+vkq_status vkq_remove_flat_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return errno == ENOENT ? VKQ_OK
+                               : vkq_fail(VKQ_ERR_IO, "%s: cannot open the directory: %s", path,
+                                          strerror(errno));
+    vkq_status s = VKQ_OK;
+    struct dirent *e;
+    while (s == VKQ_OK && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *file = malloc(strlen(path) + strlen(e->d_name) + 2);
+        if (!file) {
+            s = vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
+            break;
+        }
+        sprintf(file, "%s/%s", path, e->d_name);
+        struct stat st;
+        if (lstat(file, &st) == 0 && S_ISDIR(st.st_mode))
+            s = vkq_fail(VKQ_ERR_IO, "%s: holds a directory, not removing it", path);
+        else if (unlink(file) != 0)
+            s = vkq_fail(VKQ_ERR_IO, "%s: cannot remove: %s", file, strerror(errno));
+        free(file);
+    }
+    closedir(d);
+    if (s == VKQ_OK && rmdir(path) != 0)
+        s = vkq_fail(VKQ_ERR_IO, "%s: cannot remove the directory: %s", path, strerror(errno));
+    return s;
+}
+
+vkq_status vkq_replace_dir(const char *tmp, const char *path)
+{
+    char *old = malloc(strlen(path) + sizeof ".old");
+    if (!old)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
+    sprintf(old, "%s.old", path);
+    vkq_status s = vkq_remove_flat_dir(old);
+    int had = s == VKQ_OK && access(path, F_OK) == 0;
+    if (had && rename(path, old) != 0)
+        s = vkq_fail(VKQ_ERR_IO, "cannot move %s aside: %s", path, strerror(errno));
+    if (s == VKQ_OK && rename(tmp, path) != 0) {
+        s = vkq_fail(VKQ_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        if (had)
+            rename(old, path);
+    }
+    if (s == VKQ_OK)
+        s = vkq_sync_parent_dir(path);
+    if (s == VKQ_OK && had)
+        s = vkq_remove_flat_dir(old);
+    free(old);
     return s;
 }

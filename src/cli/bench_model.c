@@ -8,9 +8,9 @@
 
 #include "base/status_internal.h"
 #include "cli/cli.h"
-#include "vkquill/llama2c.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
+#include "vkquill/model_file.h"
 #include "vkquill/train.h"
 
 typedef struct model_bench {
@@ -161,7 +161,7 @@ static vkq_status time_training(vkq_ctx *ctx, vkq_model *m, const model_bench *m
 }
 
 static vkq_status bench_train_on(vkq_ctx *ctx, const model_bench *mb, const vkq_llama_config *cfg,
-                                 const float *params)
+                                 const vkq_tensor_source *weights)
 {
     vkq_batch b;
     int32_t *ints;
@@ -176,7 +176,7 @@ static vkq_status bench_train_on(vkq_ctx *ctx, const model_bench *mb, const vkq_
                plan.activations / 1048576.0);
     vkq_model *m = NULL;
     train_bufs t = {0};
-    vkq_status s = vkq_model_create(ctx, cfg, params, &o, &m);
+    vkq_status s = vkq_model_create(ctx, cfg, weights, &o, &m);
     if (s == VKQ_OK)
         s = train_bufs_init(ctx, ints + 2 * b.n_tokens, b.n_rows, &t);
     if (s == VKQ_OK)
@@ -203,26 +203,28 @@ static vkq_status parse_model_bench(const char *command, int argc, char **argv, 
 /* Loads the checkpoint, makes a context, runs fn. */
 static vkq_status with_model(const model_bench *mb,
                              vkq_status (*fn)(vkq_ctx *, const model_bench *,
-                                              const vkq_llama_config *, const float *))
+                                              const vkq_llama_config *,
+                                              const vkq_tensor_source *))
 {
-    vkq_llama_config cfg;
-    float *params = NULL;
-    VKQ_TRY(vkq_llama2c_read(mb->model, &cfg, &params));
-    if (mb->seq > cfg.seq_len) {
-        free(params);
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "--seq %u exceeds the model's context of %u",
-                        mb->seq, cfg.seq_len);
-    }
-    vkq_ctx *ctx;
-    vkq_status s = vkq_ctx_create(NULL, &ctx);
+    vkq_model_file *model;
+    VKQ_TRY(vkq_model_file_open(mb->model, &model));
+    const vkq_llama_config *cfg = vkq_model_file_config(model);
+    vkq_tensor_source weights = vkq_model_file_weights(model);
+    vkq_ctx *ctx = NULL;
+    vkq_status s = VKQ_OK;
+    if (mb->seq > cfg->seq_len)
+        s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "--seq %u exceeds the model's context of %u",
+                     mb->seq, cfg->seq_len);
+    if (s == VKQ_OK)
+        s = vkq_ctx_create(NULL, &ctx);
     if (s == VKQ_OK) {
-        s = fn(ctx, mb, &cfg, params);
+        s = fn(ctx, mb, cfg, &weights);
         vkq_ctx_print_profile(ctx, stderr);
         vkq_status d = vkq_ctx_destroy(ctx);
         if (s == VKQ_OK)
             s = d;
     }
-    free(params);
+    vkq_model_file_close(model);
     return s;
 }
 
@@ -244,9 +246,10 @@ static void record_step_time(const vkq_train_progress *p, void *user)
  * trainer itself, in a temporary run directory. */
 static vkq_status bench_method(const model_bench *mb)
 {
-    if (!mb->tokenizer || !mb->data)
+    if (!vkq_model_tokenizer_path(mb->model, mb->tokenizer) || !mb->data)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                        "bench train --method needs --tokenizer and --data");
+                        "bench train --method needs --tokenizer (or a model directory) and "
+                        "--data");
     enum { WARMUP = 2 };
     vkq_train_config c;
     vkq_train_config_defaults(&c);
@@ -255,7 +258,7 @@ static vkq_status bench_method(const model_bench *mb)
         return vkq_fail(VKQ_ERR_IO, "cannot create a temporary run directory");
     vkq_status s = vkq_train_config_set(&c, "method", mb->method, "--method");
     snprintf(c.model, sizeof c.model, "%s", mb->model);
-    snprintf(c.tokenizer, sizeof c.tokenizer, "%s", mb->tokenizer);
+    snprintf(c.tokenizer, sizeof c.tokenizer, "%s", mb->tokenizer ? mb->tokenizer : "");
     snprintf(c.data, sizeof c.data, "%s", mb->data);
     snprintf(c.out, sizeof c.out, "%s", dir);
     c.steps = mb->runs + WARMUP;
@@ -306,10 +309,11 @@ vkq_status cli_bench_train(int argc, char **argv)
 }
 
 static vkq_status bench_generate_on(vkq_ctx *ctx, const model_bench *mb,
-                                    const vkq_llama_config *cfg, const float *params)
+                                    const vkq_llama_config *cfg,
+                                    const vkq_tensor_source *weights)
 {
     vkq_decoder *d;
-    VKQ_TRY(vkq_decoder_create(ctx, cfg, params, mb->batch, &d));
+    VKQ_TRY(vkq_decoder_create(ctx, cfg, weights, mb->batch, &d));
     int32_t *ints = malloc(3ull * mb->batch * sizeof *ints);
     float *logits = malloc((size_t)mb->batch * cfg->vocab_size * sizeof *logits);
     vkq_status s = ints && logits ? VKQ_OK : vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");

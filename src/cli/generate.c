@@ -5,8 +5,8 @@
 
 #include "base/status_internal.h"
 #include "cli/cli.h"
-#include "vkquill/llama2c.h"
 #include "vkquill/generate.h"
+#include "vkquill/model_file.h"
 
 typedef struct generate_args {
     const char *model, *tokenizer, *prompt, *prompts_file;
@@ -99,25 +99,31 @@ static vkq_status generate_all(vkq_decoder *dec, const vkq_tokenizer *tok, const
 
 static vkq_status run_generate(const generate_args *a, const prompt_list *prompts, int jsonl)
 {
-    vkq_llama_config cfg;
-    float *params = NULL;
+    vkq_model_file *model = NULL;
     vkq_tokenizer *tok = NULL;
     vkq_ctx *ctx = NULL;
     vkq_decoder *dec = NULL;
-    vkq_status s = vkq_llama2c_read(a->model, &cfg, &params);
+    vkq_status s = vkq_model_file_open(a->model, &model);
+    /* the KV cache needs only the positions generation reaches, not the whole context */
+    vkq_llama_config cfg = s == VKQ_OK ? *vkq_model_file_config(model) : (vkq_llama_config){0};
+    if (a->sampling.steps < cfg.seq_len)
+        cfg.seq_len = a->sampling.steps;
+    vkq_tensor_source weights = s == VKQ_OK ? vkq_model_file_weights(model)
+                                            : (vkq_tensor_source){0};
     if (s == VKQ_OK)
-        s = vkq_tokenizer_load(a->tokenizer, cfg.vocab_size, &tok);
+        s = vkq_tokenizer_load(vkq_model_tokenizer_path(a->model, a->tokenizer), cfg.vocab_size,
+                               &tok);
     if (s == VKQ_OK)
         s = vkq_ctx_create(NULL, &ctx);
     uint32_t seqs = prompts->count < a->batch ? prompts->count : a->batch;
     if (s == VKQ_OK)
-        s = vkq_decoder_create(ctx, &cfg, params, seqs, &dec);
+        s = vkq_decoder_create(ctx, &cfg, &weights, seqs, &dec);
     if (s == VKQ_OK)
         s = generate_all(dec, tok, a, prompts, jsonl);
     vkq_decoder_destroy(dec);
     vkq_status d = vkq_ctx_destroy(ctx);
     vkq_tokenizer_free(tok);
-    free(params);
+    vkq_model_file_close(model);
     return s != VKQ_OK ? s : d;
 }
 
@@ -139,8 +145,9 @@ static vkq_status parse(int argc, char **argv, generate_args *a)
                          {"--repetition-penalty", CLI_FLOAT, &a->sampling.repetition_penalty}};
     VKQ_TRY(cli_parse("generate", argc, argv, 2, opts, sizeof opts / sizeof opts[0]));
     a->sampling.seed = seed;
-    if (!a->model || !a->tokenizer)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "generate: --model and --tokenizer are required");
+    if (!a->model || !vkq_model_tokenizer_path(a->model, a->tokenizer))
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "generate: --model and --tokenizer are required "
+                        "(a model directory is its own tokenizer)");
     if (!!a->prompt == !!a->prompts_file)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                         "generate: give exactly one of --prompt and --prompts-file");

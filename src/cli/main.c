@@ -18,9 +18,9 @@ static const char usage[] =
     "                                   check every kernel against its C reference\n"
     "  bench matmul [--m M --n N --k K] [--form nn|nt|tn] [--batch B] [--runs R] [--json]\n"
     "                                   matrix-product GFLOP/s and dispatch overheads\n"
-    "  bench train --model M.bin [--batch B] [--seq T] [--runs R] [--json]\n"
+    "  bench train --model MODEL [--batch B] [--seq T] [--runs R] [--json]\n"
     "                                   tokens/s and peak memory of a full training step\n"
-    "  bench generate --model M.bin [--batch B] [--seq N] [--json]\n"
+    "  bench generate --model MODEL [--batch B] [--seq N] [--json]\n"
     "                                   tokens/s of batched decoding with a KV cache\n"
     "  bench tokenize --tokenizer T[,T...] [--file F] [--mb N] [--json]\n"
     "                                   MB/s of encoding a text of N MB (default 4), a line\n"
@@ -28,14 +28,14 @@ static const char usage[] =
     "  tokenize --tokenizer T (--text TEXT | --file F) [--json]\n"
     "                                   a text's token ids, and each token's text; T is a\n"
     "                                   tok.bin, a tokenizer.json or a directory holding one\n"
-    "  generate --model M.bin --tokenizer T.bin (--prompt TEXT | --prompts-file F)\n"
+    "  generate --model MODEL [--tokenizer T] (--prompt TEXT | --prompts-file F)\n"
     "           [--steps N] [--temperature T] [--top-p P] [--seed S]\n"
     "           [--repetition-penalty R] [--batch B]\n"
     "                                   continue prompts (temperature 0: greedy); a prompts\n"
     "                                   file (one a line) gives JSON lines\n"
-    "  train --model M.bin --tokenizer T.bin --data train.jsonl --out RUN_DIR\n"
+    "  train --model MODEL [--tokenizer T] --data train.jsonl --out RUN_DIR\n"
     "        [--method sft|mce|dce|nextquill] [--steps N] [--batch B] [--accum A] [--lr LR]\n"
-    "        [--config cfg.json] [--resume] [--dce dynamic|fixed --ref-model R.bin]\n"
+    "        [--config cfg.json] [--resume] [--dce dynamic|fixed --ref-model MODEL]\n"
     "        [--weights threshold|js|uniform] [--align ce|kl] [--align-weighted]\n"
     "        [--alpha a --delta d --lambda l --eps e] [--schedule linear|cosine|constant]\n"
     "        [--warmup fraction] [--clip c] [--history-k k] [--max-prompt-tokens n]\n"
@@ -45,8 +45,10 @@ static const char usage[] =
     "        [--lora-r R --lora-alpha A --lora-dropout P --lora-targets q,v|all-linear]\n"
     "        [--recompute none|layers]\n"
     "                                   personalise a model (every option also in the JSON\n"
-    "                                   configuration, with underscores: max_prompt_tokens)\n"
-    "  eval --model M.bin --tokenizer T.bin --data test.jsonl [--out DIR] [--history-k k]\n"
+    "                                   configuration, with underscores: max_prompt_tokens);\n"
+    "                                   the result is RUN_DIR/model (a Hugging Face model in,\n"
+    "                                   a directory out) or RUN_DIR/model.bin (llama2.c)\n"
+    "  eval --model MODEL [--tokenizer T] --data test.jsonl [--out DIR] [--history-k k]\n"
     "       [--max-new-tokens n] [--repetition-penalty r] [--without-history] [--json]\n"
     "       [--template t.json] [--chat-template auto|none|chatml|llama3|inst]\n"
     "                                   greedy generation with history, ROUGE-1/L and BLEU\n"
@@ -59,7 +61,17 @@ static const char usage[] =
     "  init --out DIR [--dim D --hidden H --layers L --heads N --kv-heads K --seq-len T]\n"
     "       [--seed S]                  a random model and a byte-level tokenizer, to train\n"
     "                                   from scratch\n"
+    "  convert --model M.bin --out DIR [--dtype f32|bf16|f16]\n"
+    "                                   a llama2.c checkpoint as a Hugging Face directory\n"
+    "  export gguf --model DIR --out FILE.gguf [--type f16|bf16|f32]\n"
+    "                                   a Hugging Face model directory (Llama, Mistral,\n"
+    "                                   Qwen2, Qwen3) as a GGUF file for llama.cpp and\n"
+    "                                   ollama, tokenizer included (default type: the\n"
+    "                                   weights' own)\n"
     "  help                             this text\n"
+    "\n"
+    "MODEL is a Hugging Face directory (config.json, model.safetensors; its tokenizer.json is\n"
+    "the tokenizer unless --tokenizer names one) or a llama2.c file (--tokenizer required).\n"
     "\n"
     "environment:\n"
     "  VKQ_DEVICE=<index|name>  device to use      VKQ_VARIANT=cpu|gpu  kernel variant\n"
@@ -100,6 +112,10 @@ int main(int argc, char **argv)
         return cmd_demo(argc, argv);
     if (strcmp(cmd, "tokenize") == 0)
         return cmd_tokenize(argc, argv);
+    if (strcmp(cmd, "convert") == 0)
+        return cmd_convert(argc, argv);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc, argv);
     return cli_fail(vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                              "unknown command '%s'; 'vkquill help' lists the commands",
                              VKQ_QUOTE(cmd)));

@@ -1,4 +1,3 @@
-#include "vkquill/llama2c.h"
 #include "vkquill/eval.h"
 
 #include <cjson/cJSON.h>
@@ -7,6 +6,7 @@
 
 #include "base/file.h"
 #include "vkquill/generate.h"
+#include "vkquill/model_file.h"
 
 void vkq_eval_config_defaults(vkq_eval_config *c)
 {
@@ -32,9 +32,16 @@ typedef struct eval_run {
 static vkq_status load(eval_run *r, vkq_ctx *ctx)
 {
     const vkq_eval_config *c = r->c;
-    float *params = NULL;
-    VKQ_TRY(vkq_llama2c_read(c->model, &r->mcfg, &params));
-    vkq_status s = vkq_tokenizer_load(c->tokenizer, r->mcfg.vocab_size, &r->tok);
+    vkq_model_file *model;
+    VKQ_TRY(vkq_model_file_open(c->model, &model));
+    r->mcfg = *vkq_model_file_config(model);
+    /* the KV cache needs only the positions a prompt and its continuation reach */
+    uint64_t reach = (uint64_t)c->limits.max_prompt_tokens + c->max_new_tokens;
+    if (c->limits.max_prompt_tokens && reach < r->mcfg.seq_len)
+        r->mcfg.seq_len = (uint32_t)reach;
+    vkq_tensor_source weights = vkq_model_file_weights(model);
+    vkq_status s = vkq_tokenizer_load(vkq_model_tokenizer_path(c->model, c->tokenizer),
+                                      r->mcfg.vocab_size, &r->tok);
     if (s == VKQ_OK)
         s = c->template_path ? vkq_template_load(c->template_path, &r->tpl)
                              : vkq_template_default(&r->tpl);
@@ -43,8 +50,8 @@ static vkq_status load(eval_run *r, vkq_ctx *ctx)
     if (s == VKQ_OK)
         s = vkq_dataset_load_jsonl(c->data, c->skip_bad, &r->data);
     if (s == VKQ_OK)
-        s = vkq_decoder_create(ctx, &r->mcfg, params, c->batch, &r->dec);
-    free(params);
+        s = vkq_decoder_create(ctx, &r->mcfg, &weights, c->batch, &r->dec);
+    vkq_model_file_close(model);
     if (s == VKQ_OK) {
         r->predictions = calloc(r->data.count, sizeof *r->predictions);
         if (!r->predictions)
@@ -172,9 +179,10 @@ static vkq_status save(const eval_run *r, const vkq_text_scores *scores)
 vkq_status vkq_evaluate(vkq_ctx *ctx, const vkq_eval_config *c, vkq_text_scores *scores,
                         vkq_predictions *predictions)
 {
-    if (!c->model || !c->tokenizer || !c->data || c->batch == 0)
+    if (!c->model || !vkq_model_tokenizer_path(c->model, c->tokenizer) || !c->data ||
+        c->batch == 0)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "eval: --model, --tokenizer and --data are "
-                        "required");
+                        "required (a model directory is its own tokenizer)");
     eval_run r = {.c = c};
     vkq_status s = load(&r, ctx);
     for (uint32_t first = 0; s == VKQ_OK && first < r.data.count; first += c->batch) {

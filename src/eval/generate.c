@@ -5,7 +5,6 @@
 
 #include "base/status_internal.h"
 
-
 typedef struct sequence {
     vkq_generation *out;
     int32_t *prompt;
@@ -48,9 +47,11 @@ static vkq_status start(sequence *q, vkq_generation *out, const int32_t *prompt,
 }
 
 /* After a step: the prompt's next token while inside the prompt, else a sampled one. */
-static vkq_status advance(sequence *q, const vkq_tokenizer *tok, float *logits, uint32_t vocab,
+static vkq_status advance(sequence *q, const vkq_tokenizer *tok, float *logits,
+                          const vkq_llama_config *c,
                           const vkq_sampling *s)
 {
+    uint32_t vocab = c->vocab_size;
     vkq_generation *g = q->out;
     int32_t next = 0;
     int in_prompt = (uint32_t)q->pos + 1 < q->n_prompt;
@@ -64,7 +65,8 @@ static vkq_status advance(sequence *q, const vkq_tokenizer *tok, float *logits, 
         VKQ_TRY(vkq_sample_token(logits, vocab, s->temperature, s->top_p, u, &next));
     }
     q->pos++;
-    if (!in_prompt && vkq_tokenizer_is_end(tok, next)) { /* a chat prompt holds end tokens */
+    /* a chat prompt holds end tokens; the model may name more than its tokenizer */
+    if (!in_prompt && (vkq_tokenizer_is_end(tok, next) || vkq_llama_is_eos(c, next))) {
         q->done = 1;
         return VKQ_OK;
     }
@@ -85,8 +87,9 @@ static vkq_status finish_text(vkq_generation *g, const vkq_tokenizer *tok)
 }
 
 static vkq_status run(vkq_decoder *d, const vkq_tokenizer *tok, sequence *seqs, uint32_t n,
-                      const vkq_sampling *s, uint32_t vocab)
+                      const vkq_sampling *s, const vkq_llama_config *c)
 {
+    uint32_t vocab = c->vocab_size;
     int32_t *ints = malloc(3 * n * sizeof *ints);
     float *logits = malloc((size_t)n * vocab * sizeof *logits);
     uint32_t *which = malloc(n * sizeof *which);
@@ -107,7 +110,7 @@ static vkq_status run(vkq_decoder *d, const vkq_tokenizer *tok, sequence *seqs, 
             break;
         st = vkq_decoder_step(d, ints, ints + n, ints + 2 * n, active, logits);
         for (uint32_t a = 0; a < active && st == VKQ_OK; a++)
-            st = advance(&seqs[which[a]], tok, logits + (size_t)a * vocab, vocab, s);
+            st = advance(&seqs[which[a]], tok, logits + (size_t)a * vocab, c, s);
     }
     for (uint32_t i = 0; i < n && st == VKQ_OK; i++)
         st = finish_text(seqs[i].out, tok);
@@ -135,7 +138,7 @@ vkq_status vkq_generate_tokens(vkq_decoder *d, const vkq_tokenizer *tok,
     for (uint32_t i = 0; i < n && st == VKQ_OK; i++)
         st = start(&seqs[i], &out[i], prompts[i], lengths[i], s->steps, s->seed + i);
     if (st == VKQ_OK)
-        st = run(d, tok, seqs, n, s, c->vocab_size);
+        st = run(d, tok, seqs, n, s, c);
     for (uint32_t i = 0; i < n; i++) {
         free(seqs[i].prompt);
         if (st != VKQ_OK && seqs[i].out)

@@ -11,8 +11,8 @@ VKQ_STATIC_ASSERT_PUSH(rope_push);
 enum { FORWARD, BACKWARD };
 
 /* transformers' _compute_llama3_parameters: long wavelengths slow down by `factor`, short ones
- * stay, and those between blend the two smoothly. */
-static double llama3_scaled(double inv_freq, const vkq_rope_scaling *s)
+ * stay, and those between blend the two smoothly: the weight of the unscaled frequency. */
+static double llama3_smooth(double inv_freq, const vkq_rope_scaling *s)
 {
     const double pi = 3.14159265358979323846;
     double context = s->original_max_position;
@@ -20,19 +20,37 @@ static double llama3_scaled(double inv_freq, const vkq_rope_scaling *s)
     double high_freq_wavelen = context / s->high_freq_factor;
     double wavelen = 2.0 * pi / inv_freq;
     if (wavelen > low_freq_wavelen)
-        return inv_freq / s->factor;
+        return 0.0;
     if (wavelen < high_freq_wavelen)
-        return inv_freq;
-    double smooth = (context / wavelen - s->low_freq_factor) /
-                    (s->high_freq_factor - s->low_freq_factor);
+        return 1.0;
+    return (context / wavelen - s->low_freq_factor) / (s->high_freq_factor - s->low_freq_factor);
+}
+
+static double llama3_scaled(double inv_freq, const vkq_rope_scaling *s)
+{
+    double smooth = llama3_smooth(inv_freq, s);
     return (1.0 - smooth) * inv_freq / s->factor + smooth * inv_freq;
+}
+
+static double unscaled_frequency(float theta, uint32_t i, uint32_t head_dim)
+{
+    return 1.0 / pow(theta, 2.0 * i / head_dim);
+}
+
+void vkq_rope_llama3_divisors(float theta, const vkq_rope_scaling *scaling, uint32_t head_dim,
+                              float *divisor)
+{
+    for (uint32_t i = 0; i < head_dim / 2; i++) {
+        double smooth = llama3_smooth(unscaled_frequency(theta, i, head_dim), scaling);
+        divisor[i] = (float)(1.0 / ((1.0 - smooth) / scaling->factor + smooth));
+    }
 }
 
 void vkq_rope_frequencies(float theta, const vkq_rope_scaling *scaling, uint32_t head_dim,
                           float *inv_freq)
 {
     for (uint32_t i = 0; i < head_dim / 2; i++) {
-        double f = 1.0 / pow(theta, 2.0 * i / head_dim);
+        double f = unscaled_frequency(theta, i, head_dim);
         if (scaling && scaling->type == VKQ_ROPE_SCALING_LLAMA3)
             f = llama3_scaled(f, scaling);
         inv_freq[i] = (float)f;

@@ -32,7 +32,7 @@ static vkq_status alloc(vkq_decoder *d, uint64_t floats, vkq_buf *out)
     return vkq_buf_alloc(d->ctx, f32(floats ? floats : 1), out);
 }
 
-static vkq_status decoder_init(vkq_decoder *d, const float *params)
+static vkq_status decoder_init(vkq_decoder *d, const vkq_tensor_source *weights)
 {
     const vkq_llama_config *c = &d->cfg;
     const model_dims *m = &d->dims;
@@ -40,7 +40,7 @@ static vkq_status decoder_init(vkq_decoder *d, const float *params)
     VKQ_TRY(vkq_rec_create(d->ctx, &d->rec));
     VKQ_TRY(vkq_flat_plan_make(d->ctx, &d->tensors, &d->plan));
     VKQ_TRY(vkq_flat_alloc(d->ctx, &d->plan, &d->params));
-    VKQ_TRY(vkq_flat_upload(d->ctx, &d->params, params));
+    VKQ_TRY(vkq_model_upload_weights(d->ctx, c, &d->params, weights));
     VKQ_TRY(vkq_model_upload_rope(d->ctx, c, &d->inv_freq));
     vkq_buf *ints[] = {&d->tokens, &d->positions, &d->cache_rows, &d->bases, &d->lengths};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
@@ -66,8 +66,9 @@ static vkq_status decoder_init(vkq_decoder *d, const float *params)
     return VKQ_OK;
 }
 
-vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const float *params,
-                              uint32_t max_seqs, vkq_decoder **out)
+vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg,
+                              const vkq_tensor_source *weights, uint32_t max_seqs,
+                              vkq_decoder **out)
 {
     *out = NULL;
     VKQ_TRY(vkq_llama_config_check(cfg));
@@ -81,7 +82,7 @@ vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const f
     d->max_seqs = max_seqs;
     vkq_model_dims_of(cfg, &d->dims);
     vkq_llama_tensors_of(cfg, &d->tensors);
-    vkq_status s = decoder_init(d, params);
+    vkq_status s = decoder_init(d, weights);
     if (s != VKQ_OK) {
         vkq_saved_error e = vkq_error_save(s);
         vkq_decoder_destroy(d);

@@ -1,20 +1,19 @@
 /* llama2.c checkpoints (legacy version 0, with vkquill's checksum trailer) into and out of
  * the model description. Sizes use the description's saturating arithmetic, so a corrupt
  * header can never lead to a wrapped-around allocation or read. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/file.h"
+#include "base/mapped.h"
 #include "base/status_internal.h"
 #include "model/llama_internal.h"
 #include "vkquill/llama2c.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "llama2.c checkpoints are little-endian and are read with fread"
+#error "llama2.c checkpoints are little-endian and are read with memcpy"
 #endif
 
 enum { HEADER_FIELDS = 7, HEADER_BYTES = HEADER_FIELDS * 4, VOCAB_FIELD = 5 };
@@ -82,6 +81,12 @@ static int unsupported(const vkq_llama_config *c, char *msg, size_t capacity)
 
 /* ---- reading ---- */
 
+struct vkq_llama2c_file {
+    vkq_mapped_file map;
+    vkq_llama_config cfg;
+    vkq_llama_tensors tensors;
+};
+
 static vkq_status config_from_header(const char *path, const int32_t h[HEADER_FIELDS],
                                      vkq_llama_config *c)
 {
@@ -111,57 +116,20 @@ static vkq_status config_from_header(const char *path, const int32_t h[HEADER_FI
     return VKQ_OK;
 }
 
-static vkq_status regular_file_size(const char *path, FILE *f, size_t *size)
-{
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return vkq_fail(VKQ_ERR_IO, "%s: not a regular file", path);
-    *size = (unsigned long long)st.st_size > SIZE_MAX ? SIZE_MAX : (size_t)st.st_size;
-    return VKQ_OK;
-}
-
-/* A file being read, and the checksum of the bytes read so far. */
-typedef struct reader {
-    const char *path;
-    FILE *f;
-    vkq_checksum sum;
-} reader;
-
-static vkq_status read_floats(reader *r, float *dst, size_t n)
-{
-    return vkq_read_summed(r->path, r->f, dst, sizeof *dst, n, &r->sum);
-}
-
-/* Reads past the RoPE tables, which are checksummed but not kept. */
-static vkq_status skip_floats(reader *r, size_t n)
-{
-    float chunk[4096];
-    for (size_t done = 0, step; done < n; done += step) {
-        step = n - done < 4096 ? n - done : 4096;
-        VKQ_TRY(read_floats(r, chunk, step));
-    }
-    return VKQ_OK;
-}
-
 /* Checks the file's size against its header; *trailer tells whether a checksum trailer
  * follows the arrays. */
-static vkq_status read_header(reader *r, vkq_llama_config *cfg, vkq_llama_tensors *tensors,
-                              int *trailer)
+static vkq_status check_layout(const char *path, vkq_llama2c_file *f, int *trailer)
 {
-    const char *path = r->path;
-    size_t file_size = 0;
-    VKQ_TRY(regular_file_size(path, r->f, &file_size));
+    size_t file_size = f->map.size;
     if (file_size < HEADER_BYTES)
         return vkq_fail(VKQ_ERR_FORMAT,
                         "%s: not a llama2.c checkpoint: %zu bytes, less than the %d-byte header",
                         path, file_size, HEADER_BYTES);
     int32_t h[HEADER_FIELDS];
-    VKQ_TRY(vkq_read_summed(path, r->f, h, sizeof h, 1, &r->sum));
-    VKQ_TRY(config_from_header(path, h, cfg));
-    vkq_llama_tensors_of(cfg, tensors);
-    size_t expected = checkpoint_bytes(cfg, tensors->total);
+    memcpy(h, f->map.data, sizeof h);
+    VKQ_TRY(config_from_header(path, h, &f->cfg));
+    vkq_llama_tensors_of(&f->cfg, &f->tensors);
+    size_t expected = checkpoint_bytes(&f->cfg, f->tensors.total);
     *trailer = file_size == vkq_size_add(expected, TRAILER_BYTES);
     if (file_size < expected)
         return vkq_fail(VKQ_ERR_FORMAT, "%s: truncated: header implies %zu bytes, file has %zu",
@@ -179,50 +147,71 @@ static vkq_status read_header(reader *r, vkq_llama_config *cfg, vkq_llama_tensor
     return VKQ_OK;
 }
 
-static vkq_status read_params(reader *r, const vkq_llama_config *cfg,
-                              const vkq_llama_tensors *ts, float *params)
+/* Hashes the mapped bytes before the trailer (every page is read once) against its sum. */
+static vkq_status check_trailer(const char *path, const vkq_mapped_file *map)
 {
-    size_t before_rope = cfg->shared_classifier ? ts->total : ts->t[VKQ_WCLS].offset;
-    VKQ_TRY(read_floats(r, params, before_rope));
-    VKQ_TRY(skip_floats(r, 2 * rope_table_floats(cfg)));
-    return read_floats(r, params + before_rope, ts->total - before_rope);
-}
-
-static vkq_status check_trailer(reader *r)
-{
-    unsigned char got[TRAILER_BYTES];
-    uint64_t stored, computed = vkq_checksum_value(&r->sum);
-    if (fread(got, 1, sizeof got, r->f) != sizeof got)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot read the checksum trailer", r->path);
+    size_t body = map->size - TRAILER_BYTES;
+    const unsigned char *got = map->data + body;
+    vkq_checksum sum;
+    vkq_checksum_start(&sum);
+    vkq_checksum_add(&sum, map->data, body);
+    uint64_t stored, computed = vkq_checksum_value(&sum);
     memcpy(&stored, got + sizeof trailer_magic, sizeof stored);
     if (memcmp(got, trailer_magic, sizeof trailer_magic) != 0)
         return vkq_fail(VKQ_ERR_FORMAT, "%s: not a llama2.c checkpoint: %d trailing bytes that "
-                        "are no vkquill checksum trailer", r->path, TRAILER_BYTES);
+                        "are no vkquill checksum trailer", path, TRAILER_BYTES);
     if (stored != computed)
         return vkq_fail(VKQ_ERR_FORMAT, "%s: checksum mismatch (stored %016llx, computed "
-                        "%016llx): the file is damaged", r->path, (unsigned long long)stored,
+                        "%016llx): the file is damaged", path, (unsigned long long)stored,
                         (unsigned long long)computed);
     return VKQ_OK;
 }
 
-static vkq_status read_checkpoint(reader *r, vkq_llama_config *cfg, float **params)
+/* The floats of the block sit after the header in table order, except that an unshared
+ * classifier follows the two legacy RoPE tables. */
+static vkq_status read_tensor(void *user, vkq_tensor_id id, size_t first, size_t n, float *out)
 {
-    vkq_llama_tensors ts;
-    int trailer = 0;
-    VKQ_TRY(read_header(r, cfg, &ts, &trailer));
-    float *p = malloc(ts.total * sizeof *p);
-    if (!p)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes of parameters",
-                        r->path, ts.total * sizeof *p);
-    vkq_status status = read_params(r, cfg, &ts, p);
-    if (status == VKQ_OK && trailer)
-        status = check_trailer(r);
-    if (status != VKQ_OK) {
-        free(p);
-        return status;
-    }
-    *params = p;
+    const vkq_llama2c_file *f = user;
+    size_t at = f->tensors.t[id].offset + first;
+    if (id == VKQ_WCLS)
+        at += 2 * rope_table_floats(&f->cfg);
+    memcpy(out, f->map.data + HEADER_BYTES + at * sizeof *out, n * sizeof *out);
     return VKQ_OK;
+}
+
+vkq_status vkq_llama2c_open(const char *path, vkq_llama2c_file **out)
+{
+    *out = NULL;
+    vkq_llama2c_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    int trailer = 0;
+    vkq_status s = vkq_map_file(path, &f->map);
+    if (s == VKQ_OK)
+        s = check_layout(path, f, &trailer);
+    if (s == VKQ_OK && trailer)
+        s = check_trailer(path, &f->map);
+    if (s != VKQ_OK) {
+        vkq_llama2c_close(f);
+        return s;
+    }
+    *out = f;
+    return VKQ_OK;
+}
+
+void vkq_llama2c_close(vkq_llama2c_file *f)
+{
+    if (!f)
+        return;
+    vkq_unmap_file(&f->map);
+    free(f);
+}
+
+const vkq_llama_config *vkq_llama2c_config(const vkq_llama2c_file *f) { return &f->cfg; }
+
+vkq_tensor_source vkq_llama2c_weights(vkq_llama2c_file *f)
+{
+    return (vkq_tensor_source){read_tensor, f};
 }
 
 vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **params)
@@ -230,14 +219,13 @@ vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **par
     if (!path || !cfg || !params)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "vkq_llama2c_read: NULL argument");
     *params = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vkq_fail(VKQ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    reader r = {.path = path, .f = f};
-    vkq_checksum_start(&r.sum);
-    vkq_status status = read_checkpoint(&r, cfg, params);
-    fclose(f);
-    return status;
+    vkq_llama2c_file *f;
+    VKQ_TRY(vkq_llama2c_open(path, &f));
+    vkq_tensor_source src = vkq_llama2c_weights(f);
+    *cfg = f->cfg;
+    vkq_status s = vkq_tensor_source_read_all(cfg, &src, params);
+    vkq_llama2c_close(f);
+    return s;
 }
 
 /* ---- writing ---- */

@@ -247,13 +247,13 @@ static vkq_status init_lora(vkq_model *m)
     return alloc(m, lora_u_floats(&m->cfg, &m->opt), &lr->u);
 }
 
-static vkq_status model_init(vkq_model *m, const float *params)
+static vkq_status model_init(vkq_model *m, const vkq_tensor_source *weights)
 {
     const vkq_llama_config *c = &m->cfg;
     uint64_t t = m->opt.max_tokens, d = c->dim, layer[LAYER_BUFS];
     VKQ_TRY(vkq_flat_plan_make(m->ctx, &m->tensors, &m->plan));
     VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->params));
-    VKQ_TRY(vkq_flat_upload(m->ctx, &m->params, params));
+    VKQ_TRY(vkq_model_upload_weights(m->ctx, c, &m->params, weights));
     m->trainable = &m->params;
     m->n_trainable = m->tensors.total;
     if (m->lora.opt.r)
@@ -286,8 +286,9 @@ static vkq_status model_init(vkq_model *m, const float *params)
     return VKQ_OK;
 }
 
-vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const float *params,
-                            const vkq_model_options *o, vkq_model **out)
+vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg,
+                            const vkq_tensor_source *weights, const vkq_model_options *o,
+                            vkq_model **out)
 {
     *out = NULL;
     VKQ_TRY(vkq_llama_config_check(cfg));
@@ -307,7 +308,7 @@ vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg, const flo
     m->lora.opt = o->lora;
     vkq_llama_tensors_of(cfg, &m->tensors);
     vkq_model_dims_of(cfg, &m->dims);
-    vkq_status s = model_init(m, params);
+    vkq_status s = model_init(m, weights);
     if (s != VKQ_OK) {
         vkq_saved_error e = vkq_error_save(s);
         vkq_model_destroy(m);
@@ -402,6 +403,38 @@ void vkq_model_set_dropout(vkq_model *m, int on, uint32_t key)
 {
     m->lora.dropout_on = on;
     m->lora.key = key;
+}
+
+typedef struct upload_target {
+    vkq_ctx *ctx;
+    const flat_block *block;
+} upload_target;
+
+/* A piece of the host layout, [offset, offset + n), into the device slices it overlaps. */
+static vkq_status upload_piece(void *user, vkq_tensor_id id, size_t offset, const float *piece,
+                               size_t n)
+{
+    (void)id;
+    const upload_target *u = user;
+    const flat_plan *p = u->block->plan;
+    for (uint32_t i = 0; i < p->slice_count; i++) {
+        const flat_slice *sl = &p->slice[i];
+        uint64_t first = sl->at > offset ? sl->at : offset;
+        uint64_t end = sl->at + sl->floats < offset + n ? sl->at + sl->floats : offset + n;
+        if (first < end)
+            VKQ_TRY(vkq_buf_upload(u->ctx, u->block->piece[sl->piece],
+                                   f32(sl->offset + (first - sl->at)), piece + (first - offset),
+                                   f32(end - first)));
+    }
+    return VKQ_OK;
+}
+
+vkq_status vkq_model_upload_weights(vkq_ctx *ctx, const vkq_llama_config *c,
+                                    const flat_block *block, const vkq_tensor_source *weights)
+{
+    enum { PIECE_FLOATS = 1 << 20 };
+    upload_target u = {ctx, block};
+    return vkq_tensor_source_each_piece(c, weights, PIECE_FLOATS, upload_piece, &u);
 }
 
 vkq_status vkq_model_upload_rope(vkq_ctx *ctx, const vkq_llama_config *c, vkq_buf *out)

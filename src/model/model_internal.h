@@ -66,6 +66,9 @@ typedef struct model_dims {
 } model_dims;
 
 void vkq_model_dims_of(const vkq_llama_config *c, model_dims *out);
+/* Uploads every tensor of a source into the flat block, in pieces. */
+vkq_status vkq_model_upload_weights(vkq_ctx *ctx, const vkq_llama_config *c,
+                                    const flat_block *block, const vkq_tensor_source *weights);
 /* Uploads the description's RoPE inverse frequencies into a new buffer. */
 vkq_status vkq_model_upload_rope(vkq_ctx *ctx, const vkq_llama_config *c, vkq_buf *out);
 

@@ -1,18 +1,13 @@
 /* The safetensors writer: files laid out as the reference writer lays them out, written
  * atomically, sharded with an index as transformers shards them. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/file.h"
 #include "base/status_internal.h"
 #include "base/utf8.h"
 #include "model/safetensors_internal.h"
-
-enum { FILL_PIECE = 1 << 20 };
 
 typedef struct planned {
     const vkq_st_write_tensor *t;
@@ -121,23 +116,6 @@ static vkq_status build_header(const char *path, file_plan *p)
     return VKQ_OK;
 }
 
-static vkq_status write_filled(const char *path, FILE *f, const vkq_st_write_tensor *t,
-                               uint64_t size)
-{
-    unsigned char *piece = malloc(FILL_PIECE);
-    if (!piece)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a write buffer", path);
-    vkq_status s = VKQ_OK;
-    for (uint64_t at = 0; at < size && s == VKQ_OK; at += FILL_PIECE) {
-        size_t n = size - at < FILL_PIECE ? (size_t)(size - at) : FILL_PIECE;
-        s = t->fill(t->user, at, piece, n);
-        if (s == VKQ_OK)
-            s = vkq_write_bytes(path, f, piece, 1, n);
-    }
-    free(piece);
-    return s;
-}
-
 static vkq_status write_contents(const char *tmp_path, FILE *f, void *user)
 {
     const file_plan *p = user;
@@ -151,27 +129,9 @@ static vkq_status write_contents(const char *tmp_path, FILE *f, void *user)
         if (t->t->data)
             VKQ_TRY(vkq_write_bytes(tmp_path, f, t->t->data, 1, (size_t)t->size));
         else
-            VKQ_TRY(write_filled(tmp_path, f, t->t, t->size));
+            VKQ_TRY(vkq_write_filled(tmp_path, f, t->t->fill, t->t->user, t->size));
     }
     return VKQ_OK;
-}
-
-/* A rename is durable only once the directory holding it is synced. */
-static vkq_status sync_directory_of(const char *path)
-{
-    char *dir = strdup(path);
-    if (!dir)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
-    char *slash = strrchr(dir, '/');
-    const char *name = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-    int fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    vkq_status s = VKQ_OK;
-    if (fd < 0 || fsync(fd) != 0)
-        s = vkq_fail(VKQ_ERR_IO, "%s: cannot sync the directory: %s", name, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return s;
 }
 
 static int by_name(const void *a, const void *b)
@@ -207,8 +167,7 @@ static vkq_status write_planned(const char *path, file_plan *p)
 {
     qsort(p->tensors, p->n, sizeof *p->tensors, writing_order);
     VKQ_TRY(build_header(path, p));
-    VKQ_TRY(vkq_write_atomic(path, write_contents, p));
-    return sync_directory_of(path);
+    return vkq_write_atomic(path, write_contents, p);
 }
 
 vkq_status vkq_st_write_file(const char *path, const vkq_st_write_tensor *tensors, size_t n,
@@ -299,9 +258,7 @@ static vkq_status remove_stale(const char *dir, const char *name)
     char *path = vkq_st_join(dir, name);
     if (!path)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", dir);
-    vkq_status s = VKQ_OK;
-    if (remove(path) != 0 && errno != ENOENT)
-        s = vkq_fail(VKQ_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+    vkq_status s = vkq_remove_if_present(path);
     free(path);
     return s;
 }
@@ -335,8 +292,6 @@ static vkq_status write_index(const char *dir, index_plan *ip)
     if (!index)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", dir);
     vkq_status s = vkq_write_atomic(index, write_index_contents, ip);
-    if (s == VKQ_OK)
-        s = sync_directory_of(index);
     free(index);
     return s;
 }

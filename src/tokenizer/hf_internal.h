@@ -84,6 +84,7 @@ typedef struct vkq_hf {
     int32_t unk;            /* -1: none */
     int strip_leading_space; /* decode drops the space encoding put at a section's start */
     size_t grow_mul, grow_add; /* normalized bytes <= mul * text bytes + add */
+    size_t token_span;         /* text bytes one token stands for at most; 0: unbounded */
     hf_matcher raw_matcher, normalized_matcher;
     hf_cache *cache;
 } vkq_hf;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "base/text.h"
 #include "tokenizer/hf_internal.h"
@@ -476,12 +477,76 @@ static int32_t hf_find(const vkq_tokenizer *t, const char *text, size_t length)
     return vkq_str_map_get(&((const vkq_hf *)t)->vocab, text, length);
 }
 
-/* Normalizers can shrink a text (NFC composes characters), so no bound is claimed. */
+/* Whether the normalizers never make a text shorter: NFC and the other Unicode forms can
+ * (a Hangul syllable composes from three jamo, U+212A KELVIN SIGN becomes K), a Replace by a
+ * shorter content can. */
+static int normalizers_keep_length(const vkq_hf *t)
+{
+    for (int i = 0; i < t->n_normalizers; i++) {
+        const hf_normalizer *n = &t->normalizers[i];
+        if (n->kind != HF_PREPEND &&
+            !(n->kind == HF_REPLACE && strlen(n->content) >= strlen(n->text)))
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether every piece of text reaches the model: no Split drops matches or gaps, no added
+ * token takes the whitespace beside it. */
+static int pretokenizers_keep_text(const vkq_hf *t)
+{
+    for (int i = 0; i < t->n_pretokenizers; i++) {
+        const hf_pretokenizer *p = &t->pretokenizers[i];
+        if (p->kind == HF_SPLIT && (p->removed || p->invert))
+            return 0;
+    }
+    for (size_t i = 0; i < t->n_added; i++)
+        if (t->added[i].lstrip || t->added[i].rstrip)
+            return 0;
+    return 1;
+}
+
+/* Whether every character gets a token: the unknown one, all 256 byte tokens, or ByteLevel
+ * with each byte's character in the vocabulary. Otherwise a character can vanish. */
+static int every_character_counts(const vkq_hf *t)
+{
+    int bytes = t->byte_fallback, byte_level = 0;
+    for (int b = 0; b < 256; b++)
+        bytes = bytes && t->byte_token[b] >= 0;
+    for (int i = 0; i < t->n_pretokenizers; i++)
+        byte_level |= t->pretokenizers[i].kind == HF_BYTE_LEVEL;
+    for (unsigned b = 0; b < 256 && byte_level; b++) {
+        utf8proc_uint8_t c[4];
+        utf8proc_ssize_t n = utf8proc_encode_char((utf8proc_int32_t)vkq_hf_byte_char(b), c);
+        byte_level = vkq_str_map_get(&t->vocab, (const char *)c, (size_t)n) >= 0;
+    }
+    return t->unk >= 0 || bytes || byte_level;
+}
+
+/* The most bytes of a text one token can stand for, 0 where there is no such bound. When the
+ * text only grows on its way to the model (normalizers above, ByteLevel's characters of one or
+ * two bytes a byte, Metaspace's three-byte U+2581 a space), a token stands for at most its
+ * piece's bytes, an unknown or byte token for one character (4 bytes), a normalized added
+ * token for its normalized content. */
+static size_t longest_token_span(const vkq_hf *t)
+{
+    if (!normalizers_keep_length(t) || !pretokenizers_keep_text(t) ||
+        !every_character_counts(t))
+        return 0;
+    size_t span = 4;
+    for (uint32_t id = 0; id < t->base.vocab_size; id++)
+        if (t->piece[id] && strlen(t->piece[id]) > span)
+            span = strlen(t->piece[id]);
+    for (size_t i = 0; i < t->n_added; i++)
+        if (t->added[i].normalized_content && strlen(t->added[i].normalized_content) > span)
+            span = strlen(t->added[i].normalized_content);
+    return span;
+}
+
 static size_t hf_min_tokens(const vkq_tokenizer *base, size_t length)
 {
-    (void)base;
-    (void)length;
-    return 0;
+    const vkq_hf *t = (const vkq_hf *)base;
+    return t->token_span ? length / t->token_span : 0;
 }
 
 static const vkq_tokenizer_ops HF_OPS = {vkq_hf_encode, hf_decode,     hf_piece,  hf_find,
@@ -508,6 +573,7 @@ static vkq_status read_tokenizer(vkq_hf *t, uint32_t vocab_size)
     VKQ_TRY(build_tables(t, field(field(t->json, "model"), "vocab"), &steps));
     find_byte_tokens(t);
     VKQ_TRY(vkq_hf_prepare_added(t));
+    t->token_span = longest_token_span(t);
     VKQ_TRY(vkq_hf_cache_new(&t->cache));
     VKQ_TRY(vkq_hf_load_config(t, t->path));
     vkq_chat_note_turn_end(&t->base);

@@ -11,6 +11,7 @@
 #include "base/file.h"
 #include "base/text.h"
 #include "train/train_internal.h"
+#include "vkquill/model_file.h"
 
 typedef enum opt_type { OPT_TEXT, OPT_WORD, OPT_U32, OPT_F32, OPT_BOOL } opt_type;
 
@@ -236,7 +237,8 @@ vkq_status vkq_train_config_load(vkq_train_config *c, const char *path)
 
 vkq_status vkq_train_config_check(const vkq_train_config *c)
 {
-    const char *missing = !c->model[0] ? "model" : !c->tokenizer[0] ? "tokenizer"
+    const char *missing = !c->model[0] ? "model"
+                          : !vkq_model_tokenizer_path(c->model, c->tokenizer) ? "tokenizer"
                           : !c->data[0] ? "data" : !c->out[0] ? "out" : NULL;
     if (missing)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: --%s is required (or \"%s\" in the "

@@ -11,13 +11,14 @@
 
 #include "base/file.h"
 #include "train/train_internal.h"
-#include "vkquill/llama2c.h"
 #include "vkquill/causal_loss.h"
 #include "vkquill/kernels.h"
+#include "vkquill/model_file.h"
 
 typedef struct trainer {
     vkq_ctx *ctx;
     const vkq_train_config *c;
+    vkq_model_file *base; /* the model trained, kept open for its format and files */
     vkq_llama_config mcfg;
     vkq_llama_tensors tensors;
     vkq_tokenizer *tok;
@@ -249,30 +250,40 @@ static vkq_status precompute_dce(trainer *t)
     return vkq_write_atomic(path, write_dce_cache, &file);
 }
 
-/* A hash of a model's shape and weights: the fixed-DCE cache's reference part. */
-static uint64_t model_key(const vkq_llama_config *c, const float *params)
+static vkq_status hash_piece(void *user, vkq_tensor_id id, size_t offset, const float *piece,
+                             size_t n)
 {
-    vkq_llama_tensors layout;
-    vkq_llama_tensors_of(c, &layout);
-    return hash_more(hash_more(0, c, sizeof *c), params, layout.total * sizeof *params);
+    (void)id, (void)offset;
+    uint64_t *key = user;
+    *key = hash_more(*key, piece, n * sizeof *piece);
+    return VKQ_OK;
+}
+
+/* A hash of a model's shape and weights: the fixed-DCE cache's reference part. */
+static vkq_status model_key(const vkq_llama_config *c, const vkq_tensor_source *weights,
+                            uint64_t *key)
+{
+    *key = hash_more(0, c, sizeof *c);
+    return vkq_tensor_source_each_piece(c, weights, 1u << 20, hash_piece, key);
 }
 
 static vkq_status load_reference(trainer *t, const vkq_model_options *o)
 {
-    vkq_llama_config rcfg;
-    float *rparams = NULL;
-    VKQ_TRY(vkq_llama2c_read(t->c->ref_model, &rcfg, &rparams));
+    vkq_model_file *ref;
+    VKQ_TRY(vkq_model_file_open(t->c->ref_model, &ref));
+    const vkq_llama_config *rcfg = vkq_model_file_config(ref);
+    vkq_tensor_source weights = vkq_model_file_weights(ref);
     vkq_status s = VKQ_OK;
-    if (rcfg.vocab_size != t->mcfg.vocab_size)
+    if (rcfg->vocab_size != t->mcfg.vocab_size)
         s = vkq_fail(VKQ_ERR_FORMAT, "%s: the reference model's vocabulary (%u) differs from "
-                     "the model's (%u)", t->c->ref_model, rcfg.vocab_size, t->mcfg.vocab_size);
+                     "the model's (%u)", t->c->ref_model, rcfg->vocab_size, t->mcfg.vocab_size);
     vkq_model_options ro = *o;
     ro.training = 0;
     if (s == VKQ_OK)
-        s = vkq_model_create(t->ctx, &rcfg, rparams, &ro, &t->ref);
+        s = vkq_model_create(t->ctx, rcfg, &weights, &ro, &t->ref);
     if (s == VKQ_OK)
-        t->ref_key = model_key(&rcfg, rparams);
-    free(rparams);
+        s = model_key(rcfg, &weights, &t->ref_key);
+    vkq_model_file_close(ref);
     return s;
 }
 
@@ -314,7 +325,8 @@ static vkq_status resume(trainer *t)
     return s;
 }
 
-/* model.bin: the trained model, under LoRA the base with the adapters folded in. */
+/* The trained model in its base's format (RUN/model/ or RUN/model.bin), under LoRA the base
+ * with the adapters folded in. */
 static vkq_status save_model(trainer *t, const float *trainable)
 {
     vkq_lora_options lora;
@@ -329,17 +341,17 @@ static vkq_status save_model(trainer *t, const float *trainable)
     } else {
         memcpy(params, trainable, t->tensors.total * sizeof *params);
     }
-    char path[VKQ_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/model.bin", t->c->out);
+    char path[VKQ_PATH_MAX + 32], written[VKQ_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/model", t->c->out);
     if (s == VKQ_OK)
-        s = vkq_llama2c_write(path, &t->mcfg, params);
+        s = vkq_model_file_write_like(t->base, path, params, written, sizeof written);
     free(params);
     return s;
 }
 
-/* checkpoint.bin is the run's authority; model.bin exports its weights and is written after
- * it, so a kill between the two leaves model.bin one save behind. A resumed run writes it
- * again from the checkpoint before anything else. */
+/* checkpoint.bin is the run's authority; the model (model.bin or model/) exports its weights
+ * and is written after it, so a kill between the two leaves the model one save behind. A
+ * resumed run writes it again from the checkpoint before anything else. */
 static vkq_status export_model(trainer *t)
 {
     float *trainable = malloc(vkq_model_trainable_floats(t->model) * sizeof *trainable);
@@ -352,7 +364,8 @@ static vkq_status export_model(trainer *t)
     return s;
 }
 
-/* The temporary files a killed run may have left behind. */
+/* The temporary files a killed run may have left behind. (A model/ directory's model.tmp/ and
+ * model.old/ are cleared by its next write, which a resume makes first.) */
 static vkq_status remove_leftovers(const trainer *t)
 {
     static const char *const files[] = {"checkpoint.bin", "model.bin", "config.json",
@@ -444,10 +457,11 @@ static vkq_status init_adapters(trainer *t, const vkq_lora_options *lora)
 static vkq_status load_everything(trainer *t)
 {
     const vkq_train_config *c = t->c;
-    float *params = NULL;
-    VKQ_TRY(vkq_llama2c_read(c->model, &t->mcfg, &params));
+    VKQ_TRY(vkq_model_file_open(c->model, &t->base));
+    t->mcfg = *vkq_model_file_config(t->base);
     vkq_llama_tensors_of(&t->mcfg, &t->tensors);
-    vkq_status s = vkq_tokenizer_load(c->tokenizer, t->mcfg.vocab_size, &t->tok);
+    vkq_status s = vkq_tokenizer_load(vkq_model_tokenizer_path(c->model, c->tokenizer),
+                                      t->mcfg.vocab_size, &t->tok);
     if (s == VKQ_OK)
         s = c->template_path[0] ? vkq_template_load(c->template_path, &t->tpl)
                                 : vkq_template_default(&t->tpl);
@@ -473,14 +487,14 @@ static vkq_status load_everything(trainer *t)
     if (s == VKQ_OK)
         s = vkq_train_config_lora(c, &o.lora);
     vkq_model_memory_plan(&t->mcfg, &o, &t->memory);
+    vkq_tensor_source weights = vkq_model_file_weights(t->base);
     if (s == VKQ_OK)
-        s = vkq_model_create(t->ctx, &t->mcfg, params, &o, &t->model);
+        s = vkq_model_create(t->ctx, &t->mcfg, &weights, &o, &t->model);
     if (s == VKQ_OK && o.lora.r)
         s = init_adapters(t, &o.lora);
     int base_is_reference = o.lora.r && !c->ref_model[0] && !t->ref_each_step;
     if (s == VKQ_OK && base_is_reference)
-        t->ref_key = model_key(&t->mcfg, params);
-    free(params);
+        s = model_key(&t->mcfg, &weights, &t->ref_key);
     if (s == VKQ_OK)
         s = alloc_buffers(t, max_rows);
     if (s == VKQ_OK && (t->loss.dce_fixed || t->ref_each_step) && !base_is_reference)
@@ -526,6 +540,7 @@ static void trainer_free(trainer *t)
         vkq_buf_free(t->ctx, bufs[i]);
     vkq_model_destroy(t->model);
     vkq_model_destroy(t->ref);
+    vkq_model_file_close(t->base);
     for (uint32_t i = 0; i < t->n_pairs; i++)
         vkq_pair_free(&t->pairs[i]);
     for (uint32_t i = 0; i < t->n_val; i++)
