@@ -101,20 +101,32 @@ typedef struct heap_check {
 
 enum { MAX_CHECKS = 16 };
 
-/* --heap-gib 8,16,32, else the heaps of every device present. */
+/* The kernels a run on d would pick. */
+static vkq_scratch_target target_of(const vkq_device_info *d)
+{
+    return (vkq_scratch_target){d->type == VKQ_DEVICE_CPU ? VKQ_VARIANT_CPU : VKQ_VARIANT_GPU,
+                                d->subgroup_size, d->max_texel_buffer_elements,
+                                d->max_storage_buffer_range, vkq_device_max_binding(d)};
+}
+
+/* --heap-gib 8,16,32, else the heaps of every device present. Without a device, the limits of
+ * a common GPU: 4 GiB storage bindings and allocations, 2^27 texels, subgroups of 32. */
 static vkq_status heaps_to_check(const plan_args *a, heap_check *out, uint32_t *n,
                                  vkq_scratch_target *target)
 {
     *n = 0;
-    *target = (vkq_scratch_target){VKQ_VARIANT_GPU, 32, 1u << 27};
+    vkq_device_info gpu = {.type = VKQ_DEVICE_DISCRETE, .subgroup_size = 32,
+                           .max_texel_buffer_elements = 1u << 27,
+                           .max_storage_buffer_range = UINT32_MAX,
+                           .max_allocation_size = 1ull << 32};
+    *target = target_of(&gpu);
     vkq_device_info devices[8];
     uint32_t count = 0;
     int have_devices = !a->heaps && vkq_enumerate_devices(devices, 8, &count) == VKQ_OK;
+    uint32_t chosen;
+    if (have_devices && vkq_pick_device(devices, count < 8 ? count : 8, NULL, &chosen) == VKQ_OK)
+        *target = target_of(&devices[chosen]); /* the device a run would take */
     for (uint32_t d = 0; have_devices && d < count && d < 8; d++) {
-        if (*n == 0) /* the first device's kernels, as a run would pick them */
-            *target = (vkq_scratch_target){
-                devices[d].type == VKQ_DEVICE_CPU ? VKQ_VARIANT_CPU : VKQ_VARIANT_GPU,
-                devices[d].subgroup_size, devices[d].max_texel_buffer_elements};
         for (uint32_t h = 0; h < devices[d].heap_count && *n < MAX_CHECKS; h++, ++*n) {
             snprintf(out[*n].name, sizeof out[*n].name, "device %u (%s) heap %u", d,
                      devices[d].name, h);
