@@ -54,7 +54,11 @@ vkq_status vkq_model_memory_plan(const vkq_llama_config *cfg, const vkq_model_op
                                  vkq_memory_plan *plan);
 /* Adds a buffer of that many bytes to one part of the plan (a field of it). */
 void vkq_memory_plan_add(vkq_memory_plan *plan, uint64_t *part, uint64_t bytes);
-/* "123.4 MiB (weights 1.0, ..., rounding 0.1 MiB)": the nonzero parts, into text. */
+enum { VKQ_MEMORY_PARTS = 9 };
+/* The parts in order, weights to rounding, with their names ("weights", "optimiser", ...). */
+void vkq_memory_plan_parts(const vkq_memory_plan *plan, const char *names[VKQ_MEMORY_PARTS],
+                           uint64_t bytes[VKQ_MEMORY_PARTS]);
+/* "123.4 MiB (weights 1.0, ..., rounding 0.1)": the total and the nonzero parts, into text. */
 void vkq_memory_plan_describe(const vkq_memory_plan *plan, char *text, size_t size);
 /* The heap a device's buffers come from: its largest device-local heap (or its only one). */
 uint64_t vkq_memory_heap_for(const vkq_device_info *d);

@@ -10,7 +10,7 @@
 
 #include "base/status_internal.h"
 #include "cli/cli.h"
-#include "vkquill/hf_config.h"
+#include "vkquill/hf_model.h"
 #include "vkquill/llama2c.h"
 #include "vkquill/train.h"
 
@@ -21,27 +21,6 @@ typedef struct plan_args {
     int json;
 } plan_args;
 
-/* The shape of a Hugging Face config.json: all the plan needs of the model. */
-static void shape_of_hf(const vkq_hf_config *h, vkq_llama_config *c)
-{
-    *c = (vkq_llama_config){.dim = (uint32_t)h->hidden_size,
-                            .hidden_dim = (uint32_t)h->intermediate_size,
-                            .n_layers = (uint32_t)h->num_hidden_layers,
-                            .n_heads = (uint32_t)h->num_attention_heads,
-                            .n_kv_heads = (uint32_t)h->num_key_value_heads,
-                            .head_dim = (uint32_t)h->head_dim,
-                            .vocab_size = (uint32_t)h->vocab_size,
-                            .seq_len = (uint32_t)h->max_position_embeddings,
-                            .shared_classifier = h->tie_word_embeddings,
-                            .norm_eps = (float)h->rms_norm_eps,
-                            .rope_theta = (float)h->rope_theta,
-                            .rope_pairs = VKQ_ROPE_HALVES,
-                            .qkv_bias = h->qkv_bias,
-                            .qk_norm = h->qk_norm,
-                            .bos_id = -1,
-                            .pad_id = -1};
-}
-
 /* M.bin (a llama2.c checkpoint), a Hugging Face directory or its config.json. */
 static vkq_status read_shape(const char *path, vkq_llama_config *c)
 {
@@ -50,19 +29,18 @@ static vkq_status read_shape(const char *path, vkq_llama_config *c)
         return vkq_fail(VKQ_ERR_IO, "plan: %s: no such file or directory", path);
     size_t len = strlen(path);
     int json = len > 5 && strcmp(path + len - 5, ".json") == 0;
-    if (!S_ISDIR(st.st_mode) && !json) {
-        float *params = NULL;
-        vkq_status s = vkq_llama2c_read(path, c, &params);
-        free(params);
-        return s;
+    if (!S_ISDIR(st.st_mode) && !json) { /* mapped, never read */
+        vkq_llama2c_file *f;
+        VKQ_TRY(vkq_llama2c_open(path, &f));
+        *c = *vkq_llama2c_config(f);
+        vkq_llama2c_close(f);
+        return VKQ_OK;
     }
     char config[VKQ_PATH_MAX + 16];
     snprintf(config, sizeof config, S_ISDIR(st.st_mode) ? "%s/config.json" : "%s", path);
     vkq_hf_config h;
     VKQ_TRY(vkq_hf_config_load(config, &h));
-    shape_of_hf(&h, c);
-    VKQ_TRY(vkq_llama_config_check(c));
-    return VKQ_OK;
+    return vkq_hf_config_describe(config, &h, c);
 }
 
 static vkq_status to_train_config(const plan_args *a, vkq_train_config *c)
@@ -163,17 +141,13 @@ static void print_text(const plan_args *a, const vkq_train_config *c, uint32_t t
     else
         printf("full fine-tuning, ");
     printf("recompute %s, %s kernels\n", c->recompute, vkq_variant_name(t->variant));
-    const struct {
-        const char *name;
-        uint64_t bytes;
-    } parts[] = {{"weights", p->weights},     {"adapter", p->adapter},
-                 {"gradients", p->gradients}, {"optimiser", p->optimizer},
-                 {"activations", p->activations}, {"logits", p->logits},
-                 {"loss", p->loss},           {"scratch", p->scratch},
-                 {"rounding", p->rounding},   {"total", p->total},
-                 {"in blocks", p->reserved}};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        printf("  %-12s %10.1f MiB\n", parts[i].name, parts[i].bytes / 1048576.0);
+    const char *names[VKQ_MEMORY_PARTS];
+    uint64_t bytes[VKQ_MEMORY_PARTS];
+    vkq_memory_plan_parts(p, names, bytes);
+    for (size_t i = 0; i < VKQ_MEMORY_PARTS; i++)
+        printf("  %-12s %10.1f MiB\n", names[i], bytes[i] / 1048576.0);
+    printf("  %-12s %10.1f MiB\n  %-12s %10.1f MiB\n", "total", p->total / 1048576.0,
+           "in blocks", p->reserved / 1048576.0);
     for (uint32_t i = 0; i < n; i++)
         printf("  %s, %.1f GiB: %s\n", heaps[i].name, heaps[i].bytes / 1073741824.0,
                p->reserved <= heaps[i].bytes ? "fits" : "does not fit");
@@ -189,20 +163,16 @@ static void print_json(const vkq_train_config *c, uint32_t tokens, uint32_t rows
     cJSON_AddNumberToObject(o, "rows", rows);
     cJSON_AddNumberToObject(o, "lora_r", c->lora_r);
     cJSON_AddStringToObject(o, "recompute", c->recompute);
-    const struct {
-        const char *name;
-        uint64_t bytes;
-    } parts[] = {{"weights", p->weights},     {"adapter", p->adapter},
-                 {"gradients", p->gradients}, {"optimizer", p->optimizer},
-                 {"activations", p->activations}, {"logits", p->logits},
-                 {"loss", p->loss},           {"scratch", p->scratch},
-                 {"rounding", p->rounding},   {"total", p->total},
-                 {"reserved", p->reserved}};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+    const char *names[VKQ_MEMORY_PARTS];
+    uint64_t bytes[VKQ_MEMORY_PARTS];
+    vkq_memory_plan_parts(p, names, bytes);
+    for (size_t i = 0; i < VKQ_MEMORY_PARTS; i++) {
         char key[32];
-        snprintf(key, sizeof key, "%s_bytes", parts[i].name);
-        cJSON_AddNumberToObject(o, key, (double)parts[i].bytes);
+        snprintf(key, sizeof key, "%s_bytes", names[i]);
+        cJSON_AddNumberToObject(o, key, (double)bytes[i]);
     }
+    cJSON_AddNumberToObject(o, "total_bytes", (double)p->total);
+    cJSON_AddNumberToObject(o, "reserved_bytes", (double)p->reserved);
     cJSON *fits = cJSON_AddObjectToObject(o, "fits");
     for (uint32_t i = 0; i < n; i++)
         cJSON_AddBoolToObject(fits, heaps[i].name, p->reserved <= heaps[i].bytes);

@@ -375,23 +375,31 @@ vkq_status vkq_model_memory_plan(const vkq_llama_config *c, const vkq_model_opti
     return s;
 }
 
+void vkq_memory_plan_parts(const vkq_memory_plan *p, const char *names[VKQ_MEMORY_PARTS],
+                           uint64_t bytes[VKQ_MEMORY_PARTS])
+{
+    static const char *const part_names[VKQ_MEMORY_PARTS] = {
+        "weights", "adapter", "gradients", "optimiser", "activations",
+        "logits",  "loss",    "scratch",   "rounding"};
+    const uint64_t values[VKQ_MEMORY_PARTS] = {p->weights,     p->adapter, p->gradients,
+                                               p->optimizer,   p->activations, p->logits,
+                                               p->loss,        p->scratch, p->rounding};
+    memcpy(names, part_names, sizeof part_names);
+    memcpy(bytes, values, sizeof values);
+}
+
 void vkq_memory_plan_describe(const vkq_memory_plan *p, char *text, size_t size)
 {
-    const struct {
-        const char *name;
-        uint64_t bytes;
-    } parts[] = {{"weights", p->weights},         {"adapter", p->adapter},
-                 {"gradients", p->gradients},     {"optimiser", p->optimizer},
-                 {"activations", p->activations}, {"logits", p->logits},
-                 {"loss", p->loss},               {"scratch", p->scratch},
-                 {"rounding", p->rounding}};
+    const char *names[VKQ_MEMORY_PARTS];
+    uint64_t bytes[VKQ_MEMORY_PARTS];
+    vkq_memory_plan_parts(p, names, bytes);
     size_t used = (size_t)snprintf(text, size, "%.1f MiB (", p->total / 1048576.0);
     const char *sep = "";
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0] && used < size; i++) {
-        if (!parts[i].bytes)
+    for (size_t i = 0; i < VKQ_MEMORY_PARTS && used < size; i++) {
+        if (!bytes[i])
             continue;
-        used += (size_t)snprintf(text + used, size - used, "%s%s %.1f", sep, parts[i].name,
-                                 parts[i].bytes / 1048576.0);
+        used += (size_t)snprintf(text + used, size - used, "%s%s %.1f", sep, names[i],
+                                 bytes[i] / 1048576.0);
         sep = ", ";
     }
     if (used < size)
