@@ -245,6 +245,22 @@ if [ -e "$tmp/m.gguf" ] || [ -e "$tmp/m.gguf.tmp" ]; then
     failures=$((failures + 1))
 fi
 
+printf '{"model_type": "llama", "hidden_size": 64' >"$tmp/cut_config.json"
+expect_error "plan without a model" "plan: --model is required" -- plan
+expect_error "plan of a missing model" "plan: /nonexistent.bin: no such file or directory" \
+    -- plan --model /nonexistent.bin
+expect_error "plan of a cut config.json" "cut_config.json" -- plan --model "$tmp/cut_config.json"
+expect_error "plan with --seq and --max-prompt-tokens" "give --seq or --max-prompt-tokens" \
+    -- plan --model "$tmp/cut_config.json" --seq 512 --max-prompt-tokens 100
+expect_error "plan with no room for a prompt" "--seq 10 leaves no room for a prompt" \
+    -- plan --model "$tmp/cut_config.json" --seq 10 --max-target-tokens 9
+expect_error "plan with bad heap sizes" "--heap-gib expects sizes in GiB" \
+    -- plan --model "$tmp/wordpiece.json" --heap-gib 8,lots
+expect_error "plan with an unknown method" "method" \
+    -- plan --model "$tmp/cut_config.json" --method magic
+expect_error "plan with bad LoRA targets" "lora" \
+    -- plan --model "$tmp/cut_config.json" --lora-r 8 --lora-targets q,zz
+
 if [ $failures -ne 0 ]; then
     echo "$failures CLI error check(s) failed"
     exit 1

@@ -358,6 +358,16 @@ static void damaged_files_are_refused(void **state)
         file[flips[i]] ^= 0x10;
         write_file(path, file, size);
         expect_read_error(path, VKQ_ERR_FORMAT, "checksum mismatch");
+        /* opening reads only the header (vkquill plan needs no more); the first weight read
+         * checks the whole file */
+        vkq_llama2c_file *f = NULL;
+        OK(vkq_llama2c_open(path, &f));
+        assert_int_equal(vkq_llama2c_config(f)->dim, 8);
+        vkq_tensor_source src = vkq_llama2c_weights(f);
+        float one;
+        assert_int_equal(src.read(src.user, VKQ_RMS_FINAL, 0, 1, &one), VKQ_ERR_FORMAT);
+        assert_non_null(strstr(vkq_last_error(), "checksum mismatch"));
+        vkq_llama2c_close(f);
         file[flips[i]] ^= 0x10;
     }
     file[size - TRAILER] = 'V';

@@ -47,6 +47,8 @@ vkq_status vkq_causal_loss(vkq_rec *rec, const vkq_causal_loss_args *a,
                            vkq_buf dce /* [R] when dce_fixed, else unused (may be empty) */,
                            vkq_buf ref_logits /* [2R][V] of a frozen model for kl, else empty */,
                            vkq_buf stats /* out [R][4] */, vkq_buf totals /* out [4] */);
+/* Bytes of its per-row records, scratch it gives back when it ends. */
+uint64_t vkq_causal_loss_scratch(uint32_t rows);
 
 /* The fixed-DCE cache: dce_out[r] = p(y_r | h) - p(y_r | 0) from a frozen reference model's
  * logits [2R][V] (0 on an ignored row). */

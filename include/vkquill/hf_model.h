@@ -3,6 +3,7 @@
 #ifndef VKQUILL_HF_MODEL_H
 #define VKQUILL_HF_MODEL_H
 
+#include "vkquill/hf_config.h"
 #include "vkquill/llama.h"
 #include "vkquill/safetensors.h"
 
@@ -15,6 +16,9 @@ typedef struct vkq_hf_model vkq_hf_model;
  * mapped files until read. A context longer than a sliding attention window is cut to the
  * window, where such attention equals full causal attention. */
 vkq_status vkq_hf_model_open(const char *dir, vkq_hf_model **out);
+/* The description of a parsed config.json alone (path names it in messages), as
+ * vkq_hf_model_open makes it before generation_config.json. */
+vkq_status vkq_hf_config_describe(const char *path, const vkq_hf_config *h, vkq_llama_config *c);
 void vkq_hf_model_close(vkq_hf_model *m);
 const vkq_llama_config *vkq_hf_model_config(const vkq_hf_model *m);
 /* The dtype the weights are stored in (the token embedding's). */

@@ -33,4 +33,21 @@ vkq_status vkq_fill(vkq_rec *rec, vkq_buf dst, float value, uint32_t n);
 vkq_status vkq_sum(vkq_rec *rec, vkq_buf x, uint32_t n, vkq_buf out);
 vkq_status vkq_sumsq(vkq_rec *rec, vkq_buf x, uint32_t n, vkq_buf out);
 
+/* The scratch a launch takes from its recorder (and gives back when it ends), for memory plans
+ * made without a device: what it depends on of the device. */
+typedef struct vkq_scratch_target {
+    vkq_variant variant;
+    uint32_t subgroup_size;
+    uint32_t max_texel_buffer_elements;
+    uint64_t max_storage_buffer_range;
+    uint64_t max_binding; /* vkq_ctx_max_binding: the largest piece of a flat block */
+} vkq_scratch_target;
+
+void vkq_scratch_target_of(const vkq_ctx *ctx, vkq_scratch_target *out);
+/* Bytes of a product's packed operands A and B (both 0 when it reads them in place). */
+void vkq_matmul_scratch(const vkq_scratch_target *t, const vkq_matmul_args *args,
+                        uint64_t bytes[2]);
+/* Bytes of the partial sums of vkq_sum / vkq_sumsq over n floats of an aligned buffer. */
+uint64_t vkq_reduce_scratch(const vkq_scratch_target *t, uint32_t n);
+
 #endif

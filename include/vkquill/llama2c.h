@@ -16,8 +16,9 @@
  * then match. */
 vkq_status vkq_llama2c_read(const char *path, vkq_llama_config *cfg, float **params);
 
-/* The same file mapped read-only, its weights read tensor by tensor from the mapping. A
- * checksum trailer is verified on open, which reads every page of the file once. */
+/* The same file mapped read-only, its weights read tensor by tensor from the mapping. Open
+ * reads only the header (and the trailer's magic); a checksum trailer is checked against the
+ * whole file before the first weight is read, which then fails on a mismatch. */
 typedef struct vkq_llama2c_file vkq_llama2c_file;
 vkq_status vkq_llama2c_open(const char *path, vkq_llama2c_file **out);
 void vkq_llama2c_close(vkq_llama2c_file *f);

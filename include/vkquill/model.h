@@ -7,6 +7,7 @@
 
 #include "vkquill/llama.h"
 #include "vkquill/lora.h"
+#include "vkquill/kernels.h"
 #include "vkquill/nn.h"
 #include "vkquill/runtime.h"
 
@@ -31,12 +32,36 @@ typedef struct vkq_model_options {
     int recompute;       /* keep only each layer's input; the backward recomputes the layer */
 } vkq_model_options;
 
+/* The device memory a model (and whoever adds to the plan) takes at its largest batch, in
+ * bytes, by part: the base weights in their dtype, the adapters, gradients, AdamW moments,
+ * activations (all kept, or one layer's under recompute), the classifier's input and logits at
+ * the logit rows, the loss's buffers, the kernels' scratch, and what rounding every buffer up to
+ * its footprint adds. total is their sum, what vkq_ctx_memory_peak measures; reserved is total
+ * in whole memory blocks, what the device's heap must hold. */
 typedef struct vkq_memory_plan {
-    uint64_t weights, adapter, gradients, optimizer, activations, total;
+    uint64_t weights, adapter, gradients, optimizer, activations, logits, loss, scratch;
+    uint64_t rounding, total, reserved;
+    uint64_t own_blocks, shared_blocks; /* footprints of buffers above and up to a block */
 } vkq_memory_plan;
 
-void vkq_model_memory_plan(const vkq_llama_config *cfg, const vkq_model_options *o,
-                           vkq_memory_plan *plan);
+/* The plan of a model made with these options on a device of that target, one recording's
+ * scratch included: the forward, loss_scratch bytes (what the loss takes between forward and
+ * backward; 0: none), and when training the backward and AdamW. It is computed from the table
+ * that sizes the model's buffers; fails where the model cannot be laid out in the device's
+ * bindings. */
+vkq_status vkq_model_memory_plan(const vkq_llama_config *cfg, const vkq_model_options *o,
+                                 const vkq_scratch_target *target, uint64_t loss_scratch,
+                                 vkq_memory_plan *plan);
+/* Adds a buffer of that many bytes to one part of the plan (a field of it). */
+void vkq_memory_plan_add(vkq_memory_plan *plan, uint64_t *part, uint64_t bytes);
+enum { VKQ_MEMORY_PARTS = 9 };
+/* The parts in order, weights to rounding, with their names ("weights", "optimiser", ...). */
+void vkq_memory_plan_parts(const vkq_memory_plan *plan, const char *names[VKQ_MEMORY_PARTS],
+                           uint64_t bytes[VKQ_MEMORY_PARTS]);
+/* "123.4 MiB (weights 1.0, ..., rounding 0.1)": the total and the nonzero parts, into text. */
+void vkq_memory_plan_describe(const vkq_memory_plan *plan, char *text, size_t size);
+/* The heap a device's buffers come from: its largest device-local heap (or its only one). */
+uint64_t vkq_memory_heap_for(const vkq_device_info *d);
 /* Refuses, with the plan in the message, when the plan exceeds the device's largest heap. The
  * weights are uploaded from the source in pieces. */
 vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg,

@@ -5,7 +5,7 @@
 #ifndef VKQUILL_NN_H
 #define VKQUILL_NN_H
 
-#include "vkquill/runtime.h"
+#include "vkquill/kernels.h"
 
 /* y = x * rstd * w, rstd[r] = 1 / sqrt(mean(x[r]^2) + eps); rstd is kept for the backward. */
 vkq_status vkq_rmsnorm_forward(vkq_rec *rec, vkq_buf x, vkq_buf w, vkq_buf y, vkq_buf rstd,
@@ -13,6 +13,9 @@ vkq_status vkq_rmsnorm_forward(vkq_rec *rec, vkq_buf x, vkq_buf w, vkq_buf y, vk
 /* dx += d(y)/dx^T dy; dw += sum over rows of dy * x * rstd. */
 vkq_status vkq_rmsnorm_backward(vkq_rec *rec, vkq_buf dy, vkq_buf x, vkq_buf w, vkq_buf rstd,
                                 vkq_buf dx, vkq_buf dw, uint32_t rows, uint32_t dim);
+/* Bytes of the backward's partial weight gradients, scratch it gives back when it ends. */
+uint64_t vkq_rmsnorm_backward_scratch(const vkq_scratch_target *t, uint32_t rows,
+                                      uint32_t dim);
 
 /* out[t] = table[tokens[t]] for int32 token ids; an id outside [0, vocab) gives a row of zeros. */
 vkq_status vkq_embedding_forward(vkq_rec *rec, vkq_buf table /* [vocab][dim] */,
@@ -175,6 +178,10 @@ vkq_status vkq_attention_backward(vkq_rec *rec, vkq_buf dout, vkq_buf q, vkq_buf
                                   vkq_buf starts, vkq_buf out, vkq_buf lse, vkq_buf dq,
                                   vkq_buf dk, vkq_buf dv, uint32_t n, uint32_t heads,
                                   uint32_t kv_heads, uint32_t head_dim);
+/* Bytes of the packed keys and values (forward and backward) and of the backward's packed
+ * queries, scratch that each launch gives back when it ends. */
+void vkq_attention_scratch(uint32_t n, uint32_t heads, uint32_t kv_heads, uint32_t head_dim,
+                           uint64_t *kv, uint64_t *queries);
 
 /* Generation: one new query per sequence, q [n][heads * head_dim], attends to its cache rows
  * bases[i] .. bases[i] + lengths[i] - 1 of k_cache and v_cache [cache_rows][kv_heads *

@@ -97,10 +97,19 @@ uint64_t vkq_ctx_memory_in_use(const vkq_ctx *ctx);
 uint64_t vkq_ctx_memory_peak(const vkq_ctx *ctx);
 
 vkq_status vkq_buf_alloc(vkq_ctx *ctx, uint64_t bytes, vkq_buf *out);
+/* Every buffer range starts on a multiple of this: Vulkan caps minStorageBufferOffsetAlignment
+ * and minTexelBufferOffsetAlignment at 256, so it suits every device. */
+enum { VKQ_BUF_ALIGNMENT = 256 };
+/* The device memory a buffer of that many bytes takes (its size rounded up to the alignment
+ * of every range), and the size of the blocks that hold buffers up to that size (a larger
+ * buffer gets a block of its own). */
+uint64_t vkq_buf_footprint(uint64_t bytes);
+uint64_t vkq_memory_block_bytes(void);
 void vkq_buf_free(vkq_ctx *ctx, vkq_buf *buf);
 /* The most bytes one buffer may hold so that a kernel can bind it whole, as a storage buffer
  * or as a texel view, and one allocation can hold it. */
 uint64_t vkq_ctx_max_binding(const vkq_ctx *ctx);
+uint64_t vkq_device_max_binding(const vkq_device_info *d);
 /* Synchronous copies between host memory and a buffer (offset in bytes within buf). */
 vkq_status vkq_buf_upload(vkq_ctx *ctx, vkq_buf dst, uint64_t offset, const void *src, uint64_t bytes);
 vkq_status vkq_buf_download(vkq_ctx *ctx, vkq_buf src, uint64_t offset, void *dst, uint64_t bytes);

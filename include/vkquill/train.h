@@ -47,6 +47,27 @@ vkq_status vkq_train_config_check(const vkq_train_config *c);
 vkq_status vkq_train_config_lora(const vkq_train_config *c, vkq_lora_options *out);
 vkq_status vkq_train_config_save(const vkq_train_config *c, const char *path);
 
+/* The model options of a run whose largest micro-batch has max_tokens tokens and max_rows
+ * logit rows, and the device memory it takes on a device of that target: the model's plan,
+ * the loss's scratch and the trainer's buffers. A reference model is not counted. */
+vkq_status vkq_train_model_options(const vkq_train_config *c, uint32_t max_tokens,
+                                   uint32_t max_rows, vkq_model_options *o);
+vkq_status vkq_train_memory_plan(const vkq_train_config *c, const vkq_llama_config *m,
+                                 uint32_t max_tokens, uint32_t max_rows,
+                                 const vkq_scratch_target *target, vkq_memory_plan *plan);
+/* The largest micro-batch the limits allow, without data: batch sequences (twice that for the
+ * paired methods) of the longest prompt, target and EOS the options and the context allow. */
+void vkq_train_batch_limits(const vkq_train_config *c, const vkq_llama_config *m,
+                            uint32_t *max_tokens, uint32_t *max_rows);
+/* The largest micro-batch of a configuration, as its caller knows it (from data or limits). */
+typedef void (*vkq_train_bounds)(const vkq_train_config *c, void *user, uint32_t *max_tokens,
+                                 uint32_t *max_rows);
+/* Up to three changes (LoRA of rank 8, recompute, smaller batches) that would make the run fit
+ * a heap of that many bytes, as flags: "--recompute layers; or --lora-r 8 --batch 2". */
+void vkq_train_remedies(const vkq_train_config *c, const vkq_llama_config *m,
+                        vkq_train_bounds bounds, void *user, const vkq_scratch_target *target,
+                        uint64_t heap, char *text, size_t size);
+
 /* Progress: once before the first step (step 0, with the device memory plan of the run),
  * then once per optimiser step. */
 typedef struct vkq_train_progress {

@@ -50,8 +50,22 @@ static vkq_status random_batch(uint32_t batch, uint32_t seq, uint32_t vocab, int
     return VKQ_OK;
 }
 
+enum { TRAIN_BUFS = 5 };
+
+/* Bytes of train_bufs' buffers, in its order, for n logit rows. */
+static void train_buf_sizes(uint32_t n, uint64_t out[TRAIN_BUFS])
+{
+    const uint64_t sizes[TRAIN_BUFS] = {4ull * n, 4ull * n, 4ull * n, 4, sizeof(vkq_adamw_hyper)};
+    memcpy(out, sizes, sizeof sizes);
+}
+
 static vkq_status train_bufs_init(vkq_ctx *ctx, const int32_t *targets, uint32_t n, train_bufs *t)
 {
+    uint64_t sizes[TRAIN_BUFS];
+    train_buf_sizes(n, sizes);
+    vkq_buf *bufs[TRAIN_BUFS] = {&t->targets, &t->weights, &t->losses, &t->loss, &t->hyper};
+    for (int i = 0; i < TRAIN_BUFS; i++)
+        VKQ_TRY(vkq_buf_alloc(ctx, sizes[i], bufs[i]));
     float *weights = malloc(n * sizeof *weights);
     if (!weights)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -60,19 +74,9 @@ static vkq_status train_bufs_init(vkq_ctx *ctx, const int32_t *targets, uint32_t
     vkq_adamw_hyper h = {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
                          .weight_decay = 0.1f, .bias_correction1 = 0.1f,
                          .bias_correction2 = 0.05f, .max_grad_norm = 1.0f};
-    vkq_status s = vkq_buf_alloc(ctx, 4ull * n, &t->targets);
-    if (s == VKQ_OK)
-        s = vkq_buf_upload(ctx, t->targets, 0, targets, 4ull * n);
-    if (s == VKQ_OK)
-        s = vkq_buf_alloc(ctx, 4ull * n, &t->weights);
+    vkq_status s = vkq_buf_upload(ctx, t->targets, 0, targets, 4ull * n);
     if (s == VKQ_OK)
         s = vkq_buf_upload(ctx, t->weights, 0, weights, 4ull * n);
-    if (s == VKQ_OK)
-        s = vkq_buf_alloc(ctx, 4ull * n, &t->losses);
-    if (s == VKQ_OK)
-        s = vkq_buf_alloc(ctx, 4, &t->loss);
-    if (s == VKQ_OK)
-        s = vkq_buf_alloc(ctx, sizeof h, &t->hyper);
     if (s == VKQ_OK)
         s = vkq_buf_upload(ctx, t->hyper, 0, &h, sizeof h);
     free(weights);
@@ -168,15 +172,22 @@ static vkq_status bench_train_on(vkq_ctx *ctx, const model_bench *mb, const vkq_
     VKQ_TRY(random_batch(mb->batch, mb->seq, cfg->vocab_size, &ints, &b));
     vkq_model_options o = {.max_tokens = b.n_tokens, .max_rows = b.n_rows, .training = 1};
     vkq_memory_plan plan;
-    vkq_model_memory_plan(cfg, &o, &plan);
-    if (!mb->json)
-        printf("device memory planned: %.1f MiB (weights %.1f, gradients %.1f, optimiser %.1f, "
-               "activations %.1f)\n", plan.total / 1048576.0, plan.weights / 1048576.0,
-               plan.gradients / 1048576.0, plan.optimizer / 1048576.0,
-               plan.activations / 1048576.0);
+    vkq_scratch_target target;
+    vkq_scratch_target_of(ctx, &target);
+    vkq_status s = vkq_model_memory_plan(cfg, &o, &target, vkq_reduce_scratch(&target, b.n_rows),
+                                         &plan);
+    uint64_t sizes[TRAIN_BUFS];
+    train_buf_sizes(b.n_rows, sizes);
+    for (int i = 0; i < TRAIN_BUFS; i++)
+        vkq_memory_plan_add(&plan, &plan.loss, sizes[i]);
+    char parts[320];
+    vkq_memory_plan_describe(&plan, parts, sizeof parts);
+    if (s == VKQ_OK && !mb->json)
+        printf("device memory planned: %s\n", parts);
     vkq_model *m = NULL;
     train_bufs t = {0};
-    vkq_status s = vkq_model_create(ctx, cfg, weights, &o, &m);
+    if (s == VKQ_OK)
+        s = vkq_model_create(ctx, cfg, weights, &o, &m);
     if (s == VKQ_OK)
         s = train_bufs_init(ctx, ints + 2 * b.n_tokens, b.n_rows, &t);
     if (s == VKQ_OK)

@@ -42,6 +42,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 vkq_status cli_bench_train(int argc, char **argv);
 vkq_status cli_bench_generate(int argc, char **argv);
 vkq_status cli_bench_tokenize(int argc, char **argv);

@@ -48,6 +48,13 @@ static const char usage[] =
     "                                   configuration, with underscores: max_prompt_tokens);\n"
     "                                   the result is RUN_DIR/model (a Hugging Face model in,\n"
     "                                   a directory out) or RUN_DIR/model.bin (llama2.c)\n"
+    "  plan --model (M.bin | DIR | config.json) [--method M] [--batch B]\n"
+    "       [--seq T | --max-prompt-tokens n --max-target-tokens n] [--lora-r R --lora-alpha A\n"
+    "       --lora-dropout P --lora-targets T] [--recompute none|layers] [--variant cpu|gpu]\n"
+    "       [--heap-gib 8,16,32] [--json]\n"
+    "                                   the device memory a training run would take, by part,\n"
+    "                                   without reading weights, and whether it fits each heap\n"
+    "                                   of the devices present (or of the sizes given)\n"
     "  eval --model MODEL [--tokenizer T] --data test.jsonl [--out DIR] [--history-k k]\n"
     "       [--max-new-tokens n] [--repetition-penalty r] [--without-history] [--json]\n"
     "       [--template t.json] [--chat-template auto|none|chatml|llama3|inst]\n"
@@ -116,6 +123,8 @@ int main(int argc, char **argv)
         return cmd_convert(argc, argv);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc, argv);
+    if (strcmp(cmd, "plan") == 0)
+        return cmd_plan(argc, argv);
     return cli_fail(vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                              "unknown command '%s'; 'vkquill help' lists the commands",
                              VKQ_QUOTE(cmd)));

@@ -65,10 +65,9 @@ static void show_progress(const vkq_train_progress *p, void *user)
 {
     int tty = *(int *)user;
     if (p->memory_only) {
-        const vkq_memory_plan *m = &p->memory;
-        fprintf(stderr, "device memory: %.1f MiB (weights %.1f, gradients %.1f, optimiser %.1f, "
-                "activations %.1f)\n", m->total / 1048576.0, m->weights / 1048576.0,
-                m->gradients / 1048576.0, m->optimizer / 1048576.0, m->activations / 1048576.0);
+        char parts[320];
+        vkq_memory_plan_describe(&p->memory, parts, sizeof parts);
+        fprintf(stderr, "device memory: %s\n", parts);
         return;
     }
     double eta = p->step ? p->elapsed_s / p->step * (p->steps - p->step) : 0;

@@ -42,6 +42,26 @@ static uint64_t kv_floats(const attention_shape *s)
 
 static uint32_t head_texels(const attention_shape *s) { return (s->head_dim + 3) / 4; }
 
+/* Per (token, kv head): the texels of k, then those of v. */
+static uint64_t kv_texel_count(const attention_shape *s)
+{
+    return (uint64_t)s->n * s->kv_heads * 2 * head_texels(s);
+}
+
+/* Per (token, head): the texels of q and of dout, then one of statistics. */
+static uint64_t query_texel_count(const attention_shape *s)
+{
+    return (uint64_t)s->n * s->heads * (2 * head_texels(s) + 1);
+}
+
+void vkq_attention_scratch(uint32_t n, uint32_t heads, uint32_t kv_heads, uint32_t head_dim,
+                           uint64_t *kv, uint64_t *queries)
+{
+    attention_shape s = {n, heads, kv_heads, head_dim};
+    *kv = kv_texel_count(&s) * TEXEL_BYTES;
+    *queries = query_texel_count(&s) * TEXEL_BYTES;
+}
+
 /* Checks the shape and the tensors forward and backward share. */
 static vkq_status check_args(const char *op, const attention_shape *s, vkq_buf q, vkq_buf k,
                              vkq_buf v, vkq_buf starts, vkq_buf out, vkq_buf lse)
@@ -83,11 +103,10 @@ static vkq_status texel_scratch(vkq_rec *rec, const char *op, const char *what, 
     return vkq_rec_scratch(rec, texels * TEXEL_BYTES, out);
 }
 
-/* Per (token, kv head): the texels of k, then those of v. */
 static vkq_status pack_kv(vkq_rec *rec, const char *op, const attention_shape *s, vkq_buf k,
                           vkq_buf v, vkq_buf *kv_texels)
 {
-    uint64_t texels = (uint64_t)s->n * s->kv_heads * 2 * head_texels(s);
+    uint64_t texels = kv_texel_count(s);
     VKQ_TRY(texel_scratch(rec, op, "keys and values", texels, kv_texels));
     pack_kv_push push = {s->n * s->kv_heads, s->head_dim};
     vkq_dispatch d = attention_dispatch(&vkq_kernel_attention_pack_kv, &push, sizeof push,
@@ -119,17 +138,18 @@ vkq_status vkq_attention_forward(vkq_rec *rec, vkq_buf q, vkq_buf k, vkq_buf v, 
     d.slot[2] = (vkq_binding){out, VKQ_WRITE};
     d.slot[3] = (vkq_binding){lse, VKQ_WRITE};
     d.slot[6] = (vkq_binding){kv_texels, VKQ_READ};
-    return vkq_rec_dispatch(rec, &d);
+    vkq_status st = vkq_rec_dispatch(rec, &d);
+    vkq_rec_scratch_release(rec, kv_texels);
+    return st;
 }
 
-/* Per (token, head): the texels of q / sqrt(head_dim), those of dout, then one texel
- * (lse, dout . out, first key of the token's sequence, 0). */
+/* q / sqrt(head_dim), dout, then (lse, dout . out, first key of the token's sequence, 0). */
 static vkq_status pack_queries(vkq_rec *rec, const char *op, const attention_shape *s,
                                vkq_buf q, vkq_buf dout, vkq_buf out, vkq_buf lse, vkq_buf starts,
                                vkq_buf *query_texels)
 {
     uint64_t rows = (uint64_t)s->n * s->heads;
-    VKQ_TRY(texel_scratch(rec, op, "queries", rows * (2 * head_texels(s) + 1), query_texels));
+    VKQ_TRY(texel_scratch(rec, op, "queries", query_texel_count(s), query_texels));
     pack_queries_push push = {s->n, s->heads, s->head_dim};
     vkq_dispatch d = attention_dispatch(&vkq_kernel_attention_pack_queries, &push, sizeof push,
                                         rows);
@@ -183,7 +203,10 @@ vkq_status vkq_attention_backward(vkq_rec *rec, vkq_buf dout, vkq_buf q, vkq_buf
     VKQ_TRY(gradient_pass(rec, QUERY_GRADIENT, &s, (vkq_binding){dq, VKQ_READ_WRITE},
                           (vkq_binding){dq, VKQ_READ}, query_texels, kv_texels,
                           (uint64_t)n * heads));
-    return gradient_pass(rec, KEY_VALUE_GRADIENT, &s, (vkq_binding){dk, VKQ_READ_WRITE},
-                         (vkq_binding){dv, VKQ_READ_WRITE}, query_texels, kv_texels,
-                         (uint64_t)n * kv_heads);
+    vkq_status st = gradient_pass(rec, KEY_VALUE_GRADIENT, &s, (vkq_binding){dk, VKQ_READ_WRITE},
+                                  (vkq_binding){dv, VKQ_READ_WRITE}, query_texels, kv_texels,
+                                  (uint64_t)n * kv_heads);
+    vkq_rec_scratch_release(rec, kv_texels);
+    vkq_rec_scratch_release(rec, query_texels);
+    return st;
 }

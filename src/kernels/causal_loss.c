@@ -102,8 +102,7 @@ vkq_status vkq_causal_loss(vkq_rec *rec, const vkq_causal_loss_args *a, vkq_buf 
     VKQ_TRY(need_apart("causal_loss", all, names, 6, 3));
 
     vkq_buf scratch;
-    VKQ_TRY(vkq_rec_scratch(rec, 4ull * (RECORD_FLOATS * (uint64_t)a->rows + HEADER_FLOATS),
-                            &scratch));
+    VKQ_TRY(vkq_rec_scratch(rec, vkq_causal_loss_scratch(a->rows), &scratch));
     causal_loss_push push = {a->rows, a->vocab, a->weighting, a->align, a->align_weighted != 0,
                              a->dce_fixed != 0, a->delta, a->lambda, a->eps, a->alpha,
                              a->grad_scale};
@@ -119,7 +118,14 @@ vkq_status vkq_causal_loss(vkq_rec *rec, const vkq_causal_loss_args *a, vkq_buf 
                                    ref_slot, {scratch, VKQ_READ}, {stats, VKQ_WRITE}};
     VKQ_TRY(launch(rec, STATS, &push, stats_pass, a->rows));
     VKQ_TRY(launch(rec, REDUCE, &push, reduce_pass, 1));
-    return launch(rec, FINALISE, &push, finalise_pass, a->rows);
+    vkq_status s = launch(rec, FINALISE, &push, finalise_pass, a->rows);
+    vkq_rec_scratch_release(rec, scratch);
+    return s;
+}
+
+uint64_t vkq_causal_loss_scratch(uint32_t rows)
+{
+    return 4ull * (RECORD_FLOATS * (uint64_t)rows + HEADER_FLOATS);
 }
 
 vkq_status vkq_causal_dce(vkq_rec *rec, vkq_buf ref_logits, vkq_buf targets, vkq_buf dce_out,

@@ -105,7 +105,7 @@ static uint32_t pack_source(vkq_rec *rec, const operand *o, vkq_buf *view)
 static vkq_status pack(vkq_rec *rec, const operand *o, vkq_buf *out)
 {
     uint64_t texels = packed_texels(o->rows, o->k);
-    VKQ_TRY(vkq_rec_scratch(rec, texels * o->batch * 16, out));
+    VKQ_TRY(vkq_rec_scratch(rec, texels * o->batch * 16, out)); /* as vkq_matmul_scratch */
     pack_push push = {o->rows, o->k, k_padded(o->k), o->row_stride, o->k_stride,
                       (uint32_t)o->batch_stride, (uint32_t)texels};
     vkq_buf view;
@@ -126,16 +126,35 @@ static vkq_status pack(vkq_rec *rec, const operand *o, vkq_buf *out)
     return vkq_rec_dispatch(rec, &d);
 }
 
+static int texels_fit(uint64_t limit, uint64_t ta, uint64_t tb)
+{
+    return ta <= limit && tb <= limit && ta <= UINT32_MAX / 2 && tb <= UINT32_MAX / 2;
+}
+
 /* The packed operands are texel views for matmul_cpu and storage buffers for matmul_pack. */
+static uint64_t packed_limit(uint64_t max_texel_buffer_elements, uint64_t max_storage_range)
+{
+    uint64_t limit = max_texel_buffer_elements;
+    return max_storage_range / 16 < limit ? max_storage_range / 16 : limit;
+}
+
 static int fits_texel_buffers(vkq_rec *rec, const vkq_matmul_args *p, uint32_t batch)
 {
     const vkq_device_info *d = vkq_ctx_device(vkq_rec_ctx(rec));
-    uint64_t limit = d->max_texel_buffer_elements;
-    if (d->max_storage_buffer_range / 16 < limit)
-        limit = d->max_storage_buffer_range / 16;
-    uint64_t ta = packed_texels(p->m, p->k) * batch;
-    uint64_t tb = packed_texels(p->n, p->k) * batch;
-    return ta <= limit && tb <= limit && ta <= UINT32_MAX / 2 && tb <= UINT32_MAX / 2;
+    return texels_fit(packed_limit(d->max_texel_buffer_elements, d->max_storage_buffer_range),
+                      packed_texels(p->m, p->k) * batch, packed_texels(p->n, p->k) * batch);
+}
+
+void vkq_matmul_scratch(const vkq_scratch_target *t, const vkq_matmul_args *args,
+                        uint64_t bytes[2])
+{
+    uint64_t batch = args->batch ? args->batch : 1;
+    uint64_t ta = packed_texels(args->m, args->k) * batch;
+    uint64_t tb = packed_texels(args->n, args->k) * batch;
+    uint64_t limit = packed_limit(t->max_texel_buffer_elements, t->max_storage_buffer_range);
+    int packs = t->variant == VKQ_VARIANT_CPU && texels_fit(limit, ta, tb);
+    bytes[0] = packs ? ta * 16 : 0;
+    bytes[1] = packs ? tb * 16 : 0;
 }
 
 static vkq_status matmul_cpu(vkq_rec *rec, const vkq_matmul_args *p, const matmul_plan *plan,

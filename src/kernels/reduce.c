@@ -51,18 +51,35 @@ static vkq_status reduce(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n, v
 
 /* Partial sums over texel spans, then the sum of the partials (recursively; a single partial
  * is the whole sum). */
-static vkq_status reduce_cpu(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n,
-                             const vkq_spans *spans, vkq_buf out)
+/* Partials of the cpu pass; fewer than a texel holds: none, one invocation sums it all. */
+static uint32_t cpu_partials(uint32_t n)
 {
     uint32_t invocations = n / 4 / CPU_TEXELS_PER_PARTIAL;
     if (invocations > CPU_MAX_PARTIALS)
         invocations = CPU_MAX_PARTIALS;
-    if (invocations < 4) /* fewer partials than a texel holds: one invocation sums it all */
+    return invocations < 4 ? 0 : invocations;
+}
+
+static uint32_t gpu_partials(uint32_t n)
+{
+    uint32_t groups = (n + 1023) / 1024;
+    groups = groups > MAX_PARTIALS ? MAX_PARTIALS : groups;
+    return groups == 1 ? 0 : groups;
+}
+
+static vkq_status reduce_cpu(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n,
+                             const vkq_spans *spans, vkq_buf out)
+{
+    uint32_t invocations = cpu_partials(n);
+    if (!invocations)
         return cpu_pass(rec, square, x, n, spans, 1, vkq_buf_slice(out, 0, 4));
     vkq_buf partials;
     VKQ_TRY(vkq_rec_scratch(rec, invocations * 4ull, &partials));
-    VKQ_TRY(cpu_pass(rec, square, x, n, spans, invocations, partials));
-    return reduce(rec, 0, partials, invocations, out);
+    vkq_status s = cpu_pass(rec, square, x, n, spans, invocations, partials);
+    if (s == VKQ_OK)
+        s = reduce(rec, 0, partials, invocations, out);
+    vkq_rec_scratch_release(rec, partials);
+    return s;
 }
 
 static vkq_status reduce(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n, vkq_buf out)
@@ -75,15 +92,21 @@ static vkq_status reduce(vkq_rec *rec, uint32_t square, vkq_buf x, uint32_t n, v
     vkq_spans spans;
     if (vkq_spans_plan(rec, &x, &floats, 1, &spans))
         return reduce_cpu(rec, square, x, n, &spans, out);
-    uint32_t groups = (n + 1023) / 1024;
-    if (groups > MAX_PARTIALS)
-        groups = MAX_PARTIALS;
-    if (groups == 1)
+    uint32_t groups = gpu_partials(n);
+    if (!groups)
         return reduce_pass(rec, square, x, n, 1, vkq_buf_slice(out, 0, 4));
     vkq_buf partials;
     VKQ_TRY(vkq_rec_scratch(rec, groups * 4ull, &partials));
-    VKQ_TRY(reduce_pass(rec, square, x, n, groups, partials));
-    return reduce_pass(rec, 0, partials, groups, 1, vkq_buf_slice(out, 0, 4));
+    vkq_status s = reduce_pass(rec, square, x, n, groups, partials);
+    if (s == VKQ_OK)
+        s = reduce_pass(rec, 0, partials, groups, 1, vkq_buf_slice(out, 0, 4));
+    vkq_rec_scratch_release(rec, partials);
+    return s;
+}
+
+uint64_t vkq_reduce_scratch(const vkq_scratch_target *t, uint32_t n)
+{
+    return 4ull * (t->variant == VKQ_VARIANT_CPU ? cpu_partials(n) : gpu_partials(n));
 }
 
 vkq_status vkq_sum(vkq_rec *rec, vkq_buf x, uint32_t n, vkq_buf out)

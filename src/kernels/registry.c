@@ -1,4 +1,5 @@
 #include "kernels/launch.h"
+#include "vkquill/kernels.h"
 
 #include "shader_blobs.h" /* generated: the SPIR-V of every shaders/<name>.comp */
 
@@ -32,4 +33,12 @@ vkq_status vkq_need_floats(const char *op, const char *name, vkq_buf buf, uint64
     if (n > UINT32_MAX)
         return vkq_fail(VKQ_ERR_UNSUPPORTED, "%s: %s exceeds 2^32 elements", op, name);
     return VKQ_OK;
+}
+
+void vkq_scratch_target_of(const vkq_ctx *ctx, vkq_scratch_target *out)
+{
+    const vkq_device_info *d = vkq_ctx_device(ctx);
+    *out = (vkq_scratch_target){vkq_ctx_variant(ctx), d->subgroup_size,
+                                d->max_texel_buffer_elements, d->max_storage_buffer_range,
+                                vkq_ctx_max_binding(ctx)};
 }

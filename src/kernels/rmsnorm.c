@@ -40,6 +40,13 @@ static vkq_status dispatch(vkq_rec *rec, uint32_t mode, const vkq_spans *spans,
     return vkq_rec_dispatch(rec, &d);
 }
 
+/* Rows of partial weight gradients: one per subgroup (cpu) or per chunk of rows (gpu). */
+static uint32_t partial_row_count(int cpu, uint32_t subgroup, uint32_t rows)
+{
+    uint32_t groups = (rows + LOCAL - 1) / LOCAL;
+    return cpu ? groups * (LOCAL / subgroup) : (rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
+}
+
 /* The cpu kernel reads rows as whole texels, so it needs a dim that is a multiple of 4. */
 static int plan_cpu(vkq_rec *rec, const vkq_buf *streams, uint32_t count, uint32_t rows,
                     uint32_t dim, vkq_spans *spans)
@@ -131,10 +138,8 @@ vkq_status vkq_rmsnorm_backward(vkq_rec *rec, vkq_buf dy, vkq_buf x, vkq_buf w, 
     vkq_buf streams[4] = {x, w, dy, dx};
     vkq_spans spans;
     int cpu = plan_cpu(rec, streams, 4, rows, dim, &spans);
-    uint32_t groups = (rows + LOCAL - 1) / LOCAL;
     uint32_t subgroup = vkq_ctx_device(vkq_rec_ctx(rec))->subgroup_size;
-    uint32_t partial_rows =
-        cpu ? groups * (LOCAL / subgroup) : (rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
+    uint32_t partial_rows = partial_row_count(cpu, subgroup, rows);
     vkq_buf partials;
     VKQ_TRY(vkq_rec_scratch(rec, (uint64_t)partial_rows * dim * sizeof(float), &partials));
     vkq_binding slots[SLOTS] = {{x, VKQ_READ},  {w, VKQ_READ},          {rstd, VKQ_READ},
@@ -145,5 +150,13 @@ vkq_status vkq_rmsnorm_backward(vkq_rec *rec, vkq_buf dy, vkq_buf x, vkq_buf w, 
         VKQ_TRY(backward_gpu(rec, slots, rows, dim, partial_rows));
     slots[4] = (vkq_binding){dw, VKQ_READ_WRITE};
     slots[5] = (vkq_binding){partials, VKQ_READ};
-    return sum_partials(rec, slots, partials, partial_rows, dim);
+    vkq_status st = sum_partials(rec, slots, partials, partial_rows, dim);
+    vkq_rec_scratch_release(rec, partials);
+    return st;
+}
+
+uint64_t vkq_rmsnorm_backward_scratch(const vkq_scratch_target *t, uint32_t rows, uint32_t dim)
+{
+    int cpu = t->variant == VKQ_VARIANT_CPU && dim % 4 == 0;
+    return (uint64_t)partial_row_count(cpu, t->subgroup_size, rows) * dim * sizeof(float);
 }

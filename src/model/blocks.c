@@ -77,11 +77,11 @@ static vkq_status plan_done(flat_plan *p, vkq_status s)
     return vkq_error_restore(&e);
 }
 
-vkq_status vkq_flat_plan_make(vkq_ctx *ctx, const vkq_llama_tensors *ts, flat_plan *out)
+vkq_status vkq_flat_plan_make(uint64_t max_binding, const vkq_llama_tensors *ts, flat_plan *out)
 {
     memset(out, 0, sizeof *out);
     out->tensors = *ts;
-    uint64_t most = vkq_ctx_max_binding(ctx) / sizeof(float);
+    uint64_t most = max_binding / sizeof(float);
     vkq_status s = VKQ_OK;
     for (int id = 0; id < VKQ_TENSOR_COUNT && s == VKQ_OK; id++)
         if (vkq_tensor_floats(ts, (vkq_tensor_id)id))
@@ -107,13 +107,13 @@ static vkq_status place_adapter(flat_plan *p, const vkq_tensor *t, uint64_t at, 
     return VKQ_OK;
 }
 
-vkq_status vkq_flat_plan_lora(vkq_ctx *ctx, const vkq_llama_tensors *ts,
+vkq_status vkq_flat_plan_lora(uint64_t max_binding, const vkq_llama_tensors *ts,
                               const vkq_lora_options *o, const vkq_lora_layout *lay,
                               flat_plan *out)
 {
     memset(out, 0, sizeof *out);
     out->tensors = *ts;
-    uint64_t most = vkq_ctx_max_binding(ctx) / sizeof(float);
+    uint64_t most = max_binding / sizeof(float);
     vkq_status s = VKQ_OK;
     for (int id = 0; id < VKQ_TENSOR_COUNT && s == VKQ_OK; id++) {
         const vkq_tensor *t = &ts->t[id];

@@ -38,7 +38,7 @@ static vkq_status decoder_init(vkq_decoder *d, const vkq_tensor_source *weights)
     const model_dims *m = &d->dims;
     uint64_t b = d->max_seqs, norm = c->qk_norm ? 1 : 0;
     VKQ_TRY(vkq_rec_create(d->ctx, &d->rec));
-    VKQ_TRY(vkq_flat_plan_make(d->ctx, &d->tensors, &d->plan));
+    VKQ_TRY(vkq_flat_plan_make(vkq_ctx_max_binding(d->ctx), &d->tensors, &d->plan));
     VKQ_TRY(vkq_flat_alloc(d->ctx, &d->plan, &d->params));
     VKQ_TRY(vkq_model_upload_weights(d->ctx, c, &d->params, weights));
     VKQ_TRY(vkq_model_upload_rope(d->ctx, c, &d->inv_freq));

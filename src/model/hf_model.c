@@ -32,7 +32,7 @@ static void copy_tokens(const vkq_hf_tokens *t, vkq_llama_config *c)
         c->eos_ids[i] = t->eos_token_ids[i];
 }
 
-static vkq_status describe(const char *path, const vkq_hf_config *h, vkq_llama_config *c)
+vkq_status vkq_hf_config_describe(const char *path, const vkq_hf_config *h, vkq_llama_config *c)
 {
     if (h->o_bias)
         return vkq_fail(VKQ_ERR_UNSUPPORTED, "%s: field \"attention_bias\" is true: biases on "
@@ -95,7 +95,7 @@ static vkq_status read_config(vkq_hf_model *m)
     vkq_hf_config h;
     vkq_status s = vkq_hf_config_load(path, &h);
     if (s == VKQ_OK)
-        s = describe(path, &h, &m->cfg);
+        s = vkq_hf_config_describe(path, &h, &m->cfg);
     free(path);
     VKQ_TRY(s);
     return read_generation(m->dir, &m->cfg);

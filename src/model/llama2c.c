@@ -85,6 +85,8 @@ struct vkq_llama2c_file {
     vkq_mapped_file map;
     vkq_llama_config cfg;
     vkq_llama_tensors tensors;
+    char *path;     /* for messages */
+    int unverified; /* a checksum trailer, not yet checked against the bytes before it */
 };
 
 static vkq_status config_from_header(const char *path, const int32_t h[HEADER_FIELDS],
@@ -147,19 +149,21 @@ static vkq_status check_layout(const char *path, vkq_llama2c_file *f, int *trail
     return VKQ_OK;
 }
 
+static int has_trailer_magic(const vkq_mapped_file *map)
+{
+    return memcmp(map->data + map->size - TRAILER_BYTES, trailer_magic,
+                  sizeof trailer_magic) == 0;
+}
+
 /* Hashes the mapped bytes before the trailer (every page is read once) against its sum. */
-static vkq_status check_trailer(const char *path, const vkq_mapped_file *map)
+static vkq_status check_checksum(const char *path, const vkq_mapped_file *map)
 {
     size_t body = map->size - TRAILER_BYTES;
-    const unsigned char *got = map->data + body;
     vkq_checksum sum;
     vkq_checksum_start(&sum);
     vkq_checksum_add(&sum, map->data, body);
     uint64_t stored, computed = vkq_checksum_value(&sum);
-    memcpy(&stored, got + sizeof trailer_magic, sizeof stored);
-    if (memcmp(got, trailer_magic, sizeof trailer_magic) != 0)
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: not a llama2.c checkpoint: %d trailing bytes that "
-                        "are no vkquill checksum trailer", path, TRAILER_BYTES);
+    memcpy(&stored, map->data + body + sizeof trailer_magic, sizeof stored);
     if (stored != computed)
         return vkq_fail(VKQ_ERR_FORMAT, "%s: checksum mismatch (stored %016llx, computed "
                         "%016llx): the file is damaged", path, (unsigned long long)stored,
@@ -171,7 +175,11 @@ static vkq_status check_trailer(const char *path, const vkq_mapped_file *map)
  * classifier follows the two legacy RoPE tables. */
 static vkq_status read_tensor(void *user, vkq_tensor_id id, size_t first, size_t n, float *out)
 {
-    const vkq_llama2c_file *f = user;
+    vkq_llama2c_file *f = user;
+    if (f->unverified) {
+        VKQ_TRY(check_checksum(f->path, &f->map));
+        f->unverified = 0;
+    }
     size_t at = f->tensors.t[id].offset + first;
     if (id == VKQ_WCLS)
         at += 2 * rope_table_floats(&f->cfg);
@@ -189,8 +197,12 @@ vkq_status vkq_llama2c_open(const char *path, vkq_llama2c_file **out)
     vkq_status s = vkq_map_file(path, &f->map);
     if (s == VKQ_OK)
         s = check_layout(path, f, &trailer);
-    if (s == VKQ_OK && trailer)
-        s = check_trailer(path, &f->map);
+    if (s == VKQ_OK && trailer && !has_trailer_magic(&f->map))
+        s = vkq_fail(VKQ_ERR_FORMAT, "%s: not a llama2.c checkpoint: %d trailing bytes that are "
+                     "no vkquill checksum trailer", path, TRAILER_BYTES);
+    if (s == VKQ_OK && trailer && !(f->path = strdup(path)))
+        s = vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    f->unverified = trailer;
     if (s != VKQ_OK) {
         vkq_llama2c_close(f);
         return s;
@@ -204,6 +216,7 @@ void vkq_llama2c_close(vkq_llama2c_file *f)
     if (!f)
         return;
     vkq_unmap_file(&f->map);
+    free(f->path);
     free(f);
 }
 

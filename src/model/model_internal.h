@@ -32,10 +32,10 @@ typedef struct flat_block {
     vkq_buf *piece; /* [plan->count] */
 } flat_block;
 
-vkq_status vkq_flat_plan_make(vkq_ctx *ctx, const vkq_llama_tensors *ts, flat_plan *out);
+vkq_status vkq_flat_plan_make(uint64_t max_binding, const vkq_llama_tensors *ts, flat_plan *out);
 /* The plan of an adapter block (vkq_lora_layout): each adapted tensor's first_slice is layer
  * 0's A, then come the other layers' A, then every layer's B. */
-vkq_status vkq_flat_plan_lora(vkq_ctx *ctx, const vkq_llama_tensors *ts,
+vkq_status vkq_flat_plan_lora(uint64_t max_binding, const vkq_llama_tensors *ts,
                               const vkq_lora_options *o, const vkq_lora_layout *lay,
                               flat_plan *out);
 void vkq_flat_plan_free(flat_plan *p);
@@ -59,6 +59,26 @@ typedef struct layer_acts {
 typedef struct grad_work {
     vkq_buf dres, dxn, dq, dk, dv, dq_raw, dk_raw, datt, dh1, dh3, dhg, dhsel;
 } grad_work;
+
+enum { LAYER_BUFS = sizeof(layer_acts) / sizeof(vkq_buf),
+       WORK_BUFS = sizeof(grad_work) / sizeof(vkq_buf),
+       OUTER_BUFS = 9 /* tokens, starts, positions, rows, xn_final, rstd_final, emb_* */ };
+
+/* The size table (plan.c), in floats, shared by the allocation and the memory plan: each
+ * layer_acts buffer for t tokens, each grad_work buffer for t tokens and r rows, the buffers
+ * outside the layers (a size 0 still gets a buffer), the layers whose activations are kept,
+ * the adapters' products u, their workspaces du and dropped (allocated only when not 0),
+ * and the frozen norms' discarded gradients under LoRA. */
+void vkq_model_layer_sizes(const vkq_llama_config *c, uint64_t t, uint64_t out[LAYER_BUFS]);
+void vkq_model_work_sizes(const vkq_llama_config *c, uint64_t t, uint64_t r,
+                          uint64_t out[WORK_BUFS]);
+void vkq_model_outer_sizes(const vkq_llama_config *c, const vkq_model_options *o,
+                           uint64_t out[OUTER_BUFS]);
+uint32_t vkq_model_kept_layers(const vkq_llama_config *c, const vkq_model_options *o);
+uint64_t vkq_model_lora_u_floats(const vkq_llama_config *c, const vkq_model_options *o);
+void vkq_model_lora_work_floats(const vkq_llama_config *c, const vkq_model_options *o,
+                                uint64_t *du, uint64_t *dropped);
+uint64_t vkq_model_discard_floats(const vkq_llama_config *c);
 
 /* Widths the forward and backward use, from the description. */
 typedef struct model_dims {

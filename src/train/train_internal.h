@@ -31,6 +31,11 @@ void train_batch_free(train_batch *b);
 void train_batch_bounds(const vkq_pair *pairs, uint32_t n_pairs, uint32_t count, int paired,
                         uint32_t *max_tokens, uint32_t *max_rows);
 
+enum { TRAIN_BUFS = 7 };
+/* Bytes of the trainer's buffers for max_rows logit rows: targets, weights, losses, dce,
+ * stats, totals, hyper. */
+void train_buffer_sizes(uint32_t max_rows, uint64_t out[TRAIN_BUFS]);
+
 /* The order samples are visited in: a fresh permutation of 0..n-1 per epoch, from the seed. */
 void train_epoch_order(uint32_t seed, uint32_t epoch, uint32_t n, uint32_t *order);
 

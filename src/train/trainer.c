@@ -102,13 +102,16 @@ static vkq_status build_pairs(trainer *t, const vkq_dataset *data, const char *p
     return VKQ_OK;
 }
 
-/* Room for a batch of either set. */
-static void batch_bounds(const trainer *t, uint32_t *max_tokens, uint32_t *max_rows)
+/* Room for a batch of either set, at c's batch size and method. */
+static void batch_bounds(const vkq_train_config *c, void *user, uint32_t *max_tokens,
+                         uint32_t *max_rows)
 {
-    train_batch_bounds(t->pairs, t->n_pairs, t->c->batch, t->paired, max_tokens, max_rows);
+    const trainer *t = user;
+    train_batch_bounds(t->pairs, t->n_pairs, c->batch, strcmp(c->method, "sft") != 0,
+                       max_tokens, max_rows);
     if (t->n_val) {
         uint32_t tokens, rows;
-        train_batch_bounds(t->val_pairs, t->n_val, t->c->batch, 1, &tokens, &rows);
+        train_batch_bounds(t->val_pairs, t->n_val, c->batch, 1, &tokens, &rows);
         *max_tokens = tokens > *max_tokens ? tokens : *max_tokens;
         *max_rows = rows > *max_rows ? rows : *max_rows;
     }
@@ -117,13 +120,12 @@ static void batch_bounds(const trainer *t, uint32_t *max_tokens, uint32_t *max_r
 static vkq_status alloc_buffers(trainer *t, uint32_t max_rows)
 {
     vkq_ctx *ctx = t->ctx;
-    VKQ_TRY(vkq_buf_alloc(ctx, 4ull * max_rows, &t->targets));
-    VKQ_TRY(vkq_buf_alloc(ctx, 4ull * max_rows, &t->weights));
-    VKQ_TRY(vkq_buf_alloc(ctx, 4ull * max_rows, &t->losses));
-    VKQ_TRY(vkq_buf_alloc(ctx, 4ull * max_rows, &t->dce));
-    VKQ_TRY(vkq_buf_alloc(ctx, 16ull * max_rows, &t->stats));
-    VKQ_TRY(vkq_buf_alloc(ctx, 16, &t->totals));
-    VKQ_TRY(vkq_buf_alloc(ctx, sizeof(vkq_adamw_hyper), &t->hyper));
+    uint64_t sizes[TRAIN_BUFS];
+    train_buffer_sizes(max_rows, sizes);
+    vkq_buf *bufs[TRAIN_BUFS] = {&t->targets, &t->weights, &t->losses, &t->dce,
+                                 &t->stats,   &t->totals,  &t->hyper};
+    for (int i = 0; i < TRAIN_BUFS; i++)
+        VKQ_TRY(vkq_buf_alloc(ctx, sizes[i], bufs[i]));
     t->host_dce = malloc(4ull * max_rows);
     t->order = malloc(t->n_pairs * sizeof *t->order);
     t->which = malloc(t->c->batch * sizeof *t->which);
@@ -440,6 +442,27 @@ static vkq_status flush_step_file(FILE *f, const char *path, int sync)
     return VKQ_OK;
 }
 
+/* Refuses a run whose plan exceeds the device's heap, before anything is allocated, with the
+ * plan and the changes that would make it fit. */
+static vkq_status check_fits(trainer *t, uint32_t max_tokens, uint32_t max_rows)
+{
+    vkq_scratch_target target;
+    vkq_scratch_target_of(t->ctx, &target);
+    VKQ_TRY(vkq_train_memory_plan(t->c, &t->mcfg, max_tokens, max_rows, &target, &t->memory));
+    const vkq_device_info *d = vkq_ctx_device(t->ctx);
+    uint64_t heap = vkq_memory_heap_for(d);
+    if (t->memory.reserved <= heap)
+        return VKQ_OK;
+    char parts[320], remedies[320];
+    vkq_memory_plan_describe(&t->memory, parts, sizeof parts);
+    vkq_train_remedies(t->c, &t->mcfg, batch_bounds, t, &target, heap, remedies,
+                       sizeof remedies);
+    return vkq_fail(VKQ_ERR_OUT_OF_MEMORY,
+                    "train: the run needs %s, %.1f MiB in memory blocks, but %s's heap has "
+                    "%.1f MiB; it would fit with %s",
+                    parts, t->memory.reserved / 1048576.0, d->name, heap / 1048576.0, remedies);
+}
+
 /* PEFT's start for the adapters, from the run's seed. */
 static vkq_status init_adapters(trainer *t, const vkq_lora_options *lora)
 {
@@ -481,12 +504,12 @@ static vkq_status load_everything(trainer *t)
     t->ref_each_step = t->paired && t->loss.align == VKQ_ALIGN_KL;
     uint32_t max_tokens = 0, max_rows = 0;
     if (s == VKQ_OK)
-        batch_bounds(t, &max_tokens, &max_rows);
-    vkq_model_options o = {.max_tokens = max_tokens, .max_rows = max_rows, .training = 1,
-                           .recompute = strcmp(c->recompute, "layers") == 0};
+        batch_bounds(c, t, &max_tokens, &max_rows);
+    vkq_model_options o;
     if (s == VKQ_OK)
-        s = vkq_train_config_lora(c, &o.lora);
-    vkq_model_memory_plan(&t->mcfg, &o, &t->memory);
+        s = vkq_train_model_options(c, max_tokens, max_rows, &o);
+    if (s == VKQ_OK)
+        s = check_fits(t, max_tokens, max_rows);
     vkq_tensor_source weights = vkq_model_file_weights(t->base);
     if (s == VKQ_OK)
         s = vkq_model_create(t->ctx, &t->mcfg, &weights, &o, &t->model);

@@ -547,13 +547,14 @@ void vkq_ctx_set_variant(vkq_ctx *ctx, vkq_variant variant) { ctx->variant = var
 uint64_t vkq_ctx_memory_in_use(const vkq_ctx *ctx) { return ctx->in_use; }
 uint64_t vkq_ctx_memory_peak(const vkq_ctx *ctx) { return ctx->peak; }
 
-uint64_t vkq_ctx_max_binding(const vkq_ctx *ctx)
+uint64_t vkq_ctx_max_binding(const vkq_ctx *ctx) { return vkq_device_max_binding(&ctx->info); }
+
+uint64_t vkq_device_max_binding(const vkq_device_info *d)
 {
-    const vkq_device_info *d = &ctx->info;
     uint64_t most = d->max_storage_buffer_range;
     if (16ull * d->max_texel_buffer_elements < most)
         most = 16ull * d->max_texel_buffer_elements;
     if (d->max_allocation_size < most)
         most = d->max_allocation_size;
-    return most / ctx->alignment * ctx->alignment;
+    return most / VKQ_BUF_ALIGNMENT * VKQ_BUF_ALIGNMENT;
 }

@@ -45,7 +45,6 @@ struct vkq_ctx {
     uint32_t memory_type;
     uint32_t staging_type;
     int unified;
-    uint64_t alignment;
     vkq_variant variant;
     int texel_rgba32f;
 

@@ -27,13 +27,6 @@ static int find_memory_type(const vkq_ctx *ctx, uint32_t bits, VkMemoryPropertyF
 
 vkq_status vkq_memory_init(vkq_ctx *ctx)
 {
-    const VkPhysicalDeviceLimits *l = &ctx->props.limits;
-    ctx->alignment = 256;
-    if (l->minStorageBufferOffsetAlignment > ctx->alignment)
-        ctx->alignment = l->minStorageBufferOffsetAlignment;
-    if (l->minTexelBufferOffsetAlignment > ctx->alignment)
-        ctx->alignment = l->minTexelBufferOffsetAlignment;
-
     /* The memory types a buffer of our usage may live in. */
     VkBufferCreateInfo info = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                                .size = 4096,
@@ -123,7 +116,13 @@ static vkq_status block_create(vkq_ctx *ctx, uint64_t size, uint32_t type, int m
     return VKQ_OK;
 }
 
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+uint64_t vkq_buf_footprint(uint64_t bytes)
+{
+    uint64_t b = bytes ? bytes : 4;
+    return (b + VKQ_BUF_ALIGNMENT - 1) / VKQ_BUF_ALIGNMENT * VKQ_BUF_ALIGNMENT;
+}
+
+uint64_t vkq_memory_block_bytes(void) { return BLOCK_BYTES; }
 
 static int block_take(struct vkq_block *b, uint64_t size, uint64_t *offset)
 {
@@ -178,7 +177,7 @@ static vkq_status block_give(struct vkq_block *b, uint64_t offset, uint64_t size
 vkq_status vkq_buf_alloc(vkq_ctx *ctx, uint64_t bytes, vkq_buf *out)
 {
     memset(out, 0, sizeof *out);
-    uint64_t size = align_up(bytes ? bytes : 4, ctx->alignment);
+    uint64_t size = vkq_buf_footprint(bytes);
     uint64_t most = ctx->info.max_allocation_size;
     if (size > most)
         return vkq_fail(VKQ_ERR_UNSUPPORTED,
@@ -211,7 +210,7 @@ void vkq_buf_free(vkq_ctx *ctx, vkq_buf *buf)
 {
     if (!buf->block)
         return;
-    uint64_t size = align_up(buf->size ? buf->size : 4, ctx->alignment);
+    uint64_t size = vkq_buf_footprint(buf->size);
     if (block_give(buf->block, buf->offset, size) == VKQ_OK)
         ctx->in_use -= size;
     memset(buf, 0, sizeof *buf);

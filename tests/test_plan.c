@@ -1,0 +1,146 @@
+/* The memory plan against the measured peak: a training run of a tiny model for several
+ * configurations (full and LoRA, recompute, sft and nextquill, batch sizes, both kernel
+ * variants) must peak within 10 % of what the plan said before it allocated anything. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "vkquill/llama2c.h"
+#include "vkquill/tokenizer.h"
+#include "vkquill/train.h"
+
+static char dir[64];
+
+static void path_in(char *out, size_t size, const char *name)
+{
+    snprintf(out, size, "%s/%s", dir, name);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/vkq-plan-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    char path[256];
+    path_in(path, sizeof path, "tok.bin");
+    if (vkq_tokenizer_write_byte_level(path) != VKQ_OK)
+        return -1;
+    vkq_llama_config c = {.dim = 32, .hidden_dim = 48, .n_layers = 3, .n_heads = 4,
+                          .n_kv_heads = 2, .vocab_size = VKQ_BYTE_TOKENIZER_VOCAB,
+                          .seq_len = 512, .shared_classifier = 0, .norm_eps = 1e-5f,
+                          .rope_theta = 10000.0f};
+    vkq_llama_tensors l;
+    vkq_llama_tensors_of(&c, &l);
+    float *params = malloc(l.total * sizeof *params);
+    vkq_llama_init_random(&c, 7, params);
+    path_in(path, sizeof path, "model.bin");
+    vkq_status s = vkq_llama2c_write(path, &c, params);
+    free(params);
+    path_in(path, sizeof path, "data.jsonl");
+    FILE *f = fopen(path, "w");
+    for (int i = 0; f && i < 8; i++)
+        fprintf(f, "{\"user\":\"u%d\",\"input\":\"item %d of the list\",\"target\":\"a reply "
+                "that runs for a while, number %d\",\"history\":[{\"input\":\"earlier\","
+                "\"output\":\"an earlier reply of some length\"}]}\n", i % 3, i, i);
+    if (f)
+        fclose(f);
+    return s == VKQ_OK && f ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void keep_plan(const vkq_train_progress *p, void *user)
+{
+    if (p->memory_only)
+        *(vkq_memory_plan *)user = p->memory;
+}
+
+typedef struct run_case {
+    const char *method;
+    uint32_t batch, lora_r;
+    const char *targets, *recompute;
+    float dropout;
+    vkq_variant variant;
+} run_case;
+
+static void plan_meets_peak(const run_case *rc)
+{
+    vkq_train_config c;
+    vkq_train_config_defaults(&c);
+    path_in(c.model, sizeof c.model, "model.bin");
+    path_in(c.tokenizer, sizeof c.tokenizer, "tok.bin");
+    path_in(c.data, sizeof c.data, "data.jsonl");
+    path_in(c.out, sizeof c.out, "run");
+    strcpy(c.method, rc->method);
+    c.steps = 1;
+    c.batch = rc->batch;
+    c.lora_r = rc->lora_r;
+    c.lora_dropout = rc->dropout;
+    strcpy(c.lora_targets, rc->targets);
+    strcpy(c.recompute, rc->recompute);
+    vkq_ctx_options o = VKQ_CTX_OPTIONS_DEFAULT;
+    o.variant = rc->variant;
+    vkq_ctx *ctx;
+    assert_int_equal(vkq_ctx_create(&o, &ctx), VKQ_OK);
+    vkq_memory_plan plan = {0};
+    vkq_status s = vkq_train_run(ctx, &c, keep_plan, &plan, NULL);
+    uint64_t peak = vkq_ctx_memory_peak(ctx);
+    assert_int_equal(vkq_ctx_destroy(ctx), VKQ_OK);
+    if (s != VKQ_OK)
+        fail_msg("%s", vkq_last_error());
+    double ratio = (double)plan.total / (double)peak;
+    printf("%-9s batch %u lora %u %-10s recompute %-6s %s: plan %llu, peak %llu bytes (%.4f)\n",
+           rc->method, rc->batch, rc->lora_r, rc->targets, rc->recompute,
+           vkq_variant_name(rc->variant), (unsigned long long)plan.total,
+           (unsigned long long)peak, ratio);
+    assert_true(ratio > 0.9 && ratio < 1.1);
+    assert_true(plan.reserved >= plan.total);
+}
+
+static void full_training(void **state)
+{
+    (void)state;
+    const run_case cases[] = {
+        {"sft", 1, 0, "q,v", "none", 0, VKQ_VARIANT_CPU},
+        {"sft", 4, 0, "q,v", "none", 0, VKQ_VARIANT_CPU},
+        {"nextquill", 2, 0, "q,v", "none", 0, VKQ_VARIANT_CPU},
+        {"nextquill", 2, 0, "q,v", "layers", 0, VKQ_VARIANT_CPU},
+        {"nextquill", 3, 0, "q,v", "none", 0, VKQ_VARIANT_GPU},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        plan_meets_peak(&cases[i]);
+}
+
+static void lora_training(void **state)
+{
+    (void)state;
+    const run_case cases[] = {
+        {"sft", 2, 4, "q,v", "none", 0, VKQ_VARIANT_CPU},
+        {"nextquill", 1, 8, "all-linear", "none", 0.1f, VKQ_VARIANT_CPU},
+        {"nextquill", 4, 8, "all-linear", "layers", 0, VKQ_VARIANT_CPU},
+        {"mce", 2, 4, "q,k,v,o", "layers", 0.05f, VKQ_VARIANT_GPU},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        plan_meets_peak(&cases[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(full_training),
+        cmocka_unit_test(lora_training),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
