@@ -5,12 +5,14 @@
 //   0 STATS:    one workgroup per token: the log-sum-exps of z^h, z^0, d (and dD), then DCE,
 //               the raw weight, -log p^h[y] and the alignment term into the token's scratch
 //               record.
-//   1 REDUCE:   one workgroup: sums over the tokens in a fixed order; the normalisers
-//               1 / sum w and 1 / N_valid into the scratch header, the totals into Out.
-//   2 FINALISE: one workgroup per token: its normalised stats into Out, and both gradient
-//               rows written over the logits.
+//   1 REDUCE:   one workgroup: the batch's sums over its tokens, in a fixed order, into Out.
+//   2 FINALISE: one workgroup per token: its stats, normalised by the sums, into Out, and
+//               both gradient rows written over the logits.
 //   3 DCE:      one workgroup per token: DCE alone into Out (the fixed-DCE cache); Logits
 //               then holds the reference model's logits.
+//   4 TOTALS:   one invocation: the losses from the sums into Out.
+// Between REDUCE and the passes that read the sums, a caller may replace them by the sums of
+// a larger batch that this one is a share of (the shares of several processes).
 // Lanes stride through a row and merge in shared memory in a fixed order, as in
 // cross_entropy.comp, so results are deterministic. Each lane takes its own maxima before
 // summing, so every element costs one exp per stream and one merge covers all four streams.
@@ -20,24 +22,27 @@
 layout(local_size_x = 32) in;
 layout(constant_id = 0) const uint MODE = 0u;
 const uint LANES = gl_WorkGroupSize.x;  // a power of two
-const uint STATS = 0u, REDUCE = 1u, FINALISE = 2u, DCE = 3u;
+const uint STATS = 0u, REDUCE = 1u, FINALISE = 2u, DCE = 3u, TOTALS = 4u;
 const uint WEIGHTS_UNIFORM = 0u, WEIGHTS_THRESHOLD = 1u, WEIGHTS_JS = 2u;
 const uint ALIGN_NONE = 0u, ALIGN_CE = 1u, ALIGN_KL = 2u;
 const float FLT_MAX = 3.402823466e38;
 const float LN2 = 0.69314718056;
 
-// A token's scratch record; the header (after the last record) holds the normalisers.
+// A token's scratch record.
 const uint RECORD = 8u;
 const uint R_DCE = 0u, R_WEIGHT = 1u, R_NLL = 2u, R_TERM = 3u, R_LSE_H = 4u, R_LSE_D = 5u,
            R_LSE_REF = 6u, R_VALID = 7u;
-const uint H_WEIGHT_SCALE = 0u, H_COUNT_SCALE = 1u;
+// The batch's sums: of w, of the valid rows, of w nll, of the terms, of w term, and the valid
+// rows with DCE > delta.
+const uint S_WEIGHT = 0u, S_VALID = 1u, S_WEIGHTED_NLL = 2u, S_TERM = 3u, S_WEIGHTED_TERM = 4u,
+           S_ABOVE = 5u;
 
 layout(std430, binding = 0) buffer Logits { float z[]; };
 layout(std430, binding = 1) readonly buffer Targets { int targets[]; };
-layout(std430, binding = 2) readonly buffer Dce { float dce_in[]; };
+layout(std430, binding = 2) readonly buffer Aux { float aux[]; };  // fixed DCE (STATS), sums (FINALISE, TOTALS)
 layout(std430, binding = 3) readonly buffer RefLogits { float z_ref[]; };
 layout(std430, binding = 4) buffer Scratch { float scratch[]; };
-layout(std430, binding = 5) buffer Out { float o[]; };  // totals (REDUCE), stats (FINALISE), dce (DCE)
+layout(std430, binding = 5) buffer Out { float o[]; };  // sums (REDUCE), stats (FINALISE), dce (DCE), totals (TOTALS)
 
 layout(push_constant) uniform Push {
     uint rows;
@@ -153,7 +158,7 @@ void token_stats(uint r)
     if (gl_LocalInvocationID.x != 0u)
         return;
     vec4 log_at_y = streams(r, uint(y)) - lse;
-    float dce = p.dce_fixed != 0u ? dce_in[r] : exp(log_at_y.x) - exp(log_at_y.y);
+    float dce = p.dce_fixed != 0u ? aux[r] : exp(log_at_y.x) - exp(log_at_y.y);
     scratch[at + R_DCE] = dce;
     scratch[at + R_WEIGHT] = raw_weight(dce, div.x);
     scratch[at + R_NLL] = -log_at_y.x;
@@ -181,7 +186,6 @@ void token_dce(uint r)
 
 void reduce_tokens()
 {
-    // a: sum w, N_valid, sum w nll, sum of the terms; b: sum w term, rows with DCE > delta
     vec4 a = vec4(0.0), b = vec4(0.0);
     for (uint r = gl_LocalInvocationID.x; r < p.rows; r += LANES) {
         uint at = RECORD * r;
@@ -194,24 +198,40 @@ void reduce_tokens()
     b = sum_lanes(b);
     if (gl_LocalInvocationID.x != 0u)
         return;
-    float weight_scale = a.x > 0.0 ? 1.0 / a.x : 0.0;
-    float count_scale = a.y > 0.0 ? 1.0 / a.y : 0.0;
-    uint head = RECORD * p.rows;
-    scratch[head + H_WEIGHT_SCALE] = weight_scale;
-    scratch[head + H_COUNT_SCALE] = count_scale;
-    float loss_n = weight_scale * a.z;
-    float loss_p = p.align_weighted != 0u ? weight_scale * b.x : count_scale * a.w;
+    o[S_WEIGHT] = a.x;
+    o[S_VALID] = a.y;
+    o[S_WEIGHTED_NLL] = a.z;
+    o[S_TERM] = a.w;
+    o[S_WEIGHTED_TERM] = b.x;
+    o[S_ABOVE] = b.y;
+}
+
+// 1 / sum w and 1 / N_valid (0 where the sum is 0).
+vec2 normalisers()
+{
+    return vec2(aux[S_WEIGHT] > 0.0 ? 1.0 / aux[S_WEIGHT] : 0.0,
+                aux[S_VALID] > 0.0 ? 1.0 / aux[S_VALID] : 0.0);
+}
+
+void totals()
+{
+    if (gl_LocalInvocationID.x != 0u)
+        return;
+    vec2 scale = normalisers();
+    float loss_n = scale.x * aux[S_WEIGHTED_NLL];
+    float loss_p = p.align_weighted != 0u ? scale.x * aux[S_WEIGHTED_TERM] : scale.y * aux[S_TERM];
     o[0] = loss_n;
     o[1] = loss_p;
     o[2] = loss_n + p.alpha * loss_p;
-    o[3] = count_scale * b.y;
+    o[3] = scale.y * aux[S_ABOVE];
 }
 
 void finalise(uint r)
 {
-    uint at = RECORD * r, head = RECORD * p.rows;
-    float w_hat = scratch[at + R_WEIGHT] * scratch[head + H_WEIGHT_SCALE];
-    float c = p.align_weighted != 0u ? w_hat : scratch[at + R_VALID] * scratch[head + H_COUNT_SCALE];
+    uint at = RECORD * r;
+    vec2 scale = normalisers();
+    float w_hat = scratch[at + R_WEIGHT] * scale.x;
+    float c = p.align_weighted != 0u ? w_hat : scratch[at + R_VALID] * scale.y;
     if (gl_LocalInvocationID.x == 0u) {
         o[4u * r] = scratch[at + R_DCE];
         o[4u * r + 1u] = w_hat;
@@ -246,6 +266,8 @@ void main()
     uint r = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
     if (MODE == REDUCE)
         reduce_tokens();
+    else if (MODE == TOTALS)
+        totals();
     else if (r < p.rows) {  // the whole workgroup leaves together
         if (MODE == STATS)
             token_stats(r);

@@ -47,8 +47,25 @@ vkq_status vkq_causal_loss(vkq_rec *rec, const vkq_causal_loss_args *a,
                            vkq_buf dce /* [R] when dce_fixed, else unused (may be empty) */,
                            vkq_buf ref_logits /* [2R][V] of a frozen model for kl, else empty */,
                            vkq_buf stats /* out [R][4] */, vkq_buf totals /* out [4] */);
-/* Bytes of its per-row records, scratch it gives back when it ends. */
+/* Bytes of its scratch (the sums and the per-row records), given back when it ends. */
 uint64_t vkq_causal_loss_scratch(uint32_t rows);
+
+/* The same loss over a batch split into shares (one a process), in two halves around an
+ * exchange of the batch's sums. vkq_causal_loss_sums records the per-token work and this
+ * share's VKQ_CAUSAL_SUMS sums; the caller then puts the sum over all shares into every share's
+ * sums buffer (an all-reduce), and vkq_causal_loss_finish normalises by it: the gradient rows
+ * are those of the whole batch's loss (as if one vkq_causal_loss had run over it), stats holds
+ * this share's rows of the batch's stats, and totals the whole batch's losses. work
+ * (vkq_causal_loss_work_bytes) and sums are the caller's and must outlive both halves. */
+enum { VKQ_CAUSAL_SUMS = 8 };
+uint64_t vkq_causal_loss_work_bytes(uint32_t rows);
+vkq_status vkq_causal_loss_sums(vkq_rec *rec, const vkq_causal_loss_args *a, vkq_buf logits,
+                                vkq_buf targets, vkq_buf dce, vkq_buf ref_logits, vkq_buf work,
+                                vkq_buf sums /* out [VKQ_CAUSAL_SUMS] */);
+vkq_status vkq_causal_loss_finish(vkq_rec *rec, const vkq_causal_loss_args *a, vkq_buf logits,
+                                  vkq_buf targets, vkq_buf ref_logits, vkq_buf work,
+                                  vkq_buf sums /* every share's sum */, vkq_buf stats,
+                                  vkq_buf totals);
 
 /* The fixed-DCE cache: dce_out[r] = p(y_r | h) - p(y_r | 0) from a frozen reference model's
  * logits [2R][V] (0 on an ignored row). */

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check/harness.h"
 #include "kernels/reference.h"
@@ -180,6 +181,117 @@ static vkq_status check_dce_cache(vkq_check_env *e, const causal_case *c, const 
     return VKQ_OK;
 }
 
+/* Rows [first, first + rows) of a batch, laid out as a batch of their own: a share of it, as
+ * one process of several holds. */
+typedef struct share {
+    uint32_t first, rows;
+    float *logits, *ref_logits;
+    vkq_buf targets, fixed_dce, ref;
+    vkq_guarded grad, work, sums, stats, totals;
+} share;
+
+static void take_rows(const float *full, float *part, uint32_t rows, const share *sh,
+                      uint32_t vocab)
+{
+    size_t half = (size_t)sh->rows * vocab;
+    memcpy(part, full + (size_t)sh->first * vocab, half * sizeof *part);
+    memcpy(part + half, full + (size_t)(rows + sh->first) * vocab, half * sizeof *part);
+}
+
+static vkq_status make_share(vkq_check_env *e, const causal_case *c, const inputs *in,
+                             uint32_t first, uint32_t rows, share *sh)
+{
+    size_t n = 2 * (size_t)rows * c->vocab;
+    *sh = (share){.first = first, .rows = rows, .logits = vkq_check_floats(e, n),
+                  .ref_logits = vkq_check_floats(e, n)};
+    if (!sh->logits || !sh->ref_logits)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    take_rows(in->logits, sh->logits, c->rows, sh, c->vocab);
+    take_rows(in->ref_logits, sh->ref_logits, c->rows, sh, c->vocab);
+    VKQ_TRY(vkq_check_input_ints(e, in->targets + first, rows, &sh->targets));
+    VKQ_TRY(vkq_check_input(e, in->fixed_dce + first, rows, &sh->fixed_dce));
+    VKQ_TRY(vkq_check_input(e, sh->ref_logits, n, &sh->ref));
+    VKQ_TRY(vkq_check_output(e, NULL, n, &sh->grad));
+    VKQ_TRY(vkq_check_output(e, NULL, vkq_causal_loss_work_bytes(rows) / 4, &sh->work));
+    VKQ_TRY(vkq_check_output(e, NULL, VKQ_CAUSAL_SUMS, &sh->sums));
+    VKQ_TRY(vkq_check_output(e, NULL, 4 * (size_t)rows, &sh->stats));
+    return vkq_check_output(e, NULL, 4, &sh->totals);
+}
+
+/* Both shares' sums, then every share's finish with the sum of the two. */
+static vkq_status run_shares(vkq_check_env *e, vkq_causal_loss_args a, share sh[2])
+{
+    float sums[2][VKQ_CAUSAL_SUMS];
+    for (int i = 0; i < 2; i++) {
+        a.rows = sh[i].rows;
+        VKQ_TRY(vkq_buf_upload(e->ctx, sh[i].grad.view, 0, sh[i].logits,
+                               sh[i].grad.n * sizeof(float)));
+        VKQ_TRY(vkq_rec_begin(e->rec));
+        VKQ_TRY(vkq_causal_loss_sums(e->rec, &a, sh[i].grad.view, sh[i].targets,
+                                     sh[i].fixed_dce, sh[i].ref, sh[i].work.view,
+                                     sh[i].sums.view));
+        VKQ_TRY(vkq_check_submit(e));
+        VKQ_TRY(vkq_buf_download(e->ctx, sh[i].sums.view, 0, sums[i], sizeof sums[i]));
+    }
+    for (int k = 0; k < VKQ_CAUSAL_SUMS; k++)
+        sums[0][k] += sums[1][k];
+    for (int i = 0; i < 2; i++) {
+        a.rows = sh[i].rows;
+        VKQ_TRY(vkq_buf_upload(e->ctx, sh[i].sums.view, 0, sums[0], sizeof sums[0]));
+        VKQ_TRY(vkq_rec_begin(e->rec));
+        VKQ_TRY(vkq_causal_loss_finish(e->rec, &a, sh[i].grad.view, sh[i].targets, sh[i].ref,
+                                       sh[i].work.view, sh[i].sums.view, sh[i].stats.view,
+                                       sh[i].totals.view));
+        VKQ_TRY(vkq_check_submit(e));
+    }
+    return VKQ_OK;
+}
+
+/* A share's rows back into the places they hold in the whole batch. */
+static void put_rows(const float *part, float *full, uint32_t rows, const share *sh,
+                     uint32_t width)
+{
+    size_t half = (size_t)sh->rows * width;
+    memcpy(full + (size_t)sh->first * width, part, half * sizeof *part);
+    memcpy(full + (size_t)(rows + sh->first) * width, part + half, half * sizeof *part);
+}
+
+/* The batch split in two shares whose sums are added between the halves must give the whole
+ * batch's gradient rows and losses (the reference of the whole), and each share its own rows
+ * of the stats. */
+static vkq_status check_split(vkq_check_env *e, const causal_case *c, const inputs *in,
+                              share sh[2], int variant, float *want, float *got)
+{
+    vkq_causal_loss_args a = args_of(c, in, variant);
+    float want_stats[4 * MAX_ROWS], want_totals[4], stats[4 * MAX_ROWS], totals[2][4];
+    vkq_ref_causal_loss(&a, in->logits, in->targets, in->fixed_dce, in->ref_logits, want_stats,
+                        want_totals, want);
+    VKQ_TRY(run_shares(e, a, sh));
+    int all_guards = 1, guards;
+    for (int i = 0; i < 2; i++) {
+        VKQ_TRY(vkq_check_read(e, &sh[i].grad, sh[i].logits, &guards));
+        all_guards &= guards;
+        put_rows(sh[i].logits, got, c->rows, &sh[i], c->vocab);
+        take_rows(in->logits, sh[i].logits, c->rows, &sh[i], c->vocab); /* for the next run */
+        VKQ_TRY(vkq_check_read(e, &sh[i].stats, stats + 4 * sh[i].first, &guards));
+        all_guards &= guards;
+        VKQ_TRY(vkq_check_read(e, &sh[i].totals, totals[i], &guards));
+        all_guards &= guards;
+    }
+    double err = vkq_nmse(got, want, 2 * (size_t)c->rows * c->vocab);
+    double errs[] = {vkq_nmse(stats, want_stats, 4 * (size_t)c->rows),
+                     vkq_nmse(totals[0], want_totals, 4), vkq_nmse(totals[1], want_totals, 4)};
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++)
+        err = errs[i] > err ? errs[i] : err;
+    char name[128];
+    snprintf(name, sizeof name, "rows=%u vocab=%u %s+%s%s%s split %u+%u", c->rows, c->vocab,
+             weighting_names[a.weighting], align_names[a.align],
+             a.align_weighted ? " weighted" : "", a.dce_fixed ? " fixed-dce" : "", sh[0].rows,
+             sh[1].rows);
+    vkq_check_emit(e, name, err, 1e-10, all_guards);
+    return VKQ_OK;
+}
+
 /* The finite-difference forward: L of the loss with DCE frozen at the unperturbed logits'. */
 typedef struct fd_forward {
     vkq_causal_loss_args args;
@@ -239,6 +351,13 @@ static vkq_status run_case(vkq_check_env *e, const causal_case *c)
     for (int v = 0; v < VARIANTS; v++)
         VKQ_TRY(check_variant(e, c, &in, &d, v, want, got));
     VKQ_TRY(check_dce_cache(e, c, &in, &d, got));
+    if (c->rows >= 2) {
+        share sh[2];
+        VKQ_TRY(make_share(e, c, &in, 0, c->rows / 2, &sh[0]));
+        VKQ_TRY(make_share(e, c, &in, c->rows / 2, c->rows - c->rows / 2, &sh[1]));
+        for (int v = 0; v < VARIANTS; v++)
+            VKQ_TRY(check_split(e, c, &in, sh, v, want, got));
+    }
     if (c->fd) {
         int fd_variants[] = {variant_of(VKQ_WEIGHTS_UNIFORM, VKQ_ALIGN_NONE, 0),     /* sft */
                              variant_of(VKQ_WEIGHTS_THRESHOLD, VKQ_ALIGN_CE, 0), /* nextquill */
