@@ -9,6 +9,7 @@
 #include "base/status_internal.h"
 #include "base/text.h"
 #include "cli/cli.h"
+#include "vkquill/dist.h"
 
 static vkq_status parse_value(const char *command, const cli_option *o, const char *text)
 {
@@ -58,12 +59,16 @@ vkq_status cli_parse(const char *command, int argc, char **argv, int first,
     return VKQ_OK;
 }
 
+/* On several ranks a failure takes the whole job down: the others would wait for it. */
 int cli_fail(vkq_status status)
 {
+    int code = status == VKQ_ERR_INVALID_ARGUMENT ? 2 : 1;
     char line[4 * sizeof(vkq_saved_error)];
-    fprintf(stderr, "vkquill: error: %s\n",
-            vkq_escape(vkq_last_error(), VKQ_ESCAPE_LINE, line, sizeof line));
-    return status == VKQ_ERR_INVALID_ARGUMENT ? 2 : 1;
+    const char *message = vkq_escape(vkq_last_error(), VKQ_ESCAPE_LINE, line, sizeof line);
+    if (vkq_dist_size() > 1)
+        vkq_dist_abort(message, code);
+    fprintf(stderr, "vkquill: error: %s\n", message);
+    return code;
 }
 
 double cli_now_seconds(void)

@@ -210,7 +210,7 @@ int cmd_bench(int argc, char **argv)
     vkq_status s;
     if (argc < 3)
         s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                     "bench: name a benchmark: matmul, train, generate, tokenize");
+                     "bench: name a benchmark: matmul, train, generate, tokenize, allreduce");
     else if (strcmp(argv[2], "matmul") == 0)
         s = bench_matmul(argc, argv);
     else if (strcmp(argv[2], "train") == 0)
@@ -219,9 +219,12 @@ int cmd_bench(int argc, char **argv)
         s = cli_bench_generate(argc, argv);
     else if (strcmp(argv[2], "tokenize") == 0)
         s = cli_bench_tokenize(argc, argv);
+    else if (strcmp(argv[2], "allreduce") == 0)
+        s = cli_bench_allreduce(argc, argv);
     else
         s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                     "bench: unknown benchmark '%s'; known: matmul, train, generate, tokenize",
+                     "bench: unknown benchmark '%s'; known: matmul, train, generate, tokenize, "
+                     "allreduce",
                      argv[2]);
     return s == VKQ_OK ? 0 : cli_fail(s);
 }

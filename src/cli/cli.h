@@ -26,6 +26,11 @@ int cli_fail(vkq_status status);
 
 double cli_now_seconds(void);
 
+/* The context of this process: under mpirun, on the device its rank on this machine picks
+ * among all devices (modulo their count), unless VKQ_DEVICE names one. */
+struct vkq_ctx;
+vkq_status cli_rank_context(struct vkq_ctx **ctx);
+
 /* Prints a JSON object as one line on stdout and frees it. */
 struct cJSON;
 void cli_emit_json(struct cJSON *o);
@@ -46,5 +51,6 @@ int cmd_plan(int argc, char **argv);
 vkq_status cli_bench_train(int argc, char **argv);
 vkq_status cli_bench_generate(int argc, char **argv);
 vkq_status cli_bench_tokenize(int argc, char **argv);
+vkq_status cli_bench_allreduce(int argc, char **argv);
 
 #endif

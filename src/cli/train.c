@@ -7,6 +7,7 @@
 #include "base/status_internal.h"
 #include "base/text.h"
 #include "cli/cli.h"
+#include "vkquill/dist.h"
 #include "vkquill/train.h"
 
 static volatile int stop_requested;
@@ -89,22 +90,25 @@ int cmd_train(int argc, char **argv)
 {
     vkq_train_config c;
     vkq_status s = parse(argc, argv, &c);
+    if (s == VKQ_OK)
+        s = vkq_dist_start();
     if (s != VKQ_OK)
         return cli_fail(s);
     vkq_ctx *ctx;
-    s = vkq_ctx_create(NULL, &ctx);
+    s = cli_rank_context(&ctx);
     if (s != VKQ_OK)
         return cli_fail(s);
-    int tty = isatty(STDERR_FILENO);
+    int tty = isatty(STDERR_FILENO), root = vkq_dist_rank() == 0;
     signal(SIGINT, on_interrupt);
-    s = vkq_train_run(ctx, &c, show_progress, &tty, &stop_requested);
+    s = vkq_train_run(ctx, &c, root ? show_progress : NULL, &tty, &stop_requested);
     signal(SIGINT, SIG_DFL);
     vkq_status d = vkq_ctx_destroy(ctx);
     if (s == VKQ_OK)
         s = d;
     if (s != VKQ_OK)
         return cli_fail(s);
-    if (stop_requested)
+    vkq_dist_stop();
+    if (stop_requested && root)
         fprintf(stderr, "vkquill: interrupted; saved %s/checkpoint.bin, continue with --resume\n",
                 c.out);
     return stop_requested ? 130 : 0;

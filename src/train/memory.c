@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "train/train_internal.h"
+#include "vkquill/causal_loss.h"
 
 void train_buffer_sizes(uint32_t max_rows, uint64_t out[TRAIN_BUFS])
 {
@@ -16,6 +17,8 @@ void train_buffer_sizes(uint32_t max_rows, uint64_t out[TRAIN_BUFS])
         16 * r,                  /* stats [r][4] */
         16,                      /* totals [4] */
         sizeof(vkq_adamw_hyper), /* hyper */
+        vkq_causal_loss_work_bytes(max_rows), /* loss_work: a loss shared with other ranks */
+        4 * VKQ_CAUSAL_SUMS,                  /* loss_sums */
     };
     memcpy(out, sizes, sizeof sizes);
 }

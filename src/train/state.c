@@ -1,6 +1,7 @@
 /* Training checkpoints: parameters, AdamW moments, step and data position in one file,
- * written atomically. Layout (little-endian): "VKQTRAIN", uint32 version 3, step, epoch,
- * position, data_count, uint64 data_hash, uint64 parameter count P, uint64 XXH64 of the
+ * written atomically. Layout (little-endian): "VKQTRAIN", uint32 version 4, step, epoch,
+ * position, data_count, ranks (the processes that trained it), uint64 data_hash, uint64
+ * parameter count P, uint64 XXH64 of the
  * header so far; then float32 params[P], m[P], v[P]; then the XXH64 of every byte before it. */
 #include <stdlib.h>
 #include <string.h>
@@ -9,18 +10,19 @@
 #include "train/train_internal.h"
 
 static const char magic[8] = {'V', 'K', 'Q', 'T', 'R', 'A', 'I', 'N'};
-enum { VERSION = 3, WORDS = 5, HEADER_BYTES = 8 + WORDS * 4 + 3 * 8 };
+enum { VERSION = 4, WORDS = 6, HEADER_BYTES = 8 + WORDS * 4 + 3 * 8 };
 
 /* The header's fields in file order. */
 typedef struct header {
     char magic[8];
-    uint32_t words[WORDS]; /* version, step, epoch, position, data_count */
+    uint32_t words[WORDS]; /* version, step, epoch, position, data_count, ranks */
     uint64_t data_hash, parameters;
 } header;
 
 static void header_of(const train_state *st, header *h)
 {
-    *h = (header){.words = {VERSION, st->step, st->epoch, st->position, st->data_count},
+    *h = (header){.words = {VERSION, st->step, st->epoch, st->position, st->data_count,
+                            st->ranks},
                   .data_hash = st->data_hash, .parameters = st->parameters};
     memcpy(h->magic, magic, sizeof magic);
 }
@@ -93,7 +95,7 @@ static vkq_status read_header(const char *path, FILE *f, uint64_t parameters, tr
                         path, (unsigned long long)h.parameters,
                         (unsigned long long)parameters);
     *st = (train_state){.step = h.words[1], .epoch = h.words[2], .position = h.words[3],
-                        .data_count = h.words[4], .data_hash = h.data_hash,
+                        .data_count = h.words[4], .ranks = h.words[5], .data_hash = h.data_hash,
                         .parameters = h.parameters};
     if (st->position > st->data_count)
         return damaged(path, "its data position is beyond its data");

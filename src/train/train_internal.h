@@ -31,9 +31,9 @@ void train_batch_free(train_batch *b);
 void train_batch_bounds(const vkq_pair *pairs, uint32_t n_pairs, uint32_t count, int paired,
                         uint32_t *max_tokens, uint32_t *max_rows);
 
-enum { TRAIN_BUFS = 7 };
+enum { TRAIN_BUFS = 9 };
 /* Bytes of the trainer's buffers for max_rows logit rows: targets, weights, losses, dce,
- * stats, totals, hyper. */
+ * stats, totals, hyper, and the work and sums of a loss shared with other ranks. */
 void train_buffer_sizes(uint32_t max_rows, uint64_t out[TRAIN_BUFS]);
 
 /* The order samples are visited in: a fresh permutation of 0..n-1 per epoch, from the seed. */
@@ -44,6 +44,7 @@ void train_epoch_order(uint32_t seed, uint32_t epoch, uint32_t n, uint32_t *orde
 typedef struct train_state {
     uint32_t step, epoch, position;
     uint32_t data_count;
+    uint32_t ranks; /* processes that trained it: a resume needs as many */
     uint64_t data_hash;
     uint64_t parameters;
 } train_state;

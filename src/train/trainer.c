@@ -12,6 +12,7 @@
 #include "base/file.h"
 #include "train/train_internal.h"
 #include "vkquill/causal_loss.h"
+#include "vkquill/dist.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model_file.h"
 
@@ -36,9 +37,11 @@ typedef struct trainer {
     float *host_dce;
     vkq_rec *rec;
     vkq_buf targets, weights, losses, dce, stats, totals, hyper;
+    vkq_buf loss_work, loss_sums; /* the loss of a batch shared with other ranks */
     train_batch batch;
-    uint32_t *order, *which;
+    uint32_t *order, *which; /* which: every rank's samples of the micro-batch, rank by rank */
     uint32_t micro; /* the micro-batch within the step: part of the dropout key */
+    uint32_t rank, ranks;
     train_state st;
     vkq_memory_plan memory;
     FILE *log, *probe;
@@ -122,13 +125,14 @@ static vkq_status alloc_buffers(trainer *t, uint32_t max_rows)
     vkq_ctx *ctx = t->ctx;
     uint64_t sizes[TRAIN_BUFS];
     train_buffer_sizes(max_rows, sizes);
-    vkq_buf *bufs[TRAIN_BUFS] = {&t->targets, &t->weights, &t->losses, &t->dce,
-                                 &t->stats,   &t->totals,  &t->hyper};
+    vkq_buf *bufs[TRAIN_BUFS] = {&t->targets, &t->weights,  &t->losses,    &t->dce,
+                                 &t->stats,   &t->totals,   &t->hyper,     &t->loss_work,
+                                 &t->loss_sums};
     for (int i = 0; i < TRAIN_BUFS; i++)
         VKQ_TRY(vkq_buf_alloc(ctx, sizes[i], bufs[i]));
     t->host_dce = malloc(4ull * max_rows);
     t->order = malloc(t->n_pairs * sizeof *t->order);
-    t->which = malloc(t->c->batch * sizeof *t->which);
+    t->which = malloc((size_t)t->c->batch * t->ranks * sizeof *t->which);
     if (!t->host_dce || !t->order || !t->which)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     return vkq_rec_create(ctx, &t->rec);
@@ -249,7 +253,7 @@ static vkq_status precompute_dce(trainer *t)
         s = reference_dce_of(t, ref, i);
     vkq_model_set_adapter(t->model, 1);
     VKQ_TRY(s);
-    return vkq_write_atomic(path, write_dce_cache, &file);
+    return t->rank == 0 ? vkq_write_atomic(path, write_dce_cache, &file) : VKQ_OK;
 }
 
 static vkq_status hash_piece(void *user, vkq_tensor_id id, size_t offset, const float *piece,
@@ -317,6 +321,10 @@ static vkq_status resume(trainer *t)
     VKQ_TRY(train_checkpoint_load(t->checkpoint_path, vkq_model_trainable_floats(t->model),
                                   &t->st, &params, &m, &v));
     vkq_status s = check_resumed_data(t);
+    if (s == VKQ_OK && t->st.ranks != t->ranks)
+        s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: the checkpoint was written by %u ranks; "
+                     "resume it with %u (mpirun -np %u), not %u", t->checkpoint_path,
+                     t->st.ranks, t->st.ranks, t->st.ranks, t->ranks);
     if (s == VKQ_OK)
         s = vkq_model_upload_trainable(t->model, params);
     if (s == VKQ_OK)
@@ -475,6 +483,24 @@ static vkq_status init_adapters(trainer *t, const vkq_lora_options *lora)
     return s;
 }
 
+/* What a killed run left, and on resume the model of the checkpoint: rank 0's. */
+static vkq_status tidy_run_directory(trainer *t)
+{
+    VKQ_TRY(remove_leftovers(t));
+    return t->c->resume ? export_model(t) : VKQ_OK;
+}
+
+/* The configuration, the log and the probe file: rank 0's. */
+static vkq_status open_run_files(trainer *t)
+{
+    const vkq_train_config *c = t->c;
+    char path[VKQ_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/config.json", c->out);
+    VKQ_TRY(vkq_train_config_save(c, path));
+    VKQ_TRY(open_step_file(t->log_path, c->resume, t->st.step, &t->log));
+    return t->n_val ? open_step_file(t->probe_path, c->resume, t->st.step, &t->probe) : VKQ_OK;
+}
+
 /* Everything that can be refused is checked before the first file of the run directory is
  * touched. */
 static vkq_status load_everything(trainer *t)
@@ -535,17 +561,12 @@ static vkq_status trainer_init(trainer *t)
     snprintf(t->probe_path, sizeof t->probe_path, "%s/probe.jsonl", c->out);
     VKQ_TRY(load_everything(t));
     VKQ_TRY(vkq_make_dirs(c->out));
-    VKQ_TRY(remove_leftovers(t));
-    if (c->resume)
-        VKQ_TRY(export_model(t));
+    if (t->rank == 0)
+        VKQ_TRY(tidy_run_directory(t));
     if (t->loss.dce_fixed)
         VKQ_TRY(precompute_dce(t));
-    char path[VKQ_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/config.json", c->out);
-    VKQ_TRY(vkq_train_config_save(c, path));
-    VKQ_TRY(open_step_file(t->log_path, c->resume, t->st.step, &t->log));
-    if (t->n_val)
-        VKQ_TRY(open_step_file(t->probe_path, c->resume, t->st.step, &t->probe));
+    if (t->rank == 0)
+        VKQ_TRY(open_run_files(t));
     train_epoch_order(c->seed, t->st.epoch, t->n_pairs, t->order);
     return VKQ_OK;
 }
@@ -558,7 +579,7 @@ static void trainer_free(trainer *t)
         fclose(t->probe);
     vkq_rec_destroy(t->rec);
     vkq_buf *bufs[] = {&t->targets, &t->weights, &t->losses, &t->dce, &t->stats, &t->totals,
-                       &t->hyper};
+                       &t->hyper, &t->loss_work, &t->loss_sums};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         vkq_buf_free(t->ctx, bufs[i]);
     vkq_model_destroy(t->model);
@@ -608,10 +629,11 @@ static vkq_status upload_hyper(trainer *t, float lr)
     return vkq_buf_upload(t->ctx, t->hyper, 0, &h, sizeof h);
 }
 
-/* The next micro-batch's samples, in the epoch's order. */
+/* The next micro-batch's samples, in the epoch's order: batch samples a rank, rank 0's first,
+ * so that the ranks together see what one rank with their whole batch would. */
 static void next_samples(trainer *t)
 {
-    for (uint32_t i = 0; i < t->c->batch; i++) {
+    for (uint32_t i = 0; i < t->c->batch * t->ranks; i++) {
         if (t->st.position == t->n_pairs) {
             t->st.position = 0;
             t->st.epoch++;
@@ -619,6 +641,20 @@ static void next_samples(trainer *t)
         }
         t->which[i] = t->order[t->st.position++];
     }
+}
+
+static const uint32_t *my_samples(const trainer *t)
+{
+    return t->which + t->rank * t->c->batch;
+}
+
+/* Response tokens of the micro-batch of every rank. */
+static uint32_t all_responses(const trainer *t)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->c->batch * t->ranks; i++)
+        n += t->pairs[t->which[i]].n_response;
+    return n;
 }
 
 static vkq_status upload_micro_batch(trainer *t)
@@ -630,7 +666,7 @@ static vkq_status upload_micro_batch(trainer *t)
         VKQ_TRY(vkq_model_set_batch(t->ref, &vb));
     VKQ_TRY(vkq_buf_upload(t->ctx, t->targets, 0, b->targets, 4ull * b->n_response));
     if (!t->paired) {
-        float w = t->loss.grad_scale / (float)b->n_response;
+        float w = t->loss.grad_scale / (float)all_responses(t);
         for (uint32_t i = 0; i < b->n_response; i++)
             t->host_dce[i] = w;
         VKQ_TRY(vkq_buf_upload(t->ctx, t->weights, 0, t->host_dce, 4ull * b->n_response));
@@ -638,13 +674,32 @@ static vkq_status upload_micro_batch(trainer *t)
     if (t->loss.dce_fixed) {
         uint32_t at = 0;
         for (uint32_t i = 0; i < t->c->batch; i++) {
-            uint32_t p = t->which[i], n = t->dce_offset[p + 1] - t->dce_offset[p];
+            uint32_t p = my_samples(t)[i], n = t->dce_offset[p + 1] - t->dce_offset[p];
             memcpy(t->host_dce + at, t->dce_cache + t->dce_offset[p], 4ull * n);
             at += n;
         }
         VKQ_TRY(vkq_buf_upload(t->ctx, t->dce, 0, t->host_dce, 4ull * at));
     }
     return VKQ_OK;
+}
+
+/* The causal loss of a micro-batch the ranks share: this rank's sums, their sum over the
+ * ranks, then the loss normalised by it, so that the gradients of the ranks add up to the
+ * whole micro-batch's. Ends the recording so far and begins the next. */
+static vkq_status record_shared_loss(trainer *t, const vkq_causal_loss_args *a, vkq_buf ref)
+{
+    float sums[VKQ_CAUSAL_SUMS];
+    vkq_buf logits = vkq_model_dlogits(t->model);
+    VKQ_TRY(vkq_causal_loss_sums(t->rec, a, logits, t->targets, t->dce, ref, t->loss_work,
+                                 t->loss_sums));
+    VKQ_TRY(vkq_rec_end(t->rec));
+    VKQ_TRY(vkq_rec_submit(t->rec));
+    VKQ_TRY(vkq_buf_download(t->ctx, t->loss_sums, 0, sums, sizeof sums));
+    VKQ_TRY(vkq_dist_sum(sums, VKQ_CAUSAL_SUMS));
+    VKQ_TRY(vkq_buf_upload(t->ctx, t->loss_sums, 0, sums, sizeof sums));
+    VKQ_TRY(vkq_rec_begin(t->rec));
+    return vkq_causal_loss_finish(t->rec, a, logits, t->targets, ref, t->loss_work, t->loss_sums,
+                                  t->stats, t->totals);
 }
 
 static vkq_status record_loss(trainer *t)
@@ -658,17 +713,33 @@ static vkq_status record_loss(trainer *t)
     a.rows = r;
     a.vocab = t->mcfg.vocab_size;
     vkq_buf none = {0};
+    if (t->ranks > 1)
+        return record_shared_loss(t, &a, a.align == VKQ_ALIGN_KL ? vkq_model_logits(t->ref) : none);
     return vkq_causal_loss(t->rec, &a, vkq_model_dlogits(t->model), t->targets,
                            a.dce_fixed ? t->dce : none,
                            a.align == VKQ_ALIGN_KL ? vkq_model_logits(t->ref) : none, t->stats,
                            t->totals);
 }
 
+/* AdamW; on several ranks only once every rank's gradients are summed into every rank's. */
+static vkq_status record_update(trainer *t)
+{
+    if (t->ranks > 1) {
+        vkq_buf grads = vkq_model_grads(t->model);
+        VKQ_TRY(vkq_rec_end(t->rec));
+        VKQ_TRY(vkq_rec_submit(t->rec));
+        VKQ_TRY(vkq_dist_sum_device(t->ctx, grads, vkq_model_trainable_floats(t->model),
+                                          VKQ_DIST_BUCKET_BYTES));
+        VKQ_TRY(vkq_rec_begin(t->rec));
+    }
+    return vkq_model_adamw(t->model, t->rec, t->hyper);
+}
+
 /* One micro-batch: forward, loss and backward, with AdamW after the last one. */
 static vkq_status micro_step(trainer *t, int first, int last, float totals[4])
 {
     next_samples(t);
-    VKQ_TRY(train_batch_build(&t->batch, t->pairs, t->which, t->c->batch, t->paired));
+    VKQ_TRY(train_batch_build(&t->batch, t->pairs, my_samples(t), t->c->batch, t->paired));
     VKQ_TRY(upload_micro_batch(t));
     uint32_t micro[] = {t->c->seed, t->st.step, t->micro};
     vkq_model_set_dropout(t->model, 1, (uint32_t)hash_more(0, micro, sizeof micro));
@@ -681,13 +752,14 @@ static vkq_status micro_step(trainer *t, int first, int last, float totals[4])
     VKQ_TRY(record_loss(t));
     VKQ_TRY(vkq_model_backward(t->model, t->rec));
     if (last)
-        VKQ_TRY(vkq_model_adamw(t->model, t->rec, t->hyper));
+        VKQ_TRY(record_update(t));
     VKQ_TRY(vkq_rec_end(t->rec));
     VKQ_TRY(vkq_rec_submit(t->rec));
     memset(totals, 0, 4 * sizeof *totals);
     if (!t->paired) {
         VKQ_TRY(vkq_buf_download(t->ctx, t->totals, 0, totals, sizeof *totals));
         totals[0] /= t->loss.grad_scale; /* the weights carried 1 / accum */
+        VKQ_TRY(vkq_dist_sum(totals, 1));  /* each rank's share of the mean */
         totals[2] = totals[0];
         return VKQ_OK;
     }
@@ -698,6 +770,8 @@ static vkq_status micro_step(trainer *t, int first, int last, float totals[4])
 /* The checkpoint holds the trainable block (the adapters under LoRA) and its moments. */
 static vkq_status save_checkpoint(trainer *t)
 {
+    if (t->rank != 0)
+        return VKQ_OK;
     size_t n = vkq_model_trainable_floats(t->model);
     float *params = malloc(3 * n * sizeof *params);
     if (!params)
@@ -708,6 +782,7 @@ static vkq_status save_checkpoint(trainer *t)
     t->st.parameters = n;
     t->st.data_count = t->n_pairs;
     t->st.data_hash = t->data_hash;
+    t->st.ranks = t->ranks;
     if (s == VKQ_OK)
         s = flush_step_file(t->log, t->log_path, 1);
     if (s == VKQ_OK)
@@ -722,6 +797,8 @@ static vkq_status save_checkpoint(trainer *t)
 
 static vkq_status log_step(trainer *t, const vkq_train_progress *p)
 {
+    if (!t->log)
+        return VKQ_OK;
     fprintf(t->log,
             "{\"step\":%u,\"loss\":%.9g,\"loss_n\":%.9g,\"loss_p\":%.9g,"
             "\"share_above_delta\":%.6g,\"grad_norm\":%.6g,\"lr\":%.6g,\"tokens_per_s\":%.1f}\n",
@@ -745,6 +822,7 @@ static vkq_status train_step(trainer *t, vkq_train_progress *p)
             sums[i] += totals[i] / c->accum;
         tokens += t->batch.n_tokens;
     }
+    VKQ_TRY(vkq_dist_sum_doubles(&tokens, 1));
     float sumsq;
     VKQ_TRY(vkq_buf_download(t->ctx, vkq_model_grad_sumsq(t->model), 0, &sumsq, sizeof sumsq));
     t->st.step++;
@@ -800,11 +878,21 @@ static vkq_status probe_dce(trainer *t)
     return flush_step_file(t->probe, t->probe_path, 0);
 }
 
+/* Whether any rank was asked to stop: every rank then stops after the same step. */
+static vkq_status stop_agreed(volatile int *stop, int *stopping)
+{
+    float asked = stop && *stop;
+    VKQ_TRY(vkq_dist_sum(&asked, 1));
+    *stopping = asked > 0;
+    return VKQ_OK;
+}
+
 vkq_status vkq_train_run(vkq_ctx *ctx, const vkq_train_config *c, vkq_train_observer observer,
                          void *user, volatile int *stop)
 {
     VKQ_TRY(vkq_train_config_check(c));
-    trainer t = {.ctx = ctx, .c = c};
+    trainer t = {.ctx = ctx, .c = c, .rank = (uint32_t)vkq_dist_rank(),
+                 .ranks = (uint32_t)vkq_dist_size()};
     vkq_status s = trainer_init(&t);
     double start = now_seconds();
     vkq_train_progress p = {.steps = c->steps, .step = t.st.step, .memory = t.memory,
@@ -812,19 +900,22 @@ vkq_status vkq_train_run(vkq_ctx *ctx, const vkq_train_config *c, vkq_train_obse
     if (s == VKQ_OK && observer)
         observer(&p, user);
     p.memory_only = 0;
-    while (s == VKQ_OK && t.st.step < c->steps && !(stop && *stop)) {
+    int stopping = 0;
+    while (s == VKQ_OK && t.st.step < c->steps && !stopping) {
         s = train_step(&t, &p);
         p.elapsed_s = now_seconds() - start;
         if (s == VKQ_OK && (c->log_every == 0 || p.step % c->log_every == 0 || p.step == c->steps))
             s = log_step(&t, &p);
         if (s == VKQ_OK && observer)
             observer(&p, user);
-        if (s == VKQ_OK && t.n_val && c->probe_every && p.step % c->probe_every == 0)
+        if (s == VKQ_OK && t.probe && c->probe_every && p.step % c->probe_every == 0)
             s = probe_dce(&t);
         if (s == VKQ_OK && c->save_every && p.step % c->save_every == 0 && p.step < c->steps)
             s = save_checkpoint(&t);
+        if (s == VKQ_OK)
+            s = stop_agreed(stop, &stopping);
     }
-    if (s == VKQ_OK && t.n_val && (!c->probe_every || t.st.step % c->probe_every != 0))
+    if (s == VKQ_OK && t.probe && (!c->probe_every || t.st.step % c->probe_every != 0))
         s = probe_dce(&t);
     if (s == VKQ_OK)
         s = save_checkpoint(&t);
