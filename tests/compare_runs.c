@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vkquill/llama.h"
+#include "vkquill/llama2c.h"
 
 static int close_enough(double a, double b, double tolerance)
 {
@@ -81,9 +81,9 @@ static int compare_weights(const char *dir_a, const char *dir_b, double toleranc
             return 0;
         }
     }
-    vkq_llama_layout layout[2];
-    vkq_llama_layout_of(&cfg[0], &layout[0]);
-    vkq_llama_layout_of(&cfg[1], &layout[1]);
+    vkq_llama_tensors layout[2];
+    vkq_llama_tensors_of(&cfg[0], &layout[0]);
+    vkq_llama_tensors_of(&cfg[1], &layout[1]);
     int ok = layout[0].total == layout[1].total;
     double diff = 0, norm = 0;
     for (size_t i = 0; ok && i < layout[0].total; i++) {
