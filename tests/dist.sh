@@ -19,7 +19,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 two="mpirun -np 2"
 
 "$vkquill" init --out "$tmp/m" --dim 32 --hidden 64 --layers 2 --heads 4 --kv-heads 2 \
-    --seq-len 128 --seed 1 >/dev/null 2>&1 || fail "init"
+    --seq-len 256 --seed 1 >/dev/null 2>&1 || fail "init"
 "$vkquill" data synth --out "$tmp/d" --users 4 --per-user 6 --seed 1 >/dev/null 2>&1 ||
     fail "data synth"
 # Every run's options but its directory, batch, steps and method ($tmp has no spaces).
