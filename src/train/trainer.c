@@ -729,7 +729,7 @@ static vkq_status record_update(trainer *t)
         VKQ_TRY(vkq_rec_end(t->rec));
         VKQ_TRY(vkq_rec_submit(t->rec));
         VKQ_TRY(vkq_dist_sum_device(t->ctx, grads, vkq_model_trainable_floats(t->model),
-                                          VKQ_DIST_BUCKET_BYTES));
+                                    VKQ_DIST_BUCKET_BYTES));
         VKQ_TRY(vkq_rec_begin(t->rec));
     }
     return vkq_model_adamw(t->model, t->rec, t->hyper);
