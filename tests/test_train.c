@@ -605,8 +605,8 @@ static void lora_trains_only_the_adapters(void **state)
     vkq_lora_layout layout;
     OK(vkq_train_config_lora(&c, &lora));
     vkq_lora_layout_of(&mc, &lora, &layout);
-    /* the 52-byte header, the adapters and both moments, the 8-byte checksum */
-    assert_int_equal(file_size("lora", "checkpoint.bin"), 52 + 3 * 4 * (long)layout.total + 8);
+    /* the 56-byte header, the adapters and both moments, the 8-byte checksum */
+    assert_int_equal(file_size("lora", "checkpoint.bin"), 56 + 3 * 4 * (long)layout.total + 8);
     vkq_train_config_defaults(&back);
     path_in(path, sizeof path, "lora/config.json");
     OK(vkq_train_config_load(&back, path));

@@ -36,6 +36,8 @@ static vkq_status need_apart(const char *op, const vkq_buf *bufs, const char *co
 
 static vkq_status check_options(const vkq_causal_loss_args *a)
 {
+    if (!a)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "causal_loss: no arguments");
     if ((unsigned)a->weighting > VKQ_WEIGHTS_JS)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "causal_loss: unknown weighting %d",
                         (int)a->weighting);
@@ -151,8 +153,6 @@ vkq_status vkq_causal_loss_sums(vkq_rec *rec, const vkq_causal_loss_args *a, vkq
                                 vkq_buf targets, vkq_buf dce, vkq_buf ref_logits, vkq_buf work,
                                 vkq_buf sums)
 {
-    if (!a)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "causal_loss: no arguments");
     VKQ_TRY(check_options(a));
     VKQ_TRY(check_small("sums", &sums, VKQ_CAUSAL_SUMS));
     if (a->rows == 0)
@@ -167,8 +167,6 @@ vkq_status vkq_causal_loss_finish(vkq_rec *rec, const vkq_causal_loss_args *a, v
                                   vkq_buf targets, vkq_buf ref_logits, vkq_buf work,
                                   vkq_buf sums, vkq_buf stats, vkq_buf totals)
 {
-    if (!a)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "causal_loss: no arguments");
     VKQ_TRY(check_options(a));
     VKQ_TRY(check_small("sums", &sums, VKQ_CAUSAL_SUMS));
     VKQ_TRY(check_small("totals", &totals, 4));
@@ -187,8 +185,6 @@ vkq_status vkq_causal_loss(vkq_rec *rec, const vkq_causal_loss_args *a, vkq_buf 
                            vkq_buf targets, vkq_buf dce, vkq_buf ref_logits, vkq_buf stats,
                            vkq_buf totals)
 {
-    if (!a)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "causal_loss: no arguments");
     VKQ_TRY(check_options(a));
     VKQ_TRY(check_small("totals", &totals, 4));
     if (a->rows == 0)
