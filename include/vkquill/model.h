@@ -111,6 +111,10 @@ vkq_status vkq_model_upload_params(vkq_model *m, const float *params);
 vkq_status vkq_model_download_params(vkq_model *m, float *params);
 /* The accumulated gradients of the trainable block (its order). */
 vkq_status vkq_model_download_grads(const vkq_model *m, float *grads);
+/* The same gradients where they lie: pieces of device memory (the zero padding between slices
+ * included), e.g. to sum them in place over several processes. */
+uint32_t vkq_model_grad_pieces(const vkq_model *m);
+vkq_buf vkq_model_grad_piece(const vkq_model *m, uint32_t i);
 /* AdamW's first and second moments of the trainable block, for checkpoints and resuming. */
 vkq_status vkq_model_download_moments(vkq_model *m, float *first, float *second);
 vkq_status vkq_model_upload_moments(vkq_model *m, const float *first, const float *second);

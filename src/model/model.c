@@ -228,6 +228,13 @@ vkq_status vkq_model_download_grads(const vkq_model *m, float *grads)
     return vkq_flat_download(m->ctx, &m->grads, grads);
 }
 
+uint32_t vkq_model_grad_pieces(const vkq_model *m) { return m->grads.plan->count; }
+
+vkq_buf vkq_model_grad_piece(const vkq_model *m, uint32_t i)
+{
+    return vkq_buf_slice(m->grads.piece[i], 0, 4 * vkq_flat_piece_floats(&m->grads, i));
+}
+
 vkq_status vkq_model_download_moments(vkq_model *m, float *first, float *second)
 {
     VKQ_TRY(need_training(m));

@@ -725,11 +725,12 @@ static vkq_status record_loss(trainer *t)
 static vkq_status record_update(trainer *t)
 {
     if (t->ranks > 1) {
-        vkq_buf grads = vkq_model_grads(t->model);
         VKQ_TRY(vkq_rec_end(t->rec));
         VKQ_TRY(vkq_rec_submit(t->rec));
-        VKQ_TRY(vkq_dist_sum_device(t->ctx, grads, vkq_model_trainable_floats(t->model),
-                                    VKQ_DIST_BUCKET_BYTES));
+        for (uint32_t i = 0; i < vkq_model_grad_pieces(t->model); i++) {
+            vkq_buf piece = vkq_model_grad_piece(t->model, i);
+            VKQ_TRY(vkq_dist_sum_device(t->ctx, piece, piece.size / 4, VKQ_DIST_BUCKET_BYTES));
+        }
         VKQ_TRY(vkq_rec_begin(t->rec));
     }
     return vkq_model_adamw(t->model, t->rec, t->hyper);
