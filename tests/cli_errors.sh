@@ -42,6 +42,7 @@ expect_error "zero size" "--k expects a positive integer, got '0'" -- bench matm
 expect_error "negative size" "--n expects a positive integer, got '-5'" -- bench matmul --n -5
 expect_error "missing value" "--runs needs a value" -- bench matmul --runs
 expect_error "unknown form" "--form expects nn, nt or tn, got 'tt'" -- bench matmul --form tt
+expect_error "all-reduce too large" "--mib takes 1 to 65536" -- bench allreduce --mib 70000
 expect_error "unknown kernel family" "no kernel family is named 'conv'" -- selftest --kernel conv
 expect_error "unknown selftest variant" "--variant expects cpu or gpu" -- selftest --variant tpu
 
