@@ -6,13 +6,17 @@
 // MODE 1: table gradient, one invocation per (group, column): a group holds every position of
 // one token id (built on the host), so each dtable element has exactly one owner, which adds
 // its positions' dout in ascending order: a deterministic scatter-add without atomics.
+// The forward's table may hold f16 or bf16 (TABLE_TYPE, halves.glsl).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "halves.glsl"
 
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint MODE = 0u;
+layout(constant_id = 1) const uint TABLE_TYPE = 0u;
 
 layout(std430, binding = 0) readonly buffer Src { float src[]; };  // table (0) or dout (1)
+layout(std430, binding = 0) readonly buffer SrcWords { uint src_words[]; };
 layout(std430, binding = 1) readonly buffer Ids { int ids[]; };    // tokens (0) or positions (1)
 layout(std430, binding = 2) readonly buffer GroupStart { int group_start[]; };
 layout(std430, binding = 3) readonly buffer GroupToken { int group_token[]; };
@@ -36,8 +40,9 @@ void forward(uint i)
 {
     uint t = i / p.dim, j = i - t * p.dim;
     int token = ids[t];
+    uint at = (uint(token) - p.first) * p.dim + j;
     if (in_piece(token))
-        dst[i] = src[(uint(token) - p.first) * p.dim + j];
+        dst[i] = TABLE_TYPE == 0u ? src[at] : vkq_unpack_half(src_words[at >> 1], TABLE_TYPE, at);
     else if (token < 0 || uint(token) >= p.vocab)
         dst[i] = 0.0;
 }

@@ -2,11 +2,20 @@
 // Matrix product for GPUs: a 16x16 workgroup computes a 64x64 tile of C through shared-memory
 // tiles of A and B, 4x4 outputs per invocation. FORM picks the operand layouts:
 // 0 C = A.B, 1 C = A.B^T, 2 C = A^T.B (A is m x k, or k x m for form 2; B likewise).
+// TYPE_A and TYPE_B are the operands' element types (halves.glsl): a 16-bit operand is
+// converted to fp32 as it is loaded into its tile.
+#extension GL_GOOGLE_include_directive : require
+#include "halves.glsl"
+
 layout(local_size_x = 16, local_size_y = 16) in;
 layout(constant_id = 0) const uint FORM = 0u;
+layout(constant_id = 1) const uint TYPE_A = 0u;
+layout(constant_id = 2) const uint TYPE_B = 0u;
 
 layout(std430, binding = 0) readonly buffer A { float a[]; };
+layout(std430, binding = 0) readonly buffer AWords { uint a_words[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
+layout(std430, binding = 1) readonly buffer BWords { uint b_words[]; };
 layout(std430, binding = 2) buffer C { float c[]; };
 
 layout(push_constant) uniform Push {
@@ -28,14 +37,16 @@ float load_a(uint base, uint row, uint kk)
 {
     if (row >= p.m || kk >= p.k)
         return 0.0;
-    return FORM == 2u ? a[base + kk * p.m + row] : a[base + row * p.k + kk];
+    uint i = FORM == 2u ? base + kk * p.m + row : base + row * p.k + kk;
+    return TYPE_A == 0u ? a[i] : vkq_unpack_half(a_words[i >> 1], TYPE_A, i);
 }
 
 float load_b(uint base, uint kk, uint col)
 {
     if (col >= p.n || kk >= p.k)
         return 0.0;
-    return FORM == 1u ? b[base + col * p.k + kk] : b[base + kk * p.n + col];
+    uint i = FORM == 1u ? base + col * p.k + kk : base + kk * p.n + col;
+    return TYPE_B == 0u ? b[i] : vkq_unpack_half(b_words[i >> 1], TYPE_B, i);
 }
 
 void main()

@@ -10,15 +10,20 @@
 //   2: through an RGBA32F view when k is contiguous (k_stride 1): an invocation reads a 4x4
 //      block as four texels and writes it transposed.
 // lavapipe reads a texel view for 8 lanes with vector loads, where the storage-buffer path
-// runs a scalar loop over the lanes for every element.
+// runs a scalar loop over the lanes for every element. DTYPE is the source's element type
+// (halves.glsl); a 16-bit source is read element by element (SOURCE 0) and packed as fp32.
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
+#include "halves.glsl"
 
 layout(local_size_x = 64) in;
 
 layout(constant_id = 0) const uint SOURCE = 0u;
 layout(constant_id = 1) const uint PANEL_GAP = 0u;  // texels after each panel (see matmul.c)
+layout(constant_id = 2) const uint DTYPE = 0u;
 
 layout(std430, binding = 0) readonly buffer Src { float src[]; };
+layout(std430, binding = 0) readonly buffer SrcWords { uint src_words[]; };
 layout(std430, binding = 1) writeonly buffer Dst { vec4 dst[]; };
 layout(binding = 6) uniform samplerBuffer src_texels;
 
@@ -34,7 +39,10 @@ layout(push_constant) uniform Push {
 
 float element(uint base, uint row, uint kk)
 {
-    return row < p.rows && kk < p.k ? src[base + row * p.row_stride + kk * p.k_stride] : 0.0;
+    if (row >= p.rows || kk >= p.k)
+        return 0.0;
+    uint i = base + row * p.row_stride + kk * p.k_stride;
+    return DTYPE == 0u ? src[i] : vkq_unpack_half(src_words[i >> 1], DTYPE, i);
 }
 
 // The texel of four elements from (row, kk) along the contiguous dimension, or zeros.

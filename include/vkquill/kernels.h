@@ -1,8 +1,10 @@
 /* Kernel launchers: each records one operation (one or a few dispatches) into a recorder.
- * Sizes are in elements of fp32; buffers must hold what the shapes ask for. */
+ * Sizes are in elements (of fp32 unless an argument names another type); buffers must hold
+ * what the shapes ask for. */
 #ifndef VKQUILL_KERNELS_H
 #define VKQUILL_KERNELS_H
 
+#include "vkquill/dtype.h"
 #include "vkquill/runtime.h"
 
 typedef enum vkq_matmul_form {
@@ -17,6 +19,7 @@ typedef struct vkq_matmul_args {
     uint32_t batch;                       /* 0 or 1: a single product */
     uint64_t stride_a, stride_b, stride_c; /* elements between batch items; 0: tightly packed */
     float alpha, beta;                    /* C = alpha * product + beta * C; beta 0 ignores C */
+    vkq_dtype type_a, type_b; /* the operands' element types (C is fp32); fp32 accumulation */
 } vkq_matmul_args;
 
 vkq_status vkq_matmul(vkq_rec *rec, const vkq_matmul_args *args, vkq_buf a, vkq_buf b, vkq_buf c);

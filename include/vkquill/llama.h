@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vkquill/dtype.h"
 #include "vkquill/nn.h"
 #include "vkquill/status.h"
 
@@ -57,13 +58,11 @@ typedef enum vkq_tensor_id {
     VKQ_TENSOR_COUNT
 } vkq_tensor_id;
 
-typedef enum vkq_dtype { VKQ_F32 = 0, VKQ_F16 = 1, VKQ_BF16 = 2 } vkq_dtype;
-
 typedef struct vkq_tensor {
     const char *name;    /* "wq", ... */
     uint32_t layers;     /* L for a per-layer tensor, else 1; 0 when the model lacks it */
     uint32_t rows, cols; /* one layer's slice; a vector has rows 1 */
-    vkq_dtype dtype;     /* of the device copy: F32 for every tensor today */
+    vkq_dtype dtype;     /* of the device copy (vkq_llama_tensors_store) */
     int linear;          /* a linear layer's weight, where low-rank adapters attach */
     size_t offset;       /* floats into the flat block */
 } vkq_tensor;
@@ -89,6 +88,11 @@ static inline size_t vkq_tensor_at(const vkq_tensor *t, uint32_t l)
 }
 /* Floats the tensor holds in the block (0 for a classifier shared with the embedding). */
 size_t vkq_tensor_floats(const vkq_llama_tensors *ts, vkq_tensor_id id);
+/* The device keeps the matrices (linear weights, embedding, classifier) as `matrices`; norms
+ * and biases stay F32 (they are small). vkq_llama_tensors_of stores everything as F32. */
+void vkq_llama_tensors_store(vkq_llama_tensors *ts, vkq_dtype matrices);
+/* Bytes of the device copy, each tensor in its dtype (the classifier shared: once). */
+uint64_t vkq_llama_tensors_bytes(const vkq_llama_tensors *ts);
 /* RoPE's inverse frequencies, [head_dim / 2]. */
 void vkq_llama_rope_frequencies(const vkq_llama_config *c, float *inv_freq);
 /* Whether token is one of the config's end-of-sequence ids. */

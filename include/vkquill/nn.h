@@ -5,6 +5,7 @@
 #ifndef VKQUILL_NN_H
 #define VKQUILL_NN_H
 
+#include "vkquill/dtype.h"
 #include "vkquill/kernels.h"
 
 /* y = x * rstd * w, rstd[r] = 1 / sqrt(mean(x[r]^2) + eps); rstd is kept for the backward. */
@@ -21,10 +22,12 @@ uint64_t vkq_rmsnorm_backward_scratch(const vkq_scratch_target *t, uint32_t rows
 vkq_status vkq_embedding_forward(vkq_rec *rec, vkq_buf table /* [vocab][dim] */,
                                  vkq_buf tokens /* int32 [n] */, vkq_buf out /* [n][dim] */,
                                  uint32_t n, uint32_t dim, uint32_t vocab);
-/* One piece of a table split by rows: buf holds the table's rows [first, first + rows). */
+/* One piece of a table split by rows: buf holds the table's rows [first, first + rows), as
+ * elements of dtype (fp32, or for the forward of a frozen table f16 or bf16). */
 typedef struct vkq_table_rows {
     vkq_buf buf;
     uint32_t first, rows;
+    vkq_dtype dtype;
 } vkq_table_rows;
 /* The forward over one piece of a table of vocab rows: out[t] = the piece's row of tokens[t]
  * for the ids it holds, a row of zeros for an id outside [0, vocab), others left as they are;

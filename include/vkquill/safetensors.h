@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vkquill/dtype.h"
 #include "vkquill/status.h"
 
 /* Every dtype the format names. Files holding any of them open; only F32, F16 and BF16
@@ -81,13 +82,6 @@ vkq_status vkq_st_model_get(const vkq_st_model *m, const char *name, const vkq_s
 vkq_status vkq_st_to_f32(const vkq_st_tensor *t, uint64_t first, size_t n, float *out);
 /* n floats into n elements of dtype (little-endian bytes); F32, F16 and BF16 only. */
 vkq_status vkq_st_from_f32(vkq_st_dtype dtype, const float *in, size_t n, void *out);
-
-float vkq_bf16_to_f32(uint16_t bits);
-float vkq_f16_to_f32(uint16_t bits);
-/* Round to nearest even; a NaN stays a NaN (quiet, sign kept). */
-uint16_t vkq_f32_to_bf16(float value);
-/* Round to nearest even; magnitudes from 65520 up become infinity; a NaN stays a NaN. */
-uint16_t vkq_f32_to_f16(float value);
 
 /* Writing. A tensor's bytes come from data, or when data is NULL from fill, called with
  * consecutive pieces: fill(user, first byte, buffer, bytes). */

@@ -94,7 +94,7 @@ static vkq_status compare_with_reference(vkq_check_env *e, const embedding_data 
     float *got = vkq_check_floats(e, d->n_table > d->n_out ? d->n_table : d->n_out);
     if (!out || !dtable || !got)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
-    vkq_ref_embedding_forward(d->table, d->tokens, out, d->n, d->dim, d->vocab);
+    vkq_ref_embedding_forward(VKQ_F32, d->table, d->tokens, out, d->n, d->dim, d->vocab);
     memcpy(dtable, d->dtable0, d->n_table * sizeof *dtable);
     vkq_ref_embedding_backward(d->dout, d->tokens, dtable, d->n, d->dim);
 
@@ -158,7 +158,7 @@ static vkq_status check_forward_bad_ids(vkq_check_env *e)
     VKQ_TRY(vkq_rec_begin(e->rec));
     VKQ_TRY(vkq_embedding_forward(e->rec, dtable, dtokens, gout.view, N, DIM, VOCAB));
     VKQ_TRY(vkq_check_submit(e));
-    vkq_ref_embedding_forward(table, tokens, want, N, DIM, VOCAB);
+    vkq_ref_embedding_forward(VKQ_F32, table, tokens, want, N, DIM, VOCAB);
     int guards;
     VKQ_TRY(vkq_check_read(e, &gout, got, &guards));
     vkq_check_emit(e, "out-of-vocabulary ids out", vkq_nmse(got, want, N * DIM), 1e-10, guards);
@@ -222,8 +222,8 @@ static vkq_status check_pieces(vkq_check_env *e)
     for (uint32_t i = 0; s == VKQ_OK && i < PIECES; i++) {
         uint32_t first = i * PER, rows = d.vocab - first < PER ? d.vocab - first : PER;
         uint64_t at = (uint64_t)first * d.dim * sizeof(float), bytes = rows * d.dim * 4ull;
-        vkq_table_rows table = {vkq_buf_slice(d.dev_table, at, bytes), first, rows};
-        vkq_table_rows dtable = {vkq_buf_slice(d.dtable.view, at, bytes), first, rows};
+        vkq_table_rows table = {vkq_buf_slice(d.dev_table, at, bytes), first, rows, VKQ_F32};
+        vkq_table_rows dtable = {vkq_buf_slice(d.dtable.view, at, bytes), first, rows, VKQ_F32};
         s = vkq_embedding_forward_rows(e->rec, &table, d.dev_tokens, d.out.view, d.n, d.dim,
                                        d.vocab);
         if (s == VKQ_OK)
@@ -237,7 +237,7 @@ static vkq_status check_pieces(vkq_check_env *e)
     float *got = vkq_check_floats(e, d.n_table > d.n_out ? d.n_table : d.n_out);
     if (!out || !dtable || !got)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
-    vkq_ref_embedding_forward(d.table, d.tokens, out, d.n, d.dim, d.vocab);
+    vkq_ref_embedding_forward(VKQ_F32, d.table, d.tokens, out, d.n, d.dim, d.vocab);
     memcpy(dtable, d.dtable0, d.n_table * sizeof *dtable);
     vkq_ref_embedding_backward(d.dout, d.tokens, dtable, d.n, d.dim);
     int guards;
@@ -250,8 +250,49 @@ static vkq_status check_pieces(vkq_check_env *e)
     return VKQ_OK;
 }
 
+/* The forward from a frozen 16-bit table in pieces of rows (each its own buffer, as each piece
+ * of a model's table lies at an aligned offset): exactly the reference's gather. */
+static vkq_status check_half_table(vkq_check_env *e, const embedding_case *c, vkq_dtype type)
+{
+    enum { PER = 40 };
+    embedding_data d;
+    VKQ_TRY(prepare(e, c, &d));
+    float *want = vkq_check_floats(e, d.n_out), *got = vkq_check_floats(e, d.n_out);
+    if (!want || !got)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    void *stored[8];
+    uint16_t *whole = (uint16_t *)vkq_check_floats(e, (d.n_table + 1) / 2);
+    if (!whole)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    VKQ_TRY(vkq_rec_begin(e->rec));
+    for (uint32_t i = 0, first = 0; first < d.vocab; i++, first += PER) {
+        uint32_t rows = d.vocab - first < PER ? d.vocab - first : PER;
+        size_t n = (size_t)rows * d.dim;
+        vkq_table_rows table = {.first = first, .rows = rows, .dtype = type};
+        VKQ_TRY(vkq_check_input_typed(e, type, d.table + (size_t)first * d.dim, n, &stored[i],
+                                      &table.buf));
+        memcpy(whole + (size_t)first * d.dim, stored[i], n * sizeof *whole);
+        VKQ_TRY(vkq_embedding_forward_rows(e->rec, &table, d.dev_tokens, d.out.view, d.n, d.dim,
+                                           d.vocab));
+    }
+    VKQ_TRY(vkq_check_submit(e));
+    vkq_ref_embedding_forward(type, whole, d.tokens, want, d.n, d.dim, d.vocab);
+    int guards;
+    VKQ_TRY(vkq_check_read(e, &d.out, got, &guards));
+    char name[96];
+    case_name(&d, type == VKQ_BF16 ? "out from a bf16 table" : "out from an f16 table", name,
+              sizeof name);
+    vkq_check_emit(e, name, vkq_nmse(got, want, d.n_out), 0.0, guards);
+    vkq_check_release(e);
+    return VKQ_OK;
+}
+
 vkq_status vkq_check_embedding(vkq_check_env *e)
 {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        VKQ_TRY(check_half_table(e, &cases[i], VKQ_BF16));
+        VKQ_TRY(check_half_table(e, &cases[i], VKQ_F16));
+    }
     VKQ_TRY(check_index_example(e));
     check_index_refusals(e);
     VKQ_TRY(check_forward_bad_ids(e));

@@ -70,6 +70,19 @@ vkq_status vkq_check_input(vkq_check_env *env, const float *data, size_t n, vkq_
     return vkq_buf_upload(env->ctx, *out, 0, data, n * sizeof(float));
 }
 
+vkq_status vkq_check_input_typed(vkq_check_env *env, vkq_dtype t, const float *data, size_t n,
+                                 void **stored, vkq_buf *out)
+{
+    uint64_t bytes = (n * vkq_dtype_bytes(t) + 3) / 4 * 4;
+    float *host = vkq_check_floats(env, bytes / 4);
+    if (!host)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    vkq_dtype_from_f32(t, data, n, host);
+    *stored = host;
+    VKQ_TRY(track(env, bytes, out));
+    return vkq_buf_upload(env->ctx, *out, 0, host, bytes);
+}
+
 vkq_status vkq_check_input_ints(vkq_check_env *env, const int32_t *data, size_t n, vkq_buf *out)
 {
     VKQ_TRY(track(env, n * sizeof(int32_t), out));

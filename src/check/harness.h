@@ -38,6 +38,10 @@ typedef vkq_status (*vkq_check_fn)(vkq_check_env *env);
 float *vkq_check_floats(vkq_check_env *env, size_t n);        /* zeroed; NULL when out of memory */
 void vkq_check_random(vkq_check_env *env, float *x, size_t n, float lo, float hi);
 vkq_status vkq_check_input(vkq_check_env *env, const float *data, size_t n, vkq_buf *out);
+/* An input stored as type t: data's n floats are rounded to t (to nearest even) and uploaded in
+ * whole 32-bit words; *stored is the host copy in t (freed by vkq_check_release). */
+vkq_status vkq_check_input_typed(vkq_check_env *env, vkq_dtype t, const float *data, size_t n,
+                                 void **stored, vkq_buf *out);
 vkq_status vkq_check_input_ints(vkq_check_env *env, const int32_t *data, size_t n, vkq_buf *out);
 vkq_status vkq_check_output(vkq_check_env *env, const float *initial, size_t n, vkq_guarded *out);
 /* Downloads an output; *guards_ok tells whether the guard words survived. */

@@ -10,12 +10,13 @@ VKQ_STATIC_ASSERT_PUSH(embedding_push);
 
 enum { FORWARD, TABLE_GRADIENT };
 
-static vkq_status embedding(vkq_rec *rec, uint32_t mode, const vkq_binding slots[5],
-                            const embedding_push *push, uint64_t invocations)
+static vkq_status embedding(vkq_rec *rec, uint32_t mode, vkq_dtype table_type,
+                            const vkq_binding slots[5], const embedding_push *push,
+                            uint64_t invocations)
 {
     vkq_dispatch d = {.kernel = &vkq_kernel_embedding,
-                      .spec = {mode},
-                      .spec_count = 1,
+                      .spec = {mode, (uint32_t)table_type},
+                      .spec_count = 2,
                       .push = push,
                       .push_bytes = sizeof *push};
     for (int i = 0; i < 5; i++)
@@ -27,7 +28,7 @@ static vkq_status embedding(vkq_rec *rec, uint32_t mode, const vkq_binding slots
 vkq_status vkq_embedding_forward(vkq_rec *rec, vkq_buf table, vkq_buf tokens, vkq_buf out,
                                  uint32_t n, uint32_t dim, uint32_t vocab)
 {
-    vkq_table_rows whole = {table, 0, vocab};
+    vkq_table_rows whole = {table, 0, vocab, VKQ_F32};
     return vkq_embedding_forward_rows(rec, &whole, tokens, out, n, dim, vocab);
 }
 
@@ -38,7 +39,13 @@ static vkq_status check_piece(const char *op, const vkq_table_rows *t, uint32_t 
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                         "%s: rows %u..%u are outside a table of %u rows", op, t->first,
                         t->first + t->rows, vocab);
-    return vkq_need_floats(op, "table", t->buf, (uint64_t)t->rows * dim);
+    uint64_t elements = (uint64_t)t->rows * dim;
+    if (t->dtype == VKQ_F32)
+        return vkq_need_floats(op, "table", t->buf, elements);
+    if (t->dtype > VKQ_BF16 || t->buf.offset % 4 || t->buf.size % 4)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "%s: the table must be f32, or f16/bf16 in whole 32-bit words", op);
+    return vkq_need_floats(op, "table", t->buf, (elements + 1) / 2);
 }
 
 vkq_status vkq_embedding_forward_rows(vkq_rec *rec, const vkq_table_rows *table, vkq_buf tokens,
@@ -52,7 +59,7 @@ vkq_status vkq_embedding_forward_rows(vkq_rec *rec, const vkq_table_rows *table,
     /* The group buffers are unused in the forward; tokens stands in for them. */
     vkq_binding slots[5] = {{table->buf, VKQ_READ}, {tokens, VKQ_READ}, {tokens, VKQ_READ},
                             {tokens, VKQ_READ}, {out, VKQ_WRITE}};
-    return embedding(rec, FORWARD, slots, &push, elements);
+    return embedding(rec, FORWARD, table->dtype, slots, &push, elements);
 }
 
 vkq_status vkq_embedding_backward(vkq_rec *rec, vkq_buf dout, vkq_buf positions,
@@ -63,7 +70,7 @@ vkq_status vkq_embedding_backward(vkq_rec *rec, vkq_buf dout, vkq_buf positions,
     VKQ_TRY(vkq_need_floats("embedding backward", "dtable", dtable, (uint64_t)groups * dim));
     /* The shader skips token ids past the rows dtable holds instead of writing beyond it. */
     uint64_t rows = dim ? dtable.size / sizeof(float) / dim : 0;
-    vkq_table_rows whole = {dtable, 0, rows > UINT32_MAX ? UINT32_MAX : (uint32_t)rows};
+    vkq_table_rows whole = {dtable, 0, rows > UINT32_MAX ? UINT32_MAX : (uint32_t)rows, VKQ_F32};
     return vkq_embedding_backward_rows(rec, dout, positions, group_start, group_token, groups,
                                        &whole, n, dim);
 }
@@ -77,6 +84,8 @@ vkq_status vkq_embedding_backward_rows(vkq_rec *rec, vkq_buf dout, vkq_buf posit
     VKQ_TRY(vkq_need_floats("embedding backward", "group_start", group_start,
                             (uint64_t)groups + 1));
     VKQ_TRY(vkq_need_floats("embedding backward", "group_token", group_token, groups));
+    if (dtable->dtype != VKQ_F32)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "embedding backward: dtable must be f32");
     VKQ_TRY(vkq_need_floats("embedding backward", "dtable", dtable->buf,
                             (uint64_t)dtable->rows * dim));
     if (groups == 0 || dim == 0 || dtable->rows == 0)
@@ -84,7 +93,7 @@ vkq_status vkq_embedding_backward_rows(vkq_rec *rec, vkq_buf dout, vkq_buf posit
     embedding_push push = {n, dim, dtable->rows, groups, dtable->first, UINT32_MAX};
     vkq_binding slots[5] = {{dout, VKQ_READ}, {positions, VKQ_READ}, {group_start, VKQ_READ},
                             {group_token, VKQ_READ}, {dtable->buf, VKQ_READ_WRITE}};
-    return embedding(rec, TABLE_GRADIENT, slots, &push, (uint64_t)groups * dim);
+    return embedding(rec, TABLE_GRADIENT, VKQ_F32, slots, &push, (uint64_t)groups * dim);
 }
 
 static vkq_status check_tokens(const int32_t *tokens, uint32_t n, uint32_t vocab)

@@ -2,13 +2,14 @@
 
 #include "kernels/reference.h"
 
-void vkq_ref_embedding_forward(const float *table, const int32_t *tokens, float *out, uint32_t n,
-                               uint32_t dim, uint32_t vocab)
+void vkq_ref_embedding_forward(vkq_dtype type, const void *table, const int32_t *tokens,
+                               float *out, uint32_t n, uint32_t dim, uint32_t vocab)
 {
     for (uint32_t t = 0; t < n; t++) {
         int valid = tokens[t] >= 0 && (uint32_t)tokens[t] < vocab;
         for (uint32_t j = 0; j < dim; j++)
-            out[(size_t)t * dim + j] = valid ? table[(size_t)tokens[t] * dim + j] : 0.0f;
+            out[(size_t)t * dim + j] =
+                valid ? vkq_ref_element(type, table, (uint64_t)tokens[t] * dim + j) : 0.0f;
     }
 }
 

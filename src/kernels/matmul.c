@@ -1,5 +1,6 @@
-/* vkq_matmul: the cpu variant packs both operands into 32-wide panels and runs matmul_cpu;
- * the gpu variant reads them in place through shared-memory tiles (matmul_gpu). */
+/* vkq_matmul: the cpu variant packs both operands into 32-wide fp32 panels and runs
+ * matmul_cpu; the gpu variant reads them in place through shared-memory tiles (matmul_gpu).
+ * A 16-bit operand becomes fp32 as it is packed, or as its tile is loaded. */
 #include "kernels/registry.h"
 #include "vkquill/kernels.h"
 
@@ -43,16 +44,20 @@ typedef struct matmul_plan {
     uint64_t stride_a, stride_b, stride_c;
 } matmul_plan;
 
-static vkq_status check_operand(const char *name, vkq_buf buf, uint64_t stride, uint32_t batch,
-                                uint64_t elements)
+static vkq_status check_operand(const char *name, vkq_buf buf, vkq_dtype type, uint64_t stride,
+                                uint32_t batch, uint64_t elements)
 {
     uint64_t need = (uint64_t)(batch - 1) * stride + elements;
+    uint64_t holds = buf.size / vkq_dtype_bytes(type);
     if (!buf.block)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "matmul: operand %s has no buffer", name);
-    if (need > buf.size / 4)
+    if (type > VKQ_BF16 || (type != VKQ_F32 && (buf.offset % 4 || buf.size % 4)))
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                        "matmul: operand %s needs %llu floats but its buffer holds %llu", name,
-                        (unsigned long long)need, (unsigned long long)(buf.size / 4));
+                        "matmul: operand %s must be f32, or f16/bf16 in whole 32-bit words", name);
+    if (need > holds)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "matmul: operand %s needs %llu elements but its buffer holds %llu", name,
+                        (unsigned long long)need, (unsigned long long)holds);
     if (need > UINT32_MAX || stride > UINT32_MAX)
         return vkq_fail(VKQ_ERR_UNSUPPORTED, "matmul: operand %s exceeds 2^32 elements", name);
     return VKQ_OK;
@@ -68,9 +73,9 @@ static vkq_status plan_matmul(const vkq_matmul_args *p, vkq_buf a, vkq_buf b, vk
     plan->stride_a = p->stride_a ? p->stride_a : (uint64_t)p->m * p->k;
     plan->stride_b = p->stride_b ? p->stride_b : (uint64_t)p->k * p->n;
     plan->stride_c = p->stride_c ? p->stride_c : (uint64_t)p->m * p->n;
-    VKQ_TRY(check_operand("A", a, plan->stride_a, plan->batch, (uint64_t)p->m * p->k));
-    VKQ_TRY(check_operand("B", b, plan->stride_b, plan->batch, (uint64_t)p->k * p->n));
-    VKQ_TRY(check_operand("C", c, plan->stride_c, plan->batch, (uint64_t)p->m * p->n));
+    VKQ_TRY(check_operand("A", a, p->type_a, plan->stride_a, plan->batch, (uint64_t)p->m * p->k));
+    VKQ_TRY(check_operand("B", b, p->type_b, plan->stride_b, plan->batch, (uint64_t)p->k * p->n));
+    VKQ_TRY(check_operand("C", c, VKQ_F32, plan->stride_c, plan->batch, (uint64_t)p->m * p->n));
     return VKQ_OK;
 }
 
@@ -83,18 +88,20 @@ static uint64_t packed_texels(uint32_t rows, uint32_t k) { return panels(rows) *
  * z*batch_stride + r*row_stride + kk*k_stride. */
 typedef struct operand {
     vkq_buf buf;
+    vkq_dtype type;
     uint64_t batch_stride;
     uint32_t batch, rows, k, row_stride, k_stride;
 } operand;
 
-/* A texel-view source when four consecutive elements along the contiguous dimension always
- * form one aligned texel of the buffer; *view is then the range to bind. */
+/* A texel-view source when the operand is fp32 and four consecutive elements along the
+ * contiguous dimension always form one aligned texel of the buffer; *view is then the range to
+ * bind. */
 static uint32_t pack_source(vkq_rec *rec, const operand *o, vkq_buf *view)
 {
     uint64_t floats = (uint64_t)(o->batch - 1) * o->batch_stride + (uint64_t)o->rows * o->k;
     int rows_contiguous = o->row_stride == 1 && o->k_stride % 4 == 0;
     int k_contiguous = o->k_stride == 1 && o->row_stride % 4 == 0;
-    if ((!rows_contiguous && !k_contiguous) || o->batch_stride % 4 ||
+    if (o->type != VKQ_F32 || (!rows_contiguous && !k_contiguous) || o->batch_stride % 4 ||
         o->buf.offset % TEXEL_VIEW_ALIGNMENT ||
         floats / 4 > vkq_ctx_device(vkq_rec_ctx(rec))->max_texel_buffer_elements)
         return PACK_ELEMENTS;
@@ -113,8 +120,8 @@ static vkq_status pack(vkq_rec *rec, const operand *o, vkq_buf *out)
     /* An invocation writes one texel, or a 4x4 block of them when it transposes texels. */
     uint32_t invocations = k_padded(o->k) * (PANEL / 4) / (source == PACK_K_TEXELS ? 4 : 1);
     vkq_dispatch d = {.kernel = &vkq_kernel_matmul_pack,
-                      .spec = {source, PANEL_GAP},
-                      .spec_count = 2,
+                      .spec = {source, PANEL_GAP, (uint32_t)o->type},
+                      .spec_count = 3,
                       .push = &push,
                       .push_bytes = sizeof push,
                       .groups = {(invocations + 63) / 64, panels(o->rows), o->batch}};
@@ -161,8 +168,10 @@ static vkq_status matmul_cpu(vkq_rec *rec, const vkq_matmul_args *p, const matmu
                              vkq_buf a, vkq_buf b, vkq_buf c)
 {
     int ta = p->form == VKQ_MATMUL_TN, tb = p->form == VKQ_MATMUL_NT;
-    operand oa = {a, plan->stride_a, plan->batch, p->m, p->k, ta ? 1 : p->k, ta ? p->m : 1};
-    operand ob = {b, plan->stride_b, plan->batch, p->n, p->k, tb ? p->k : 1, tb ? 1 : p->n};
+    operand oa = {a, p->type_a, plan->stride_a, plan->batch, p->m, p->k, ta ? 1 : p->k,
+                  ta ? p->m : 1};
+    operand ob = {b, p->type_b, plan->stride_b, plan->batch, p->n, p->k, tb ? p->k : 1,
+                  tb ? 1 : p->n};
     vkq_buf pa, pb;
     VKQ_TRY(pack(rec, &oa, &pa));
     VKQ_TRY(pack(rec, &ob, &pb));
@@ -205,8 +214,8 @@ static vkq_status matmul_gpu(vkq_rec *rec, const vkq_matmul_args *p, const matmu
                         p->alpha,
                         p->beta};
     vkq_dispatch d = {.kernel = &vkq_kernel_matmul_gpu,
-                      .spec = {(uint32_t)p->form},
-                      .spec_count = 1,
+                      .spec = {(uint32_t)p->form, (uint32_t)p->type_a, (uint32_t)p->type_b},
+                      .spec_count = 3,
                       .push = &push,
                       .push_bytes = sizeof push,
                       .groups = {(p->n + 63) / 64, (p->m + 63) / 64, plan->batch}};

@@ -8,7 +8,10 @@
 #include "vkquill/kernels.h"
 #include "vkquill/nn.h"
 
-void vkq_ref_matmul(const vkq_matmul_args *args, const float *a, const float *b, float *c);
+/* a and b hold elements of args->type_a and args->type_b (vkquill/dtype.h). */
+void vkq_ref_matmul(const vkq_matmul_args *args, const void *a, const void *b, float *c);
+/* Element i of an array of type t. */
+float vkq_ref_element(vkq_dtype t, const void *x, uint64_t i);
 void vkq_ref_add(const float *a, const float *b, float *out, uint32_t n);
 void vkq_ref_scale(const float *x, float *out, float s, uint32_t n);
 void vkq_ref_axpy(float alpha, const float *x, float *y, uint32_t n);
@@ -27,8 +30,9 @@ int vkq_ref_dropout_keep(uint32_t key, uint32_t i, float p);
 void vkq_ref_dropout_forward(const float *x, float *out, uint32_t n, float p, uint32_t key);
 void vkq_ref_dropout_backward(const float *dout, float *dx, uint32_t n, float p, uint32_t key);
 
-void vkq_ref_embedding_forward(const float *table, const int32_t *tokens, float *out, uint32_t n,
-                               uint32_t dim, uint32_t vocab);
+/* table holds elements of type t. */
+void vkq_ref_embedding_forward(vkq_dtype t, const void *table, const int32_t *tokens, float *out,
+                               uint32_t n, uint32_t dim, uint32_t vocab);
 /* A plain scatter-add over the tokens: no index needed. */
 void vkq_ref_embedding_backward(const float *dout, const int32_t *tokens, float *dtable,
                                 uint32_t n, uint32_t dim);

@@ -101,6 +101,23 @@ size_t vkq_tensor_floats(const vkq_llama_tensors *ts, vkq_tensor_id id)
     return t->layers * vkq_tensor_slice(t);
 }
 
+void vkq_llama_tensors_store(vkq_llama_tensors *ts, vkq_dtype matrices)
+{
+    for (int id = 0; id < VKQ_TENSOR_COUNT; id++) {
+        vkq_tensor *t = &ts->t[id];
+        int matrix = t->linear || id == VKQ_TOK_EMB || id == VKQ_WCLS;
+        t->dtype = matrix ? matrices : VKQ_F32;
+    }
+}
+
+uint64_t vkq_llama_tensors_bytes(const vkq_llama_tensors *ts)
+{
+    uint64_t bytes = 0;
+    for (int id = 0; id < VKQ_TENSOR_COUNT; id++)
+        bytes += vkq_tensor_floats(ts, (vkq_tensor_id)id) * vkq_dtype_bytes(ts->t[id].dtype);
+    return bytes;
+}
+
 static int scaling_problem(const vkq_rope_scaling *s, char *msg, size_t capacity)
 {
     if (s->type == VKQ_ROPE_SCALING_NONE)
