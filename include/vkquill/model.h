@@ -30,6 +30,10 @@ typedef struct vkq_model_options {
     int training;        /* allocate gradients, optimiser state and backward workspace */
     vkq_lora_options lora; /* r > 0: the base is frozen and only the adapters train */
     int recompute;       /* keep only each layer's input; the backward recomputes the layer */
+    /* Under LoRA, the frozen base's matrices (linear weights, embedding, classifier) on the
+     * device: F32, or BF16 / F16 (two bytes a weight, read in 16 bits by the kernels; norms and
+     * biases stay F32). Full fine-tuning keeps fp32 master weights: F32 only. */
+    vkq_dtype base_dtype;
 } vkq_model_options;
 
 /* The device memory a model (and whoever adds to the plan) takes at its largest batch, in
@@ -62,6 +66,10 @@ void vkq_memory_plan_parts(const vkq_memory_plan *plan, const char *names[VKQ_ME
 void vkq_memory_plan_describe(const vkq_memory_plan *plan, char *text, size_t size);
 /* The heap a device's buffers come from: its largest device-local heap (or its only one). */
 uint64_t vkq_memory_heap_for(const vkq_device_info *d);
+/* The tensor table of the device copy: vkq_llama_tensors_of, stored as o->base_dtype; the
+ * plan counts the base's weights in these dtypes. */
+void vkq_model_tensors(const vkq_llama_config *cfg, const vkq_model_options *o,
+                       vkq_llama_tensors *out);
 /* Refuses, with the plan in the message, when the plan exceeds the device's largest heap. The
  * weights are uploaded from the source in pieces. */
 vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg,

@@ -25,6 +25,8 @@ typedef enum vkq_st_dtype {
 } vkq_st_dtype;
 
 const char *vkq_st_dtype_name(vkq_st_dtype dtype);
+/* The device dtype that keeps weights of this dtype as they are: BF16, F16, else F32. */
+vkq_dtype vkq_st_device_dtype(vkq_st_dtype dtype);
 /* Bits per element (4 for F4, 6 for F6_*). */
 unsigned vkq_st_dtype_bits(vkq_st_dtype dtype);
 /* 1 for F32, F16 and BF16, the dtypes vkq_st_to_f32 and vkq_st_from_f32 handle. */

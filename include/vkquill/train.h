@@ -33,6 +33,8 @@ typedef struct vkq_train_config {
     float lora_alpha, lora_dropout;
     char lora_targets[64];    /* "q,v" (default), any of q,k,v,o,gate,up,down, or all-linear */
     char recompute[VKQ_WORD_MAX]; /* none | layers: recompute each layer in the backward */
+    char base_dtype[VKQ_WORD_MAX]; /* auto | f32 | bf16 | f16: the frozen base on the device
+                                      under LoRA; auto is the checkpoint's own dtype */
 } vkq_train_config;
 
 void vkq_train_config_defaults(vkq_train_config *c);
@@ -45,15 +47,20 @@ vkq_status vkq_train_config_load(vkq_train_config *c, const char *path);
 vkq_status vkq_train_config_check(const vkq_train_config *c);
 /* The adapters a configuration asks for (r 0: none), checked. */
 vkq_status vkq_train_config_lora(const vkq_train_config *c, vkq_lora_options *out);
+/* The base's device dtype: f32 for full fine-tuning, else the one asked for, where auto is the
+ * checkpoint's (F32 for llama2.c files). */
+vkq_dtype vkq_train_config_base_dtype(const vkq_train_config *c, vkq_dtype checkpoint);
 vkq_status vkq_train_config_save(const vkq_train_config *c, const char *path);
 
 /* The model options of a run whose largest micro-batch has max_tokens tokens and max_rows
  * logit rows, and the device memory it takes on a device of that target: the model's plan,
- * the loss's scratch and the trainer's buffers. A reference model is not counted. */
+ * the loss's scratch and the trainer's buffers. A reference model is not counted. stored is
+ * the device dtype of the checkpoint's weights (vkq_model_file_device_dtype), what
+ * --base-dtype auto keeps. */
 vkq_status vkq_train_model_options(const vkq_train_config *c, uint32_t max_tokens,
-                                   uint32_t max_rows, vkq_model_options *o);
+                                   uint32_t max_rows, vkq_dtype stored, vkq_model_options *o);
 vkq_status vkq_train_memory_plan(const vkq_train_config *c, const vkq_llama_config *m,
-                                 uint32_t max_tokens, uint32_t max_rows,
+                                 vkq_dtype stored, uint32_t max_tokens, uint32_t max_rows,
                                  const vkq_scratch_target *target, vkq_memory_plan *plan);
 /* The largest micro-batch the limits allow, without data: batch sequences (twice that for the
  * paired methods) of the longest prompt, target and EOS the options and the context allow. */
@@ -64,7 +71,7 @@ typedef void (*vkq_train_bounds)(const vkq_train_config *c, void *user, uint32_t
                                  uint32_t *max_rows);
 /* Up to three changes (LoRA of rank 8, recompute, smaller batches) that would make the run fit
  * a heap of that many bytes, as flags: "--recompute layers; or --lora-r 8 --batch 2". */
-void vkq_train_remedies(const vkq_train_config *c, const vkq_llama_config *m,
+void vkq_train_remedies(const vkq_train_config *c, const vkq_llama_config *m, vkq_dtype stored,
                         vkq_train_bounds bounds, void *user, const vkq_scratch_target *target,
                         uint64_t heap, char *text, size_t size);
 

@@ -23,8 +23,10 @@ typedef struct plan_args {
 } plan_args;
 
 /* M.bin (a llama2.c checkpoint), a Hugging Face directory or its config.json. */
-static vkq_status read_shape(const char *path, vkq_llama_config *c)
+/* The description and the device dtype of the stored weights (what --base-dtype auto keeps). */
+static vkq_status read_shape(const char *path, vkq_llama_config *c, vkq_dtype *stored)
 {
+    *stored = VKQ_F32;
     struct stat st;
     if (stat(path, &st) != 0)
         return vkq_fail(VKQ_ERR_IO, "plan: %s: no such file or directory", path);
@@ -41,6 +43,7 @@ static vkq_status read_shape(const char *path, vkq_llama_config *c)
     snprintf(config, sizeof config, S_ISDIR(st.st_mode) ? "%s/config.json" : "%s", path);
     vkq_hf_config h;
     VKQ_TRY(vkq_hf_config_load(config, &h));
+    *stored = vkq_st_device_dtype(h.torch_dtype);
     return vkq_hf_config_describe(config, &h, c);
 }
 
@@ -191,11 +194,12 @@ static vkq_status run_plan(const plan_args *a)
     vkq_scratch_target target;
     VKQ_TRY(heaps_to_check(a, heaps, &n, &target));
     vkq_llama_config m;
-    VKQ_TRY(read_shape(a->model, &m));
+    vkq_dtype stored;
+    VKQ_TRY(read_shape(a->model, &m, &stored));
     uint32_t tokens, rows;
     vkq_train_batch_limits(&c, &m, &tokens, &rows);
     vkq_memory_plan p;
-    VKQ_TRY(vkq_train_memory_plan(&c, &m, tokens, rows, &target, &p));
+    VKQ_TRY(vkq_train_memory_plan(&c, &m, stored, tokens, rows, &target, &p));
     if (a->json)
         print_json(&c, tokens, rows, &p, heaps, n);
     else

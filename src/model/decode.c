@@ -27,6 +27,11 @@ static vkq_buf param(const vkq_decoder *d, vkq_tensor_id id, uint32_t l)
     return vkq_tensor_buf(&d->params, id, l);
 }
 
+static weight_buf weight(const vkq_decoder *d, vkq_tensor_id id, uint32_t l)
+{
+    return vkq_tensor_weight(&d->params, id, l);
+}
+
 static vkq_status alloc(vkq_decoder *d, uint64_t floats, vkq_buf *out)
 {
     return vkq_buf_alloc(d->ctx, f32(floats ? floats : 1), out);
@@ -135,13 +140,13 @@ static vkq_status record_layer(vkq_decoder *d, uint32_t l, uint32_t n)
     VKQ_TRY(vkq_attention_decode(rec, d->q, d->k_cache[l], d->v_cache[l], d->bases, d->lengths,
                                  d->att, n, cache_rows, c->n_heads, c->n_kv_heads,
                                  m->head_dim));
-    VKQ_TRY(vkq_model_linear(rec, d->att, param(d, VKQ_WO, l), d->x, n, m->q_dim, dim, 1.0f));
+    VKQ_TRY(vkq_model_linear(rec, d->att, weight(d, VKQ_WO, l), d->x, n, m->q_dim, dim, 1.0f));
     VKQ_TRY(vkq_rmsnorm_forward(rec, d->x, param(d, VKQ_RMS_FFN, l), d->xn, d->rstd, n, dim,
                                 c->norm_eps));
-    VKQ_TRY(vkq_model_linear(rec, d->xn, param(d, VKQ_W1, l), d->h1, n, dim, h, 0.0f));
-    VKQ_TRY(vkq_model_linear(rec, d->xn, param(d, VKQ_W3, l), d->h3, n, dim, h, 0.0f));
+    VKQ_TRY(vkq_model_linear(rec, d->xn, weight(d, VKQ_W1, l), d->h1, n, dim, h, 0.0f));
+    VKQ_TRY(vkq_model_linear(rec, d->xn, weight(d, VKQ_W3, l), d->h3, n, dim, h, 0.0f));
     VKQ_TRY(vkq_swiglu_forward(rec, d->h1, d->h3, d->hg, n * h));
-    return vkq_model_linear(rec, d->hg, param(d, VKQ_W2, l), d->x, n, h, dim, 1.0f);
+    return vkq_model_linear(rec, d->hg, weight(d, VKQ_W2, l), d->x, n, h, dim, 1.0f);
 }
 
 static vkq_status record_step(vkq_decoder *d, uint32_t n)

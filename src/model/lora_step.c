@@ -57,7 +57,7 @@ static vkq_status product(vkq_rec *rec, vkq_matmul_form form, uint32_t m, uint32
 }
 
 vkq_status vkq_lora_linear_forward(vkq_rec *rec, const lora_run *lr, vkq_tensor_id id,
-                                   uint32_t l, vkq_buf x, vkq_buf w, vkq_buf y, uint32_t rows,
+                                   uint32_t l, vkq_buf x, weight_buf w, vkq_buf y, uint32_t rows,
                                    uint32_t in, uint32_t out, float beta)
 {
     VKQ_TRY(vkq_model_linear(rec, x, w, y, rows, in, out, beta));

@@ -151,6 +151,10 @@ vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg,
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "a model needs room for at least one token "
                         "and one logit row");
     VKQ_TRY(vkq_lora_check(&o->lora));
+    if (o->base_dtype > VKQ_BF16 || (o->base_dtype != VKQ_F32 && !o->lora.r))
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "a %s base needs LoRA (r > 0): full fine-tuning keeps fp32 weights",
+                        vkq_dtype_name(o->base_dtype));
     vkq_memory_plan plan;
     vkq_scratch_target target;
     vkq_scratch_target_of(ctx, &target);
@@ -163,7 +167,7 @@ vkq_status vkq_model_create(vkq_ctx *ctx, const vkq_llama_config *cfg,
     m->cfg = *cfg;
     m->opt = *o;
     m->lora.opt = o->lora;
-    vkq_llama_tensors_of(cfg, &m->tensors);
+    vkq_model_tensors(cfg, o, &m->tensors);
     vkq_model_dims_of(cfg, &m->dims);
     vkq_status s = model_init(m, weights);
     if (s != VKQ_OK) {

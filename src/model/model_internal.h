@@ -8,12 +8,14 @@
 
 /* How a flat block (llama.h's layout) lies on the device (blocks.c): in pieces, each within
  * one binding. Every layer slice of a tensor lies whole in one piece, at an offset aligned for
- * any binding; a slice larger than a binding (the embedding, the classifier) is cut into row
- * ranges of split_rows[id] rows, each a slice of its own. */
+ * any binding, in its tensor's dtype (a frozen base may keep its matrices in 16 bits); a slice
+ * larger than a binding (the embedding, the classifier) is cut into row ranges of
+ * split_rows[id] rows, each a slice of its own. The host sees fp32 in the layout order. */
 typedef struct flat_slice {
     uint64_t at, floats; /* in the host layout */
     uint32_t piece;
-    uint64_t offset;     /* floats into the piece */
+    uint64_t offset;     /* bytes into the piece */
+    vkq_dtype dtype;
 } flat_slice;
 
 typedef struct flat_plan {
@@ -23,7 +25,7 @@ typedef struct flat_plan {
     uint32_t first_slice[VKQ_TENSOR_COUNT]; /* of each tensor: its layers', or its row ranges */
     uint32_t split_rows[VKQ_TENSOR_COUNT];  /* 0: not split */
     uint32_t count;                         /* pieces */
-    uint64_t *piece_floats;                 /* [count], the padding between slices included */
+    uint64_t *piece_bytes;                  /* [count], the padding between slices included */
 } flat_plan;
 
 /* One flat block (parameters, gradients or a moment) laid out by a plan. */
@@ -31,6 +33,12 @@ typedef struct flat_block {
     const flat_plan *plan;
     vkq_buf *piece; /* [plan->count] */
 } flat_block;
+
+/* A matrix as the matmul reads it: its slice and its element type. */
+typedef struct weight_buf {
+    vkq_buf buf;
+    vkq_dtype dtype;
+} weight_buf;
 
 vkq_status vkq_flat_plan_make(uint64_t max_binding, const vkq_llama_tensors *ts, flat_plan *out);
 /* The plan of an adapter block (vkq_lora_layout): each adapted tensor's first_slice is layer
@@ -45,7 +53,10 @@ void vkq_flat_free(vkq_ctx *ctx, flat_block *b);
 /* The whole block from or to host memory in the flat layout. */
 vkq_status vkq_flat_upload(vkq_ctx *ctx, const flat_block *b, const float *src);
 vkq_status vkq_flat_download(vkq_ctx *ctx, const flat_block *b, float *dst);
+/* Floats of piece i of an all-fp32 block (gradients, moments, a trainable block). */
 uint64_t vkq_flat_piece_floats(const flat_block *b, uint32_t i);
+/* The bytes of the pieces: what the block takes on the device. */
+uint64_t vkq_flat_bytes(const flat_plan *p);
 /* The i-th slice of a block, in the plan's order. */
 vkq_buf vkq_flat_slice(const flat_block *b, uint32_t i);
 
@@ -111,7 +122,7 @@ typedef struct lora_run {
 /* y[rows][out] (+)= x[rows][in] . w[out][in]^T, plus (alpha / r) dropout(x) A^T B^T when lora
  * (may be NULL) adapts this tensor. */
 vkq_status vkq_lora_linear_forward(vkq_rec *rec, const lora_run *lora, vkq_tensor_id id,
-                                   uint32_t l, vkq_buf x, vkq_buf w, vkq_buf y, uint32_t rows,
+                                   uint32_t l, vkq_buf x, weight_buf w, vkq_buf y, uint32_t rows,
                                    uint32_t in, uint32_t out, float beta);
 /* The adapter's part of a linear layer's backward, given dy: dA, dB += and dx +=. */
 vkq_status vkq_lora_linear_backward(vkq_rec *rec, const lora_run *lora, vkq_tensor_id id,
@@ -151,15 +162,16 @@ static inline uint64_t f32(uint64_t n) { return n * sizeof(float); }
 /* Layer l's slice of a tensor in a flat block (parameters or gradients); for a tensor split by
  * rows, use the row pieces instead. */
 vkq_buf vkq_tensor_buf(const flat_block *b, vkq_tensor_id id, uint32_t l);
+weight_buf vkq_tensor_weight(const flat_block *b, vkq_tensor_id id, uint32_t l);
 /* A tensor's rows [first, first + rows) in one piece; a tensor not split is one row piece. */
 typedef struct row_piece {
-    vkq_buf buf;
+    weight_buf w;
     uint32_t first, rows;
 } row_piece;
 uint32_t vkq_row_piece_count(const flat_block *b, vkq_tensor_id id);
 row_piece vkq_row_piece_at(const flat_block *b, vkq_tensor_id id, uint32_t i);
 /* y[rows][out] (+)= x[rows][in] . w[out][in]^T */
-vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, vkq_buf w, vkq_buf y, uint32_t rows,
+vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, weight_buf w, vkq_buf y, uint32_t rows,
                             uint32_t in, uint32_t out, float beta);
 
 /* The token embedding, piece by piece of the table: out [n][d] from int32 tokens [n]. */

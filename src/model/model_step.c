@@ -11,6 +11,11 @@ static vkq_buf param(const vkq_model *m, vkq_tensor_id id, uint32_t l)
     return vkq_tensor_buf(&m->params, id, l);
 }
 
+static weight_buf weight(const vkq_model *m, vkq_tensor_id id, uint32_t l)
+{
+    return vkq_tensor_weight(&m->params, id, l);
+}
+
 static vkq_buf grad(const vkq_model *m, vkq_tensor_id id, uint32_t l)
 {
     return vkq_tensor_buf(&m->grads, id, l);
@@ -30,21 +35,21 @@ static const layer_acts *acts(const vkq_model *m, uint32_t l)
     return &m->layers[m->opt.recompute ? 0 : l];
 }
 
-vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, vkq_buf w, vkq_buf y, uint32_t rows,
+vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, weight_buf w, vkq_buf y, uint32_t rows,
                             uint32_t in, uint32_t out, float beta)
 {
     vkq_matmul_args a = {.form = VKQ_MATMUL_NT, .m = rows, .n = out, .k = in, .alpha = 1.0f,
-                         .beta = beta};
-    return vkq_matmul(rec, &a, x, w, y);
+                         .beta = beta, .type_b = w.dtype};
+    return vkq_matmul(rec, &a, x, w.buf, y);
 }
 
-/* dx[rows][in] (+)= dy[rows][out] . w[out][in] */
-static vkq_status linear_input_grad(vkq_rec *rec, vkq_buf dy, vkq_buf w, vkq_buf dx,
+/* dx[rows][in] (+)= dy[rows][out] . w[out][in], reading w in its own dtype */
+static vkq_status linear_input_grad(vkq_rec *rec, vkq_buf dy, weight_buf w, vkq_buf dx,
                                     uint32_t rows, uint32_t in, uint32_t out, float beta)
 {
     vkq_matmul_args a = {.form = VKQ_MATMUL_NN, .m = rows, .n = in, .k = out, .alpha = 1.0f,
-                         .beta = beta};
-    return vkq_matmul(rec, &a, dy, w, dx);
+                         .beta = beta, .type_b = w.dtype};
+    return vkq_matmul(rec, &a, dy, w.buf, dx);
 }
 
 /* dw[out][in] += dy[rows][out]^T . x[rows][in] */
@@ -62,7 +67,7 @@ static vkq_status linear_backward(vkq_model *m, vkq_rec *rec, vkq_tensor_id id, 
                                   vkq_buf x, vkq_buf dy, vkq_buf dx, uint32_t rows, uint32_t in,
                                   uint32_t out, float beta)
 {
-    VKQ_TRY(linear_input_grad(rec, dy, param(m, id, l), dx, rows, in, out, beta));
+    VKQ_TRY(linear_input_grad(rec, dy, weight(m, id, l), dx, rows, in, out, beta));
     if (!m->lora.opt.r)
         return linear_weight_grad(rec, dy, x, grad(m, id, l), rows, in, out);
     return vkq_lora_linear_backward(rec, &m->lora, id, l, x, dy, dx, rows, in, out);
@@ -137,7 +142,7 @@ vkq_status vkq_model_set_batch(vkq_model *m, const vkq_batch *b)
  * per-head norm from raw into y, then RoPE when rope is not NULL. */
 static vkq_status project(vkq_rec *rec, const vkq_llama_config *c, const model_dims *m,
                           const lora_run *lora, vkq_tensor_id id, uint32_t l, vkq_buf xn,
-                          vkq_buf w, vkq_buf bias, vkq_buf norm_w, vkq_buf raw, vkq_buf rstd,
+                          weight_buf w, vkq_buf bias, vkq_buf norm_w, vkq_buf raw, vkq_buf rstd,
                           vkq_buf y, uint32_t heads, uint32_t n, const vkq_rope_args *rope)
 {
     uint32_t width = heads * m->head_dim;
@@ -164,13 +169,15 @@ vkq_status vkq_model_qkv_forward(vkq_rec *rec, const vkq_llama_config *c, const 
     int bias = c->qkv_bias, norm = c->qk_norm;
     uint32_t n = rope->n;
 #define W(id) vkq_tensor_buf(params, id, l)
-    VKQ_TRY(project(rec, c, m, lora, VKQ_WQ, l, b->xn, W(VKQ_WQ), bias ? W(VKQ_BQ) : none,
+#define M(id) vkq_tensor_weight(params, id, l)
+    VKQ_TRY(project(rec, c, m, lora, VKQ_WQ, l, b->xn, M(VKQ_WQ), bias ? W(VKQ_BQ) : none,
                     norm ? W(VKQ_Q_NORM) : none, b->q_raw, b->rstd_q, b->q, c->n_heads, n, rope));
-    VKQ_TRY(project(rec, c, m, lora, VKQ_WK, l, b->xn, W(VKQ_WK), bias ? W(VKQ_BK) : none,
+    VKQ_TRY(project(rec, c, m, lora, VKQ_WK, l, b->xn, M(VKQ_WK), bias ? W(VKQ_BK) : none,
                     norm ? W(VKQ_K_NORM) : none, b->k_raw, b->rstd_k, b->k, c->n_kv_heads, n,
                     rope));
-    return project(rec, c, m, lora, VKQ_WV, l, b->xn, W(VKQ_WV), bias ? W(VKQ_BV) : none, none,
+    return project(rec, c, m, lora, VKQ_WV, l, b->xn, M(VKQ_WV), bias ? W(VKQ_BV) : none, none,
                    none, none, b->v, c->n_kv_heads, n, NULL);
+#undef M
 #undef W
 }
 
@@ -186,7 +193,7 @@ vkq_status vkq_model_embed(vkq_rec *rec, const flat_block *params, vkq_buf token
 {
     for (uint32_t i = 0; i < vkq_row_piece_count(params, VKQ_TOK_EMB); i++) {
         row_piece p = vkq_row_piece_at(params, VKQ_TOK_EMB, i);
-        vkq_table_rows table = {p.buf, p.first, p.rows};
+        vkq_table_rows table = {p.w.buf, p.first, p.rows, p.w.dtype};
         VKQ_TRY(vkq_embedding_forward_rows(rec, &table, tokens, out, n, d, vocab));
     }
     return VKQ_OK;
@@ -199,11 +206,11 @@ vkq_status vkq_model_classify(vkq_rec *rec, const flat_block *params, vkq_buf x,
 {
     uint32_t pieces = vkq_row_piece_count(params, VKQ_WCLS);
     if (pieces == 1)
-        return vkq_model_linear(rec, x, vkq_tensor_buf(params, VKQ_WCLS, 0), logits, rows, d,
+        return vkq_model_linear(rec, x, vkq_tensor_weight(params, VKQ_WCLS, 0), logits, rows, d,
                                 vocab, 0.0f);
     for (uint32_t i = 0; i < pieces; i++) {
         row_piece p = vkq_row_piece_at(params, VKQ_WCLS, i);
-        VKQ_TRY(vkq_model_linear(rec, x, p.buf, part, rows, d, p.rows, 0.0f));
+        VKQ_TRY(vkq_model_linear(rec, x, p.w, part, rows, d, p.rows, 0.0f));
         VKQ_TRY(vkq_copy_columns(rec, part, p.rows, 0, logits, vocab, p.first, rows, p.rows));
     }
     return VKQ_OK;
@@ -217,18 +224,19 @@ static vkq_status classifier_backward(vkq_model *m, vkq_rec *rec, vkq_buf dlogit
     int frozen = m->lora.opt.r != 0;
     uint32_t pieces = vkq_row_piece_count(&m->params, VKQ_WCLS);
     if (pieces == 1) {
-        VKQ_TRY(linear_input_grad(rec, dlogits, param(m, VKQ_WCLS, 0), m->g.dhsel, r, d, v, 0.0f));
+        VKQ_TRY(linear_input_grad(rec, dlogits, weight(m, VKQ_WCLS, 0), m->g.dhsel, r, d, v,
+                                  0.0f));
         return frozen ? VKQ_OK : linear_weight_grad(rec, dlogits, m->hsel, grad(m, VKQ_WCLS, 0),
                                                     r, d, v);
     }
     for (uint32_t i = 0; i < pieces; i++) {
         row_piece w = vkq_row_piece_at(&m->params, VKQ_WCLS, i);
         VKQ_TRY(vkq_copy_columns(rec, dlogits, v, w.first, m->logits_part, w.rows, 0, r, w.rows));
-        VKQ_TRY(linear_input_grad(rec, m->logits_part, w.buf, m->g.dhsel, r, d, w.rows,
+        VKQ_TRY(linear_input_grad(rec, m->logits_part, w.w, m->g.dhsel, r, d, w.rows,
                                   i ? 1.0f : 0.0f));
         if (!frozen)
             VKQ_TRY(linear_weight_grad(rec, m->logits_part, m->hsel,
-                                       vkq_row_piece_at(&m->grads, VKQ_WCLS, i).buf, r, d,
+                                       vkq_row_piece_at(&m->grads, VKQ_WCLS, i).w.buf, r, d,
                                        w.rows));
     }
     return VKQ_OK;
@@ -252,20 +260,20 @@ static vkq_status layer_forward(vkq_model *m, vkq_rec *rec, uint32_t l, int keep
     VKQ_TRY(vkq_attention_forward(rec, a->q, a->k, a->v, m->starts, a->att, a->lse, t,
                                   c->n_heads, c->n_kv_heads, md->head_dim));
     VKQ_TRY(vkq_copy(rec, res, res_mid, t * d));
-    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_WO, l, a->att, param(m, VKQ_WO, l), res_mid, t,
+    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_WO, l, a->att, weight(m, VKQ_WO, l), res_mid, t,
                                     md->q_dim, d, 1.0f));
     VKQ_TRY(vkq_rmsnorm_forward(rec, res_mid, param(m, VKQ_RMS_FFN, l), a->xn_ffn, a->rstd_ffn,
                                 t, d, c->norm_eps));
-    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_W1, l, a->xn_ffn, param(m, VKQ_W1, l), a->h1,
+    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_W1, l, a->xn_ffn, weight(m, VKQ_W1, l), a->h1,
                                     t, d, h, 0.0f));
-    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_W3, l, a->xn_ffn, param(m, VKQ_W3, l), a->h3,
+    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_W3, l, a->xn_ffn, weight(m, VKQ_W3, l), a->h3,
                                     t, d, h, 0.0f));
     VKQ_TRY(vkq_swiglu_forward(rec, a->h1, a->h3, a->hg, t * h));
     if (!keep_output && !lora_adapts(lora, VKQ_W2))
         return VKQ_OK;
     vkq_buf out = head(m->res[l + 1], (uint64_t)t * d);
     VKQ_TRY(vkq_copy(rec, res_mid, out, t * d));
-    return vkq_lora_linear_forward(rec, lora, VKQ_W2, l, a->hg, param(m, VKQ_W2, l), out, t, h,
+    return vkq_lora_linear_forward(rec, lora, VKQ_W2, l, a->hg, weight(m, VKQ_W2, l), out, t, h,
                                    d, 1.0f);
 }
 
@@ -394,7 +402,7 @@ vkq_status vkq_model_backward(vkq_model *m, vkq_rec *rec)
         return VKQ_OK;
     for (uint32_t i = 0; i < vkq_row_piece_count(&m->grads, VKQ_TOK_EMB); i++) {
         row_piece p = vkq_row_piece_at(&m->grads, VKQ_TOK_EMB, i);
-        vkq_table_rows dtable = {p.buf, p.first, p.rows};
+        vkq_table_rows dtable = {p.w.buf, p.first, p.rows, p.w.dtype};
         VKQ_TRY(vkq_embedding_backward_rows(rec, g->dres, m->emb_positions, m->emb_group_start,
                                             m->emb_group_token, m->emb_groups, &dtable, t, d));
     }

@@ -75,6 +75,13 @@ void vkq_model_outer_sizes(const vkq_llama_config *c, const vkq_model_options *o
     memcpy(out, sizes, sizeof sizes);
 }
 
+void vkq_model_tensors(const vkq_llama_config *c, const vkq_model_options *o,
+                       vkq_llama_tensors *out)
+{
+    vkq_llama_tensors_of(c, out);
+    vkq_llama_tensors_store(out, o->base_dtype);
+}
+
 uint32_t vkq_model_kept_layers(const vkq_llama_config *c, const vkq_model_options *o)
 {
     return o->recompute ? 1 : c->n_layers;
@@ -302,13 +309,14 @@ static void plan_scratch(const vkq_llama_config *c, const vkq_model_options *o,
     for (uint32_t l = 0; l < c->n_layers; l++)
         layer_backward(&pool, &s);
     for (uint32_t i = 0; i < trainable->count; i++)
-        launch(&pool, vkq_reduce_scratch(target, (uint32_t)trainable->piece_floats[i]), 0);
+        launch(&pool, vkq_reduce_scratch(target, (uint32_t)(trainable->piece_bytes[i] / 4)), 0);
 }
 
-/* One buffer for each piece of a flat block laid out by p. */
+/* One buffer for each piece of a flat block laid out by p, its slices in their dtypes. */
 static void add_pieces(vkq_memory_plan *plan, uint64_t *part, const flat_plan *p)
 {
-    add_floats(plan, part, p->piece_floats, p->count);
+    for (uint32_t i = 0; i < p->count; i++)
+        vkq_memory_plan_add(plan, part, p->piece_bytes[i]);
 }
 
 /* Every buffer the model allocates besides the base weights (model.c's model_init). */
@@ -357,7 +365,7 @@ vkq_status vkq_model_memory_plan(const vkq_llama_config *c, const vkq_model_opti
 {
     vkq_llama_tensors ts;
     vkq_lora_layout lay;
-    vkq_llama_tensors_of(c, &ts);
+    vkq_model_tensors(c, o, &ts);
     vkq_lora_layout_of(c, &o->lora, &lay);
     memset(plan, 0, sizeof *plan);
     flat_plan base, adapter = {0};

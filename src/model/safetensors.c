@@ -433,6 +433,11 @@ const char *vkq_st_metadata(const vkq_st_file *f, const char *key)
     return value ? value->valuestring : NULL;
 }
 
+vkq_dtype vkq_st_device_dtype(vkq_st_dtype dtype)
+{
+    return dtype == VKQ_ST_BF16 ? VKQ_BF16 : dtype == VKQ_ST_F16 ? VKQ_F16 : VKQ_F32;
+}
+
 /* Conversions. Bytes are read and written little-endian one at a time, so neither the host's
  * byte order nor the (unaligned) position of the data matters. */
 

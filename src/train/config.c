@@ -46,7 +46,7 @@ static const option options[] = {
     U32(history_k), U32(max_prompt_tokens), U32(max_target_tokens),
     U32(log_every), U32(save_every), U32(probe_every),
     U32(lora_r), F32(lora_alpha), F32(lora_dropout), TEXT(lora_targets),
-    WORD(recompute, "none layers"),
+    WORD(recompute, "none layers"), WORD(base_dtype, "auto f32 bf16 f16"),
 };
 enum { OPTION_COUNT = sizeof options / sizeof options[0] };
 
@@ -79,6 +79,16 @@ void vkq_train_config_defaults(vkq_train_config *c)
     c->lora_alpha = 16.0f;
     strcpy(c->lora_targets, "q,v");
     strcpy(c->recompute, "none");
+    strcpy(c->base_dtype, "auto");
+}
+
+vkq_dtype vkq_train_config_base_dtype(const vkq_train_config *c, vkq_dtype checkpoint)
+{
+    if (!c->lora_r || strcmp(c->base_dtype, "f32") == 0)
+        return VKQ_F32;
+    if (strcmp(c->base_dtype, "auto") == 0)
+        return checkpoint;
+    return strcmp(c->base_dtype, "bf16") == 0 ? VKQ_BF16 : VKQ_F16;
 }
 
 vkq_status vkq_train_config_lora(const vkq_train_config *c, vkq_lora_options *out)
@@ -255,6 +265,10 @@ vkq_status vkq_train_config_check(const vkq_train_config *c)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: --%s with --method %s needs a "
                         "reference model (--ref-model)",
                         loss.dce_fixed ? "dce fixed" : "align kl", c->method);
+    int sixteen = strcmp(c->base_dtype, "bf16") == 0 || strcmp(c->base_dtype, "f16") == 0;
+    if (sixteen && !lora.r)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: --base-dtype %s needs LoRA (--lora-r "
+                        "> 0): full fine-tuning keeps fp32 master weights", c->base_dtype);
     if (!(c->lr > 0) || c->warmup < 0 || c->warmup >= 1 || c->clip < 0 || c->alpha < 0 ||
         !(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,

@@ -24,19 +24,20 @@ void train_buffer_sizes(uint32_t max_rows, uint64_t out[TRAIN_BUFS])
 }
 
 vkq_status vkq_train_model_options(const vkq_train_config *c, uint32_t max_tokens,
-                                   uint32_t max_rows, vkq_model_options *o)
+                                   uint32_t max_rows, vkq_dtype stored, vkq_model_options *o)
 {
     *o = (vkq_model_options){.max_tokens = max_tokens, .max_rows = max_rows, .training = 1,
-                             .recompute = strcmp(c->recompute, "layers") == 0};
+                             .recompute = strcmp(c->recompute, "layers") == 0,
+                             .base_dtype = vkq_train_config_base_dtype(c, stored)};
     return vkq_train_config_lora(c, &o->lora);
 }
 
 vkq_status vkq_train_memory_plan(const vkq_train_config *c, const vkq_llama_config *m,
-                                 uint32_t max_tokens, uint32_t max_rows,
+                                 vkq_dtype stored, uint32_t max_tokens, uint32_t max_rows,
                                  const vkq_scratch_target *target, vkq_memory_plan *plan)
 {
     vkq_model_options o;
-    VKQ_TRY(vkq_train_model_options(c, max_tokens, max_rows, &o));
+    VKQ_TRY(vkq_train_model_options(c, max_tokens, max_rows, stored, &o));
     int paired = strcmp(c->method, "sft") != 0;
     /* sft sums the losses of the rows; the paired methods' loss keeps a record per response */
     uint64_t loss_scratch = paired ? vkq_causal_loss_scratch(max_rows / 2)
@@ -68,7 +69,8 @@ typedef struct remedy {
     int recompute;
 } remedy;
 
-static int fits_with(const vkq_train_config *c, const vkq_llama_config *m, const remedy *r,
+static int fits_with(const vkq_train_config *c, const vkq_llama_config *m, vkq_dtype stored,
+                     const remedy *r,
                      vkq_train_bounds bounds, void *user, const vkq_scratch_target *target,
                      uint64_t heap)
 {
@@ -82,11 +84,11 @@ static int fits_with(const vkq_train_config *c, const vkq_llama_config *m, const
     uint32_t tokens, rows;
     bounds(&alt, user, &tokens, &rows);
     vkq_memory_plan p;
-    return vkq_train_memory_plan(&alt, m, tokens, rows, target, &p) == VKQ_OK &&
+    return vkq_train_memory_plan(&alt, m, stored, tokens, rows, target, &p) == VKQ_OK &&
            p.reserved <= heap;
 }
 
-void vkq_train_remedies(const vkq_train_config *c, const vkq_llama_config *m,
+void vkq_train_remedies(const vkq_train_config *c, const vkq_llama_config *m, vkq_dtype stored,
                         vkq_train_bounds bounds, void *user, const vkq_scratch_target *target,
                         uint64_t heap, char *text, size_t size)
 {
@@ -111,7 +113,7 @@ void vkq_train_remedies(const vkq_train_config *c, const vkq_llama_config *m,
     int found = 0;
     text[0] = 0;
     for (uint32_t i = 0; i < n && found < 3 && used < size; i++)
-        if (fits_with(c, m, &tries[i], bounds, user, target, heap)) {
+        if (fits_with(c, m, stored, &tries[i], bounds, user, target, heap)) {
             size_t len = strlen(tries[i].flags);
             while (len && tries[i].flags[len - 1] == ' ')
                 len--;

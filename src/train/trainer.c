@@ -265,12 +265,18 @@ static vkq_status hash_piece(void *user, vkq_tensor_id id, size_t offset, const 
     return VKQ_OK;
 }
 
-/* A hash of a model's shape and weights: the fixed-DCE cache's reference part. */
-static vkq_status model_key(const vkq_llama_config *c, const vkq_tensor_source *weights,
-                            uint64_t *key)
+/* A hash of a model's shape, device dtype and weights: the fixed-DCE cache's reference part. */
+static vkq_status model_key(const vkq_llama_config *c, vkq_dtype dtype,
+                            const vkq_tensor_source *weights, uint64_t *key)
 {
-    *key = hash_more(0, c, sizeof *c);
+    *key = hash_more(hash_more(0, c, sizeof *c), &dtype, sizeof dtype);
     return vkq_tensor_source_each_piece(c, weights, 1u << 20, hash_piece, key);
+}
+
+/* The 16-bit type a checkpoint's weights are stored in, else F32: what --base-dtype auto keeps. */
+static vkq_dtype stored_dtype(const vkq_model_file *f)
+{
+    return vkq_st_device_dtype(vkq_model_file_dtype(f));
 }
 
 static vkq_status load_reference(trainer *t, const vkq_model_options *o)
@@ -288,7 +294,7 @@ static vkq_status load_reference(trainer *t, const vkq_model_options *o)
     if (s == VKQ_OK)
         s = vkq_model_create(t->ctx, rcfg, &weights, &ro, &t->ref);
     if (s == VKQ_OK)
-        s = model_key(rcfg, &weights, &t->ref_key);
+        s = model_key(rcfg, ro.base_dtype, &weights, &t->ref_key);
     vkq_model_file_close(ref);
     return s;
 }
@@ -456,14 +462,16 @@ static vkq_status check_fits(trainer *t, uint32_t max_tokens, uint32_t max_rows)
 {
     vkq_scratch_target target;
     vkq_scratch_target_of(t->ctx, &target);
-    VKQ_TRY(vkq_train_memory_plan(t->c, &t->mcfg, max_tokens, max_rows, &target, &t->memory));
+    vkq_dtype stored = stored_dtype(t->base);
+    VKQ_TRY(vkq_train_memory_plan(t->c, &t->mcfg, stored, max_tokens, max_rows, &target,
+                                  &t->memory));
     const vkq_device_info *d = vkq_ctx_device(t->ctx);
     uint64_t heap = vkq_memory_heap_for(d);
     if (t->memory.reserved <= heap)
         return VKQ_OK;
     char parts[320], remedies[320];
     vkq_memory_plan_describe(&t->memory, parts, sizeof parts);
-    vkq_train_remedies(t->c, &t->mcfg, batch_bounds, t, &target, heap, remedies,
+    vkq_train_remedies(t->c, &t->mcfg, stored, batch_bounds, t, &target, heap, remedies,
                        sizeof remedies);
     return vkq_fail(VKQ_ERR_OUT_OF_MEMORY,
                     "train: the run needs %s, %.1f MiB in memory blocks, but %s's heap has "
@@ -533,7 +541,7 @@ static vkq_status load_everything(trainer *t)
         batch_bounds(c, t, &max_tokens, &max_rows);
     vkq_model_options o;
     if (s == VKQ_OK)
-        s = vkq_train_model_options(c, max_tokens, max_rows, &o);
+        s = vkq_train_model_options(c, max_tokens, max_rows, stored_dtype(t->base), &o);
     if (s == VKQ_OK)
         s = check_fits(t, max_tokens, max_rows);
     vkq_tensor_source weights = vkq_model_file_weights(t->base);
@@ -543,7 +551,7 @@ static vkq_status load_everything(trainer *t)
         s = init_adapters(t, &o.lora);
     int base_is_reference = o.lora.r && !c->ref_model[0] && !t->ref_each_step;
     if (s == VKQ_OK && base_is_reference)
-        s = model_key(&t->mcfg, &weights, &t->ref_key);
+        s = model_key(&t->mcfg, o.base_dtype, &weights, &t->ref_key);
     if (s == VKQ_OK)
         s = alloc_buffers(t, max_rows);
     if (s == VKQ_OK && (t->loss.dce_fixed || t->ref_each_step) && !base_is_reference)
