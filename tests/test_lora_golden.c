@@ -1,8 +1,10 @@
 /* LoRA against PyTorch (tools/make_golden_lora.py): a frozen tiny Llama with adapters on all
  * seven linear targets gives the golden logits, loss and adapter gradients for weighted
  * cross-entropy (sft) and the NextQuill loss, and ten AdamW steps on the adapters alone give
- * the golden adapters while the base stays byte for byte what it was. Recomputing the layers
- * in the backward gives the same gradients, bit for bit, with and without adapters. */
+ * the golden adapters while the base stays byte for byte what it was; all of it with the base
+ * in fp32 and kept as bf16 and f16 on the device (the golden rounds the same matrices), where
+ * the base takes half the memory. Recomputing the layers in the backward gives the same
+ * gradients, bit for bit, with and without adapters. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -137,10 +139,25 @@ static int teardown(void **state)
     return s == VKQ_OK ? 0 : -1;
 }
 
-static vkq_model *make_model(uint32_t r, int recompute, const float *adapter)
+/* The golden records of each base dtype start with its prefix. */
+typedef struct base_case {
+    vkq_dtype dtype;
+    const char *prefix;
+} base_case;
+static const base_case bases[] = {{VKQ_F32, ""}, {VKQ_BF16, "bf16/"}, {VKQ_F16, "f16/"}};
+
+static const float *golden_of(const base_case *b, const char *name, size_t n)
+{
+    char full[64];
+    snprintf(full, sizeof full, "%s%s", b->prefix, name);
+    return golden_f32(full, n);
+}
+
+static vkq_model *make_base_model(uint32_t r, int recompute, const float *adapter,
+                                  vkq_dtype base)
 {
     vkq_model_options o = {.max_tokens = 64, .max_rows = 32, .training = 1,
-                           .recompute = recompute};
+                           .recompute = recompute, .base_dtype = base};
     if (r)
         o.lora = fx->lora;
     vkq_model *m;
@@ -150,6 +167,11 @@ static vkq_model *make_model(uint32_t r, int recompute, const float *adapter)
     if (adapter)
         OK(vkq_model_upload_trainable(m, adapter));
     return m;
+}
+
+static vkq_model *make_model(uint32_t r, int recompute, const float *adapter)
+{
+    return make_base_model(r, recompute, adapter, VKQ_F32);
 }
 
 /* Sets the batch of the records prefix/tokens, offsets, rows, targets (and weights). */
@@ -194,10 +216,9 @@ static float *download_grads(vkq_model *m)
     return g;
 }
 
-static void sft_matches(void **state)
+static void sft_case(const base_case *b)
 {
-    (void)state;
-    vkq_model *m = make_model(RANK, 0, fx->adapter);
+    vkq_model *m = make_base_model(RANK, 0, fx->adapter, b->dtype);
     uint32_t rows = set_batch(m, "sft");
     size_t n = (size_t)rows * fx->cfg.vocab_size;
     float *logits = malloc(n * sizeof *logits), loss;
@@ -206,30 +227,38 @@ static void sft_matches(void **state)
     OK(vkq_rec_end(fx->rec));
     OK(vkq_rec_submit(fx->rec));
     OK(vkq_buf_download(fx->ctx, vkq_model_logits(m), 0, logits, n * sizeof *logits));
-    double e = vkq_nmse(logits, golden_f32("sft/logits", n), n);
-    print_message("sft logits nmse %.3e\n", e);
+    double e = vkq_nmse(logits, golden_of(b, "sft/logits", n), n);
+    print_message("%s base: sft logits nmse %.3e\n", vkq_dtype_name(b->dtype), e);
     assert_true(e < 1e-10);
     OK(vkq_rec_begin(fx->rec));
     record_sft(m, rows);
     OK(vkq_rec_end(fx->rec));
     OK(vkq_rec_submit(fx->rec));
     OK(vkq_buf_download(fx->ctx, fx->totals, 0, &loss, sizeof loss));
-    float want = *golden_f32("sft/loss", 1);
+    float want = *golden_of(b, "sft/loss", 1);
     print_message("sft loss %.7f (PyTorch %.7f)\n", loss, want);
     assert_true(fabsf(loss - want) <= 1e-5f * want);
     float *grads = download_grads(m);
-    adapter_matches("sft/d", grads, 1e-8);
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%ssft/d", b->prefix);
+    adapter_matches(prefix, grads, 1e-8);
     free(grads);
     free(logits);
     vkq_model_destroy(m);
 }
 
-static void nextquill_matches(void **state)
+static void sft_matches(void **state)
 {
     (void)state;
-    vkq_model *m = make_model(RANK, 0, fx->adapter);
-    uint32_t rows = set_batch(m, "nextquill") ;
-    const float *hyper = golden_f32("nextquill/hyper", 4); /* alpha, lambda, eps, delta */
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++)
+        sft_case(&bases[i]);
+}
+
+static void nextquill_case(const base_case *b)
+{
+    vkq_model *m = make_base_model(RANK, 0, fx->adapter, b->dtype);
+    uint32_t rows = set_batch(m, "nextquill");
+    const float *hyper = golden_of(b, "nextquill/hyper", 4); /* alpha, lambda, eps, delta */
     vkq_causal_loss_args a = {.rows = rows, .vocab = fx->cfg.vocab_size,
                               .weighting = VKQ_WEIGHTS_THRESHOLD, .delta = hyper[3],
                               .lambda = hyper[1], .eps = hyper[2], .align = VKQ_ALIGN_CE,
@@ -246,31 +275,59 @@ static void nextquill_matches(void **state)
     OK(vkq_rec_submit(fx->rec));
     float totals[4];
     OK(vkq_buf_download(fx->ctx, fx->totals, 0, totals, sizeof totals));
-    const float *want = golden_f32("nextquill/losses", 3);
+    const float *want = golden_of(b, "nextquill/losses", 3);
     for (int i = 0; i < 3; i++) {
-        print_message("nextquill loss %d: %.7f (PyTorch %.7f)\n", i, totals[i], want[i]);
+        print_message("%s base: nextquill loss %d: %.7f (PyTorch %.7f)\n",
+                      vkq_dtype_name(b->dtype), i, totals[i], want[i]);
         assert_true(fabsf(totals[i] - want[i]) <= 1e-5f * fabsf(want[i]) + 1e-7f);
     }
     float *grads = download_grads(m);
-    adapter_matches("nextquill/d", grads, 1e-8);
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%snextquill/d", b->prefix);
+    adapter_matches(prefix, grads, 1e-8);
     free(grads);
     vkq_buf_free(fx->ctx, &stats);
     vkq_model_destroy(m);
 }
 
-/* Ten AdamW steps on the adapters from B = 0; the base must not move by one bit. */
-static void adamw_steps_match(void **state)
+static void nextquill_matches(void **state)
 {
     (void)state;
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++)
+        nextquill_case(&bases[i]);
+}
+
+/* The base as a device copy of dtype holds it: the host's, its matrices rounded to nearest
+ * even and widened back (a lossless picture of the device bytes). */
+static float *rounded_base(vkq_dtype dtype)
+{
+    vkq_model_options o = {.base_dtype = dtype};
+    vkq_llama_tensors ts;
+    vkq_model_tensors(&fx->cfg, &o, &ts);
+    float *base = malloc(ts.total * sizeof *base);
+    uint16_t *halves = malloc(ts.total * sizeof *halves);
+    memcpy(base, fx->params, ts.total * sizeof *base);
+    for (int id = 0; id < VKQ_TENSOR_COUNT; id++) {
+        size_t at = ts.t[id].offset, n = vkq_tensor_floats(&ts, (vkq_tensor_id)id);
+        vkq_dtype_from_f32(ts.t[id].dtype, base + at, n, halves);
+        vkq_dtype_to_f32(ts.t[id].dtype, halves, n, base + at);
+    }
+    free(halves);
+    return base;
+}
+
+/* Ten AdamW steps on the adapters from B = 0; the base must not move by one bit. */
+static void adamw_case(const base_case *b)
+{
     float *start = malloc(fx->layout.total * sizeof *start);
     memcpy(start, fx->adapter, fx->layout.total * sizeof *start);
     for (unsigned i = 0; i < VKQ_LORA_TARGET_COUNT; i++) {
         size_t offset, n = stack_floats(i, 1, &offset);
         memset(start + offset, 0, n * sizeof *start);
     }
-    vkq_model *m = make_model(RANK, 0, start);
+    vkq_model *m = make_base_model(RANK, 0, start, b->dtype);
     uint32_t rows = set_batch(m, "sft");
-    const float *want_losses = golden_f32("adamw/losses", 10);
+    const float *want_losses = golden_of(b, "adamw/losses", 10);
     for (uint32_t step = 1; step <= 10; step++) {
         vkq_adamw_hyper h = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
                              .weight_decay = 0.1f,
@@ -285,19 +342,82 @@ static void adamw_steps_match(void **state)
         OK(vkq_rec_submit(fx->rec));
         float loss;
         OK(vkq_buf_download(fx->ctx, fx->totals, 0, &loss, sizeof loss));
-        print_message("step %u loss %.6f (PyTorch %.6f)\n", step, loss, want_losses[step - 1]);
+        print_message("%s base: step %u loss %.6f (PyTorch %.6f)\n", vkq_dtype_name(b->dtype),
+                      step, loss, want_losses[step - 1]);
         assert_true(fabsf(loss - want_losses[step - 1]) < 1e-4f * want_losses[step - 1]);
     }
     OK(vkq_model_download_trainable(m, start));
-    adapter_matches("adamw/", start, 1e-9);
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%sadamw/", b->prefix);
+    adapter_matches(prefix, start, 1e-9);
     vkq_llama_tensors ts;
     vkq_llama_tensors_of(&fx->cfg, &ts);
-    float *base = malloc(ts.total * sizeof *base);
+    float *base = malloc(ts.total * sizeof *base), *want = rounded_base(b->dtype);
     OK(vkq_model_download_params(m, base));
-    assert_memory_equal(base, fx->params, ts.total * sizeof *base);
+    assert_memory_equal(base, want, ts.total * sizeof *base);
+    free(want);
     free(base);
     free(start);
     vkq_model_destroy(m);
+}
+
+static void adamw_steps_match(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++)
+        adamw_case(&bases[i]);
+}
+
+/* Device bytes a LoRA model of this base dtype takes. */
+static uint64_t device_bytes(vkq_dtype base, vkq_memory_plan *plan)
+{
+    vkq_model_options o = {.max_tokens = 64, .max_rows = 32, .training = 1, .lora = fx->lora,
+                           .base_dtype = base};
+    vkq_model_memory_plan(&fx->cfg, &o, plan);
+    uint64_t before = vkq_ctx_memory_in_use(fx->ctx);
+    vkq_model *m = make_base_model(RANK, 0, NULL, base);
+    uint64_t used = vkq_ctx_memory_in_use(fx->ctx) - before;
+    vkq_model_destroy(m);
+    return used;
+}
+
+/* The plan counts two bytes a matrix weight and four a norm weight, and the device holds
+ * that: a 16-bit base takes half the memory of an fp32 one, the norms apart. */
+static void half_base_takes_half_the_memory(void **state)
+{
+    (void)state;
+    vkq_llama_tensors ts;
+    vkq_llama_tensors_of(&fx->cfg, &ts);
+    uint64_t matrices = 0;
+    for (int id = 0; id < VKQ_TENSOR_COUNT; id++)
+        if (ts.t[id].linear || id == VKQ_TOK_EMB || id == VKQ_WCLS)
+            matrices += vkq_tensor_floats(&ts, (vkq_tensor_id)id);
+    vkq_memory_plan p32, p16;
+    uint64_t used32 = device_bytes(VKQ_F32, &p32);
+    for (size_t i = 1; i < sizeof bases / sizeof bases[0]; i++) {
+        uint64_t used16 = device_bytes(bases[i].dtype, &p16);
+        print_message("%s base: plan %llu bytes (fp32 %llu); the model takes %llu bytes less\n",
+                      vkq_dtype_name(bases[i].dtype), (unsigned long long)p16.weights,
+                      (unsigned long long)p32.weights, (unsigned long long)(used32 - used16));
+        assert_int_equal(p16.weights, p32.weights - 2 * matrices);
+        assert_int_equal(p16.total, p32.total - 2 * matrices);
+        /* slices start at 256-byte boundaries, so the saving is the plan's within padding */
+        assert_true(used16 < used32);
+        assert_true(used32 - used16 >= 2 * matrices * 9 / 10);
+        assert_true(used32 - used16 <= 2 * matrices * 11 / 10);
+    }
+}
+
+static void full_fine_tuning_refuses_a_half_base(void **state)
+{
+    (void)state;
+    vkq_model_options o = {.max_tokens = 64, .max_rows = 32, .training = 1,
+                           .base_dtype = VKQ_BF16};
+    vkq_model *m = NULL;
+    assert_int_equal(vkq_model_create(fx->ctx, &fx->cfg, fx->params, &o, &m),
+                     VKQ_ERR_INVALID_ARGUMENT);
+    assert_null(m);
+    assert_non_null(strstr(vkq_last_error(), "needs LoRA"));
 }
 
 /* The gradients of one sft backward, with rank r (0: full fine-tuning). */
@@ -340,6 +460,8 @@ int main(void)
         cmocka_unit_test(nextquill_matches),
         cmocka_unit_test(adamw_steps_match),
         cmocka_unit_test(recompute_gives_the_same_gradients),
+        cmocka_unit_test(half_base_takes_half_the_memory),
+        cmocka_unit_test(full_fine_tuning_refuses_a_half_base),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

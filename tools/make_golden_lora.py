@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Write the LoRA golden file: a tiny frozen Llama with low-rank adapters on every linear
-target, written from PEFT's formula y = x W^T + (alpha / r) * lora_B(lora_A(x)) (dropout 0).
+target, written from PEFT's formula y = x W^T + (alpha / r) * lora_B(lora_A(x)) (dropout 0),
+with its base in float32 and again with the base's matrices rounded to bfloat16 and float16.
 
     /usr/bin/python3 tools/make_golden_lora.py [--out tests/golden]
 
@@ -94,21 +95,30 @@ def adapter_records(prefix, adapters):
             for i, ab in enumerate("AB")]
 
 
-def sft_part(cfg, weights, adapters, gen):
-    batch = make_golden.make_batch(gen, cfg.vocab_size)
+# The matrices a 16-bit base keeps in 16 bits; the norms stay float32.
+MATRICES = ("tok_emb", "wq", "wk", "wv", "wo", "w1", "w2", "w3", "wcls")
+HALF_TYPES = (("bf16", torch.bfloat16), ("f16", torch.float16))
+
+
+def rounded_base(weights, dtype):
+    """The base as a 16-bit copy holds it: every matrix rounded (to nearest even, torch's
+    float32 conversion) to dtype, then widened exactly."""
+    return {name: torch.from_numpy(w).to(dtype).to(torch.float32).numpy()
+            if name in MATRICES else w for name, w in weights.items()}
+
+
+def sft_part(cfg, weights, adapters, batch, prefix=""):
     model, leaves = lora_model(cfg, weights, adapters)
     loss, logits = make_golden.weighted_loss(model, batch)
     loss.backward()
     names = ("tokens", "offsets", "rows", "targets", "weights")
-    records = [(f"sft/{n}", x) for n, x in zip(names, batch)]
-    records += [("sft/logits", logits.detach().numpy().astype(np.float32)),
-                ("sft/loss", np.array([loss.item()], np.float32))]
-    records += adapter_records("sft/d", grads_of(leaves))
-    return records, batch
+    records = [] if prefix else [(f"sft/{n}", x) for n, x in zip(names, batch)]
+    records += [(f"{prefix}sft/logits", logits.detach().numpy().astype(np.float32)),
+                (f"{prefix}sft/loss", np.array([loss.item()], np.float32))]
+    return records + adapter_records(f"{prefix}sft/d", grads_of(leaves))
 
 
-def nextquill_part(cfg, weights, adapters, gen):
-    batch = nq.make_batch(gen, cfg.vocab_size)
+def nextquill_part(cfg, weights, adapters, batch, prefix=""):
     targets = torch.from_numpy(batch[3]).long()
     with torch.no_grad():
         dce = nq.dce_of(nq.packed_logits(lora_model(cfg, weights, adapters)[0], batch), targets)
@@ -118,15 +128,15 @@ def nextquill_part(cfg, weights, adapters, gen):
                                              nq.VARIANTS["nextquill"], delta, None, None)
     loss.backward()
     names = ("tokens", "offsets", "rows", "targets")
-    records = [(f"nextquill/{n}", x) for n, x in zip(names, batch)]
-    records += [("nextquill/hyper", np.array([nq.ALPHA, nq.LAMBDA, nq.EPS, delta], np.float32)),
-                ("nextquill/losses", np.array([loss_n.item(), loss_p.item(), loss.item()],
-                                              np.float32))]
-    records += adapter_records("nextquill/d", grads_of(leaves))
-    return records
+    records = [] if prefix else [(f"nextquill/{n}", x) for n, x in zip(names, batch)]
+    records += [(f"{prefix}nextquill/hyper",
+                 np.array([nq.ALPHA, nq.LAMBDA, nq.EPS, delta], np.float32)),
+                (f"{prefix}nextquill/losses",
+                 np.array([loss_n.item(), loss_p.item(), loss.item()], np.float32))]
+    return records + adapter_records(f"{prefix}nextquill/d", grads_of(leaves))
 
 
-def adamw_part(cfg, weights, adapters, batch):
+def adamw_part(cfg, weights, adapters, batch, prefix=""):
     """Ten AdamW steps on the adapters alone, from PEFT's start (B = 0), on the sft batch."""
     start = {t: (a, np.zeros_like(b)) for t, (a, b) in adapters.items()}
     model, leaves = lora_model(cfg, weights, start)
@@ -142,7 +152,8 @@ def adamw_part(cfg, weights, adapters, batch):
         losses.append(loss.item())
     after = {t: (a.detach().numpy().astype(np.float32), b.detach().numpy().astype(np.float32))
              for t, (a, b) in leaves.items()}
-    return [("adamw/losses", np.array(losses, np.float32))] + adapter_records("adamw/", after)
+    return ([(f"{prefix}adamw/losses", np.array(losses, np.float32))] +
+            adapter_records(f"{prefix}adamw/", after))
 
 
 README_HEADING = "## LoRA golden values (written by tools/make_golden_lora.py)"
@@ -162,6 +173,10 @@ linear targets (q, k, v, o, gate, up, down), computed as PEFT does,
 - `adamw/...`: {steps} AdamW steps (lr {lr}, betas {betas}, eps {eps}, weight decay {wd},
   clipping at {clip}) on the adapters alone from A and B = 0 on the sft batch: `losses` before
   each step, then `A/<t>`, `B/<t>` after them.
+- `bf16/...` and `f16/...`: the same sft, nextquill and AdamW records (batches, adapters and
+  hyperparameters shared) for the base with its matrices (tok_emb, wq, wk, wv, wo, w1, w2, w3
+  and wcls when not shared) rounded to bfloat16 or float16 by torch's round-to-nearest-even
+  conversion (the norms stay float32), as a LoRA run with `--base-dtype bf16|f16` keeps it.
 """
 
 
@@ -174,10 +189,14 @@ def main():
     gen = torch.Generator().manual_seed(SEED)
     cfg, weights = ref.read_checkpoint(os.path.join(args.out, "tiny_llama.bin"))
     adapters = make_adapters(gen, cfg, 0.1)
+    sft_batch = make_golden.make_batch(gen, cfg.vocab_size)
+    nq_batch = nq.make_batch(gen, cfg.vocab_size)
     records = adapter_records("", adapters)
-    sft, sft_batch = sft_part(cfg, weights, adapters, gen)
-    records += sft + nextquill_part(cfg, weights, adapters, gen)
-    records += adamw_part(cfg, weights, adapters, sft_batch)
+    for prefix, base in [("", weights)] + [(f"{name}/", rounded_base(weights, dtype))
+                                           for name, dtype in HALF_TYPES]:
+        records += sft_part(cfg, base, adapters, sft_batch, prefix)
+        records += nextquill_part(cfg, base, adapters, nq_batch, prefix)
+        records += adamw_part(cfg, base, adapters, sft_batch, prefix)
     path = os.path.join(args.out, "lora_golden.bin")
     make_golden.write_golden(path, records)
     back = make_golden.read_golden(path)
