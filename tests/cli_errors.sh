@@ -88,6 +88,16 @@ expect_error "train with LoRA dropout 1" "dropout must be in [0, 1)" \
     -- train --model "$m" --tokenizer "$t" --data x --out "$tmp/run" --lora-r 8 --lora-dropout 1
 expect_error "train with an unknown recompute mode" "recompute must be one of none layers" \
     -- train --recompute all
+expect_error "train with an unknown base dtype" "base_dtype must be one of auto f32 bf16 f16" \
+    -- train --base-dtype f8
+expect_error "train with a 16-bit base and no LoRA" "--base-dtype bf16 needs LoRA" \
+    -- train --model "$m" --tokenizer "$t" --data x --out "$tmp/run" --base-dtype bf16
+expect_error "bench train with a 16-bit base and no LoRA" "--base-dtype f16 needs LoRA" \
+    -- bench train --model "$m" --seq 8 --base-dtype f16
+expect_error "bench train with an unknown base dtype" "base_dtype must be one of" \
+    -- bench train --model "$m" --seq 8 --lora-r 4 --base-dtype half
+expect_error "bench train with a bad LoRA rank" "lora_r expects a non-negative integer" \
+    -- bench train --model "$m" --seq 8 --lora-r four
 expect_error "train on missing data" "/nonexistent.jsonl" \
     -- train --model "$m" --tokenizer "$t" --data /nonexistent.jsonl --out "$tmp/run"
 expect_error "eval without data" "--model, --tokenizer and --data are required" -- eval --model "$m"

@@ -16,6 +16,9 @@ vkq_tensor_source vkq_model_file_weights(vkq_model_file *m);
 int vkq_model_file_is_hf(const vkq_model_file *m);
 /* The dtype of the stored weights (F32 for llama2.c). */
 vkq_st_dtype vkq_model_file_dtype(const vkq_model_file *m);
+/* The device dtype that keeps them as stored: BF16 or F16 for 16-bit weights, else F32 (what
+ * --base-dtype auto gives a frozen base). */
+vkq_dtype vkq_model_file_device_dtype(const vkq_model_file *m);
 /* Whether path names a directory (a Hugging Face model) rather than a file. */
 int vkq_model_path_is_dir(const char *path);
 /* The tokenizer to load: the one given (not NULL or empty), else a model directory's own

@@ -50,6 +50,8 @@ vkq_status vkq_train_config_lora(const vkq_train_config *c, vkq_lora_options *ou
 /* The base's device dtype: f32 for full fine-tuning, else the one asked for, where auto is the
  * checkpoint's (F32 for llama2.c files). */
 vkq_dtype vkq_train_config_base_dtype(const vkq_train_config *c, vkq_dtype checkpoint);
+/* A 16-bit base asked for without LoRA is refused. */
+vkq_status vkq_train_config_check_base(const vkq_train_config *c);
 vkq_status vkq_train_config_save(const vkq_train_config *c, const char *path);
 
 /* The model options of a run whose largest micro-batch has max_tokens tokens and max_rows

@@ -15,6 +15,9 @@
 
 typedef struct model_bench {
     const char *model, *method, *tokenizer, *data;
+    vkq_dtype stored; /* the model file's device dtype, what --base-dtype auto keeps */
+    /* the trainer's options of the same names, as text */
+    const char *lora_r, *lora_targets, *base_dtype, *recompute;
     uint32_t batch, seq, runs;
     int json;
 } model_bench;
@@ -111,21 +114,36 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void print_train(const vkq_ctx *ctx, const model_bench *mb, double step_s, float loss,
-                        uint32_t dispatches)
+/* What a step trains: "full fine-tuning" or "LoRA r 16, bf16 base", and the recomputation. */
+static void describe_training(const vkq_model_options *o, char *out, size_t size)
+{
+    int n = o->lora.r ? snprintf(out, size, "LoRA r %u, %s base", o->lora.r,
+                                 vkq_dtype_name(o->base_dtype))
+                      : snprintf(out, size, "full fine-tuning");
+    if (o->recompute && n > 0 && (size_t)n < size)
+        snprintf(out + n, size - (size_t)n, ", layers recomputed");
+}
+
+static void print_train(const vkq_ctx *ctx, const model_bench *mb, const vkq_model_options *opt,
+                        double step_s, float loss, uint32_t dispatches)
 {
     double tokens_per_s = (double)mb->batch * mb->seq / step_s;
     uint64_t peak = vkq_ctx_memory_peak(ctx);
+    char what[96];
+    describe_training(opt, what, sizeof what);
     if (!mb->json) {
-        printf("train %s batch=%u seq=%u: %.0f tokens/s (%.1f ms a step, median of %u; %u "
-               "dispatches), peak device memory %.1f MiB, loss %.4f [%s]\n",
-               mb->model, mb->batch, mb->seq, tokens_per_s, step_s * 1e3, mb->runs, dispatches,
-               peak / 1048576.0, loss, vkq_ctx_device(ctx)->name);
+        printf("train %s (%s) batch=%u seq=%u: %.0f tokens/s (%.1f ms a step, median of %u; "
+               "%u dispatches), peak device memory %.1f MiB, loss %.4f [%s]\n",
+               mb->model, what, mb->batch, mb->seq, tokens_per_s, step_s * 1e3, mb->runs,
+               dispatches, peak / 1048576.0, loss, vkq_ctx_device(ctx)->name);
         return;
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "bench", "train");
     cJSON_AddStringToObject(o, "model", mb->model);
+    cJSON_AddNumberToObject(o, "lora_r", opt->lora.r);
+    cJSON_AddStringToObject(o, "base_dtype", vkq_dtype_name(opt->base_dtype));
+    cJSON_AddBoolToObject(o, "recompute", opt->recompute);
     cJSON_AddNumberToObject(o, "batch", mb->batch);
     cJSON_AddNumberToObject(o, "seq", mb->seq);
     cJSON_AddNumberToObject(o, "tokens_per_s", tokens_per_s);
@@ -139,7 +157,7 @@ static void print_train(const vkq_ctx *ctx, const model_bench *mb, double step_s
 }
 
 static vkq_status time_training(vkq_ctx *ctx, vkq_model *m, const model_bench *mb,
-                                const vkq_batch *b, train_bufs *t)
+                                const vkq_model_options *opt, const vkq_batch *b, train_bufs *t)
 {
     vkq_rec *rec;
     VKQ_TRY(vkq_rec_create(ctx, &rec));
@@ -157,11 +175,37 @@ static vkq_status time_training(vkq_ctx *ctx, vkq_model *m, const model_bench *m
         s = vkq_buf_download(ctx, t->loss, 0, &loss, sizeof loss);
     if (s == VKQ_OK) {
         qsort(times, mb->runs, sizeof *times, compare_doubles);
-        print_train(ctx, mb, times[mb->runs / 2], loss, vkq_rec_dispatch_count(rec));
+        print_train(ctx, mb, opt, times[mb->runs / 2], loss, vkq_rec_dispatch_count(rec));
     }
     free(times);
     vkq_rec_destroy(rec);
     return s;
+}
+
+/* The LoRA, base dtype and recompute options into a trainer configuration, checked by it. */
+static vkq_status training_options(const model_bench *mb, vkq_train_config *c)
+{
+    vkq_train_config_defaults(c);
+    const struct { const char *key, *value; } given[] = {
+        {"lora_r", mb->lora_r}, {"lora_targets", mb->lora_targets},
+        {"base_dtype", mb->base_dtype}, {"recompute", mb->recompute}};
+    for (size_t i = 0; i < sizeof given / sizeof given[0]; i++) {
+        char flag[32];
+        snprintf(flag, sizeof flag, "--%s", given[i].key);
+        for (char *p = flag; *p; p++)
+            *p = *p == '_' ? '-' : *p;
+        if (given[i].value)
+            VKQ_TRY(vkq_train_config_set(c, given[i].key, given[i].value, flag));
+    }
+    return VKQ_OK;
+}
+
+/* The model options of a bench step: the batch, and what the flags ask of the training. */
+static vkq_status bench_options(const model_bench *mb, const vkq_batch *b, vkq_model_options *o)
+{
+    vkq_train_config c;
+    VKQ_TRY(training_options(mb, &c));
+    return vkq_train_model_options(&c, b->n_tokens, b->n_rows, mb->stored, o);
 }
 
 static vkq_status bench_train_on(vkq_ctx *ctx, const model_bench *mb, const vkq_llama_config *cfg,
@@ -170,12 +214,16 @@ static vkq_status bench_train_on(vkq_ctx *ctx, const model_bench *mb, const vkq_
     vkq_batch b;
     int32_t *ints;
     VKQ_TRY(random_batch(mb->batch, mb->seq, cfg->vocab_size, &ints, &b));
-    vkq_model_options o = {.max_tokens = b.n_tokens, .max_rows = b.n_rows, .training = 1};
+    vkq_model_options o;
+    vkq_status s = bench_options(mb, &b, &o);
+    if (s != VKQ_OK) {
+        free(ints);
+        return s;
+    }
     vkq_memory_plan plan;
     vkq_scratch_target target;
     vkq_scratch_target_of(ctx, &target);
-    vkq_status s = vkq_model_memory_plan(cfg, &o, &target, vkq_reduce_scratch(&target, b.n_rows),
-                                         &plan);
+    s = vkq_model_memory_plan(cfg, &o, &target, vkq_reduce_scratch(&target, b.n_rows), &plan);
     uint64_t sizes[TRAIN_BUFS];
     train_buf_sizes(b.n_rows, sizes);
     for (int i = 0; i < TRAIN_BUFS; i++)
@@ -191,7 +239,7 @@ static vkq_status bench_train_on(vkq_ctx *ctx, const model_bench *mb, const vkq_
     if (s == VKQ_OK)
         s = train_bufs_init(ctx, ints + 2 * b.n_tokens, b.n_rows, &t);
     if (s == VKQ_OK)
-        s = time_training(ctx, m, mb, &b, &t);
+        s = time_training(ctx, m, mb, &o, &b, &t);
     train_bufs_free(ctx, &t);
     vkq_model_destroy(m);
     free(ints);
@@ -204,7 +252,11 @@ static vkq_status parse_model_bench(const char *command, int argc, char **argv, 
                          {"--seq", CLI_U32, &mb->seq},        {"--runs", CLI_U32, &mb->runs},
                          {"--json", CLI_FLAG, &mb->json},     {"--method", CLI_STRING, &mb->method},
                          {"--tokenizer", CLI_STRING, &mb->tokenizer},
-                         {"--data", CLI_STRING, &mb->data}};
+                         {"--data", CLI_STRING, &mb->data},
+                         {"--lora-r", CLI_STRING, &mb->lora_r},
+                         {"--lora-targets", CLI_STRING, &mb->lora_targets},
+                         {"--base-dtype", CLI_STRING, &mb->base_dtype},
+                         {"--recompute", CLI_STRING, &mb->recompute}};
     VKQ_TRY(cli_parse(command, argc, argv, 3, opts, sizeof opts / sizeof opts[0]));
     if (!mb->model)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: --model is required", command);
@@ -212,13 +264,14 @@ static vkq_status parse_model_bench(const char *command, int argc, char **argv, 
 }
 
 /* Loads the checkpoint, makes a context, runs fn. */
-static vkq_status with_model(const model_bench *mb,
+static vkq_status with_model(model_bench *mb,
                              vkq_status (*fn)(vkq_ctx *, const model_bench *,
                                               const vkq_llama_config *,
                                               const vkq_tensor_source *))
 {
     vkq_model_file *model;
     VKQ_TRY(vkq_model_file_open(mb->model, &model));
+    mb->stored = vkq_model_file_device_dtype(model);
     const vkq_llama_config *cfg = vkq_model_file_config(model);
     vkq_tensor_source weights = vkq_model_file_weights(model);
     vkq_ctx *ctx = NULL;
@@ -263,7 +316,7 @@ static vkq_status bench_method(const model_bench *mb)
                         "--data");
     enum { WARMUP = 2 };
     vkq_train_config c;
-    vkq_train_config_defaults(&c);
+    VKQ_TRY(training_options(mb, &c));
     char dir[] = "/tmp/vkquill-bench-XXXXXX";
     if (!mkdtemp(dir))
         return vkq_fail(VKQ_ERR_IO, "cannot create a temporary run directory");

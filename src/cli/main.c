@@ -19,6 +19,8 @@ static const char usage[] =
     "  bench matmul [--m M --n N --k K] [--form nn|nt|tn] [--batch B] [--runs R] [--json]\n"
     "                                   matrix-product GFLOP/s and dispatch overheads\n"
     "  bench train --model MODEL [--batch B] [--seq T] [--runs R] [--json]\n"
+    "        [--lora-r R --lora-targets q,v|all-linear] [--base-dtype auto|f32|bf16|f16]\n"
+    "        [--recompute none|layers]\n"
     "                                   tokens/s and peak memory of a full training step\n"
     "  bench generate --model MODEL [--batch B] [--seq N] [--json]\n"
     "                                   tokens/s of batched decoding with a KV cache\n"

@@ -241,6 +241,22 @@ vkq_status vkq_flat_download(vkq_ctx *ctx, const flat_block *b, float *dst)
     return transfer(ctx, b, NULL, dst);
 }
 
+vkq_status vkq_flat_slice_upload(vkq_ctx *ctx, const flat_block *b, uint32_t i, uint64_t first,
+                                 const float *src, uint64_t n)
+{
+    const flat_slice *s = &b->plan->slice[i];
+    uint64_t size = vkq_dtype_bytes(s->dtype), at = s->offset + first * size;
+    if (s->dtype == VKQ_F32)
+        return vkq_buf_upload(ctx, b->piece[s->piece], at, src, f32(n));
+    void *converted = malloc(n * size);
+    if (!converted)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    vkq_dtype_from_f32(s->dtype, src, n, converted);
+    vkq_status st = vkq_buf_upload(ctx, b->piece[s->piece], at, converted, n * size);
+    free(converted);
+    return st;
+}
+
 vkq_buf vkq_flat_slice(const flat_block *b, uint32_t i)
 {
     const flat_slice *s = &b->plan->slice[i];

@@ -290,9 +290,8 @@ static vkq_status upload_piece(void *user, vkq_tensor_id id, size_t offset, cons
         uint64_t first = sl->at > offset ? sl->at : offset;
         uint64_t end = sl->at + sl->floats < offset + n ? sl->at + sl->floats : offset + n;
         if (first < end)
-            VKQ_TRY(vkq_buf_upload(u->ctx, u->block->piece[sl->piece],
-                                   f32(sl->offset + (first - sl->at)), piece + (first - offset),
-                                   f32(end - first)));
+            VKQ_TRY(vkq_flat_slice_upload(u->ctx, u->block, i, first - sl->at,
+                                          piece + (first - offset), end - first));
     }
     return VKQ_OK;
 }

@@ -73,6 +73,11 @@ vkq_st_dtype vkq_model_file_dtype(const vkq_model_file *m)
     return m->hf ? vkq_hf_model_dtype(m->hf) : VKQ_ST_F32;
 }
 
+vkq_dtype vkq_model_file_device_dtype(const vkq_model_file *m)
+{
+    return vkq_st_device_dtype(vkq_model_file_dtype(m));
+}
+
 vkq_status vkq_model_file_write_like(const vkq_model_file *m, const char *path,
                                      const float *params, char *written, size_t size)
 {

@@ -53,6 +53,9 @@ void vkq_flat_free(vkq_ctx *ctx, flat_block *b);
 /* The whole block from or to host memory in the flat layout. */
 vkq_status vkq_flat_upload(vkq_ctx *ctx, const flat_block *b, const float *src);
 vkq_status vkq_flat_download(vkq_ctx *ctx, const flat_block *b, float *dst);
+/* Elements [first, first + n) of slice i from n host floats, converted to the slice's dtype. */
+vkq_status vkq_flat_slice_upload(vkq_ctx *ctx, const flat_block *b, uint32_t i, uint64_t first,
+                                 const float *src, uint64_t n);
 /* Floats of piece i of an all-fp32 block (gradients, moments, a trainable block). */
 uint64_t vkq_flat_piece_floats(const flat_block *b, uint32_t i);
 /* The bytes of the pieces: what the block takes on the device. */

@@ -82,6 +82,15 @@ void vkq_train_config_defaults(vkq_train_config *c)
     strcpy(c->base_dtype, "auto");
 }
 
+vkq_status vkq_train_config_check_base(const vkq_train_config *c)
+{
+    int sixteen = strcmp(c->base_dtype, "bf16") == 0 || strcmp(c->base_dtype, "f16") == 0;
+    if (sixteen && !c->lora_r)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: --base-dtype %s needs LoRA (--lora-r "
+                        "> 0): full fine-tuning keeps fp32 master weights", c->base_dtype);
+    return VKQ_OK;
+}
+
 vkq_dtype vkq_train_config_base_dtype(const vkq_train_config *c, vkq_dtype checkpoint)
 {
     if (!c->lora_r || strcmp(c->base_dtype, "f32") == 0)
@@ -265,10 +274,7 @@ vkq_status vkq_train_config_check(const vkq_train_config *c)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: --%s with --method %s needs a "
                         "reference model (--ref-model)",
                         loss.dce_fixed ? "dce fixed" : "align kl", c->method);
-    int sixteen = strcmp(c->base_dtype, "bf16") == 0 || strcmp(c->base_dtype, "f16") == 0;
-    if (sixteen && !lora.r)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: --base-dtype %s needs LoRA (--lora-r "
-                        "> 0): full fine-tuning keeps fp32 master weights", c->base_dtype);
+    VKQ_TRY(vkq_train_config_check_base(c));
     if (!(c->lr > 0) || c->warmup < 0 || c->warmup >= 1 || c->clip < 0 || c->alpha < 0 ||
         !(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,

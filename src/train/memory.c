@@ -29,6 +29,7 @@ vkq_status vkq_train_model_options(const vkq_train_config *c, uint32_t max_token
     *o = (vkq_model_options){.max_tokens = max_tokens, .max_rows = max_rows, .training = 1,
                              .recompute = strcmp(c->recompute, "layers") == 0,
                              .base_dtype = vkq_train_config_base_dtype(c, stored)};
+    VKQ_TRY(vkq_train_config_check_base(c));
     return vkq_train_config_lora(c, &o->lora);
 }
 

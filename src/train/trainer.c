@@ -273,12 +273,6 @@ static vkq_status model_key(const vkq_llama_config *c, vkq_dtype dtype,
     return vkq_tensor_source_each_piece(c, weights, 1u << 20, hash_piece, key);
 }
 
-/* The 16-bit type a checkpoint's weights are stored in, else F32: what --base-dtype auto keeps. */
-static vkq_dtype stored_dtype(const vkq_model_file *f)
-{
-    return vkq_st_device_dtype(vkq_model_file_dtype(f));
-}
-
 static vkq_status load_reference(trainer *t, const vkq_model_options *o)
 {
     vkq_model_file *ref;
@@ -462,7 +456,7 @@ static vkq_status check_fits(trainer *t, uint32_t max_tokens, uint32_t max_rows)
 {
     vkq_scratch_target target;
     vkq_scratch_target_of(t->ctx, &target);
-    vkq_dtype stored = stored_dtype(t->base);
+    vkq_dtype stored = vkq_model_file_device_dtype(t->base);
     VKQ_TRY(vkq_train_memory_plan(t->c, &t->mcfg, stored, max_tokens, max_rows, &target,
                                   &t->memory));
     const vkq_device_info *d = vkq_ctx_device(t->ctx);
@@ -541,7 +535,7 @@ static vkq_status load_everything(trainer *t)
         batch_bounds(c, t, &max_tokens, &max_rows);
     vkq_model_options o;
     if (s == VKQ_OK)
-        s = vkq_train_model_options(c, max_tokens, max_rows, stored_dtype(t->base), &o);
+        s = vkq_train_model_options(c, max_tokens, max_rows, vkq_model_file_device_dtype(t->base), &o);
     if (s == VKQ_OK)
         s = check_fits(t, max_tokens, max_rows);
     vkq_tensor_source weights = vkq_model_file_weights(t->base);
