@@ -56,19 +56,6 @@ static const char *temp_path(const char *name)
     return p;
 }
 
-static uint32_t bits_of(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    return b;
-}
-
-static float float_of(uint32_t b)
-{
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
-}
 
 static void assert_contains(const char *text, const char *part)
 {
@@ -106,28 +93,28 @@ static void test_hand_worked_bits(void **state)
         {0x00000001, 0x0000, 0x0000}, /* the smallest f32 subnormal */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        float f = float_of(cases[i].f32);
+        float f = vkq_f32_from_bits(cases[i].f32);
         if (vkq_f32_to_bf16(f) != cases[i].bf16 || vkq_f32_to_f16(f) != cases[i].f16)
             fail_msg("0x%08X: bf16 0x%04X (want 0x%04X), f16 0x%04X (want 0x%04X)",
                      cases[i].f32, vkq_f32_to_bf16(f), cases[i].bf16, vkq_f32_to_f16(f),
                      cases[i].f16);
     }
-    assert_int_equal(bits_of(vkq_f16_to_f32(0x0001)), 0x33800000);
-    assert_int_equal(bits_of(vkq_f16_to_f32(0x7BFF)), 0x477FE000);
-    assert_int_equal(bits_of(vkq_f16_to_f32(0xC100)), 0xC0200000);
-    assert_int_equal(bits_of(vkq_f16_to_f32(0x03FF)), 0x387FC000); /* 1023 * 2^-24 */
-    assert_int_equal(bits_of(vkq_f16_to_f32(0xFC00)), 0xFF800000);
-    assert_int_equal(bits_of(vkq_bf16_to_f32(0xC020)), 0xC0200000);
+    assert_int_equal(vkq_f32_bits(vkq_f16_to_f32(0x0001)), 0x33800000);
+    assert_int_equal(vkq_f32_bits(vkq_f16_to_f32(0x7BFF)), 0x477FE000);
+    assert_int_equal(vkq_f32_bits(vkq_f16_to_f32(0xC100)), 0xC0200000);
+    assert_int_equal(vkq_f32_bits(vkq_f16_to_f32(0x03FF)), 0x387FC000); /* 1023 * 2^-24 */
+    assert_int_equal(vkq_f32_bits(vkq_f16_to_f32(0xFC00)), 0xFF800000);
+    assert_int_equal(vkq_f32_bits(vkq_bf16_to_f32(0xC020)), 0xC0200000);
     /* NaNs stay NaNs, even a signalling one whose payload sits below the kept bits */
     uint32_t nans[] = {0x7FC00000, 0xFFC00000, 0x7F800001, 0xFF800001, 0x7FFFFFFF};
     for (size_t i = 0; i < sizeof nans / sizeof nans[0]; i++) {
-        float nan = float_of(nans[i]);
+        float nan = vkq_f32_from_bits(nans[i]);
         assert_true(isnan(vkq_bf16_to_f32(vkq_f32_to_bf16(nan))));
         assert_true(isnan(vkq_f16_to_f32(vkq_f32_to_f16(nan))));
         assert_int_equal(vkq_f32_to_bf16(nan) >> 15, nans[i] >> 31);
     }
-    assert_int_equal(vkq_f32_to_f16(float_of(0x7FC00000)), 0x7E00);
-    assert_int_equal(vkq_f32_to_bf16(float_of(0x7FC00000)), 0x7FC0);
+    assert_int_equal(vkq_f32_to_f16(vkq_f32_from_bits(0x7FC00000)), 0x7E00);
+    assert_int_equal(vkq_f32_to_bf16(vkq_f32_from_bits(0x7FC00000)), 0x7FC0);
     assert_true(isnan(vkq_f16_to_f32(0x7E00)) && isnan(vkq_bf16_to_f32(0x7FC1)));
 }
 
@@ -166,9 +153,9 @@ static void test_conversion_against_torch(void **state)
         read_all_f32(vkq_st_find(f, kinds[k].widened), want);
         OK(vkq_st_from_f32(kinds[k].dtype, src, n, half));
         for (size_t i = 0; i < n; i++) {
-            if (bits_of(got[i]) != bits_of(want[i]) && !(isnan(got[i]) && isnan(want[i])))
+            if (vkq_f32_bits(got[i]) != vkq_f32_bits(want[i]) && !(isnan(got[i]) && isnan(want[i])))
                 fail_msg("%s[%zu]: widened 0x%08X, torch 0x%08X", kinds[k].stored, i,
-                         bits_of(got[i]), bits_of(want[i]));
+                         vkq_f32_bits(got[i]), vkq_f32_bits(want[i]));
             uint16_t torch = (uint16_t)(stored->data[2 * i] | stored->data[2 * i + 1] << 8);
             if (isnan(src[i])) { /* NaN bit patterns differ between PyTorch's code paths */
                 assert_true(isnan(got[i]));
@@ -178,7 +165,7 @@ static void test_conversion_against_torch(void **state)
             }
             if (half[i] != torch)
                 fail_msg("%s[%zu] of 0x%08X: 0x%04X, torch 0x%04X", kinds[k].stored, i,
-                         bits_of(src[i]), half[i], torch);
+                         vkq_f32_bits(src[i]), half[i], torch);
         }
     }
     free(src), free(got), free(want), free(half);
@@ -230,7 +217,7 @@ static void test_independent_file(void **state)
         assert_int_equal(t->count, (uint64_t)cJSON_GetArraySize(bits));
         read_all_f32(t, values);
         for (uint64_t i = 0; i < t->count; i++)
-            assert_int_equal(bits_of(values[i]), (uint32_t)cJSON_GetArrayItem(bits, (int)i)->valuedouble);
+            assert_int_equal(vkq_f32_bits(values[i]), (uint32_t)cJSON_GetArrayItem(bits, (int)i)->valuedouble);
     }
     const vkq_st_tensor *scalar = vkq_st_find(f, "scalar");
     assert_int_equal(scalar->rank, 0);
@@ -482,7 +469,7 @@ static void check_round_trip(const vkq_st_model *m, const vkq_st_write_tensor *t
         OK(vkq_st_to_f32(got, 0, (size_t)got->count, values));
         for (uint64_t k = 0; k < got->count; k++) {
             float want = t[i].data ? direct[k] : rounded(t[i].dtype, ramp_value(k));
-            if (bits_of(values[k]) != bits_of(want))
+            if (vkq_f32_bits(values[k]) != vkq_f32_bits(want))
                 fail_msg("%s[%llu]: %g, want %g", t[i].name, (unsigned long long)k, values[k],
                          want);
         }

@@ -5,12 +5,28 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The values are the shaders' DTYPE specialization constants (shaders/halves.glsl). */
 typedef enum vkq_dtype { VKQ_F32 = 0, VKQ_F16 = 1, VKQ_BF16 = 2 } vkq_dtype;
 
 static inline uint64_t vkq_dtype_bytes(vkq_dtype t) { return t == VKQ_F32 ? 4 : 2; }
 const char *vkq_dtype_name(vkq_dtype t); /* "f32", "f16", "bf16" */
+
+/* A float's bits and back. */
+static inline uint32_t vkq_f32_bits(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
+static inline float vkq_f32_from_bits(uint32_t bits)
+{
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 
 float vkq_bf16_to_f32(uint16_t bits);
 float vkq_f16_to_f32(uint16_t bits);

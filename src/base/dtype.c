@@ -4,38 +4,24 @@
 #include <math.h>
 #include <string.h>
 
-static float from_bits(uint32_t bits)
-{
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static uint32_t to_bits(float f)
-{
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    return bits;
-}
-
 const char *vkq_dtype_name(vkq_dtype t)
 {
     return t == VKQ_F16 ? "f16" : t == VKQ_BF16 ? "bf16" : "f32";
 }
 
-float vkq_bf16_to_f32(uint16_t bits) { return from_bits((uint32_t)bits << 16); }
+float vkq_bf16_to_f32(uint16_t bits) { return vkq_f32_from_bits((uint32_t)bits << 16); }
 
 float vkq_f16_to_f32(uint16_t bits)
 {
     uint32_t sign = (uint32_t)(bits & 0x8000) << 16;
     uint32_t exponent = bits >> 10 & 0x1F, mantissa = bits & 0x3FF;
     if (exponent == 0x1F)
-        return from_bits(sign | 0x7F800000u | mantissa << 13);
+        return vkq_f32_from_bits(sign | 0x7F800000u | mantissa << 13);
     if (exponent == 0) {
         float magnitude = ldexpf((float)mantissa, -24); /* exact: 0 or a subnormal */
         return sign ? -magnitude : magnitude;
     }
-    return from_bits(sign | (exponent + 112) << 23 | mantissa << 13);
+    return vkq_f32_from_bits(sign | (exponent + 112) << 23 | mantissa << 13);
 }
 
 /* value >> shift, rounded to nearest, ties to even; shift in [1, 31]. */
@@ -47,7 +33,7 @@ static uint32_t shift_round_even(uint32_t value, unsigned shift)
 
 uint16_t vkq_f32_to_bf16(float value)
 {
-    uint32_t bits = to_bits(value);
+    uint32_t bits = vkq_f32_bits(value);
     if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
         return (uint16_t)(bits >> 16 | 0x0040); /* the quiet bit keeps a NaN from becoming inf */
     return (uint16_t)shift_round_even(bits, 16); /* a carry into the exponent is correct */
@@ -55,7 +41,7 @@ uint16_t vkq_f32_to_bf16(float value)
 
 uint16_t vkq_f32_to_f16(float value)
 {
-    uint32_t bits = to_bits(value);
+    uint32_t bits = vkq_f32_bits(value);
     uint16_t sign = (uint16_t)(bits >> 16 & 0x8000);
     uint32_t magnitude = bits & 0x7FFFFFFFu;
     if (magnitude > 0x7F800000u)

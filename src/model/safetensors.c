@@ -441,32 +441,18 @@ vkq_dtype vkq_st_device_dtype(vkq_st_dtype dtype)
 /* Conversions. Bytes are read and written little-endian one at a time, so neither the host's
  * byte order nor the (unaligned) position of the data matters. */
 
-static float from_bits(uint32_t bits)
-{
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static uint32_t to_bits(float f)
-{
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    return bits;
-}
-
 static float load_element(vkq_st_dtype dtype, const unsigned char *p)
 {
     if (dtype == VKQ_ST_F32)
-        return from_bits((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                         (uint32_t)p[3] << 24);
+        return vkq_f32_from_bits((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                                 (uint32_t)p[3] << 24);
     uint16_t half = (uint16_t)(p[0] | p[1] << 8);
     return dtype == VKQ_ST_BF16 ? vkq_bf16_to_f32(half) : vkq_f16_to_f32(half);
 }
 
 static void store_element(vkq_st_dtype dtype, float value, unsigned char *p)
 {
-    uint32_t bits = dtype == VKQ_ST_F32    ? to_bits(value)
+    uint32_t bits = dtype == VKQ_ST_F32    ? vkq_f32_bits(value)
                     : dtype == VKQ_ST_BF16 ? vkq_f32_to_bf16(value)
                                            : vkq_f32_to_f16(value);
     for (unsigned i = 0; i < dtypes[dtype].bits / 8; i++)
