@@ -113,8 +113,19 @@ static void bad_shapes_are_refused(void **state)
     OK(vkq_rec_begin(rec));
     vkq_matmul_args args = {.form = VKQ_MATMUL_NN, .m = 4, .n = 4, .k = 8, .alpha = 1.0f};
     assert_int_equal(vkq_matmul(rec, &args, a, a, a), VKQ_ERR_INVALID_ARGUMENT);
-    assert_non_null(strstr(vkq_last_error(), "operand A needs 32 floats"));
-    args.k = 0;
+    assert_non_null(strstr(vkq_last_error(), "operand A needs 32 elements"));
+    /* a 16-bit B of 4 x 8 fits the 64 bytes; one in half a word does not */
+    args = (vkq_matmul_args){.form = VKQ_MATMUL_NT, .m = 1, .n = 4, .k = 8, .alpha = 1.0f,
+                             .type_b = VKQ_BF16};
+    assert_int_equal(vkq_matmul(rec, &args, a, vkq_buf_slice(a, 2, 62), a),
+                     VKQ_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkq_last_error(), "in whole 32-bit words"));
+    args.n = 9;
+    assert_int_equal(vkq_matmul(rec, &args, a, a, a), VKQ_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkq_last_error(), "operand B needs 72 elements but its buffer holds 32"));
+    args.type_b = (vkq_dtype)7;
+    assert_int_equal(vkq_matmul(rec, &args, a, a, a), VKQ_ERR_INVALID_ARGUMENT);
+    args = (vkq_matmul_args){.form = VKQ_MATMUL_NN, .m = 4, .n = 4, .k = 0, .alpha = 1.0f};
     assert_int_equal(vkq_matmul(rec, &args, a, a, a), VKQ_ERR_INVALID_ARGUMENT);
     assert_int_equal(vkq_add(rec, a, a, a, 17), VKQ_ERR_INVALID_ARGUMENT);
     assert_int_equal(vkq_sum(rec, a, 0, a), VKQ_ERR_INVALID_ARGUMENT);
