@@ -57,7 +57,7 @@ static const char usage[] =
     "  plan --model (M.bin | DIR | config.json) [--method M] [--batch B]\n"
     "       [--seq T | --max-prompt-tokens n --max-target-tokens n] [--lora-r R --lora-alpha A\n"
     "       --lora-dropout P --lora-targets T] [--recompute none|layers] [--variant cpu|gpu]\n"
-    "       [--heap-gib 8,16,32] [--json]\n"
+    "       [--base-dtype auto|f32|bf16|f16] [--heap-gib 8,16,32] [--json]\n"
     "                                   the device memory a training run would take, by part,\n"
     "                                   without reading weights, and whether it fits each heap\n"
     "                                   of the devices present (or of the sizes given)\n"

@@ -16,7 +16,7 @@
 #include "vkquill/train.h"
 
 typedef struct plan_args {
-    const char *model, *method, *lora_targets, *recompute, *variant, *heaps;
+    const char *model, *method, *lora_targets, *recompute, *base_dtype, *variant, *heaps;
     uint32_t batch, seq, max_prompt, max_target, lora_r;
     float lora_alpha, lora_dropout;
     int json;
@@ -57,6 +57,8 @@ static vkq_status to_train_config(const plan_args *a, vkq_train_config *c)
         VKQ_TRY(vkq_train_config_set(c, "recompute", a->recompute, "--recompute"));
     if (a->lora_targets)
         VKQ_TRY(vkq_train_config_set(c, "lora_targets", a->lora_targets, "--lora-targets"));
+    if (a->base_dtype)
+        VKQ_TRY(vkq_train_config_set(c, "base_dtype", a->base_dtype, "--base-dtype"));
     if (a->max_target)
         c->max_target_tokens = a->max_target;
     if (a->max_prompt)
@@ -134,14 +136,15 @@ static vkq_status heaps_to_check(const plan_args *a, heap_check *out, uint32_t *
     return VKQ_OK;
 }
 
-static void print_text(const plan_args *a, const vkq_train_config *c, uint32_t tokens,
-                       uint32_t rows, const vkq_scratch_target *t, const vkq_memory_plan *p,
-                       const heap_check *heaps, uint32_t n)
+static void print_text(const plan_args *a, const vkq_train_config *c, vkq_dtype base,
+                       uint32_t tokens, uint32_t rows, const vkq_scratch_target *t,
+                       const vkq_memory_plan *p, const heap_check *heaps, uint32_t n)
 {
     printf("plan for %s: %s, batch %u, %u tokens and %u logit rows a micro-batch, ", a->model,
            c->method, c->batch, tokens, rows);
     if (c->lora_r)
-        printf("LoRA r %u on %s, ", c->lora_r, c->lora_targets);
+        printf("LoRA r %u on %s, %s base, ", c->lora_r, c->lora_targets,
+               vkq_dtype_name(base));
     else
         printf("full fine-tuning, ");
     printf("recompute %s, %s kernels\n", c->recompute, vkq_variant_name(t->variant));
@@ -157,7 +160,7 @@ static void print_text(const plan_args *a, const vkq_train_config *c, uint32_t t
                p->reserved <= heaps[i].bytes ? "fits" : "does not fit");
 }
 
-static void print_json(const vkq_train_config *c, uint32_t tokens, uint32_t rows,
+static void print_json(const vkq_train_config *c, vkq_dtype base, uint32_t tokens, uint32_t rows,
                        const vkq_memory_plan *p, const heap_check *heaps, uint32_t n)
 {
     cJSON *o = cJSON_CreateObject();
@@ -166,6 +169,7 @@ static void print_json(const vkq_train_config *c, uint32_t tokens, uint32_t rows
     cJSON_AddNumberToObject(o, "tokens", tokens);
     cJSON_AddNumberToObject(o, "rows", rows);
     cJSON_AddNumberToObject(o, "lora_r", c->lora_r);
+    cJSON_AddStringToObject(o, "base_dtype", vkq_dtype_name(base));
     cJSON_AddStringToObject(o, "recompute", c->recompute);
     const char *names[VKQ_MEMORY_PARTS];
     uint64_t bytes[VKQ_MEMORY_PARTS];
@@ -201,9 +205,10 @@ static vkq_status run_plan(const plan_args *a)
     vkq_memory_plan p;
     VKQ_TRY(vkq_train_memory_plan(&c, &m, stored, tokens, rows, &target, &p));
     if (a->json)
-        print_json(&c, tokens, rows, &p, heaps, n);
+        print_json(&c, vkq_train_config_base_dtype(&c, stored), tokens, rows, &p, heaps, n);
     else
-        print_text(a, &c, tokens, rows, &target, &p, heaps, n);
+        print_text(a, &c, vkq_train_config_base_dtype(&c, stored), tokens, rows, &target, &p,
+                   heaps, n);
     return VKQ_OK;
 }
 
@@ -219,6 +224,7 @@ int cmd_plan(int argc, char **argv)
         {"--lora-dropout", CLI_FLOAT, &a.lora_dropout},
         {"--lora-targets", CLI_STRING, &a.lora_targets},
         {"--recompute", CLI_STRING, &a.recompute},  {"--variant", CLI_STRING, &a.variant},
+        {"--base-dtype", CLI_STRING, &a.base_dtype},
         {"--heap-gib", CLI_STRING, &a.heaps},       {"--json", CLI_FLAG, &a.json}};
     vkq_status s = cli_parse("plan", argc, argv, 2, opts, sizeof opts / sizeof opts[0]);
     if (s == VKQ_OK)

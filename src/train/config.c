@@ -86,7 +86,7 @@ vkq_status vkq_train_config_check_base(const vkq_train_config *c)
 {
     int sixteen = strcmp(c->base_dtype, "bf16") == 0 || strcmp(c->base_dtype, "f16") == 0;
     if (sixteen && !c->lora_r)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: --base-dtype %s needs LoRA (--lora-r "
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "--base-dtype %s needs LoRA (--lora-r "
                         "> 0): full fine-tuning keeps fp32 master weights", c->base_dtype);
     return VKQ_OK;
 }
