@@ -98,7 +98,7 @@ expect_error "bench train with an unknown base dtype" "base_dtype must be one of
     -- bench train --model "$m" --seq 8 --lora-r 4 --base-dtype half
 expect_error "plan with a 16-bit base and no LoRA" "--base-dtype bf16 needs LoRA" \
     -- plan --model "$m" --base-dtype bf16
-expect_error "bench train with a bad LoRA rank" "lora_r expects a non-negative integer" \
+expect_error "bench train with a bad LoRA rank" "lora_r expects an integer" \
     -- bench train --model "$m" --seq 8 --lora-r four
 expect_error "train on missing data" "/nonexistent.jsonl" \
     -- train --model "$m" --tokenizer "$t" --data /nonexistent.jsonl --out "$tmp/run"

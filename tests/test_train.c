@@ -873,6 +873,7 @@ static void every_option_round_trips(void **state)
         strcpy(a.schedule, "cosine");
         strcpy(a.chat_template, round ? "chatml" : "none");
         strcpy(a.recompute, round ? "none" : "layers");
+        strcpy(a.base_dtype, round ? "f16" : "bf16");
         a.align_weighted = a.skip_bad = a.resume = !round;
         const float floats[] = {0.3f, 1e-3f, 0.123456789f, 3e-7f, 7.77e-5f, 0.0f, 0.5f,
                                 0.999f, 1e-12f, 0.25f, 2.5f, 16.5f, 0.05f};
@@ -904,6 +905,7 @@ static void every_option_round_trips(void **state)
         assert_string_equal(b.schedule, a.schedule);
         assert_string_equal(b.chat_template, a.chat_template);
         assert_string_equal(b.recompute, a.recompute);
+        assert_string_equal(b.base_dtype, a.base_dtype);
         assert_int_equal(b.align_weighted, a.align_weighted);
         assert_int_equal(b.skip_bad, a.skip_bad);
         assert_int_equal(b.resume, a.resume);
@@ -928,7 +930,7 @@ static void every_option_round_trips(void **state)
         for (const char *p = text; (p = strstr(p, "\":")); p += 2)
             keys++;
         free(text);
-        assert_int_equal(keys, 8 + 7 + 3 + 13 + 11);
+        assert_int_equal(keys, 8 + 8 + 3 + 13 + 11);
     }
 }
 
