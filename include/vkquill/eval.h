@@ -9,6 +9,7 @@
 
 typedef struct vkq_eval_config {
     const char *model, *tokenizer, *data, *out, *template_path;
+    const char *adapter; /* NULL, or a PEFT adapter directory folded into the model */
     const char *chat_template; /* auto | none | chatml | llama3 | inst */
     vkq_prompt_limits limits;
     uint32_t max_new_tokens, batch;

@@ -32,6 +32,9 @@ typedef struct vkq_train_config {
     uint32_t lora_r;          /* 0: full fine-tuning; else adapters of this rank, base frozen */
     float lora_alpha, lora_dropout;
     char lora_targets[64];    /* "q,v" (default), any of q,k,v,o,gate,up,down, or all-linear */
+    char adapter[VKQ_PATH_MAX]; /* a PEFT adapter directory the adapters start from; its r,
+                                   lora_alpha and targets are the run's (lora_r 0) or must
+                                   equal the run's */
     char recompute[VKQ_WORD_MAX]; /* none | layers: recompute each layer in the backward */
     char base_dtype[VKQ_WORD_MAX]; /* auto | f32 | bf16 | f16: the frozen base on the device
                                       under LoRA; auto is the checkpoint's own dtype */
@@ -45,7 +48,7 @@ vkq_status vkq_train_config_set(vkq_train_config *c, const char *key, const char
 int vkq_train_config_has(const char *key, int *is_flag);
 vkq_status vkq_train_config_load(vkq_train_config *c, const char *path);
 vkq_status vkq_train_config_check(const vkq_train_config *c);
-/* The adapters a configuration asks for (r 0: none), checked. */
+/* The adapters a configuration asks for (r 0: none), checked; with an adapter, as above. */
 vkq_status vkq_train_config_lora(const vkq_train_config *c, vkq_lora_options *out);
 /* The base's device dtype: f32 for full fine-tuning, else the one asked for, where auto is the
  * checkpoint's (F32 for llama2.c files). */

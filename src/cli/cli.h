@@ -48,6 +48,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 vkq_status cli_bench_train(int argc, char **argv);
 vkq_status cli_bench_generate(int argc, char **argv);
 vkq_status cli_bench_tokenize(int argc, char **argv);

@@ -10,6 +10,7 @@ int cmd_eval(int argc, char **argv)
     vkq_eval_config_defaults(&c);
     int json = 0;
     cli_option opts[] = {{"--model", CLI_STRING, &c.model},
+                         {"--adapter", CLI_STRING, &c.adapter},
                          {"--tokenizer", CLI_STRING, &c.tokenizer},
                          {"--data", CLI_STRING, &c.data},
                          {"--out", CLI_STRING, &c.out},

@@ -7,9 +7,10 @@
 #include "cli/cli.h"
 #include "vkquill/generate.h"
 #include "vkquill/model_file.h"
+#include "vkquill/peft.h"
 
 typedef struct generate_args {
-    const char *model, *tokenizer, *prompt, *prompts_file;
+    const char *model, *adapter, *tokenizer, *prompt, *prompts_file;
     uint32_t batch;
     vkq_sampling sampling;
 } generate_args;
@@ -108,8 +109,11 @@ static vkq_status run_generate(const generate_args *a, const prompt_list *prompt
     vkq_llama_config cfg = s == VKQ_OK ? *vkq_model_file_config(model) : (vkq_llama_config){0};
     if (a->sampling.steps < cfg.seq_len)
         cfg.seq_len = a->sampling.steps;
-    vkq_tensor_source weights = s == VKQ_OK ? vkq_model_file_weights(model)
-                                            : (vkq_tensor_source){0};
+    vkq_flat_weights flat;
+    float *merged = NULL;
+    vkq_tensor_source weights;
+    if (s == VKQ_OK)
+        s = vkq_peft_weights(model, a->adapter, &flat, &merged, &weights);
     if (s == VKQ_OK)
         s = vkq_tokenizer_load(vkq_model_tokenizer_path(a->model, a->tokenizer), cfg.vocab_size,
                                &tok);
@@ -118,6 +122,7 @@ static vkq_status run_generate(const generate_args *a, const prompt_list *prompt
     uint32_t seqs = prompts->count < a->batch ? prompts->count : a->batch;
     if (s == VKQ_OK)
         s = vkq_decoder_create(ctx, &cfg, &weights, seqs, &dec);
+    free(merged);
     if (s == VKQ_OK)
         s = generate_all(dec, tok, a, prompts, jsonl);
     vkq_decoder_destroy(dec);
@@ -134,6 +139,7 @@ static vkq_status parse(int argc, char **argv, generate_args *a)
                                       .repetition_penalty = 1.0f, .seed = 42}};
     uint32_t seed = 42;
     cli_option opts[] = {{"--model", CLI_STRING, &a->model},
+                         {"--adapter", CLI_STRING, &a->adapter},
                          {"--tokenizer", CLI_STRING, &a->tokenizer},
                          {"--prompt", CLI_TEXT, &a->prompt},
                          {"--prompts-file", CLI_STRING, &a->prompts_file},

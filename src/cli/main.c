@@ -33,7 +33,7 @@ static const char usage[] =
     "  tokenize --tokenizer T (--text TEXT | --file F) [--json]\n"
     "                                   a text's token ids, and each token's text; T is a\n"
     "                                   tok.bin, a tokenizer.json or a directory holding one\n"
-    "  generate --model MODEL [--tokenizer T] (--prompt TEXT | --prompts-file F)\n"
+    "  generate --model MODEL [--adapter DIR] [--tokenizer T] (--prompt TEXT | --prompts-file F)\n"
     "           [--steps N] [--temperature T] [--top-p P] [--seed S]\n"
     "           [--repetition-penalty R] [--batch B]\n"
     "                                   continue prompts (temperature 0: greedy); a prompts\n"
@@ -48,11 +48,14 @@ static const char usage[] =
     "        [--chat-template auto|none|chatml|llama3|inst]\n"
     "        [--val val.jsonl --probe-every K] [--save-every K]\n"
     "        [--lora-r R --lora-alpha A --lora-dropout P --lora-targets q,v|all-linear]\n"
-    "        [--recompute none|layers] [--base-dtype auto|f32|bf16|f16]\n"
+    "        [--recompute none|layers] [--base-dtype auto|f32|bf16|f16] [--adapter DIR]
+"
     "                                   personalise a model (every option also in the JSON\n"
     "                                   configuration, with underscores: max_prompt_tokens);\n"
     "                                   the result is RUN_DIR/model (a Hugging Face model in,\n"
     "                                   a directory out) or RUN_DIR/model.bin (llama2.c);\n"
+    "                                   under LoRA also RUN_DIR/adapter (PEFT); --adapter\n"
+    "                                   starts the adapters from a PEFT directory\n"
     "                                   under mpirun -np N, N ranks of --batch each\n"
     "  plan --model (M.bin | DIR | config.json) [--method M] [--batch B]\n"
     "       [--seq T | --max-prompt-tokens n --max-target-tokens n] [--lora-r R --lora-alpha A\n"
@@ -61,9 +64,9 @@ static const char usage[] =
     "                                   the device memory a training run would take, by part,\n"
     "                                   without reading weights, and whether it fits each heap\n"
     "                                   of the devices present (or of the sizes given)\n"
-    "  eval --model MODEL [--tokenizer T] --data test.jsonl [--out DIR] [--history-k k]\n"
-    "       [--max-new-tokens n] [--repetition-penalty r] [--without-history] [--json]\n"
-    "       [--template t.json] [--chat-template auto|none|chatml|llama3|inst]\n"
+    "  eval --model MODEL [--adapter DIR] [--tokenizer T] --data test.jsonl [--out DIR]\n"
+    "       [--history-k k] [--max-new-tokens n] [--repetition-penalty r] [--without-history]\n"
+    "       [--json] [--template t.json] [--chat-template auto|none|chatml|llama3|inst]\n"
     "                                   greedy generation with history, ROUGE-1/L and BLEU\n"
     "  data synth --out DIR [--users U] [--per-user N] [--seed S]\n"
     "                                   write the synthetic personalization benchmark:\n"
@@ -81,10 +84,14 @@ static const char usage[] =
     "                                   Qwen2, Qwen3) as a GGUF file for llama.cpp and\n"
     "                                   ollama, tokenizer included (default type: the\n"
     "                                   weights' own)\n"
+    "  merge --model BASE --adapter DIR --out OUT\n"
+    "                                   a PEFT LoRA adapter folded into its base, written in\n"
+    "                                   the base's format and dtype\n"
     "  help                             this text\n"
     "\n"
     "MODEL is a Hugging Face directory (config.json, model.safetensors; its tokenizer.json is\n"
     "the tokenizer unless --tokenizer names one) or a llama2.c file (--tokenizer required).\n"
+    "--adapter DIR (generate, eval) runs MODEL with a PEFT LoRA adapter folded in.\n"
     "\n"
     "environment:\n"
     "  VKQ_DEVICE=<index|name>  device to use      VKQ_VARIANT=cpu|gpu  kernel variant\n"
@@ -131,6 +138,8 @@ int main(int argc, char **argv)
         return cmd_export(argc, argv);
     if (strcmp(cmd, "plan") == 0)
         return cmd_plan(argc, argv);
+    if (strcmp(cmd, "merge") == 0)
+        return cmd_merge(argc, argv);
     return cli_fail(vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
                              "unknown command '%s'; 'vkquill help' lists the commands",
                              VKQ_QUOTE(cmd)));

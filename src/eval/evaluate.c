@@ -7,6 +7,7 @@
 #include "base/file.h"
 #include "vkquill/generate.h"
 #include "vkquill/model_file.h"
+#include "vkquill/peft.h"
 
 void vkq_eval_config_defaults(vkq_eval_config *c)
 {
@@ -39,8 +40,12 @@ static vkq_status load(eval_run *r, vkq_ctx *ctx)
     uint64_t reach = (uint64_t)c->limits.max_prompt_tokens + c->max_new_tokens;
     if (c->limits.max_prompt_tokens && reach < r->mcfg.seq_len)
         r->mcfg.seq_len = (uint32_t)reach;
-    vkq_tensor_source weights = vkq_model_file_weights(model);
-    vkq_status s = vkq_tokenizer_load(vkq_model_tokenizer_path(c->model, c->tokenizer),
+    vkq_flat_weights flat;
+    float *merged;
+    vkq_tensor_source weights;
+    vkq_status s = vkq_peft_weights(model, c->adapter, &flat, &merged, &weights);
+    if (s == VKQ_OK)
+        s = vkq_tokenizer_load(vkq_model_tokenizer_path(c->model, c->tokenizer),
                                       r->mcfg.vocab_size, &r->tok);
     if (s == VKQ_OK)
         s = c->template_path ? vkq_template_load(c->template_path, &r->tpl)
@@ -51,6 +56,7 @@ static vkq_status load(eval_run *r, vkq_ctx *ctx)
         s = vkq_dataset_load_jsonl(c->data, c->skip_bad, &r->data);
     if (s == VKQ_OK)
         s = vkq_decoder_create(ctx, &r->mcfg, &weights, c->batch, &r->dec);
+    free(merged);
     vkq_model_file_close(model);
     if (s == VKQ_OK) {
         r->predictions = calloc(r->data.count, sizeof *r->predictions);

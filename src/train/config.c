@@ -12,6 +12,7 @@
 #include "base/text.h"
 #include "train/train_internal.h"
 #include "vkquill/model_file.h"
+#include "vkquill/peft.h"
 
 typedef enum opt_type { OPT_TEXT, OPT_WORD, OPT_U32, OPT_F32, OPT_BOOL } opt_type;
 
@@ -46,6 +47,7 @@ static const option options[] = {
     U32(history_k), U32(max_prompt_tokens), U32(max_target_tokens),
     U32(log_every), U32(save_every), U32(probe_every),
     U32(lora_r), F32(lora_alpha), F32(lora_dropout), TEXT(lora_targets),
+    TEXT(adapter),
     WORD(recompute, "none layers"), WORD(base_dtype, "auto f32 bf16 f16"),
 };
 enum { OPTION_COUNT = sizeof options / sizeof options[0] };
@@ -85,7 +87,7 @@ void vkq_train_config_defaults(vkq_train_config *c)
 vkq_status vkq_train_config_check_base(const vkq_train_config *c)
 {
     int sixteen = strcmp(c->base_dtype, "bf16") == 0 || strcmp(c->base_dtype, "f16") == 0;
-    if (sixteen && !c->lora_r)
+    if (sixteen && !c->lora_r && !c->adapter[0])
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "--base-dtype %s needs LoRA (--lora-r "
                         "> 0): full fine-tuning keeps fp32 master weights", c->base_dtype);
     return VKQ_OK;
@@ -93,21 +95,37 @@ vkq_status vkq_train_config_check_base(const vkq_train_config *c)
 
 vkq_dtype vkq_train_config_base_dtype(const vkq_train_config *c, vkq_dtype checkpoint)
 {
-    if (!c->lora_r || strcmp(c->base_dtype, "f32") == 0)
+    if ((!c->lora_r && !c->adapter[0]) || strcmp(c->base_dtype, "f32") == 0)
         return VKQ_F32;
     if (strcmp(c->base_dtype, "auto") == 0)
         return checkpoint;
     return strcmp(c->base_dtype, "bf16") == 0 ? VKQ_BF16 : VKQ_F16;
 }
 
+/* The adapter's r, alpha and targets, the run's dropout; the run's own when it names any. */
+static vkq_status lora_of_adapter(const vkq_train_config *c, vkq_lora_options *out)
+{
+    vkq_lora_options a;
+    VKQ_TRY(vkq_peft_read_config(c->adapter, &a));
+    if (out->r && (out->r != a.r || out->alpha != a.alpha || out->targets != a.targets))
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "train: --lora-r %u, --lora-alpha %g and "
+                        "--lora-targets %s differ from the adapter %s (r %u, lora_alpha %g); "
+                        "leave them out to take the adapter's", out->r, out->alpha,
+                        c->lora_targets, c->adapter, a.r, a.alpha);
+    a.dropout = c->lora_dropout;
+    *out = a;
+    return vkq_lora_check(out);
+}
+
 vkq_status vkq_train_config_lora(const vkq_train_config *c, vkq_lora_options *out)
 {
     *out = (vkq_lora_options){.r = c->lora_r, .alpha = c->lora_alpha,
                               .dropout = c->lora_dropout};
-    if (!c->lora_r)
-        return VKQ_OK;
-    VKQ_TRY(vkq_lora_parse_targets(c->lora_targets, &out->targets));
-    return vkq_lora_check(out);
+    if (c->lora_r)
+        VKQ_TRY(vkq_lora_parse_targets(c->lora_targets, &out->targets));
+    if (c->adapter[0])
+        return lora_of_adapter(c, out);
+    return c->lora_r ? vkq_lora_check(out) : VKQ_OK;
 }
 
 static const option *find(const char *key)

@@ -15,6 +15,7 @@
 #include "vkquill/dist.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model_file.h"
+#include "vkquill/peft.h"
 
 typedef struct trainer {
     vkq_ctx *ctx;
@@ -336,7 +337,7 @@ static vkq_status resume(trainer *t)
 }
 
 /* The trained model in its base's format (RUN/model/ or RUN/model.bin), under LoRA the base
- * with the adapters folded in. */
+ * with the adapters folded in, and the adapters alone as a PEFT directory (RUN/adapter/). */
 static vkq_status save_model(trainer *t, const float *trainable)
 {
     vkq_lora_options lora;
@@ -355,6 +356,9 @@ static vkq_status save_model(trainer *t, const float *trainable)
     snprintf(path, sizeof path, "%s/model", t->c->out);
     if (s == VKQ_OK)
         s = vkq_model_file_write_like(t->base, path, params, written, sizeof written);
+    snprintf(path, sizeof path, "%s/adapter", t->c->out);
+    if (s == VKQ_OK && lora.r)
+        s = vkq_peft_write(path, &t->mcfg, &lora, trainable, t->c->model);
     free(params);
     return s;
 }
@@ -473,9 +477,16 @@ static vkq_status check_fits(trainer *t, uint32_t max_tokens, uint32_t max_rows)
                     parts, t->memory.reserved / 1048576.0, d->name, heap / 1048576.0, remedies);
 }
 
-/* PEFT's start for the adapters, from the run's seed. */
+/* The adapters of the configured adapter directory, else PEFT's start from the run's seed. */
 static vkq_status init_adapters(trainer *t, const vkq_lora_options *lora)
 {
+    if (t->c->adapter[0]) {
+        vkq_peft_adapter a;
+        VKQ_TRY(vkq_peft_read(t->c->adapter, &t->mcfg, &a));
+        vkq_status s = vkq_model_upload_trainable(t->model, a.values);
+        vkq_peft_free(&a);
+        return s;
+    }
     float *adapter = malloc(vkq_model_trainable_floats(t->model) * sizeof *adapter);
     if (!adapter)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
