@@ -274,6 +274,32 @@ expect_error "plan with an unknown method" "method" \
 expect_error "plan with bad LoRA targets" "lora" \
     -- plan --model "$tmp/cut_config.json" --lora-r 8 --lora-targets q,zz
 
+# PEFT adapters: merge, --adapter.
+mkdir -p "$tmp/ad_dora" "$tmp/ad_json" "$tmp/ad_type" "$tmp/ad_r2"
+printf '{"peft_type": "LORA", "r": 2, "lora_alpha": 4, "use_dora": true, "target_modules": ["q_proj"]}' \
+    >"$tmp/ad_dora/adapter_config.json"
+printf '{"peft_type": "LORA", "r": 2,' >"$tmp/ad_json/adapter_config.json"
+printf '{"peft_type": "IA3"}' >"$tmp/ad_type/adapter_config.json"
+printf '{"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["q_proj"]}' \
+    >"$tmp/ad_r2/adapter_config.json"
+expect_error "merge without arguments" "--model BASE, --adapter DIR and --out are required" -- merge
+expect_error "merge with no adapter directory" "not an adapter directory" \
+    -- merge --model "$m" --adapter "$tmp/nowhere" --out "$tmp/merged"
+expect_error "merge with an adapter config that is not JSON" "not valid JSON" \
+    -- merge --model "$m" --adapter "$tmp/ad_json" --out "$tmp/merged"
+expect_error "merge with a DoRA adapter" "use_dora true is not supported" \
+    -- merge --model "$m" --adapter "$tmp/ad_dora" --out "$tmp/merged"
+expect_error "merge with an adapter without tensors" "adapter_model.safetensors" \
+    -- merge --model "$m" --adapter "$tmp/ad_r2" --out "$tmp/merged"
+[ -e "$tmp/merged" ] || [ -e "$tmp/merged.bin" ] && { echo "FAIL: a refused merge wrote output"; failures=$((failures + 1)); }
+expect_error "generate with an adapter of another type" 'peft_type must be "LORA"' \
+    -- generate --model "$m" --tokenizer "$t" --adapter "$tmp/ad_type" --prompt hi
+expect_error "eval with an adapter of another type" 'peft_type must be "LORA"' \
+    -- eval --model "$m" --tokenizer "$t" --adapter "$tmp/ad_type" --data "$tmp/empty.txt"
+expect_error "train with LoRA options other than the adapter's" "differ from the adapter" \
+    -- train --model "$m" --tokenizer "$t" --data "$tmp/empty.txt" --out "$tmp/run" \
+    --adapter "$tmp/ad_r2" --lora-r 8
+
 if [ $failures -ne 0 ]; then
     echo "$failures CLI error check(s) failed"
     exit 1
