@@ -241,3 +241,43 @@ vkq_status vkq_replace_dir(const char *tmp, const char *path)
     free(old);
     return s;
 }
+
+static vkq_status check_replaceable(const char *path, const char *marker, const char *what)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return VKQ_OK;
+    char *inside = malloc(strlen(path) + strlen(marker) + 2);
+    if (!inside)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
+    sprintf(inside, "%s/%s", path, marker);
+    int replaceable = S_ISDIR(st.st_mode) && access(inside, F_OK) == 0;
+    free(inside);
+    if (!replaceable)
+        return vkq_fail(VKQ_ERR_IO, "%s: exists and is not %s; not replacing it", path, what);
+    return VKQ_OK;
+}
+
+vkq_status vkq_write_dir_atomic(const char *path, const char *marker, const char *what,
+                                vkq_dir_writer write, void *user)
+{
+    VKQ_TRY(check_replaceable(path, marker, what));
+    char *tmp = malloc(strlen(path) + sizeof ".tmp");
+    if (!tmp)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", path);
+    sprintf(tmp, "%s.tmp", path);
+    vkq_status s = vkq_remove_flat_dir(tmp);
+    if (s == VKQ_OK)
+        s = vkq_make_dirs(tmp);
+    if (s == VKQ_OK)
+        s = write(tmp, user);
+    if (s == VKQ_OK)
+        s = vkq_replace_dir(tmp, path);
+    if (s != VKQ_OK) {
+        vkq_saved_error e = vkq_error_save(s);
+        vkq_remove_flat_dir(tmp);
+        s = vkq_error_restore(&e);
+    }
+    free(tmp);
+    return s;
+}

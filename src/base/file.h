@@ -34,6 +34,12 @@ vkq_status vkq_remove_flat_dir(const char *path);
  * PATH.old, tmp is renamed to path (and the parent directory synced), and the old one is
  * removed. */
 vkq_status vkq_replace_dir(const char *tmp, const char *path);
+/* A directory that appears complete or not at all: write fills PATH.tmp (emptied first), which
+ * then takes path's place through vkq_replace_dir. An existing path is replaced only when it is
+ * a directory holding a file named marker; the refusal calls it `what` ("a model directory"). */
+typedef vkq_status (*vkq_dir_writer)(const char *tmp_dir, void *user);
+vkq_status vkq_write_dir_atomic(const char *path, const char *marker, const char *what,
+                                vkq_dir_writer write, void *user);
 /* fwrite with an error naming path. */
 vkq_status vkq_write_bytes(const char *path, FILE *f, const void *data, size_t size, size_t n);
 

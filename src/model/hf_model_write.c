@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -229,19 +228,17 @@ static vkq_status write_contents(const char *tmp, const vkq_llama_config *c, con
     return write_tensors(tmp, c, params, dtype);
 }
 
-/* An existing directory is replaced only when it holds a model. */
-static vkq_status check_replaceable(const char *dir)
+typedef struct hf_contents {
+    const vkq_llama_config *c;
+    const float *params;
+    vkq_st_dtype dtype;
+    const char *base;
+} hf_contents;
+
+static vkq_status write_dir(const char *tmp, void *user)
 {
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return VKQ_OK;
-    char *config = vkq_st_join(dir, "config.json");
-    int is_model = config && S_ISDIR(st.st_mode) && access(config, F_OK) == 0;
-    free(config);
-    if (!is_model)
-        return vkq_fail(VKQ_ERR_IO, "%s: exists and is not a model directory; not replacing it",
-                        dir);
-    return VKQ_OK;
+    const hf_contents *h = user;
+    return write_contents(tmp, h->c, h->params, h->dtype, h->base);
 }
 
 vkq_status vkq_hf_model_write(const char *dir, const vkq_llama_config *c, const float *params,
@@ -254,23 +251,6 @@ vkq_status vkq_hf_model_write(const char *dir, const vkq_llama_config *c, const 
     if (!vkq_st_dtype_is_float(dtype))
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: weights are written as F32, F16 or BF16, "
                         "not %s", dir, vkq_st_dtype_name(dtype));
-    VKQ_TRY(check_replaceable(dir));
-    char *tmp = malloc(strlen(dir) + sizeof ".tmp");
-    if (!tmp)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", dir);
-    sprintf(tmp, "%s.tmp", dir);
-    vkq_status s = vkq_remove_flat_dir(tmp);
-    if (s == VKQ_OK)
-        s = vkq_make_dirs(tmp);
-    if (s == VKQ_OK)
-        s = write_contents(tmp, c, params, dtype, base);
-    if (s == VKQ_OK)
-        s = vkq_replace_dir(tmp, dir);
-    if (s != VKQ_OK) {
-        vkq_saved_error e = vkq_error_save(s);
-        vkq_remove_flat_dir(tmp);
-        s = vkq_error_restore(&e);
-    }
-    free(tmp);
-    return s;
+    hf_contents h = {c, params, dtype, base};
+    return vkq_write_dir_atomic(dir, "config.json", "a model directory", write_dir, &h);
 }

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -120,19 +118,18 @@ static vkq_status write_tensors(const char *dir, const vkq_llama_config *c,
     return s;
 }
 
-/* An existing directory is replaced only when it holds an adapter. */
-static vkq_status check_replaceable(const char *dir)
+typedef struct adapter_contents {
+    const vkq_llama_config *c;
+    const vkq_lora_options *o;
+    const float *adapter;
+    const char *base_model;
+} adapter_contents;
+
+static vkq_status write_dir(const char *tmp, void *user)
 {
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return VKQ_OK;
-    char *config = vkq_st_join(dir, "adapter_config.json");
-    int is_adapter = config && S_ISDIR(st.st_mode) && access(config, F_OK) == 0;
-    free(config);
-    if (!is_adapter)
-        return vkq_fail(VKQ_ERR_IO, "%s: exists and is not an adapter directory; not replacing it",
-                        dir);
-    return VKQ_OK;
+    const adapter_contents *a = user;
+    VKQ_TRY(write_tensors(tmp, a->c, a->o, a->adapter));
+    return write_config(tmp, a->o, a->base_model);
 }
 
 vkq_status vkq_peft_write(const char *dir, const vkq_llama_config *c, const vkq_lora_options *o,
@@ -141,25 +138,6 @@ vkq_status vkq_peft_write(const char *dir, const vkq_llama_config *c, const vkq_
     VKQ_TRY(vkq_lora_check(o));
     if (!o->r)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: no adapters to write (r 0)", dir);
-    VKQ_TRY(check_replaceable(dir));
-    char *tmp = malloc(strlen(dir) + sizeof ".tmp");
-    if (!tmp)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: cannot allocate a path", dir);
-    sprintf(tmp, "%s.tmp", dir);
-    vkq_status s = vkq_remove_flat_dir(tmp);
-    if (s == VKQ_OK)
-        s = vkq_make_dirs(tmp);
-    if (s == VKQ_OK)
-        s = write_tensors(tmp, c, o, adapter);
-    if (s == VKQ_OK)
-        s = write_config(tmp, o, base_model);
-    if (s == VKQ_OK)
-        s = vkq_replace_dir(tmp, dir);
-    if (s != VKQ_OK) {
-        vkq_saved_error e = vkq_error_save(s);
-        vkq_remove_flat_dir(tmp);
-        s = vkq_error_restore(&e);
-    }
-    free(tmp);
-    return s;
+    adapter_contents a = {c, o, adapter, base_model};
+    return vkq_write_dir_atomic(dir, "adapter_config.json", "an adapter directory", write_dir, &a);
 }
