@@ -41,8 +41,8 @@ done
 echo "ok: generate --adapter equals the merged model and differs from the base"
 
 ev() {
-    "$vkquill" eval --tokenizer "$tok" --data "$tmp/synth/test.jsonl" --max-new-tokens 8 "$@" \
-        >/dev/null
+    "$vkquill" eval --tokenizer "$tok" --data "$tmp/synth/test.jsonl" --max-new-tokens 8 \
+        --max-prompt-tokens 200 "$@" >/dev/null
 }
 ev --model "$base" --adapter "$tmp/run/adapter" --out "$tmp/eval_a" || fail "eval --adapter"
 ev --model "$tmp/merged.bin" --out "$tmp/eval_m" || fail "eval on the merged model"

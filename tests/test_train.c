@@ -860,10 +860,10 @@ static void every_option_round_trips(void **state)
     vkq_train_config a, b;
     vkq_train_config_defaults(&a);
     const char *texts[] = {"m.bin", "t.bin",    "d.jsonl",  "v.jsonl",
-                           "run dir", "r.bin", "tpl.json", "q,k,gate"};
+                           "run dir", "r.bin", "tpl.json", "q,k,gate", "run/adapter"};
     char *fields[] = {a.model,   a.tokenizer, a.data,          a.val,
-                      a.out,     a.ref_model, a.template_path, a.lora_targets};
-    for (int i = 0; i < 8; i++)
+                      a.out,     a.ref_model, a.template_path, a.lora_targets, a.adapter};
+    for (int i = 0; i < 9; i++)
         strcpy(fields[i], texts[i]);
     for (int round = 0; round < 2; round++) {
         strcpy(a.method, round ? "sft" : "dce");
@@ -895,8 +895,8 @@ static void every_option_round_trips(void **state)
         vkq_train_config_defaults(&b);
         OK(vkq_train_config_load(&b, path));
         char *back[] = {b.model, b.tokenizer,  b.data,          b.val,
-                        b.out,   b.ref_model, b.template_path, b.lora_targets};
-        for (int i = 0; i < 8; i++)
+                        b.out,   b.ref_model, b.template_path, b.lora_targets, b.adapter};
+        for (int i = 0; i < 9; i++)
             assert_string_equal(back[i], texts[i]);
         assert_string_equal(b.method, a.method);
         assert_string_equal(b.dce, a.dce);
@@ -930,7 +930,7 @@ static void every_option_round_trips(void **state)
         for (const char *p = text; (p = strstr(p, "\":")); p += 2)
             keys++;
         free(text);
-        assert_int_equal(keys, 8 + 8 + 3 + 13 + 11);
+        assert_int_equal(keys, 9 + 8 + 3 + 13 + 11);
     }
 }
 
