@@ -55,7 +55,7 @@ static const char usage[] =
     "                                   the result is RUN_DIR/model (a Hugging Face model in,\n"
     "                                   a directory out) or RUN_DIR/model.bin (llama2.c);\n"
     "                                   under LoRA also RUN_DIR/adapter (PEFT); --adapter\n"
-    "                                   starts the adapters from a PEFT directory\n"
+    "                                   starts the adapters from a PEFT directory;\n"
     "                                   under mpirun -np N, N ranks of --batch each\n"
     "  plan --model (M.bin | DIR | config.json) [--method M] [--batch B]\n"
     "       [--seq T | --max-prompt-tokens n --max-target-tokens n] [--lora-r R --lora-alpha A\n"
