@@ -48,8 +48,7 @@ static const char usage[] =
     "        [--chat-template auto|none|chatml|llama3|inst]\n"
     "        [--val val.jsonl --probe-every K] [--save-every K]\n"
     "        [--lora-r R --lora-alpha A --lora-dropout P --lora-targets q,v|all-linear]\n"
-    "        [--recompute none|layers] [--base-dtype auto|f32|bf16|f16] [--adapter DIR]
-"
+    "        [--recompute none|layers] [--base-dtype auto|f32|bf16|f16] [--adapter DIR]\n"
     "                                   personalise a model (every option also in the JSON\n"
     "                                   configuration, with underscores: max_prompt_tokens);\n"
     "                                   the result is RUN_DIR/model (a Hugging Face model in,\n"
