@@ -503,6 +503,39 @@ static void token_flags_on_the_byte_level_tokenizer(void **state)
     vkq_tokenizer_free(tok);
 }
 
+/* Worked by hand from the choice lists: "Well," is the only opener starting with W, "cozy"
+ * the only adjective with c; "." and "..." share the first dot, so the second one decides;
+ * "Cheers!" and "Ciao!" share the C. */
+static void decisive_bytes_are_where_the_choices_part(void **state)
+{
+    (void)state;
+    vkq_synth_span out[16];
+    uint32_t n = 0;
+    OK(vkq_synth_decisive_spans(BYTE_TARGET, BYTE_SPANS, 4, out, 16, &n));
+    static const uint32_t want[] = {0, 12, 16, 17, 20, 21};
+    assert_int_equal(n, 6);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(out[i].start, want[i]);
+        assert_int_equal(out[i].end, want[i] + 1);
+    }
+    assert_int_equal(out[3].slot, VKQ_SYNTH_PUNCT);
+    /* a "." writer: the byte after the span (here the space) tells "." from "..." */
+    static const vkq_synth_span dot = {8, 9, VKQ_SYNTH_PUNCT};
+    OK(vkq_synth_decisive_spans("It is ok. Ciao!", &dot, 1, out, 16, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].start, 8);
+    assert_int_equal(out[1].start, 9);
+    static const vkq_synth_span length = {10, 12, VKQ_SYNTH_LENGTH};
+    OK(vkq_synth_decisive_spans("Well, ok! It fits!", &length, 1, out, 16, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].start, 10);
+    assert_int_equal(vkq_synth_decisive_spans(BYTE_TARGET, BYTE_SPANS, 4, out, 5, &n),
+                     VKQ_ERR_INVALID_ARGUMENT);
+    static const vkq_synth_span outside = {20, 26, VKQ_SYNTH_SIGNOFF};
+    assert_int_equal(vkq_synth_decisive_spans(BYTE_TARGET, &outside, 1, out, 16, &n),
+                     VKQ_ERR_INVALID_ARGUMENT);
+}
+
 /* A tok.bin of the special tokens, the 256 byte tokens, and then pieces with scores. */
 static void write_vocabulary(const char *path, const char *const *pieces, const float *scores,
                              int n)
@@ -604,6 +637,7 @@ int main(void)
         cmocka_unit_test(style_accuracy_on_hand_written_predictions),
         cmocka_unit_test(token_flags_on_the_byte_level_tokenizer),
         cmocka_unit_test(token_flags_by_overlap_on_merged_tokens),
+        cmocka_unit_test(decisive_bytes_are_where_the_choices_part),
         cmocka_unit_test(detection_scores_on_a_hand_worked_example),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

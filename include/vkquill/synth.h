@@ -120,6 +120,17 @@ vkq_status vkq_synth_token_flags(const vkq_tokenizer *tok, const char *target,
                                  const vkq_synth_span *spans, uint32_t n_spans, uint8_t *flags,
                                  uint32_t n_tokens);
 
+/* The bytes of the target whose identity the user's preference decides, as one-byte spans
+ * (at most capacity; the count in *n_out), for vkq_synth_token_flags. In a span of a slot,
+ * byte k is decisive when the slot's choices that share the span's first k bytes differ in
+ * byte k (a choice ending there counts as a byte of its own, so the byte after a "." span
+ * is decisive, as "..." is a choice too); every other byte of the span follows from the bytes
+ * before it, with or without the history. In a length span only the first byte is decisive.
+ * "Well, it is cozy... Ciao!" gives bytes 0 (W), 12 (c), 16 and 17 (..), 20 and 21 (Ci). */
+vkq_status vkq_synth_decisive_spans(const char *target, const vkq_synth_span *spans,
+                                    uint32_t n_spans, vkq_synth_span *out, uint32_t capacity,
+                                    uint32_t *n_out);
+
 /* How well "DCE > delta" finds the flagged tokens, over n tokens: precision = the share of
  * flagged tokens among those with dce > delta, recall = the share of tokens with dce > delta
  * among the flagged ones. A share of nothing (no token above delta, or none flagged) is 0. A

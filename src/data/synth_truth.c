@@ -383,6 +383,51 @@ vkq_status vkq_synth_token_flags(const vkq_tokenizer *tok, const char *target,
     return status;
 }
 
+/* Whether the choices of a slot that agree with text on its first k bytes disagree on byte k
+ * (a choice that ends there counts as '\0'): then byte k is the preference's, not the text's. */
+static int decides_byte(const char *const *choices, const char *text, size_t k)
+{
+    int next = -1;
+    for (const char *const *c = choices; *c; c++) {
+        if (strlen(*c) < k || strncmp(*c, text, k) != 0)
+            continue;
+        int byte = (unsigned char)(*c)[k];
+        if (next >= 0 && byte != next)
+            return 1;
+        next = byte;
+    }
+    return 0;
+}
+
+vkq_status vkq_synth_decisive_spans(const char *target, const vkq_synth_span *spans,
+                                    uint32_t n_spans, vkq_synth_span *out, uint32_t capacity,
+                                    uint32_t *n_out)
+{
+    if (!target || (n_spans && !spans) || !out || !n_out)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "vkq_synth_decisive_spans: NULL argument");
+    size_t length = strlen(target);
+    VKQ_TRY(check_spans(spans, n_spans, length));
+    *n_out = 0;
+    for (uint32_t i = 0; i < n_spans; i++) {
+        const vkq_synth_span *s = &spans[i];
+        const char *text = target + s->start;
+        size_t len = s->end - s->start;
+        for (size_t k = 0; k <= len && s->start + k < length; k++) {
+            int decisive = s->slot == VKQ_SYNTH_LENGTH
+                               ? k == 0
+                               : decides_byte(vkq_synth_choices(s->slot), text, k);
+            if (!decisive)
+                continue;
+            if (*n_out == capacity)
+                return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                                "decisive spans: more than %u", capacity);
+            uint32_t at = s->start + (uint32_t)k;
+            out[(*n_out)++] = (vkq_synth_span){at, at + 1, s->slot};
+        }
+    }
+    return VKQ_OK;
+}
+
 /* ---- detection ------------------------------------------------------------------------- */
 
 static double share(uint64_t part, uint64_t whole)
