@@ -1,5 +1,6 @@
-/* A miniature of the demo (vkquill demo --quick): the report's structure, and DCE precision
- * and recall recomputed here, independently, from the probe log and the recorded truth.
+/* A miniature of the demo (vkquill demo --quick): the results' and the report's structure, and
+ * DCE precision and recall under the fixed models recomputed here, independently, from their
+ * probe logs and the recorded truth.
  * With the byte-level tokenizer the response tokens of a target are the dummy-prefix space,
  * one token per target byte, then EOS. */
 #include <cjson/cJSON.h>
@@ -60,19 +61,49 @@ static cJSON *val_truth(const char *dir)
     return out;
 }
 
-static int preference_byte(const cJSON *truth, int byte)
+/* The synthetic users' choices (src/data/synth.c), by slot name. */
+static const char *const *choices_of(const char *slot)
 {
+    static const char *const openers[] = {"Honestly,", "Well,", "Look,", "Frankly,", "Truly,",
+                                          "Gosh,", NULL};
+    static const char *const adjectives[] = {"lovely", "stellar", "grim", "quirky", "sleek",
+                                             "cozy", "zesty", "snazzy", NULL};
+    static const char *const puncts[] = {"!", ".", "...", NULL};
+    static const char *const signoffs[] = {"Cheers!", "Peace out.", "Onwards!", "Take care.",
+                                           "Ciao!", "Stay cool.", NULL};
+    return strcmp(slot, "opener") == 0      ? openers
+           : strcmp(slot, "adjective") == 0 ? adjectives
+           : strcmp(slot, "punct") == 0     ? puncts
+           : strcmp(slot, "signoff") == 0   ? signoffs
+                                            : NULL;
+}
+
+/* A target byte is decided by the preference where the user's choice first parts from some
+ * other choice of the slot (the common prefix's length, counted from the span's start); in a
+ * length span, its first byte. */
+static int decisive_byte(const cJSON *truth, int byte)
+{
+    const char *target = cJSON_GetObjectItem(truth, "target")->valuestring;
     const cJSON *span;
     cJSON_ArrayForEach(span, cJSON_GetObjectItem(truth, "spans"))
     {
         int start = cJSON_GetArrayItem(span, 0)->valueint, end = cJSON_GetArrayItem(span, 1)->valueint;
-        if (byte >= start && byte < end)
+        const char *const *others = choices_of(cJSON_GetArrayItem(span, 2)->valuestring);
+        if (!others && byte == start)
             return 1;
+        for (int i = 0; others && others[i]; i++) {
+            int common = 0;
+            while (start + common < end && others[i][common] == target[start + common])
+                common++;
+            int same = start + common == end && others[i][common] == '\0';
+            if (!same && byte == start + common)
+                return 1;
+        }
     }
     return 0;
 }
 
-/* Precision and recall of DCE > delta at one probe line. */
+/* Precision and recall of DCE > delta on the probe line of a fixed model. */
 static void recompute(const cJSON *probe, const cJSON *truth, double delta, double *precision,
                       double *recall)
 {
@@ -84,45 +115,38 @@ static void recompute(const cJSON *probe, const cJSON *truth, double delta, doub
         CHECK(n == (int)strlen(cJSON_GetObjectItem(t, "target")->valuestring) + 2,
               "val sample %d has %d response tokens", i, n);
         for (int k = 0; k < n; k++) {
-            int flag = k >= 1 && k < n - 1 && preference_byte(t, k - 1);
+            int flag = k >= 1 && k < n - 1 && decisive_byte(t, k - 1);
             int above = cJSON_GetArrayItem(tokens, k)->valuedouble > delta;
             hits += flag && above;
             detected += above;
             flagged += flag;
         }
     }
+    CHECK(flagged > 0 && detected > 0 && hits > 0, "%ld decisive tokens, %ld above delta, %ld "
+          "both: a detector that cannot be checked", flagged, detected, hits);
     *precision = detected ? (double)hits / detected : 0.0;
     *recall = flagged ? (double)hits / flagged : 0.0;
 }
 
-static void check_detection(const char *dir, const cJSON *run, const cJSON *truth, double delta)
+static void check_detection(const char *dir, const cJSON *detector, const cJSON *truth,
+                            double delta)
 {
-    char path[700], name[64];
-    snprintf(name, sizeof name, "%s-seed%d", cJSON_GetObjectItem(run, "method")->valuestring,
-             cJSON_GetObjectItem(run, "seed")->valueint);
-    snprintf(path, sizeof path, "%s/runs/%s/probe.jsonl", dir, name);
-    FILE *f = fopen(path, "r");
-    CHECK(f != NULL, "%s missing", path);
-    const cJSON *series = cJSON_GetObjectItem(run, "dce_detection");
-    char *line = NULL;
-    size_t cap = 0;
-    int i = 0;
-    while (f && getline(&line, &cap, f) > 0) {
-        cJSON *probe = cJSON_Parse(line);
-        const cJSON *entry = cJSON_GetArrayItem(series, i++);
-        double p, r;
-        recompute(probe, truth, delta, &p, &r);
-        CHECK(entry && fabs(cJSON_GetObjectItem(entry, "precision")->valuedouble - p) < 1e-9 &&
-                  fabs(cJSON_GetObjectItem(entry, "recall")->valuedouble - r) < 1e-9,
-              "%s step %d: detection differs from the recomputation (%g, %g)", name,
-              cJSON_GetObjectItem(probe, "step")->valueint, p, r);
-        cJSON_Delete(probe);
-    }
-    CHECK(i > 0 && i == cJSON_GetArraySize(series), "%s: %d probe lines for %d series entries",
-          name, i, cJSON_GetArraySize(series));
-    free(line);
-    if (f)
-        fclose(f);
+    char path[700];
+    const char *model = cJSON_GetObjectItem(detector, "model")->valuestring;
+    snprintf(path, sizeof path, "%s/detect/%s/probe.jsonl", dir, model);
+    char *text = read_file(path);
+    cJSON *probe = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECK(probe != NULL, "%s missing", path);
+    if (!probe)
+        return;
+    double p, r;
+    recompute(probe, truth, delta, &p, &r);
+    CHECK(cJSON_GetObjectItem(probe, "step")->valueint == 0, "%s: DCE after training steps", path);
+    CHECK(fabs(cJSON_GetObjectItem(detector, "precision")->valuedouble - p) < 1e-9 &&
+              fabs(cJSON_GetObjectItem(detector, "recall")->valuedouble - r) < 1e-9,
+          "under %s: detection differs from the recomputation (%g, %g)", model, p, r);
+    cJSON_Delete(probe);
 }
 
 /* Generation must cover the longest test target: with the byte-level tokenizer that is its
@@ -162,19 +186,59 @@ static void check_resolved_options(const char *dir, const cJSON *run, const cJSO
     cJSON *resolved = text ? cJSON_Parse(text) : NULL;
     free(text);
     CHECK(resolved != NULL, "%s missing", path);
-    const char *keys[] = {"lr", "delta", "history_k", "alpha"};
-    const cJSON *own = cJSON_GetObjectItem(run, "config");
+    const char *keys[] = {"lr", "delta", "history_k", "warmup"};
     for (int i = 0; resolved && i < 4; i++) {
         double want = cJSON_GetNumberValue(cJSON_GetObjectItem(resolved, keys[i]));
-        CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(own, keys[i])) == want &&
-                  cJSON_GetNumberValue(cJSON_GetObjectItem(config, keys[i])) == want,
+        CHECK((float)cJSON_GetNumberValue(cJSON_GetObjectItem(config, keys[i])) == (float)want,
               "%s: results.json's %s differs from config.json's %g", path, keys[i], want);
     }
     CHECK(resolved && (float)cJSON_GetObjectItem(resolved, "lr")->valuedouble == 0.003f &&
-              (float)cJSON_GetObjectItem(resolved, "delta")->valuedouble == 0.02f &&
+              (float)cJSON_GetObjectItem(resolved, "delta")->valuedouble == 0.000002f &&
               cJSON_GetObjectItem(resolved, "history_k")->valueint == 2,
-          "%s: the runs did not get --lr 0.003 --delta 0.02 --history-k 2", path);
+          "%s: the runs did not get --lr 0.003 --delta 0.000002 --history-k 2", path);
     cJSON_Delete(resolved);
+}
+
+static int ordered(const cJSON *v)
+{
+    double lo = cJSON_GetObjectItem(v, "lo")->valuedouble, hi = cJSON_GetObjectItem(v, "hi")->valuedouble;
+    double mean = cJSON_GetObjectItem(v, "mean")->valuedouble;
+    return lo <= mean && mean <= hi && lo >= -1 && hi <= 1;
+}
+
+/* The rows in order, every metric with an interval around its mean. */
+static void check_rows(const cJSON *results)
+{
+    const char *names[] = {"base, no history", "base", "sft, no history", "sft", "nextquill"};
+    const cJSON *rows = cJSON_GetObjectItem(results, "rows");
+    CHECK(cJSON_GetArraySize(rows) == 5, "%d rows", cJSON_GetArraySize(rows));
+    for (int i = 0; i < 5 && i < cJSON_GetArraySize(rows); i++) {
+        const cJSON *row = cJSON_GetArrayItem(rows, i);
+        CHECK(strcmp(cJSON_GetObjectItem(row, "name")->valuestring, names[i]) == 0,
+              "row %d is %s", i, cJSON_GetObjectItem(row, "name")->valuestring);
+        CHECK(ordered(cJSON_GetObjectItem(row, "style_accuracy")) &&
+                  ordered(cJSON_GetObjectItem(row, "rouge1")),
+              "row %d: an interval does not hold its mean", i);
+    }
+    const cJSON *verdict = cJSON_GetObjectItem(results, "verdict");
+    CHECK(cJSON_IsString(verdict), "no verdict");
+}
+
+/* Every arm's curve starts at the base (step 0) and ends at the last step. */
+static void check_curves(const cJSON *results, const cJSON *config)
+{
+    const cJSON *curve;
+    int steps = cJSON_GetObjectItem(config, "steps")->valueint, n = 0;
+    cJSON_ArrayForEach(curve, cJSON_GetObjectItem(results, "curves"))
+    {
+        const cJSON *points = cJSON_GetObjectItem(curve, "points");
+        int count = cJSON_GetArraySize(points);
+        n++;
+        CHECK(count == 3 && cJSON_GetObjectItem(cJSON_GetArrayItem(points, 0), "step")->valueint == 0 &&
+                  cJSON_GetObjectItem(cJSON_GetArrayItem(points, count - 1), "step")->valueint == steps,
+              "a curve of %d points", count);
+    }
+    CHECK(n == 2, "%d curves", n);
 }
 
 static void check_report(const char *dir)
@@ -185,16 +249,17 @@ static void check_report(const char *dir)
     CHECK(html != NULL, "no report.html");
     if (!html)
         return;
-    const char *methods[] = {"sft", "mce", "dce", "nextquill"};
+    const char *rows[] = {"base, no history", "base", "SFT, no history", "SFT", "NextQuill"};
     const char *at = strstr(html, "<table");
-    for (int i = 0; i < 4 && at; i++) {
-        at = strstr(at, methods[i]);
-        CHECK(at != NULL, "the table lacks %s in order", methods[i]);
+    for (int i = 0; i < 5 && at; i++) {
+        at = strstr(at, rows[i]);
+        CHECK(at != NULL, "the table lacks %s in order", rows[i]);
     }
     int svgs = 0;
     for (const char *p = html; (p = strstr(p, "<svg")); p++)
         svgs++;
-    CHECK(svgs >= 3, "%d charts", svgs);
+    CHECK(svgs >= 4, "%d charts", svgs);
+    CHECK(strstr(html, "class=\"tok decisive\"") != NULL, "no shaded decisive token");
     CHECK(!strstr(html, "<script") && !strstr(html, "src=\"http"), "the report is not self-contained");
     free(html);
 }
@@ -208,7 +273,7 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/vkq-demo-XXXXXX", cmd[1024];
     if (!mkdtemp(dir))
         return 1;
-    snprintf(cmd, sizeof cmd, "%s demo --quick --lr 0.003 --delta 0.02 --history-k 2 --out %s/demo > %s/stdout", argv[1], dir, dir);
+    snprintf(cmd, sizeof cmd, "%s demo --quick --lr 0.003 --warmup 0.2 --delta 0.000002 --history-k 2 --out %s/demo > %s/stdout", argv[1], dir, dir);
     CHECK(system(cmd) == 0, "%s failed", cmd);
     char demo_dir[512], path[600];
     snprintf(demo_dir, sizeof demo_dir, "%s/demo", dir);
@@ -227,13 +292,19 @@ int main(int argc, char **argv)
     cJSON_ArrayForEach(run, cJSON_GetObjectItem(results, "runs"))
     {
         runs++;
-        check_detection(demo_dir, run, truth, delta);
         check_resolved_options(demo_dir, run, config);
-        const cJSON *m = cJSON_GetObjectItem(run, "metrics");
-        double style = cJSON_GetObjectItem(m, "style_accuracy")->valuedouble;
-        CHECK(style >= 0 && style <= 1, "style accuracy %g", style);
     }
-    CHECK(runs == 4, "%d runs, not one per method", runs);
+    CHECK(runs == 4, "%d runs, not sft and nextquill for 2 seeds", runs);
+    const cJSON *detector;
+    int detectors = 0;
+    cJSON_ArrayForEach(detector, cJSON_GetObjectItem(results, "detectors"))
+    {
+        detectors++;
+        check_detection(demo_dir, detector, truth, delta);
+    }
+    CHECK(detectors == 2, "%d detectors, not the base and sft", detectors);
+    check_rows(results);
+    check_curves(results, config);
     check_report(demo_dir);
     cJSON_Delete(truth);
     cJSON_Delete(results);

@@ -1,6 +1,7 @@
-/* The HTML report from hand-chosen results: page structure, the ablation cells and verdicts worked
- * out by hand (mean over the seeds, spread = half the range), escaping, and the one-line errors
- * of malformed results, which leave no page behind. */
+/* The HTML report from hand-chosen results: page structure, the cells with their intervals, the
+ * verdict and comparisons as given, curves with whiskers, the DCE detector table and shaded
+ * tokens, the optional sweep, escaping, and the one-line errors of malformed results, which
+ * leave no page behind. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,24 +16,28 @@
 
 #include "vkquill/report.h"
 
-#define PM " \xc2\xb1 "
 
 static const char *const method_keys[] = {"sft", "mce", "dce", "nextquill"};
 
-/* [method][seed][style_accuracy, rouge1, rougeL, bleu] for seeds 1 and 2. By hand:
- *   style    SFT 0.470 ± 0.030, MCE 0.410 ± 0.010, DCE 0.460 ± 0.010, NextQuill 0.550 ± 0.030
- *   ROUGE-L  SFT 0.480 ± 0.020, MCE 0.500 ± 0.020, DCE 0.515 ± 0.015, NextQuill 0.560 ± 0.020
- *   BLEU     NextQuill 15.50 ± 0.50, the best. */
-static const double base_metrics[4][2][4] = {
-    {{0.44, 0.50, 0.46, 10.0}, {0.50, 0.54, 0.50, 12.0}},
-    {{0.40, 0.52, 0.48, 11.0}, {0.42, 0.56, 0.52, 13.0}},
-    {{0.45, 0.53, 0.50, 12.0}, {0.47, 0.55, 0.53, 14.5}},
-    {{0.52, 0.58, 0.54, 15.0}, {0.58, 0.60, 0.58, 16.0}},
+/* Rows: name, then mean, lo, hi of style accuracy, ROUGE-1 and ROUGE-L, then BLEU. */
+typedef struct row_values {
+    const char *name;
+    double v[3][3], bleu;
+} row_values;
+
+static const row_values base_rows[] = {
+    {"base, no history", {{0.080, 0.060, 0.100}, {0.100, 0.090, 0.110}, {0.090, 0.080, 0.100}}, 0.1},
+    {"base", {{0.120, 0.100, 0.140}, {0.150, 0.140, 0.160}, {0.140, 0.130, 0.150}}, 0.4},
+    {"sft, no history", {{0.200, 0.180, 0.220}, {0.400, 0.380, 0.420}, {0.380, 0.360, 0.400}}, 5.0},
+    {"sft", {{0.620, 0.580, 0.660}, {0.700, 0.680, 0.720}, {0.650, 0.630, 0.670}}, 20.0},
+    {"mce", {{0.600, 0.560, 0.640}, {0.690, 0.670, 0.710}, {0.640, 0.620, 0.660}}, 19.0},
+    {"dce", {{0.610, 0.570, 0.650}, {0.705, 0.690, 0.720}, {0.655, 0.640, 0.670}}, 19.5},
+    {"nextquill", {{0.640, 0.600, 0.680}, {0.690, 0.670, 0.710}, {0.660, 0.640, 0.680}}, 21.0},
 };
+enum { ROWS = sizeof base_rows / sizeof base_rows[0] };
 
 typedef struct fixture {
     char dir[64], json[96], html[96], tmp[100];
-    double metrics[4][2][4];
 } fixture;
 
 static int setup(void **state)
@@ -46,7 +51,6 @@ static int setup(void **state)
     snprintf(f->json, sizeof f->json, "%s/results.json", f->dir);
     snprintf(f->html, sizeof f->html, "%s/report.html", f->dir);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp", f->html);
-    memcpy(f->metrics, base_metrics, sizeof f->metrics);
     *state = f;
     return 0;
 }
@@ -73,7 +77,7 @@ static cJSON *point(double step, const char *a, double va, const char *b, double
     return p;
 }
 
-static cJSON *make_run(int m, int seed, const double metrics[4], int detections)
+static cJSON *make_run(int m, int seed)
 {
     cJSON *run = cJSON_CreateObject();
     cJSON_AddStringToObject(run, "method", method_keys[m]);
@@ -86,20 +90,97 @@ static cJSON *make_run(int m, int seed, const double metrics[4], int detections)
         cJSON_AddNumberToObject(p, "loss_p", m % 2 ? 0.3 : 0.0);
         cJSON_AddItemToArray(losses, p);
     }
-    cJSON *detection = cJSON_AddArrayToObject(run, "dce_detection");
-    for (int i = 1; i <= detections; i++)
-        cJSON_AddItemToArray(detection, point(2 * i, "precision", 0.3 + 0.1 * i + 0.05 * m,
-                                              "recall", 0.2 + 0.1 * i + 0.02 * seed));
-    cJSON *scores = cJSON_AddObjectToObject(run, "metrics");
-    static const char *const names[] = {"style_accuracy", "rouge1", "rougeL", "bleu"};
-    for (int k = 0; k < 4; k++)
-        cJSON_AddNumberToObject(scores, names[k], metrics[k]);
     return run;
 }
 
-/* Results for the methods listed (indices) and seeds 1..seed_count (at most 2). */
-static cJSON *make_results(const fixture *f, const int *methods, int method_count, int seed_count,
-                           const char *summary, int detections)
+static cJSON *interval(double mean, double lo, double hi)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "mean", mean);
+    cJSON_AddNumberToObject(o, "lo", lo);
+    cJSON_AddNumberToObject(o, "hi", hi);
+    return o;
+}
+
+static const char *const metric_keys[] = {"style_accuracy", "rouge1", "rougeL"};
+
+static cJSON *make_rows(void)
+{
+    cJSON *rows = cJSON_CreateArray();
+    for (int r = 0; r < ROWS; r++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", base_rows[r].name);
+        for (int k = 0; k < 3; k++)
+            cJSON_AddItemToObject(o, metric_keys[k], interval(base_rows[r].v[k][0],
+                                                             base_rows[r].v[k][1],
+                                                             base_rows[r].v[k][2]));
+        cJSON_AddNumberToObject(o, "bleu", base_rows[r].bleu);
+        cJSON_AddItemToArray(rows, o);
+    }
+    return rows;
+}
+
+static cJSON *make_comparison(const char *metric, const char *when, double mean, double lo,
+                              double hi, const char *reading)
+{
+    cJSON *o = interval(mean, lo, hi);
+    cJSON_AddStringToObject(o, "metric", metric);
+    cJSON_AddStringToObject(o, "when", when);
+    cJSON_AddStringToObject(o, "reading", reading);
+    return o;
+}
+
+/* Curves for sft and nextquill at steps 0, 10, 20. */
+static cJSON *make_curves(void)
+{
+    static const char *const arms[] = {"sft", "nextquill"};
+    cJSON *curves = cJSON_CreateArray();
+    for (int a = 0; a < 2; a++) {
+        cJSON *c = cJSON_CreateObject(), *points = cJSON_AddArrayToObject(c, "points");
+        cJSON_AddStringToObject(c, "arm", arms[a]);
+        for (int i = 0; i < 3; i++) {
+            cJSON *p = cJSON_CreateObject();
+            cJSON_AddNumberToObject(p, "step", 10 * i);
+            double v = 0.1 + 0.2 * i + 0.05 * a;
+            cJSON_AddItemToObject(p, "style_accuracy", interval(v, v - 0.03, v + 0.03));
+            cJSON_AddItemToObject(p, "rouge1", interval(v + 0.1, v + 0.08, v + 0.12));
+            cJSON_AddItemToArray(points, p);
+        }
+        cJSON_AddItemToArray(curves, c);
+    }
+    return curves;
+}
+
+/* One detector with one example: " Hi!" and EOS, the H decisive. */
+static cJSON *make_detectors(void)
+{
+    cJSON *list = cJSON_CreateArray(), *d = cJSON_CreateObject();
+    cJSON_AddItemToArray(list, d);
+    cJSON_AddStringToObject(d, "model", "sft");
+    cJSON_AddNumberToObject(d, "delta", 0.05);
+    cJSON_AddNumberToObject(d, "precision", 0.25);
+    cJSON_AddNumberToObject(d, "recall", 0.75);
+    cJSON_AddNumberToObject(d, "tokens", 400);
+    cJSON_AddNumberToObject(d, "decisive", 40);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(d, "examples"), e);
+    cJSON_AddStringToObject(e, "target", "Hi!");
+    static const char *const tokens[] = {" ", "H", "i", "<", ""};
+    static const double dce[] = {0.0, 0.25, -0.5, 0.01, 0.0};
+    static const int decisive[] = {0, 1, 0, 0, 0};
+    cJSON *t = cJSON_AddArrayToObject(e, "tokens"), *v = cJSON_AddArrayToObject(e, "dce");
+    cJSON *f = cJSON_AddArrayToObject(e, "decisive");
+    for (int i = 0; i < 5; i++) {
+        cJSON_AddItemToArray(t, cJSON_CreateString(tokens[i]));
+        cJSON_AddItemToArray(v, cJSON_CreateNumber(dce[i]));
+        cJSON_AddItemToArray(f, cJSON_CreateNumber(decisive[i]));
+    }
+    return list;
+}
+
+/* Results for the methods listed (indices) and seeds 1..seed_count. */
+static cJSON *make_results(const int *methods, int method_count, int seed_count,
+                           const char *summary)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "vkquill_version", "0.1.0-test");
@@ -119,16 +200,24 @@ static cJSON *make_results(const fixture *f, const int *methods, int method_coun
     cJSON *runs = cJSON_AddArrayToObject(root, "runs");
     for (int i = 0; i < method_count; i++)
         for (int s = 0; s < seed_count; s++)
-            cJSON_AddItemToArray(runs, make_run(methods[i], s + 1, f->metrics[methods[i]][s],
-                                                detections));
+            cJSON_AddItemToArray(runs, make_run(methods[i], s + 1));
+    cJSON_AddItemToObject(root, "rows", make_rows());
+    cJSON_AddStringToObject(root, "verdict", "SFT learnt the styles <yes>.");
+    cJSON *comparisons = cJSON_AddArrayToObject(root, "comparisons");
+    cJSON_AddItemToArray(comparisons, make_comparison("style_accuracy", "step 10 (val)", -0.05,
+                                                      -0.09, -0.01, "SFT better"));
+    cJSON_AddItemToArray(comparisons, make_comparison("rouge1", "end (step 20, test)", 0.01,
+                                                      -0.02, 0.04, "no difference shown"));
+    cJSON_AddItemToObject(root, "curves", make_curves());
+    cJSON_AddItemToObject(root, "detectors", make_detectors());
     return root;
 }
 
 static const int all_methods[] = {0, 1, 2, 3};
 
-static cJSON *full_results(const fixture *f)
+static cJSON *full_results(void)
 {
-    return make_results(f, all_methods, 4, 2, "Tiny run <b>& friends", 2);
+    return make_results(all_methods, 4, 2, "Tiny run <b>& friends");
 }
 
 static void write_text(const char *path, const char *content)
@@ -209,87 +298,104 @@ static void assert_self_contained(const char *page)
         assert_int_equal(p[4], '#');
 }
 
+#define CI(a, b) " <span class=\"ci\">[" a ", " b "]</span>"
+
 static void test_structure(void **state)
 {
     fixture *f = *state;
-    char *page = page_for(f, full_results(f));
+    char *page = page_for(f, full_results());
     assert_int_equal(entries(f->dir), 2); /* results.json and report.html, no temporary */
     assert_self_contained(page);
-    assert_int_equal(count(page, "<table"), 1);
     const char *table = strstr(page, "<table"), *end = strstr(page, "</table>");
-    const char *rows[] = {">SFT<", ">MCE<", ">DCE<", ">NextQuill<"};
+    const char *rows[] = {">base, no history<", ">base<", ">SFT, no history<", ">SFT<", ">MCE<",
+                          ">DCE<", ">NextQuill<"};
     const char *at = table;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < ROWS; i++) {
         const char *row = strstr(at, rows[i]);
         assert_true(row && row < end);
         at = row;
     }
-    assert_contains(page, "<td><b>0.550" PM "0.030</b></td>"); /* NextQuill style accuracy */
-    assert_contains(page, "<td>0.470" PM "0.030</td>");        /* SFT style accuracy */
-    assert_contains(page, "<td><b>0.560" PM "0.020</b></td>"); /* NextQuill ROUGE-L */
-    assert_contains(page, "<td>0.515" PM "0.015</td>");        /* DCE ROUGE-L */
-    assert_contains(page, "<td><b>15.50" PM "0.50</b></td>");  /* NextQuill BLEU */
-    assert_contains(page, "half the range");
-    assert_true(count(page, "<svg") >= 3);
-    assert_int_equal(count(page, "<polyline"), 12); /* loss, precision, recall x 4 methods */
-    assert_true(count(page, "<rect") >= 16);        /* 4 metrics x 4 methods */
+    assert_contains(page, "<td><b>0.640" CI("0.600", "0.680") "</b></td>"); /* best style */
+    assert_contains(page, "<td>0.620" CI("0.580", "0.660") "</td>");        /* SFT style */
+    assert_contains(page, "<td><b>0.705" CI("0.690", "0.720") "</b></td>"); /* DCE ROUGE-1 */
+    assert_contains(page, "<td class=\"aside\">21.00</td>");                /* NextQuill BLEU */
+    assert_contains(page, "95 % bootstrap interval");
+    assert_true(count(page, "<svg") >= 4);
+    /* 2 curve charts x 2 arms, and the loss chart x 4 methods */
+    assert_int_equal(count(page, "<polyline"), 8);
+    assert_true(count(page, "fill=\"url(#bars-") >= 3 * ROWS);
     assert_contains(page, "0.1.0-test");
     assert_contains(page, "llvmpipe (LLVM 15.0.6, 256 bits)");
+    assert_null(strstr(page, "sweep")); /* none was given */
     free(page);
 }
 
 static void test_escaping(void **state)
 {
     fixture *f = *state;
-    char *page = page_for(f, full_results(f));
+    char *page = page_for(f, full_results());
     assert_contains(page, "Tiny run &lt;b&gt;&amp; friends");
     assert_null(strstr(page, "<b>&"));
     assert_contains(page, "<dd>a&lt;b</dd>");
+    assert_contains(page, "SFT learnt the styles &lt;yes&gt;.");
     free(page);
 }
 
-static void test_verdict_win(void **state)
+static void test_verdict_and_comparisons(void **state)
 {
     fixture *f = *state;
-    char *page = page_for(f, full_results(f));
-    assert_contains(page, "NextQuill has the best mean style accuracy here (0.550 vs 0.470 for "
-                          "SFT).");
-    assert_contains(page, "NextQuill has the best mean ROUGE-L here (0.560 vs 0.515 for DCE).");
-    assert_null(strstr(page, "did not beat"));
+    char *page = page_for(f, full_results());
+    assert_contains(page, "<strong>Verdict.</strong> SFT learnt the styles");
+    assert_contains(page, "<th scope=\"row\">style accuracy</th><td>step 10 (val)</td>"
+                          "<td>-0.050 <span class=\"ci\">[-0.090, -0.010]</span></td>"
+                          "<td>SFT better</td>");
+    assert_contains(page, "<td>+0.010 <span class=\"ci\">[-0.020, +0.040]</span></td>"
+                          "<td>no difference shown</td>");
     free(page);
 }
 
-static void test_verdict_loss(void **state)
+/* DCE 0.25 of the decisive H is half the full shade, -0.5 full orange, EOS a glyph. */
+static void test_detector(void **state)
 {
     fixture *f = *state;
-    f->metrics[3][0][0] = 0.40; /* NextQuill style accuracy 0.410 ± 0.010 */
-    f->metrics[3][1][0] = 0.42;
-    f->metrics[3][0][2] = 0.50; /* NextQuill ROUGE-L 0.515 ± 0.015, as DCE */
-    f->metrics[3][1][2] = 0.53;
-    char *page = page_for(f, full_results(f));
-    assert_contains(page, "NextQuill did not beat SFT on style accuracy here (0.410 vs 0.470).");
-    assert_contains(page, "NextQuill tied with DCE on ROUGE-L here (0.515 each).");
-    assert_contains(page, "<td><b>0.470" PM "0.030</b></td>"); /* SFT now best */
+    char *page = page_for(f, full_results());
+    assert_contains(page, "<td>0.250</td><td>0.750</td><td>40 of 400</td>");
+    assert_contains(page, "<span class=\"tok decisive\" style=\"background:rgba(11,47,110,0.50)"
+                          "\" title=\"DCE 0.250\">H</span>");
+    assert_contains(page, "style=\"background:rgba(213,94,0,1.00)\" title=\"DCE -0.500\">i"
+                          "</span>");
+    assert_contains(page, ">&lt;</span>");
+    assert_contains(page, ">&nbsp;</span>");
+    assert_contains(page, ">&#x2403;</span>");
     free(page);
 }
 
-/* A subset given out of order, one seed, no detection logged. */
+static void test_sweep(void **state)
+{
+    fixture *f = *state;
+    cJSON *root = full_results(), *sweep = cJSON_AddArrayToObject(root, "sweep");
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "arm", "sft");
+    cJSON_AddNumberToObject(s, "lr", 0.002);
+    cJSON_AddNumberToObject(s, "warmup", 0.1);
+    cJSON_AddNumberToObject(s, "style_accuracy", 0.5);
+    cJSON_AddNumberToObject(s, "rouge1", 0.625);
+    cJSON_AddItemToArray(sweep, s);
+    char *page = page_for(f, root);
+    assert_contains(page, "<th scope=\"row\">sft</th><td>0.002</td><td>0.1</td><td>0.500</td>"
+                          "<td>0.625</td>");
+    free(page);
+}
+
+/* A subset given out of order, one seed: the loss chart has their lines only. */
 static void test_subset(void **state)
 {
     fixture *f = *state;
     const int methods[] = {2, 0};
-    char *page = page_for(f, make_results(f, methods, 2, 1, "subset", 0));
-    const char *sft = strstr(page, ">SFT<"), *dce = strstr(page, ">DCE<");
-    assert_true(sft && dce && sft < dce);
-    assert_null(strstr(page, ">MCE<"));
-    assert_contains(page, "<td><b>0.450" PM "0.000</b></td>"); /* DCE style accuracy, seed 1 */
-    assert_contains(page, "NextQuill was not among the methods run");
-    assert_int_equal(count(page, "nothing was logged"), 2);
-    free(page);
-
-    const int alone[] = {3};
-    page = page_for(f, make_results(f, alone, 1, 2, "alone", 1));
-    assert_contains(page, "Only NextQuill was run");
+    char *page = page_for(f, make_results(methods, 2, 1, "subset"));
+    assert_int_equal(count(page, "<polyline"), 4 + 2);
+    assert_contains(page, "DCE 43.0 s;"); /* train seconds 40 + method 2 + seed 1 */
+    assert_null(strstr(page, "MCE 4"));
     free(page);
 }
 
@@ -304,8 +410,38 @@ static void drop_summary(cJSON *root) { cJSON_DeleteItemFromObject(root, "summar
 
 static void bleu_text(cJSON *root)
 {
-    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(run_at(root, 1), "metrics"), "bleu",
+    cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "rows"), 1), "bleu",
                               cJSON_CreateString("high"));
+}
+
+static void interval_outside(cJSON *root)
+{
+    cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "rows"), 3);
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(row, "rouge1"), "lo", cJSON_CreateNumber(0.9));
+}
+
+static void no_verdict(cJSON *root) { cJSON_DeleteItemFromObject(root, "verdict"); }
+
+static void curve_step_back(cJSON *root)
+{
+    cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "curves"), 1);
+    cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "points"), 2);
+    cJSON_ReplaceItemInObject(p, "step", cJSON_CreateNumber(5));
+}
+
+static void short_dce(cJSON *root)
+{
+    cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "detectors"), 0);
+    cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "examples"), 0);
+    cJSON_DeleteItemFromArray(cJSON_GetObjectItem(e, "dce"), 4);
+}
+
+static void sweep_text(cJSON *root)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "arm", "sft");
+    cJSON_AddStringToObject(s, "lr", "fast");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "sweep"), s);
 }
 
 static void config_array(cJSON *root)
@@ -329,9 +465,9 @@ static void step_back(cJSON *root)
     cJSON_ReplaceItemInObject(p, "step", cJSON_CreateNumber(1));
 }
 
-static void short_detection(cJSON *root)
+static void short_losses(cJSON *root)
 {
-    cJSON_DeleteItemFromArray(cJSON_GetObjectItem(run_at(root, 1), "dce_detection"), 1);
+    cJSON_DeleteItemFromArray(cJSON_GetObjectItem(run_at(root, 1), "losses"), 1);
 }
 
 static void no_seeds(cJSON *root)
@@ -362,12 +498,18 @@ typedef struct error_case {
 
 static const error_case error_cases[] = {
     {drop_summary, "\"summary\" is missing"},
-    {bleu_text, "\"runs[1].metrics.bleu\" must be a number"},
+    {bleu_text, "\"rows[1].bleu\" must be a number"},
+    {interval_outside, "\"rows[3].rouge1\" must have lo <= mean <= hi"},
+    {no_verdict, "\"verdict\" is missing"},
+    {curve_step_back, "\"curves[1].points[2].step\" must be greater than the step before it"},
+    {short_dce, "\"detectors[0].examples[0]\" must have as many \"dce\" and \"decisive\" "
+                "values as \"tokens\""},
+    {sweep_text, "\"sweep[0].lr\" must be a number"},
     {config_array, "\"config.x\" must be a string, number or boolean"},
     {unknown_method, "\"methods[4]\" is not a method (sft, mce, dce, nextquill)"},
     {missing_run, "\"runs\" has no run for method nextquill seed 2"},
     {step_back, "\"runs[2].losses[1].step\" must be greater than the step before it"},
-    {short_detection, "\"runs[1].dce_detection\" steps differ from runs[0] (same method)"},
+    {short_losses, "\"runs[1].losses\" steps differ from runs[0] (same method)"},
     {no_seeds, "\"seeds\" must be a non-empty array"},
     {repeated_run, "\"runs[8]\" repeats method sft seed 1 (runs[0])"},
     {unknown_seed, "\"runs[3].seed\" is 9, not one of \"seeds\""},
@@ -387,7 +529,7 @@ static void test_bad_fields(void **state)
     fixture *f = *state;
     char message[512];
     for (size_t i = 0; i < sizeof error_cases / sizeof error_cases[0]; i++) {
-        cJSON *root = full_results(f);
+        cJSON *root = full_results();
         error_cases[i].mutate(root);
         write_json(f->json, root);
         snprintf(message, sizeof message, "%s: %s", f->json, error_cases[i].message);
@@ -416,8 +558,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_structure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escaping, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_verdict_win, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_verdict_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verdict_and_comparisons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_detector, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),

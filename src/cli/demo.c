@@ -753,22 +753,12 @@ static void add_runs(const demo *d, cJSON *root)
             continue;
         cJSON_AddItemToArray(methods, cJSON_CreateString(arms[a].name));
         for (uint32_t s = 0; s < d->seeds; s++) {
-            const scores *one[1] = {&d->runs[a].test[s]};
-            cJSON *r = cJSON_CreateObject(), *m;
+            cJSON *r = cJSON_CreateObject();
             cJSON_AddItemToArray(runs, r);
             cJSON_AddStringToObject(r, "method", arms[a].name);
             cJSON_AddNumberToObject(r, "seed", s + 1);
             cJSON_AddNumberToObject(r, "train_seconds", d->runs[a].train_seconds[s]);
             cJSON_AddItemToObject(r, "losses", cJSON_Duplicate(d->runs[a].losses[s], 1));
-            cJSON_AddArrayToObject(r, "dce_detection"); /* the detectors are scored apart */
-            m = cJSON_AddObjectToObject(r, "metrics");
-            for (int k = 0; k < METRICS; k++) {
-                double sum = 0;
-                for (uint32_t i = 0; i < d->truth[TEST].count; i++)
-                    sum += one[0]->item[k][i];
-                cJSON_AddNumberToObject(m, metric_keys[k], sum / d->truth[TEST].count);
-            }
-            cJSON_AddNumberToObject(m, "bleu", one[0]->bleu);
         }
     }
 }

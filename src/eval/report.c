@@ -1,5 +1,5 @@
-/* The demo's HTML report: validate the results JSON, summarise each method over its seeds, then
- * render one page (inline CSS and SVG) into memory and write it atomically. */
+/* The demo's HTML report: validate the results JSON, average the training losses over the
+ * seeds, then render one page (inline CSS and SVG) into memory and write it atomically. */
 #include "vkquill/report.h"
 
 #include <cjson/cJSON.h>
@@ -13,48 +13,51 @@
 #include "base/file.h"
 
 enum { SFT, MCE, DCE, NEXTQUILL, METHOD_COUNT };
-enum { STYLE, ROUGE1, ROUGEL, BLEU, METRIC_COUNT, TRAIN_SECONDS = METRIC_COUNT, STAT_COUNT };
-enum { LOSS, PRECISION, RECALL, CURVE_COUNT };
+enum { STYLE, ROUGE1, ROUGEL, METRIC_COUNT };
 
-#define PLUS_MINUS "\xc2\xb1"
 #define MIDDLE_DOT "\xc2\xb7"
+#define MINUS "\xe2\x88\x92"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define MARKER_MAX 30 /* series with at most this many points get a marker on each point */
 
-/* Methods differ in hue, lightness, dash pattern (lines) and fill pattern (bars). */
-typedef struct method_style {
+/* Arms and rows differ in hue, lightness, dash pattern (lines) and fill pattern (bars). The
+ * first METHOD_COUNT are the methods; a name not listed gets the last style. */
+typedef struct arm_style {
     const char *key, *label, *color, *dash, *hatch;
-} method_style;
+} arm_style;
 
-static const method_style method_styles[METHOD_COUNT] = {
+static const arm_style arm_styles[] = {
     {"sft", "SFT", "#8a8a8a", "none", ""},
     {"mce", "MCE", "#3a9ad9", "9 4",
      "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#fff\" stroke-width=\"2.4\"/>"},
-    {"dce", "DCE", "#d55e00", "2.5 3",
-     "<circle cx=\"3\" cy=\"3\" r=\"1.4\" fill=\"#fff\"/>"},
+    {"dce", "DCE", "#d55e00", "2.5 3", "<circle cx=\"3\" cy=\"3\" r=\"1.4\" fill=\"#fff\"/>"},
     {"nextquill", "NextQuill", "#0b2f6e", "14 4 3 4", ""},
+    {"nextquill-js", "NextQuill, js weights", "#7b3294", "6 3",
+     "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#fff\" stroke-width=\"1.2\"/>"},
+    {"nextquill-fixed", "NextQuill, fixed DCE", "#1b7837", "1.5 3",
+     "<circle cx=\"3\" cy=\"3\" r=\"0.9\" fill=\"#fff\"/>"},
+    {"nextquill-kl", "NextQuill, kl", "#c51b7d", "10 3 2 3 2 3",
+     "<rect x=\"0\" y=\"0\" width=\"3\" height=\"3\" fill=\"#fff\"/>"},
+    {"base, no history", "base, no history", "#e4e4e4", "none", ""},
+    {"base", "base", "#c4c4c4", "none",
+     "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#fff\" stroke-width=\"1.2\"/>"},
+    {"sft, no history", "SFT, no history", "#b0b0b0", "3 3",
+     "<circle cx=\"3\" cy=\"3\" r=\"1.4\" fill=\"#fff\"/>"},
+    {"", "other", "#555555", "4 2", ""},
 };
+enum { STYLE_COUNT = COUNT(arm_styles) };
 
-typedef struct stat_info {
-    const char *key, *label;
-    int decimals;
-} stat_info;
+static int style_of(const char *name)
+{
+    for (int i = 0; i < STYLE_COUNT - 1; i++)
+        if (strcmp(arm_styles[i].key, name) == 0)
+            return i;
+    return STYLE_COUNT - 1;
+}
 
-static const stat_info stat_infos[STAT_COUNT] = {
-    {"style_accuracy", "style accuracy", 3}, {"rouge1", "ROUGE-1", 3},
-    {"rougeL", "ROUGE-L", 3},                {"bleu", "BLEU", 2},
-    {"train_seconds", "train time (s)", 1},
-};
-
-typedef struct curve_info {
-    const char *list, *value;
-} curve_info;
-
-static const curve_info curve_infos[CURVE_COUNT] = {
-    {"losses", "loss"}, {"dce_detection", "precision"}, {"dce_detection", "recall"}};
-
+static const char *const metric_keys[METRIC_COUNT] = {"style_accuracy", "rouge1", "rougeL"};
+static const char *const metric_labels[METRIC_COUNT] = {"style accuracy", "ROUGE-1", "ROUGE-L"};
 static const char *const loss_fields[] = {"loss", "loss_n", "loss_p"};
-static const char *const detection_fields[] = {"precision", "recall"};
 
 /* A mean over the seeds at each logged step; x and y share one allocation (x). */
 typedef struct curve {
@@ -64,15 +67,15 @@ typedef struct curve {
 
 typedef struct method_result {
     int present;
-    double mean[STAT_COUNT], spread[STAT_COUNT]; /* spread = (max - min) / 2 */
-    curve curves[CURVE_COUNT];
+    double train_seconds; /* mean over the seeds */
+    curve loss;
 } method_result;
 
 typedef struct results {
     const char *file;
     cJSON *root;
-    const char *version, *date, *machine, *device, *summary;
-    const cJSON *config, *seeds, *runs;
+    const char *version, *date, *machine, *device, *summary, *verdict;
+    const cJSON *config, *seeds, *runs, *rows, *comparisons, *curves, *detectors, *sweep;
     size_t seed_count;
     int *run_of; /* [method * seed_count + seed]: index into runs, -1 while none */
     method_result m[METHOD_COUNT];
@@ -310,7 +313,7 @@ static vkq_status read_config(results *r, const field *top)
 static int method_index(const cJSON *item)
 {
     for (int m = 0; cJSON_IsString(item) && m < METHOD_COUNT; m++)
-        if (strcmp(item->valuestring, method_styles[m].key) == 0)
+        if (strcmp(item->valuestring, arm_styles[m].key) == 0)
             return m;
     return -1;
 }
@@ -377,13 +380,14 @@ static vkq_status read_header(results *r)
     return get(&top, r->root, "runs", ARRAY, &r->runs);
 }
 
+
 /* A series of objects with an increasing "step" and the numbers named in values. */
-static vkq_status check_series(const field *run, const cJSON *object, const char *key,
+static vkq_status check_series(const field *parent, const cJSON *object, const char *key,
                                const char *const *values, size_t count)
 {
     const cJSON *list = NULL;
-    VKQ_TRY(get(run, object, key, ARRAY, &list));
-    field series = member(run, key);
+    VKQ_TRY(get(parent, object, key, ARRAY, &list));
+    field series = member(parent, key);
     size_t i = 0;
     double step = 0, previous = 0;
     for (const cJSON *point = list->child; point; point = point->next, i++, previous = step) {
@@ -397,20 +401,6 @@ static vkq_status check_series(const field *run, const cJSON *object, const char
         for (size_t k = 0; k < count; k++)
             VKQ_TRY(get_number(&f, point, values[k], &(double){0}));
     }
-    return VKQ_OK;
-}
-
-static vkq_status check_run_values(const field *f, const cJSON *run)
-{
-    double value = 0;
-    const cJSON *metrics = NULL;
-    VKQ_TRY(get_number(f, run, "train_seconds", &value));
-    VKQ_TRY(check_series(f, run, "losses", loss_fields, COUNT(loss_fields)));
-    VKQ_TRY(check_series(f, run, "dce_detection", detection_fields, COUNT(detection_fields)));
-    VKQ_TRY(get(f, run, "metrics", OBJECT, &metrics));
-    field metrics_field = member(f, "metrics");
-    for (int k = 0; k < METRIC_COUNT; k++)
-        VKQ_TRY(get_number(&metrics_field, metrics, stat_infos[k].key, &value));
     return VKQ_OK;
 }
 
@@ -439,7 +429,7 @@ static vkq_status check_complete(const results *r)
         for (size_t s = 0; r->m[m].present && s < r->seed_count; s++)
             if (r->run_of[(size_t)m * r->seed_count + s] < 0)
                 return vkq_fail(VKQ_ERR_FORMAT, "%s: \"runs\" has no run for method %s seed %g",
-                                r->file, method_styles[m].key, seed_value(r, s));
+                                r->file, arm_styles[m].key, seed_value(r, s));
     return VKQ_OK;
 }
 
@@ -459,32 +449,164 @@ static vkq_status index_runs(results *r)
         if (!cJSON_IsObject(run))
             return must_be(&f, OBJECT);
         VKQ_TRY(run_key(r, &f, run, &m, &s));
-        VKQ_TRY(check_run_values(&f, run));
+        VKQ_TRY(get_number(&f, run, "train_seconds", &(double){0}));
+        VKQ_TRY(check_series(&f, run, "losses", loss_fields, COUNT(loss_fields)));
         int *slot = &r->run_of[(size_t)m * r->seed_count + (size_t)s];
         if (*slot >= 0)
             return vkq_fail(VKQ_ERR_FORMAT, "%s: \"%s\" repeats method %s seed %g (runs[%d])",
-                            f.file, f.path, method_styles[m].key, seed_value(r, (size_t)s),
+                            f.file, f.path, arm_styles[m].key, seed_value(r, (size_t)s),
                             *slot);
         *slot = i;
     }
     return check_complete(r);
 }
 
-/* ---- summarising over seeds ---- */
+/* ---- the summaries the demo computed ---- */
 
-static vkq_status steps_differ(const results *r, int run, int first, const char *list)
+/* {"mean": m, "lo": l, "hi": h} with l <= m <= h. */
+static vkq_status check_interval(const field *parent, const cJSON *object, const char *key)
 {
-    return vkq_fail(VKQ_ERR_FORMAT, "%s: \"runs[%d].%s\" steps differ from runs[%d] (same method)",
-                    r->file, run, list, first);
+    const cJSON *v = NULL;
+    double mean = 0, lo = 0, hi = 0;
+    VKQ_TRY(get(parent, object, key, OBJECT, &v));
+    field f = member(parent, key);
+    VKQ_TRY(get_number(&f, v, "mean", &mean));
+    VKQ_TRY(get_number(&f, v, "lo", &lo));
+    VKQ_TRY(get_number(&f, v, "hi", &hi));
+    return lo <= mean && mean <= hi ? VKQ_OK : bad(&f, "must have lo <= mean <= hi");
 }
 
-/* Adds this seed's share of the run's series to the mean curve, allocating it on seed 0. */
-static vkq_status add_curve(const results *r, curve *c, int which, size_t seed, int run,
-                            int first)
+/* Each element of a list, as an object, to check. */
+static vkq_status each_object(const field *parent, const cJSON *list, const char *key,
+                              vkq_status (*check)(const field *, const cJSON *))
 {
-    const curve_info *info = &curve_infos[which];
+    field f = member(parent, key);
+    size_t i = 0;
+    for (const cJSON *item = list->child; item; item = item->next, i++) {
+        field e = element(&f, i);
+        if (!cJSON_IsObject(item))
+            return must_be(&e, OBJECT);
+        VKQ_TRY(check(&e, item));
+    }
+    return VKQ_OK;
+}
+
+static vkq_status check_row(const field *f, const cJSON *row)
+{
+    VKQ_TRY(get(f, row, "name", STRING, &(const cJSON *){0}));
+    for (int k = 0; k < METRIC_COUNT; k++)
+        VKQ_TRY(check_interval(f, row, metric_keys[k]));
+    return get_number(f, row, "bleu", &(double){0});
+}
+
+static vkq_status check_comparison(const field *f, const cJSON *c)
+{
+    static const char *const texts[] = {"metric", "when", "reading"};
+    for (size_t k = 0; k < COUNT(texts); k++)
+        VKQ_TRY(get(f, c, texts[k], STRING, &(const cJSON *){0}));
+    double mean = 0, lo = 0, hi = 0;
+    VKQ_TRY(get_number(f, c, "mean", &mean));
+    VKQ_TRY(get_number(f, c, "lo", &lo));
+    VKQ_TRY(get_number(f, c, "hi", &hi));
+    return lo <= mean && mean <= hi ? VKQ_OK : bad(f, "must have lo <= mean <= hi");
+}
+
+static vkq_status check_point(const field *f, const cJSON *point)
+{
+    VKQ_TRY(check_interval(f, point, metric_keys[STYLE]));
+    return check_interval(f, point, metric_keys[ROUGE1]);
+}
+
+static vkq_status check_curve(const field *f, const cJSON *c)
+{
+    const cJSON *points = NULL;
+    VKQ_TRY(get(f, c, "arm", STRING, &(const cJSON *){0}));
+    VKQ_TRY(get_list(f, c, "points", &points));
+    VKQ_TRY(check_series(f, c, "points", NULL, 0));
+    return each_object(f, points, "points", check_point);
+}
+
+/* A list of n numbers (strings when strings is set). */
+static vkq_status check_values(const field *parent, const cJSON *object, const char *key,
+                               int strings, int *n)
+{
+    const cJSON *list = NULL;
+    VKQ_TRY(get(parent, object, key, ARRAY, &list));
+    field f = member(parent, key);
+    *n = 0;
+    for (const cJSON *item = list->child; item; item = item->next, (*n)++) {
+        field e = element(&f, (size_t)*n);
+        if (!is_kind(item, strings ? STRING : NUMBER))
+            return must_be(&e, strings ? STRING : NUMBER);
+    }
+    return VKQ_OK;
+}
+
+static vkq_status check_example(const field *f, const cJSON *e)
+{
+    int tokens = 0, dce = 0, decisive = 0;
+    VKQ_TRY(get(f, e, "target", STRING, &(const cJSON *){0}));
+    VKQ_TRY(check_values(f, e, "tokens", 1, &tokens));
+    VKQ_TRY(check_values(f, e, "dce", 0, &dce));
+    VKQ_TRY(check_values(f, e, "decisive", 0, &decisive));
+    return dce == tokens && decisive == tokens
+               ? VKQ_OK
+               : bad(f, "must have as many \"dce\" and \"decisive\" values as \"tokens\"");
+}
+
+static vkq_status check_detector(const field *f, const cJSON *d)
+{
+    static const char *const numbers[] = {"delta", "precision", "recall", "tokens", "decisive"};
+    const cJSON *examples = NULL;
+    VKQ_TRY(get(f, d, "model", STRING, &(const cJSON *){0}));
+    for (size_t k = 0; k < COUNT(numbers); k++)
+        VKQ_TRY(get_number(f, d, numbers[k], &(double){0}));
+    VKQ_TRY(get(f, d, "examples", ARRAY, &examples));
+    return each_object(f, examples, "examples", check_example);
+}
+
+static vkq_status check_sweep_point(const field *f, const cJSON *s)
+{
+    static const char *const numbers[] = {"lr", "warmup", "style_accuracy", "rouge1"};
+    VKQ_TRY(get(f, s, "arm", STRING, &(const cJSON *){0}));
+    for (size_t k = 0; k < COUNT(numbers); k++)
+        VKQ_TRY(get_number(f, s, numbers[k], &(double){0}));
+    return VKQ_OK;
+}
+
+static vkq_status read_summaries(results *r)
+{
+    const field top = {r->file, ""};
+    VKQ_TRY(get_list(&top, r->root, "rows", &r->rows));
+    VKQ_TRY(each_object(&top, r->rows, "rows", check_row));
+    VKQ_TRY(get_text(&top, r->root, "verdict", &r->verdict));
+    VKQ_TRY(get(&top, r->root, "comparisons", ARRAY, &r->comparisons));
+    VKQ_TRY(each_object(&top, r->comparisons, "comparisons", check_comparison));
+    VKQ_TRY(get(&top, r->root, "curves", ARRAY, &r->curves));
+    VKQ_TRY(each_object(&top, r->curves, "curves", check_curve));
+    VKQ_TRY(get(&top, r->root, "detectors", ARRAY, &r->detectors));
+    VKQ_TRY(each_object(&top, r->detectors, "detectors", check_detector));
+    r->sweep = cJSON_GetObjectItemCaseSensitive(r->root, "sweep");
+    if (!r->sweep)
+        return VKQ_OK;
+    VKQ_TRY(get(&top, r->root, "sweep", ARRAY, &r->sweep));
+    return each_object(&top, r->sweep, "sweep", check_sweep_point);
+}
+
+/* ---- averaging the losses over seeds ---- */
+
+static vkq_status steps_differ(const results *r, int run, int first)
+{
+    return vkq_fail(VKQ_ERR_FORMAT, "%s: \"runs[%d].losses\" steps differ from runs[%d] (same "
+                                    "method)",
+                    r->file, run, first);
+}
+
+/* Adds this seed's share of the run's losses to the mean curve, allocating it on seed 0. */
+static vkq_status add_losses(const results *r, curve *c, size_t seed, int run, int first)
+{
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(r->runs, run),
-                                                         info->list);
+                                                         "losses");
     size_t n = (size_t)cJSON_GetArraySize(list);
     if (seed == 0) {
         c->n = n;
@@ -493,44 +615,28 @@ static vkq_status add_curve(const results *r, curve *c, int which, size_t seed, 
             return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: out of host memory", r->file);
         c->y = c->x + n;
     } else if (n != c->n) {
-        return steps_differ(r, run, first, info->list);
+        return steps_differ(r, run, first);
     }
     size_t i = 0;
     for (const cJSON *point = list->child; point; point = point->next, i++) {
         double step = number_of(point, "step");
         if (seed > 0 && c->x[i] != step)
-            return steps_differ(r, run, first, info->list);
+            return steps_differ(r, run, first);
         c->x[i] = step;
-        c->y[i] += number_of(point, info->value) / (double)r->seed_count;
+        c->y[i] += number_of(point, "loss") / (double)r->seed_count;
     }
     return VKQ_OK;
-}
-
-static double stat_of(const cJSON *run, int k)
-{
-    const cJSON *from = k == TRAIN_SECONDS ? run : cJSON_GetObjectItemCaseSensitive(run, "metrics");
-    return number_of(from, stat_infos[k].key);
 }
 
 static vkq_status summarise_method(results *r, int m)
 {
     method_result *mr = &r->m[m];
-    double low[STAT_COUNT], high[STAT_COUNT], sum[STAT_COUNT] = {0};
     int first = r->run_of[(size_t)m * r->seed_count];
     for (size_t s = 0; s < r->seed_count; s++) {
         int run = r->run_of[(size_t)m * r->seed_count + s];
-        for (int k = 0; k < STAT_COUNT; k++) {
-            double v = stat_of(cJSON_GetArrayItem(r->runs, run), k);
-            sum[k] += v;
-            low[k] = s == 0 || v < low[k] ? v : low[k];
-            high[k] = s == 0 || v > high[k] ? v : high[k];
-        }
-        for (int c = 0; c < CURVE_COUNT; c++)
-            VKQ_TRY(add_curve(r, &mr->curves[c], c, s, run, first));
-    }
-    for (int k = 0; k < STAT_COUNT; k++) {
-        mr->mean[k] = sum[k] / (double)r->seed_count;
-        mr->spread[k] = (high[k] - low[k]) / 2;
+        mr->train_seconds +=
+            number_of(cJSON_GetArrayItem(r->runs, run), "train_seconds") / (double)r->seed_count;
+        VKQ_TRY(add_losses(r, &mr->loss, s, run, first));
     }
     return VKQ_OK;
 }
@@ -538,8 +644,7 @@ static vkq_status summarise_method(results *r, int m)
 static void results_free(results *r)
 {
     for (int m = 0; m < METHOD_COUNT; m++)
-        for (int c = 0; c < CURVE_COUNT; c++)
-            free(r->m[m].curves[c].x);
+        free(r->m[m].loss.x);
     free(r->run_of);
     cJSON_Delete(r->root);
 }
@@ -549,28 +654,18 @@ static vkq_status read_results(results *r)
     VKQ_TRY(load(r));
     VKQ_TRY(read_header(r));
     VKQ_TRY(index_runs(r));
+    VKQ_TRY(read_summaries(r));
     for (int m = 0; m < METHOD_COUNT; m++)
         if (r->m[m].present)
             VKQ_TRY(summarise_method(r, m));
     return VKQ_OK;
 }
 
-/* ---- numbers as shown ---- */
+/* ---- page parts ---- */
 
-/* A mean rounded as the table shows it: comparisons (bold, verdict) agree with the text. */
-static double shown(const results *r, int m, int k)
+static double interval_value(const cJSON *o, const char *metric, const char *which)
 {
-    double scale = pow(10, stat_infos[k].decimals);
-    return round(r->m[m].mean[k] * scale) / scale;
-}
-
-static double best_shown(const results *r, int k)
-{
-    double best = -INFINITY;
-    for (int m = 0; m < METHOD_COUNT; m++)
-        if (r->m[m].present && shown(r, m, k) > best)
-            best = shown(r, m, k);
-    return best;
+    return number_of(cJSON_GetObjectItemCaseSensitive(o, metric), which);
 }
 
 static void put_seeds(text *t, const results *r)
@@ -578,8 +673,6 @@ static void put_seeds(text *t, const results *r)
     for (size_t s = 0; s < r->seed_count; s++)
         put(t, "%s%g", s ? ", " : "", seed_value(r, s));
 }
-
-/* ---- page parts ---- */
 
 static const char page_style[] =
     "body{margin:0;background:#fff;color:#1d1d1f;font:15px/1.5 system-ui,-apple-system,"
@@ -601,7 +694,9 @@ static const char page_style[] =
     "th:first-child{text-align:left}"
     "thead th{border-bottom:2px solid #333;font-weight:600}"
     "tbody th{font-weight:600}"
-    "td.aside{color:#666}"
+    "td.aside{color:#666}.ci{color:#666;font-size:12.5px}"
+    ".tokens{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13.5px;line-height:2;margin:4px 0}"
+    ".tok{padding:2px 0;border-radius:2px}.tok.decisive{border-bottom:2px solid #111}"
     ".note{color:#555;font-size:13.5px;margin:8px 0 0}"
     ".verdict{margin:18px 0 0;padding:11px 15px;background:#f2f4f8;border-left:4px solid #0b2f6e}"
     "figure{margin:14px 0 0}"
@@ -669,78 +764,77 @@ static void put_config(text *t, const results *r)
     put(t, "</dl>\n");
 }
 
-static void put_cell(text *t, const results *r, int m, int k)
+/* The interval of one metric as "0.512 [0.470, 0.551]". */
+static void put_interval(text *t, const cJSON *o, const char *metric, int bold)
 {
-    int bold = k < METRIC_COUNT && shown(r, m, k) == best_shown(r, k);
-    int d = stat_infos[k].decimals;
-    put(t, "<td%s>%s%.*f " PLUS_MINUS " %.*f%s</td>", k == TRAIN_SECONDS ? " class=\"aside\"" : "",
-        bold ? "<b>" : "", d, r->m[m].mean[k], d, r->m[m].spread[k], bold ? "</b>" : "");
+    put(t, "<td>%s%.3f <span class=\"ci\">[%.3f, %.3f]</span>%s</td>", bold ? "<b>" : "",
+        interval_value(o, metric, "mean"), interval_value(o, metric, "lo"),
+        interval_value(o, metric, "hi"), bold ? "</b>" : "");
+}
+
+/* The best mean of a metric over the rows, rounded as shown. */
+static double best_mean(const results *r, const char *metric)
+{
+    double best = -INFINITY;
+    for (const cJSON *row = r->rows->child; row; row = row->next)
+        best = fmax(best, round(interval_value(row, metric, "mean") * 1000) / 1000);
+    return best;
 }
 
 static void put_table(text *t, const results *r)
 {
-    put(t, "<h2>Ablation</h2>\n<table>\n<thead><tr><th scope=\"col\">method</th>");
-    for (int k = 0; k < STAT_COUNT; k++)
-        put(t, "<th scope=\"col\">%s</th>", stat_infos[k].label);
-    put(t, "</tr></thead>\n<tbody>\n");
-    for (int m = 0; m < METHOD_COUNT; m++) {
-        if (!r->m[m].present)
-            continue;
-        put(t, "<tr><th scope=\"row\">%s</th>", method_styles[m].label);
-        for (int k = 0; k < STAT_COUNT; k++)
-            put_cell(t, r, m, k);
-        put(t, "</tr>\n");
+    put(t, "<h2>Results on the test split</h2>\n<table>\n<thead><tr><th scope=\"col\"></th>");
+    for (int k = 0; k < METRIC_COUNT; k++)
+        put(t, "<th scope=\"col\">%s</th>", metric_labels[k]);
+    put(t, "<th scope=\"col\">BLEU</th></tr></thead>\n<tbody>\n");
+    for (const cJSON *row = r->rows->child; row; row = row->next) {
+        const char *name = cJSON_GetObjectItemCaseSensitive(row, "name")->valuestring;
+        put(t, "<tr><th scope=\"row\">");
+        put_escaped(t, arm_styles[style_of(name)].key[0] ? arm_styles[style_of(name)].label : name);
+        put(t, "</th>");
+        for (int k = 0; k < METRIC_COUNT; k++) {
+            double shown = round(interval_value(row, metric_keys[k], "mean") * 1000) / 1000;
+            put_interval(t, row, metric_keys[k], shown == best_mean(r, metric_keys[k]));
+        }
+        put(t, "<td class=\"aside\">%.2f</td></tr>\n", number_of(row, "bleu"));
     }
-    put(t, "</tbody>\n</table>\n<p class=\"note\">Each cell is the mean over the %zu seed%s (",
-        r->seed_count, r->seed_count == 1 ? "" : "s");
+    put(t, "</tbody>\n</table>\n<p class=\"note\">Each cell is the mean over the %zu seeds (",
+        r->seed_count);
     put_seeds(t, r);
-    put(t, ") " PLUS_MINUS " the spread, which is half the range: (max " "\xe2\x88\x92"
-           " min) / 2 over the seeds%s. Bold marks the best mean of each metric, compared as "
-           "shown. Style accuracy and ROUGE are on 0..1, BLEU on 0..100; higher is better. "
-           "Train time is wall-clock seconds per run.</p>\n",
-        r->seed_count == 1 ? ", so 0 with a single seed" : "");
+    put(t, ") and the test items, with its 95 %% bootstrap interval (seeds and items resampled); "
+           "the base rows are one model, so their interval is over the items. Bold marks the "
+           "best mean of each metric, as shown. BLEU (0..100) is a corpus score, averaged over "
+           "the seeds, without an interval.</p>\n");
 }
 
-/* The best method other than NextQuill on metric k, by the mean as shown; -1 when none. */
-static int rival(const results *r, int k)
+static void put_comparisons(text *t, const results *r)
 {
-    int best = -1;
-    for (int m = 0; m < METHOD_COUNT; m++)
-        if (m != NEXTQUILL && r->m[m].present && (best < 0 || shown(r, m, k) > shown(r, best, k)))
-            best = m;
-    return best;
-}
-
-static void put_verdict_on(text *t, const results *r, int k)
-{
-    int o = rival(r, k), d = stat_infos[k].decimals;
-    double ours = shown(r, NEXTQUILL, k), theirs = shown(r, o, k);
-    const char *label = stat_infos[k].label, *other = method_styles[o].label;
-    if (ours > theirs)
-        put(t, " NextQuill has the best mean %s here (%.*f vs %.*f for %s).", label, d, ours, d,
-            theirs, other);
-    else if (ours == theirs)
-        put(t, " NextQuill tied with %s on %s here (%.*f each).", other, label, d, ours);
-    else
-        put(t, " NextQuill did not beat %s on %s here (%.*f vs %.*f).", other, label, d, ours, d,
-            theirs);
-    double gap = fabs(ours - theirs), noise = r->m[NEXTQUILL].spread[k] + r->m[o].spread[k];
-    if (r->seed_count > 1 && gap > 0 && gap <= noise)
-        put(t, " The %s gap is within the spread over seeds, so it may be noise.", label);
+    if (!r->comparisons->child)
+        return;
+    put(t, "<table>\n<thead><tr><th scope=\"col\">NextQuill " MINUS " SFT</th>"
+           "<th scope=\"col\">when</th><th scope=\"col\">difference [95 %% interval]</th>"
+           "<th scope=\"col\">reading</th></tr></thead>\n<tbody>\n");
+    for (const cJSON *c = r->comparisons->child; c; c = c->next) {
+        const char *metric = cJSON_GetObjectItemCaseSensitive(c, "metric")->valuestring;
+        int k = 0;
+        while (k < METRIC_COUNT - 1 && strcmp(metric, metric_keys[k]) != 0)
+            k++;
+        put(t, "<tr><th scope=\"row\">%s</th><td>", metric_labels[k]);
+        put_escaped(t, cJSON_GetObjectItemCaseSensitive(c, "when")->valuestring);
+        put(t, "</td><td>%+.3f <span class=\"ci\">[%+.3f, %+.3f]</span></td><td>",
+            number_of(c, "mean"), number_of(c, "lo"), number_of(c, "hi"));
+        put_escaped(t, cJSON_GetObjectItemCaseSensitive(c, "reading")->valuestring);
+        put(t, "</td></tr>\n");
+    }
+    put(t, "</tbody>\n</table>\n");
 }
 
 static void put_verdict(text *t, const results *r)
 {
-    put(t, "<p class=\"verdict\"><strong>Verdict.</strong>");
-    if (!r->m[NEXTQUILL].present)
-        put(t, " NextQuill was not among the methods run, so there is no verdict on it.");
-    else if (rival(r, STYLE) < 0)
-        put(t, " Only NextQuill was run, so there is nothing to compare it with.");
-    else {
-        put_verdict_on(t, r, STYLE);
-        put_verdict_on(t, r, ROUGEL);
-    }
+    put(t, "<p class=\"verdict\"><strong>Verdict.</strong> ");
+    put_escaped(t, r->verdict);
     put(t, "</p>\n");
+    put_comparisons(t, r);
 }
 
 /* ---- SVG charts ---- */
@@ -754,7 +848,6 @@ typedef struct plot {
     range x, y;
 } plot;
 
-static const range unit_range = {0, 1, 0.2};
 
 /* Bounds on multiples of a 1-2-5 step giving about `ticks` intervals over [lo, hi]. */
 static range nice_range(double lo, double hi, int ticks)
@@ -833,211 +926,327 @@ static void x_axis(text *t, const plot *p, const char *label)
 }
 
 /* Legend entries in a row along the top, right-aligned; swatch draws one method's sample. */
-typedef void (*swatch_fn)(text *t, int m, double x, double y, const char *id);
-
-static void line_swatch(text *t, int m, double x, double y, const char *id)
-{
-    (void)id;
-    put(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-           "stroke-width=\"2.5\" stroke-dasharray=\"%s\"/>",
-        x, y, x + 30, y, method_styles[m].color, method_styles[m].dash);
-}
-
-static void bar_swatch(text *t, int m, double x, double y, const char *id)
-{
-    put(t, "<rect x=\"%.1f\" y=\"%.1f\" width=\"22\" height=\"11\" fill=\"url(#%s-%s)\" "
-           "stroke=\"#333\" stroke-width=\"0.8\"/>",
-        x + 4, y - 5.5, id, method_styles[m].key);
-}
 
 #define LEGEND_GAP 16
 
-/* A 30-unit sample, a space and the label (12px text, about 7.5 units a character), a gap. */
-static double legend_entry_width(int m)
+/* Legend entries in rows along the top, right-aligned; a line sample or a fill swatch. */
+static double legend_entry_width(int style)
 {
-    return 36 + 7.5 * (double)strlen(method_styles[m].label) + LEGEND_GAP;
+    return 36 + 6.8 * (double)strlen(arm_styles[style].label) + LEGEND_GAP;
 }
 
-static void legend(text *t, const results *r, const plot *p, swatch_fn swatch, const char *id)
+static void swatch(text *t, int style, double x, double y, const char *fill_id)
 {
-    double width = 0;
-    for (int m = 0; m < METHOD_COUNT; m++)
-        width += r->m[m].present ? legend_entry_width(m) : 0;
-    double x = p->width - p->right - width + LEGEND_GAP, y = 33;
-    for (int m = 0; m < METHOD_COUNT; m++) {
-        if (!r->m[m].present)
+    const arm_style *a = &arm_styles[style];
+    if (fill_id)
+        put(t, "<rect x=\"%.1f\" y=\"%.1f\" width=\"22\" height=\"11\" fill=\"url(#%s-%d)\" "
+               "stroke=\"#333\" stroke-width=\"0.8\"/>",
+            x + 4, y - 5.5, fill_id, style);
+    else
+        put(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+               "stroke-width=\"2.5\" stroke-dasharray=\"%s\"/>",
+            x, y, x + 30, y, a->color, a->dash);
+}
+
+/* styles[0..n): the entries; the legend wraps onto a second row when it must. */
+static void legend(text *t, const plot *p, const int *styles, int n, const char *fill_id)
+{
+    double room = p->width - p->left - p->right, width = 0, y = 30;
+    int first = 0;
+    for (int i = 0; i <= n; i++) {
+        if (i < n && width + legend_entry_width(styles[i]) <= room + LEGEND_GAP) {
+            width += legend_entry_width(styles[i]);
             continue;
-        swatch(t, m, x, y, id);
-        put(t, "<text x=\"%.1f\" y=\"%.1f\" dy=\"0.32em\">%s</text>\n", x + 36, y,
-            method_styles[m].label);
-        x += legend_entry_width(m);
+        }
+        double x = p->width - p->right - width + LEGEND_GAP;
+        for (int j = first; j < i; j++) {
+            swatch(t, styles[j], x, y, fill_id);
+            put(t, "<text x=\"%.1f\" y=\"%.1f\" dy=\"0.32em\">%s</text>\n", x + 36, y,
+                arm_styles[styles[j]].label);
+            x += legend_entry_width(styles[j]);
+        }
+        first = i;
+        width = i < n ? legend_entry_width(styles[i]) : 0;
+        y += 16;
     }
 }
 
-static void polyline(text *t, const plot *p, const curve *c, int m)
+static void polyline(text *t, const plot *p, const double *x, const double *y, size_t n,
+                     int style)
 {
-    const method_style *style = &method_styles[m];
-    if (c->n == 0)
+    const arm_style *a = &arm_styles[style];
+    if (n == 0)
         return;
     put(t, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\" stroke-dasharray=\"%s\" "
            "stroke-linejoin=\"round\" points=\"",
-        style->color, style->dash);
-    for (size_t i = 0; i < c->n; i++)
-        put(t, "%s%.1f,%.1f", i ? " " : "", px(p, c->x[i]), py(p, c->y[i]));
+        a->color, a->dash);
+    for (size_t i = 0; i < n; i++)
+        put(t, "%s%.1f,%.1f", i ? " " : "", px(p, x[i]), py(p, y[i]));
     put(t, "\"/>\n");
-    for (size_t i = 0; c->n <= MARKER_MAX && i < c->n; i++)
-        put(t, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" fill=\"%s\"/>", px(p, c->x[i]),
-            py(p, c->y[i]), style->color);
+    for (size_t i = 0; n <= MARKER_MAX && i < n; i++)
+        put(t, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" fill=\"%s\"/>", px(p, x[i]),
+            py(p, y[i]), a->color);
     put(t, "\n");
 }
 
-/* The extent of one kind of curve over every method; 0 when no point was logged. */
-static int curve_bounds(const results *r, int which, range *x, range *y)
+/* A vertical interval from lo to hi at x: a white halo, then the whisker. */
+static void whisker(text *t, double x, double lo, double hi, const char *color)
 {
-    int any = 0;
-    for (int m = 0; m < METHOD_COUNT; m++) {
-        const curve *c = &r->m[m].curves[which];
-        for (size_t i = 0; r->m[m].present && i < c->n; i++, any = 1) {
-            x->lo = any ? fmin(x->lo, c->x[i]) : c->x[i];
-            x->hi = any ? fmax(x->hi, c->x[i]) : c->x[i];
-            y->lo = any ? fmin(y->lo, c->y[i]) : c->y[i];
-            y->hi = any ? fmax(y->hi, c->y[i]) : c->y[i];
-        }
-    }
-    return any;
+    for (int pass = 0; hi - lo > 0.5 && pass < 2; pass++)
+        put(t, "<path d=\"M%.1f %.1fV%.1fM%.1f %.1fh8M%.1f %.1fh8\" stroke=\"%s\" "
+               "stroke-width=\"%s\" fill=\"none\"/>\n",
+            x, lo, hi, x - 4, hi, x - 4, lo, pass ? color : "#fff", pass ? "1.3" : "3.3");
 }
 
-static void line_chart(text *t, const results *r, int which, const char *title, double width)
+static void loss_chart(text *t, const results *r, double width)
 {
-    plot p = {width, 320, 58, 14, 50, 42, {0, 1, 0.2}, unit_range};
-    range x = {0, 1, 0}, y = {0, 1, 0};
-    int any = curve_bounds(r, which, &x, &y);
-    if (any) {
-        p.x = nice_range(x.lo, x.hi, 6);
-        p.y = which == LOSS ? nice_range(y.lo, y.hi, 5) : unit_range;
+    plot p = {width, 320, 58, 14, 58, 42, {0, 1, 0.2}, {0, 1, 0.2}};
+    int styles[METHOD_COUNT], n = 0, any = 0;
+    double xlo = 0, xhi = 1, ylo = 0, yhi = 1;
+    for (int m = 0; m < METHOD_COUNT; m++) {
+        const curve *c = &r->m[m].loss;
+        if (r->m[m].present)
+            styles[n++] = m;
+        for (size_t i = 0; r->m[m].present && i < c->n; i++, any = 1) {
+            xlo = any ? fmin(xlo, c->x[i]) : c->x[i];
+            xhi = any ? fmax(xhi, c->x[i]) : c->x[i];
+            ylo = any ? fmin(ylo, c->y[i]) : c->y[i];
+            yhi = any ? fmax(yhi, c->y[i]) : c->y[i];
+        }
     }
-    svg_open(t, &p, title);
-    y_axis(t, &p, which == LOSS ? "loss (mean over seeds)" : curve_infos[which].value);
+    if (any) {
+        p.x = nice_range(xlo, xhi, 6);
+        p.y = nice_range(ylo, yhi, 5);
+    }
+    svg_open(t, &p, "Training loss per method");
+    y_axis(t, &p, "loss (mean over seeds)");
     if (any)
         x_axis(t, &p, "training step");
-    legend(t, r, &p, line_swatch, NULL);
+    legend(t, &p, styles, n, NULL);
     for (int m = 0; m < METHOD_COUNT; m++)
         if (r->m[m].present)
-            polyline(t, &p, &r->m[m].curves[which], m);
+            polyline(t, &p, r->m[m].loss.x, r->m[m].loss.y, r->m[m].loss.n, m);
     if (!any)
         put(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">nothing was logged</text>\n",
             width / 2, p.height / 2);
     put(t, "</svg>\n");
 }
 
+/* One metric of every curve against the step, with its intervals as whiskers. */
+static void curve_chart(text *t, const results *r, int k, double width)
+{
+    plot p = {width, 330, 58, 14, 74, 42, {0, 1, 0.2}, {0, 1, 0.2}};
+    int styles[STYLE_COUNT], n = 0;
+    double last = 1;
+    for (const cJSON *c = r->curves->child; c && n < STYLE_COUNT; c = c->next) {
+        styles[n++] = style_of(cJSON_GetObjectItemCaseSensitive(c, "arm")->valuestring);
+        const cJSON *points = cJSON_GetObjectItemCaseSensitive(c, "points");
+        last = fmax(last, number_of(cJSON_GetArrayItem(points, cJSON_GetArraySize(points) - 1),
+                                    "step"));
+    }
+    p.x = nice_range(0, last, 6);
+    char title[64];
+    snprintf(title, sizeof title, "Validation %s during training", metric_labels[k]);
+    svg_open(t, &p, title);
+    y_axis(t, &p, metric_labels[k]);
+    x_axis(t, &p, "training step");
+    legend(t, &p, styles, n, NULL);
+    int i = 0;
+    for (const cJSON *c = r->curves->child; c && i < n; c = c->next, i++) {
+        const cJSON *points = cJSON_GetObjectItemCaseSensitive(c, "points");
+        size_t count = (size_t)cJSON_GetArraySize(points), j = 0;
+        double *xy = malloc(2 * count * sizeof *xy);
+        if (!xy) {
+            t->out_of_memory = 1;
+            return;
+        }
+        for (const cJSON *pt = points->child; pt; pt = pt->next, j++) {
+            xy[j] = number_of(pt, "step");
+            xy[count + j] = interval_value(pt, metric_keys[k], "mean");
+            double dx = (i - (n - 1) / 2.0) * 5; /* side by side where they would overlap */
+            put(t, "<g transform=\"translate(%.1f 0)\">", dx);
+            whisker(t, px(&p, xy[j]), py(&p, interval_value(pt, metric_keys[k], "lo")),
+                    py(&p, interval_value(pt, metric_keys[k], "hi")), arm_styles[styles[i]].color);
+            put(t, "</g>");
+        }
+        polyline(t, &p, xy, xy + count, count, styles[i]);
+        free(xy);
+    }
+    put(t, "</svg>\n");
+}
+
 static void fill_patterns(text *t, const char *id)
 {
     put(t, "<defs>");
-    for (int m = 0; m < METHOD_COUNT; m++)
-        put(t, "<pattern id=\"%s-%s\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
+    for (int s = 0; s < STYLE_COUNT; s++)
+        put(t, "<pattern id=\"%s-%d\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
                "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"%s\"/>%s"
                "</pattern>",
-            id, method_styles[m].key, method_styles[m].color, method_styles[m].hatch);
+            id, s, arm_styles[s].color, arm_styles[s].hatch);
     put(t, "</defs>\n");
 }
 
-static void bar(text *t, const plot *p, const results *r, int m, int k, double x, double w,
-                const char *id)
+static void bar(text *t, const plot *p, const cJSON *row, int k, double x, double w)
 {
-    double mean = r->m[m].mean[k], spread = r->m[m].spread[k], top = py(p, mean);
-    double base = py(p, 0), mid = x + w / 2, high = py(p, mean + spread);
-    int d = stat_infos[k].decimals;
-    put(t, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"url(#%s-%s)\" "
-           "stroke=\"#333\" stroke-width=\"0.8\"><title>%s %s: %.*f " PLUS_MINUS " %.*f</title>"
-           "</rect>\n",
-        x, top, w, base - top, id, method_styles[m].key, method_styles[m].label,
-        stat_infos[k].label, d, mean, d, spread);
-    double low = py(p, mean - spread);
-    for (int pass = 0; spread > 0 && pass < 2; pass++) /* a white halo, then the whisker */
-        put(t, "<path d=\"M%.1f %.1fV%.1fM%.1f %.1fh8M%.1f %.1fh8\" stroke=\"%s\" "
-               "stroke-width=\"%s\" fill=\"none\"/>\n",
-            mid, low, high, mid - 4, high, mid - 4, low, pass ? "#111" : "#fff",
-            pass ? "1.3" : "3.3");
-    put(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" style=\"font-size:10.5px\">%.*f"
+    const char *name = cJSON_GetObjectItemCaseSensitive(row, "name")->valuestring;
+    int s = style_of(name);
+    double mean = interval_value(row, metric_keys[k], "mean"), top = py(p, mean);
+    double lo = interval_value(row, metric_keys[k], "lo");
+    double hi = interval_value(row, metric_keys[k], "hi"), mid = x + w / 2;
+    put(t, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"url(#bars-%d)\" "
+           "stroke=\"#333\" stroke-width=\"0.8\"><title>",
+        x, top, w, py(p, 0) - top, s);
+    put_escaped(t, name);
+    put(t, " %s: %.3f [%.3f, %.3f]</title></rect>\n", metric_labels[k], mean, lo, hi);
+    whisker(t, mid, py(p, lo), py(p, hi), "#111");
+    put(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" style=\"font-size:10px\">%.2f"
            "</text>\n",
-        mid, high - 5, d - 1, mean);
+        mid, py(p, hi) - 5, mean);
 }
 
-static void bar_group(text *t, const plot *p, const results *r, int k, double x, double w,
-                      const char *id)
+/* The rows' metrics grouped by metric, one bar per row, whiskers for the intervals. */
+static void bar_chart(text *t, const results *r, double width)
 {
-    int count = 0;
-    for (int m = 0; m < METHOD_COUNT; m++)
-        count += r->m[m].present;
-    double bar_width = w * 0.78 / count, at = x + w * 0.11;
-    for (int m = 0; m < METHOD_COUNT; m++)
-        if (r->m[m].present) {
-            bar(t, p, r, m, k, at, bar_width, id);
-            at += bar_width;
-        }
-    put(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"title\">%s</text>\n",
-        x + w / 2, p->height - p->bottom + 18, stat_infos[k].label);
-}
-
-/* Metrics first..first+count-1 grouped by metric, one bar per method, whiskers for the spread. */
-static void bar_chart(text *t, const results *r, int first, int count, double width,
-                      const char *id, const char *title)
-{
-    plot p = {width, 320, 58, 14, 50, 30, {0, 1, 1}, unit_range};
-    if (first == BLEU) {
-        double high = 0;
-        for (int m = 0; m < METHOD_COUNT; m++)
-            if (r->m[m].present)
-                high = fmax(high, r->m[m].mean[BLEU] + r->m[m].spread[BLEU]);
-        p.y = nice_range(0, high * 1.08, 5);
+    plot p = {width, 340, 58, 14, 74, 30, {0, 1, 1}, {0, 1, 0.2}};
+    int styles[64], n = 0;
+    for (const cJSON *row = r->rows->child; row && n < 64; row = row->next)
+        styles[n++] = style_of(cJSON_GetObjectItemCaseSensitive(row, "name")->valuestring);
+    svg_open(t, &p, "Test-split metrics with 95 % intervals");
+    fill_patterns(t, "bars");
+    y_axis(t, &p, "score (0..1)");
+    legend(t, &p, styles, n, "bars");
+    double group = (width - p.left - p.right) / METRIC_COUNT, bar_width = group * 0.8 / n;
+    for (int k = 0; k < METRIC_COUNT; k++) {
+        double x = p.left + k * group + group * 0.1;
+        int i = 0;
+        for (const cJSON *row = r->rows->child; row && i < n; row = row->next, i++)
+            bar(t, &p, row, k, x + i * bar_width, bar_width);
+        put(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"title\">%s</text>\n",
+            p.left + k * group + group / 2, p.height - p.bottom + 18, metric_labels[k]);
     }
-    svg_open(t, &p, title);
-    fill_patterns(t, id);
-    y_axis(t, &p, first == BLEU ? "BLEU (0..100)" : "score (0..1)");
-    if (count > 1)
-        legend(t, r, &p, bar_swatch, id);
-    double group = (width - p.left - p.right) / count;
-    for (int k = 0; k < count; k++)
-        bar_group(t, &p, r, first + k, p.left + k * group, group, id);
     put(t, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n</svg>\n",
         p.left, py(&p, 0), width - p.right, py(&p, 0));
 }
 
+/* ---- the DCE detector ---- */
+
+/* A token shaded by its DCE: blue for a positive effect of the history, red for a negative
+ * one, full at |DCE| >= 0.5; decisive tokens underlined. */
+static void put_token(text *t, const char *piece, double dce, int decisive)
+{
+    double a = fmin(fabs(dce) / 0.5, 1.0);
+    put(t, "<span class=\"tok%s\" style=\"background:rgba(%s,%.2f)\" title=\"DCE %.3f\">",
+        decisive ? " decisive" : "", dce >= 0 ? "11,47,110" : "213,94,0", a, dce);
+    if (!piece[0])
+        put(t, "&#x2403;"); /* EOS */
+    else
+        for (const char *c = piece; *c; c++)
+            *c == ' ' ? put(t, "&nbsp;") : put_escaped(t, (char[2]){*c, 0});
+    put(t, "</span>");
+}
+
+static void put_example(text *t, const cJSON *e)
+{
+    const cJSON *dce = cJSON_GetObjectItemCaseSensitive(e, "dce")->child;
+    const cJSON *flag = cJSON_GetObjectItemCaseSensitive(e, "decisive")->child;
+    put(t, "<p class=\"tokens\">");
+    for (const cJSON *tok = cJSON_GetObjectItemCaseSensitive(e, "tokens")->child; tok;
+         tok = tok->next, dce = dce->next, flag = flag->next)
+        put_token(t, tok->valuestring, dce->valuedouble, flag->valuedouble != 0);
+    put(t, "</p>\n");
+}
+
+static void put_detectors(text *t, const results *r)
+{
+    put(t, "<h2>DCE as a detector of what the history decides</h2>\n");
+    if (!r->detectors->child) {
+        put(t, "<p class=\"note\">No detector was scored.</p>\n");
+        return;
+    }
+    put(t, "<table>\n<thead><tr><th scope=\"col\">DCE under</th><th scope=\"col\">precision</th>"
+           "<th scope=\"col\">recall</th><th scope=\"col\">decisive tokens</th></tr></thead>\n"
+           "<tbody>\n");
+    for (const cJSON *d = r->detectors->child; d; d = d->next) {
+        put(t, "<tr><th scope=\"row\">");
+        put_escaped(t, cJSON_GetObjectItemCaseSensitive(d, "model")->valuestring);
+        put(t, "</th><td>%.3f</td><td>%.3f</td><td>%g of %g</td></tr>\n",
+            number_of(d, "precision"), number_of(d, "recall"), number_of(d, "decisive"),
+            number_of(d, "tokens"));
+    }
+    put(t, "</tbody>\n</table>\n<p class=\"note\">DCE &gt; delta (%g) against the tokens whose "
+           "identity the user's preference decides, on the validation split, under fixed models: "
+           "the base and the trained SFT model (seed 1), not a model whose own alignment loss "
+           "moves its DCE.</p>\n",
+        number_of(r->detectors->child, "delta"));
+    for (const cJSON *d = r->detectors->child; d; d = d->next)
+        for (const cJSON *e = cJSON_GetObjectItemCaseSensitive(d, "examples")->child; e;
+             e = e->next) {
+            put(t, "<p class=\"note\">Under ");
+            put_escaped(t, cJSON_GetObjectItemCaseSensitive(d, "model")->valuestring);
+            put(t, ":</p>\n");
+            put_example(t, e);
+        }
+    put(t, "<p class=\"note\">Each token of a validation target, shaded by its DCE "
+           "p(y|x,h) " MINUS " p(y|x): blue where the history raises its probability, orange "
+           "where it lowers it, full colour at 0.5 or more; decisive tokens are underlined. "
+           "Hover for the value.</p>\n");
+}
+
+static void put_sweep(text *t, const results *r)
+{
+    if (!r->sweep || !r->sweep->child)
+        return;
+    put(t, "<h2>Learning-rate and warm-up sweep</h2>\n<table>\n<thead><tr>"
+           "<th scope=\"col\">arm</th><th scope=\"col\">lr</th><th scope=\"col\">warm-up</th>"
+           "<th scope=\"col\">val style accuracy</th><th scope=\"col\">val ROUGE-1</th></tr>"
+           "</thead>\n<tbody>\n");
+    for (const cJSON *s = r->sweep->child; s; s = s->next) {
+        put(t, "<tr><th scope=\"row\">");
+        put_escaped(t, cJSON_GetObjectItemCaseSensitive(s, "arm")->valuestring);
+        put(t, "</th><td>%.7g</td><td>%.7g</td><td>%.3f</td><td>%.3f</td></tr>\n",
+            number_of(s, "lr"), number_of(s, "warmup"), number_of(s, "style_accuracy"),
+            number_of(s, "rouge1"));
+    }
+    put(t, "</tbody>\n</table>\n");
+}
+
 static void put_charts(text *t, const results *r)
 {
-    put(t, "<h2>Training loss</h2>\n<figure>\n");
-    line_chart(t, r, LOSS, "Training loss per method", 960);
+    put(t, "<figure>\n");
+    bar_chart(t, r, 960);
+    put(t, "<figcaption>Bars are means; whiskers are the 95 %% bootstrap intervals.</figcaption>"
+           "\n</figure>\n<h2>Learning curves</h2>\n<div class=\"row\">\n"
+           "<figure style=\"flex:1 1 0\">\n");
+    curve_chart(t, r, STYLE, 480);
+    put(t, "</figure>\n<figure style=\"flex:1 1 0\">\n");
+    curve_chart(t, r, ROUGE1, 480);
+    put(t, "</figure>\n</div>\n<p class=\"note\">The validation split scored at several points "
+           "of training (step 0 is the base); means over the seeds and items, whiskers the 95 %% "
+           "intervals.</p>\n<h2>Training loss</h2>\n<figure>\n");
+    loss_chart(t, r, 960);
     put(t, "<figcaption>The loss each method minimises, averaged over the seeds at each logged "
            "step. MCE and NextQuill include the causal alignment term, so their level is not "
            "directly comparable with SFT and DCE; compare shapes.</figcaption>\n</figure>\n");
-    put(t, "<h2>Metrics</h2>\n<div class=\"row\">\n<figure style=\"flex:700 1 0\">\n");
-    bar_chart(t, r, STYLE, 3, 700, "fill-a", "Style accuracy and ROUGE");
-    put(t, "</figure>\n<figure style=\"flex:250 1 0\">\n");
-    bar_chart(t, r, BLEU, 1, 250, "fill-b", "BLEU");
-    put(t, "</figure>\n</div>\n<p class=\"note\">Bars are means over the seeds; whiskers span "
-           "mean " PLUS_MINUS " spread (half the range). BLEU has its own axis.</p>\n");
-    put(t, "<h2>DCE detector</h2>\n<div class=\"row\">\n<figure style=\"flex:1 1 0\">\n");
-    line_chart(t, r, PRECISION, "Detector precision", 480);
-    put(t, "</figure>\n<figure style=\"flex:1 1 0\">\n");
-    line_chart(t, r, RECALL, "Detector recall", 480);
-    put(t, "</figure>\n</div>\n<p class=\"note\">How well the data causal effect threshold picks "
-           "out the preference-bearing tokens during training, as the runner logs it; mean over "
-           "the seeds, on 0..1.</p>\n");
 }
 
-static void put_reading_notes(text *t)
+static void put_reading_notes(text *t, const results *r)
 {
     put(t, "<h2>How to read this</h2>\n<ul>\n"
            "<li>SFT is plain fine-tuning; MCE adds the causal alignment loss; DCE weights the "
-           "tokens whose data causal effect passes a threshold; NextQuill does both.</li>\n"
-           "<li>Every number is a mean over the seeds. The " PLUS_MINUS " value and the whiskers "
-           "are half the range between the best and the worst seed, not a confidence interval: "
-           "with few seeds, differences inside them may be noise.</li>\n"
-           "<li>Style accuracy, ROUGE-1 and ROUGE-L run from 0 to 1 and BLEU from 0 to 100; "
-           "higher is better for all four. The verdict compares NextQuill's mean with the best "
-           "other method's on style accuracy and ROUGE-L.</li>\n"
-           "<li>Methods keep the same colour, dash pattern and fill pattern in every chart, so "
-           "the page also reads in grayscale.</li>\n</ul>\n");
+           "tokens whose data causal effect passes a threshold; NextQuill does both. Every arm "
+           "starts from the same base with the same data order for a given seed.</li>\n"
+           "<li>The base rows and SFT without history show whether the styles were learnt from "
+           "the history at all; without that the comparison says nothing, and the verdict "
+           "says so.</li>\n"
+           "<li>Intervals are 95 %% percentile bootstrap intervals over the seeds and the test "
+           "items; a difference whose interval contains 0 is not shown.</li>\n"
+           "<li>Arms keep the same colour, dash pattern and fill pattern in every chart, so the "
+           "page also reads in grayscale.</li>\n</ul>\n");
+    put(t, "<p class=\"note\">Mean training time per run:");
+    for (int m = 0; m < METHOD_COUNT; m++)
+        if (r->m[m].present)
+            put(t, " %s %.1f s;", arm_styles[m].label, r->m[m].train_seconds);
+    put(t, " wall-clock, with the evaluations at the curve points left out.</p>\n");
 }
 
 static void put_footer(text *t, const results *r)
@@ -1056,7 +1265,9 @@ static void render(text *t, const results *r)
     put_table(t, r);
     put_verdict(t, r);
     put_charts(t, r);
-    put_reading_notes(t);
+    put_detectors(t, r);
+    put_sweep(t, r);
+    put_reading_notes(t, r);
     put_footer(t, r);
 }
 
