@@ -68,7 +68,7 @@ typedef struct demo {
     uint32_t users, per_user, steps, seeds, batch, history_k, points;
     uint32_t max_new_tokens; /* the longest target: found in prepare() */
     float lr, warmup, delta;
-    int quick, full;
+    int quick, full, sweep;
     uint32_t n_arms;
     char init_model[PATH], init_tokenizer[PATH];
     vkq_llama_config model_config;
@@ -825,15 +825,107 @@ static vkq_status summarise(demo *d, cJSON *root)
     return verdict(d, rows, root);
 }
 
+/* ---- the learning-rate and warm-up sweep ------------------------------------------------ */
+
+static const float sweep_lrs[] = {5e-4f, 1e-3f, 2e-3f, 4e-3f};
+static const float sweep_warmups[] = {0.05f, 0.2f};
+
+/* One training of arm a (seed 1) with lr and warm-up, scored on the val split at the end. */
+static vkq_status sweep_point(demo *d, uint32_t a, float lr, float warmup, uint32_t index,
+                              uint32_t total, cJSON *list)
+{
+    char run_dir[PATH], model[PATH + 16];
+    snprintf(run_dir, sizeof run_dir, "%s/sweep/%s-lr%g-warmup%g", d->out, arms[a].name, lr,
+             warmup);
+    VKQ_TRY(vkq_make_dirs(run_dir));
+    vkq_train_config c;
+    run_config(d, &arms[a], 1, run_dir, &c);
+    c.lr = lr;
+    c.warmup = warmup;
+    progress_line line = {d, arms[a].name, 1, index, total, d->steps, 0};
+    VKQ_TRY(vkq_train_run(d->ctx, &c, show_progress, &line, NULL));
+    snprintf(model, sizeof model, "%s/model.bin", run_dir);
+    scores val = {0};
+    vkq_status s = evaluate(d, model, VAL, 0, &val);
+    double mean[2] = {0, 0};
+    for (uint32_t i = 0; s == VKQ_OK && i < d->truth[VAL].count; i++)
+        for (int k = STYLE; k <= ROUGE1; k++)
+            mean[k] += val.item[k][i] / d->truth[VAL].count;
+    scores_free(&val);
+    VKQ_TRY(s);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(list, o);
+    cJSON_AddStringToObject(o, "arm", arms[a].name);
+    cJSON_AddNumberToObject(o, "lr", lr);
+    cJSON_AddNumberToObject(o, "warmup", warmup);
+    cJSON_AddNumberToObject(o, "style_accuracy", mean[STYLE]);
+    cJSON_AddNumberToObject(o, "rouge1", mean[ROUGE1]);
+    printf("%-10s lr %-7g warm-up %-5g val style accuracy %.3f, ROUGE-1 %.3f\n", arms[a].name,
+           lr, warmup, mean[STYLE], mean[ROUGE1]);
+    fflush(stdout);
+    return VKQ_OK;
+}
+
+/* Every lr and warm-up of the grid for sft and nextquill, seed 1, into DIR/sweep.json, which
+ * a later demo into the same directory shows in its report. */
+static vkq_status run_sweep(demo *d)
+{
+    VKQ_TRY(prepare(d));
+    cJSON *list = cJSON_CreateArray();
+    uint32_t total = DEFAULT_ARMS * 8, index = 0;
+    vkq_status s = VKQ_OK;
+    for (uint32_t a = 0; a < DEFAULT_ARMS && s == VKQ_OK; a++)
+        for (size_t l = 0; l < sizeof sweep_lrs / sizeof *sweep_lrs && s == VKQ_OK; l++)
+            for (size_t w = 0; w < 2 && s == VKQ_OK; w++)
+                s = sweep_point(d, a, sweep_lrs[l], sweep_warmups[w], ++index, total, list);
+    char path[PATH], *text = s == VKQ_OK ? cJSON_Print(list) : NULL;
+    path_of(path, d, "sweep.json");
+    if (s == VKQ_OK)
+        s = text ? vkq_write_atomic(path, write_text, text)
+                 : vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    free(text);
+    cJSON_Delete(list);
+    return s;
+}
+
+/* An earlier sweep into the same directory, if any, goes into the results. */
+static vkq_status add_sweep(const demo *d, cJSON *root)
+{
+    char path[PATH];
+    path_of(path, d, "sweep.json");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return VKQ_OK;
+    char *text = NULL;
+    size_t cap = 0;
+    ssize_t n = getdelim(&text, &cap, '\0', f); /* the whole file: JSON holds no NUL */
+    fclose(f);
+    cJSON *sweep = n > 0 ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (cJSON_IsArray(sweep)) {
+        cJSON_AddItemToObject(root, "sweep", sweep);
+        return VKQ_OK;
+    }
+    cJSON_Delete(sweep);
+    return vkq_fail(VKQ_ERR_FORMAT, "%s: not a sweep (a JSON array); remove it or rerun "
+                                    "demo --sweep", path);
+}
+
 static vkq_status run_demo(demo *d)
 {
     VKQ_TRY(prepare(d));
-    VKQ_TRY(evaluate(d, d->init_model, TEST, 0, &d->base_test));
-    VKQ_TRY(evaluate(d, d->init_model, TEST, 1, &d->base_test_alone));
-    VKQ_TRY(evaluate(d, d->init_model, VAL, 0, &d->base_val));
-    VKQ_TRY(train_all(d));
     cJSON *root = results_header(d);
-    vkq_status s = summarise(d, root);
+    vkq_status s = add_sweep(d, root); /* a bad sweep.json fails before any training */
+    if (s == VKQ_OK)
+        s = evaluate(d, d->init_model, TEST, 0, &d->base_test);
+    if (s == VKQ_OK)
+        s = evaluate(d, d->init_model, TEST, 1, &d->base_test_alone);
+    if (s == VKQ_OK)
+        s = evaluate(d, d->init_model, VAL, 0, &d->base_val);
+    if (s == VKQ_OK)
+        s = train_all(d);
+    if (s == VKQ_OK)
+        s = summarise(d, root);
     if (s == VKQ_OK)
         s = write_results(d, root);
     if (s == VKQ_OK)
@@ -898,6 +990,7 @@ static vkq_status parse(int argc, char **argv, demo *d)
                          {"--delta", CLI_FLOAT, &d->delta},
                          {"--history-k", CLI_U32, &d->history_k},
                          {"--full", CLI_FLAG, &d->full},
+                         {"--sweep", CLI_FLAG, &d->sweep},
                          {"--quick", CLI_FLAG, &d->quick}};
     uint32_t seeds_given = d->seeds;
     VKQ_TRY(cli_parse("demo", argc, argv, 2, opts, sizeof opts / sizeof opts[0]));
@@ -924,7 +1017,7 @@ int cmd_demo(int argc, char **argv)
     d.start = cli_now_seconds();
     s = vkq_ctx_create(NULL, &d.ctx);
     if (s == VKQ_OK)
-        s = run_demo(&d);
+        s = d.sweep ? run_sweep(&d) : run_demo(&d);
     demo_free(&d);
     if (d.ctx) {
         vkq_status e = vkq_ctx_destroy(d.ctx);
