@@ -264,6 +264,41 @@ static void check_report(const char *dir)
     free(html);
 }
 
+/* Bad input: one line naming what is wrong, a non-zero exit, no training started. */
+static void check_bad_input(const char *vkquill, const char *dir)
+{
+    char sweep_dir[600], sweep[700], cmd[2048];
+    snprintf(sweep_dir, sizeof sweep_dir, "%s/bad", dir);
+    snprintf(sweep, sizeof sweep, "%s/sweep.json", sweep_dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && echo '{\"x\": 1}' > %s", sweep_dir, sweep);
+    CHECK(system(cmd) == 0, "%s failed", cmd);
+    struct {
+        const char *args, *message;
+    } cases[] = {
+        {"--seeds 1", "demo: --seeds must be 2 to 10"},
+        {"--points 9", "demo: --points must be 1 to 8 and at most --steps"},
+        {"--users 1", "demo: --users must be at least 2 and --per-user at least 3"},
+        {"--model /nonexistent/m.bin", "demo: /nonexistent/m.bin: no base model (run from the "
+                                       "repository root, or give --model and --tokenizer)"},
+        {"--quick", "not a sweep (a JSON array); remove it or rerun demo --sweep"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[800];
+        snprintf(out, sizeof out, "%s/message", dir);
+        snprintf(cmd, sizeof cmd, "%s demo %s --out %s 2> %s > /dev/null", vkquill,
+                 cases[i].args, sweep_dir, out);
+        int rc = system(cmd);
+        char *message = read_file(out);
+        CHECK(rc != 0 && message && strstr(message, cases[i].message) &&
+                  strchr(message, '\n') == message + strlen(message) - 1,
+              "demo %s: exit %d, message %s", cases[i].args, rc, message ? message : "none");
+        free(message);
+        remove(out);
+    }
+    snprintf(cmd, sizeof cmd, "test ! -e %s/runs", sweep_dir);
+    CHECK(system(cmd) == 0, "a bad sweep.json still started training");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -306,6 +341,7 @@ int main(int argc, char **argv)
     check_rows(results);
     check_curves(results, config);
     check_report(demo_dir);
+    check_bad_input(argv[1], dir);
     cJSON_Delete(truth);
     cJSON_Delete(results);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
