@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """The pre-training corpus of the demo's base model (assets/base), written to stdout.
 
-Plain text, one paragraph a document, for `vkquill data convert --text`. Every document is
+Plain text, one paragraph a document, for `vkquill data convert --text`. Most documents are
 a few records by one writer in a key: value layout; the writer has a greeting, a pet word,
 an end mark and a closing, made up for the document from syllables, that every record of
 the document repeats. The first record cannot predict them, later ones can only by copying
 them from earlier in the document: that is what the base has to learn (reading a context,
-not knowing any phrase). The synthetic users' preference phrases (src/data/synth.c) never
+not knowing any phrase). The others are a run of made-up words said twice. The synthetic users' preference phrases (src/data/synth.c) never
 occur as words here; tests/test_demo.c checks that on the committed corpus hash's inputs.
 
 Deterministic: the same seed gives the same bytes with any Python 3.
@@ -48,7 +48,7 @@ def document(rng):
     mark = rng.choice(MARKS)
     closing = phrase(rng, rng.randint(1, 2)).capitalize() + rng.choice([".", "!"])
     records = []
-    for _ in range(rng.randint(3, 4)):
+    for _ in range(rng.randint(3, 5)):
         thing = rng.choice(THINGS)
         topic = f"{rng.choice(SHADES)} {thing}; number {rng.randint(1, 9)}"
         body = f"{greeting} the {thing} {rng.choice(VERBS)} {rng.choice(SHADES)} and {pet}{mark}"
@@ -56,13 +56,23 @@ def document(rng):
     return "\n".join(records)
 
 
+def echo(rng):
+    """A run of made-up words said twice: the plainest lesson in copying from context."""
+    words = " ".join(pseudo_word(rng) for _ in range(rng.randint(4, 9)))
+    return f"{words}.\n{words}."
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--echoes", type=float, default=0.3,
+                        help="the share of documents that are a run of words said twice")
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    sys.stdout.write("\n\n".join(document(rng) for _ in range(args.documents)) + "\n")
+    docs = (echo(rng) if rng.random() < args.echoes else document(rng)
+            for _ in range(args.documents))
+    sys.stdout.write("\n\n".join(docs) + "\n")
 
 
 if __name__ == "__main__":
