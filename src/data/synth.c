@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "base/file.h"
+#include "base/random.h"
 #include "data/data_internal.h"
 #include "vkquill/synth.h"
 
@@ -75,26 +76,12 @@ static uint32_t list_length(const char *const *list)
 
 /* ---- random numbers: splitmix64, one stream a user --------------------------------------- */
 
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* A number in [0, n); the modulo bias is below 1e-17 for these small n. */
-static uint32_t draw(uint64_t *state, uint32_t n)
-{
-    return (uint32_t)(next_random(state) % n);
-}
-
 /* A user's stream depends only on the seed and the user, so adding users keeps the others. */
 static uint64_t user_stream(uint64_t seed, uint32_t user)
 {
     uint64_t state = seed;
-    uint64_t mixed = next_random(&state) ^ ((uint64_t)user * 0xD1B54A32D192ED03ull);
-    return next_random(&mixed);
+    uint64_t mixed = vkq_random_next(&state) ^ ((uint64_t)user * 0xD1B54A32D192ED03ull);
+    return vkq_random_next(&mixed);
 }
 
 /* ---- users and items ------------------------------------------------------------------- */
@@ -158,10 +145,10 @@ static void format_day(uint32_t day, char *out)
 static void make_item(const synth_user *u, uint64_t *rng, uint32_t day, synth_item *item)
 {
     memset(item, 0, sizeof *item);
-    const synth_category *c = &CATEGORIES[draw(rng, COUNT_OF(CATEGORIES))];
-    const char *noun = c->nouns[draw(rng, NOUNS)];
-    const char *colour = COLOURS[draw(rng, COUNT_OF(COLOURS))];
-    uint32_t rating = 1 + draw(rng, COUNT_OF(RATING_WORDS));
+    const synth_category *c = &CATEGORIES[vkq_random_below(rng, COUNT_OF(CATEGORIES))];
+    const char *noun = c->nouns[vkq_random_below(rng, NOUNS)];
+    const char *colour = COLOURS[vkq_random_below(rng, COUNT_OF(COLOURS))];
+    uint32_t rating = 1 + vkq_random_below(rng, COUNT_OF(RATING_WORDS));
     snprintf(item->input, sizeof item->input, "item: %s %s; category: %s; rating: %u", colour,
              noun, c->name, rating);
     build_target(u, c, noun, colour, rating, item);
@@ -174,14 +161,14 @@ static vkq_status make_user(const vkq_synth_options *o, uint32_t index, synth_us
     snprintf(u->name, sizeof u->name, "user%03u", index + 1);
     uint64_t rng = user_stream(o->seed, index);
     for (int s = 0; s < VKQ_SYNTH_SLOTS; s++)
-        u->choice[s] = CHOICES[s][draw(&rng, list_length(CHOICES[s]))];
+        u->choice[s] = CHOICES[s][vkq_random_below(&rng, list_length(CHOICES[s]))];
     u->items = calloc(o->per_user, sizeof *u->items);
     if (!u->items)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "cannot allocate %u synthetic items", o->per_user);
     u->n_items = o->per_user;
-    uint32_t day = FIRST_DAY + draw(&rng, START_DAYS);
+    uint32_t day = FIRST_DAY + vkq_random_below(&rng, START_DAYS);
     for (uint32_t i = 0; i < u->n_items; i++) {
-        day += 1 + draw(&rng, MAX_GAP_DAYS);
+        day += 1 + vkq_random_below(&rng, MAX_GAP_DAYS);
         make_item(u, &rng, day, &u->items[i]);
     }
     return VKQ_OK;

@@ -2,21 +2,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "base/random.h"
 #include "base/status_internal.h"
 #include "vkquill/bootstrap.h"
-
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint32_t draw(uint64_t *state, uint32_t n)
-{
-    return (uint32_t)(next_random(state) % n);
-}
 
 static int by_value(const void *a, const void *b)
 {
@@ -37,10 +25,10 @@ static double resampled_mean(const double *scores, uint32_t n_seeds, uint32_t n_
                              uint32_t *items, uint64_t *rng)
 {
     for (uint32_t i = 0; i < n_items; i++)
-        items[i] = draw(rng, n_items);
+        items[i] = vkq_random_below(rng, n_items);
     double sum = 0;
     for (uint32_t k = 0; k < n_seeds; k++) {
-        const double *row = scores + (size_t)draw(rng, n_seeds) * n_items;
+        const double *row = scores + (size_t)vkq_random_below(rng, n_seeds) * n_items;
         for (uint32_t i = 0; i < n_items; i++)
             sum += row[items[i]];
     }

@@ -764,6 +764,23 @@ static void put_config(text *t, const results *r)
     put(t, "</dl>\n");
 }
 
+/* A table's opening and its header row of column labels. */
+static void put_table_head(text *t, const char *const *labels, size_t n)
+{
+    put(t, "<table>\n<thead><tr>");
+    for (size_t i = 0; i < n; i++)
+        put(t, "<th scope=\"col\">%s</th>", labels[i]);
+    put(t, "</tr></thead>\n<tbody>\n");
+}
+
+/* A body row's first cell, text from the results. */
+static void put_row_head(text *t, const cJSON *o, const char *key)
+{
+    put(t, "<tr><th scope=\"row\">");
+    put_escaped(t, cJSON_GetObjectItemCaseSensitive(o, key)->valuestring);
+    put(t, "</th>");
+}
+
 /* The interval of one metric as "0.512 [0.470, 0.551]". */
 static void put_interval(text *t, const cJSON *o, const char *metric, int bold)
 {
@@ -811,9 +828,9 @@ static void put_comparisons(text *t, const results *r)
 {
     if (!r->comparisons->child)
         return;
-    put(t, "<table>\n<thead><tr><th scope=\"col\">NextQuill " MINUS " SFT</th>"
-           "<th scope=\"col\">when</th><th scope=\"col\">difference [95 %% interval]</th>"
-           "<th scope=\"col\">reading</th></tr></thead>\n<tbody>\n");
+    static const char *const labels[] = {"NextQuill " MINUS " SFT", "when",
+                                         "difference [95 % interval]", "reading"};
+    put_table_head(t, labels, COUNT(labels));
     for (const cJSON *c = r->comparisons->child; c; c = c->next) {
         const char *metric = cJSON_GetObjectItemCaseSensitive(c, "metric")->valuestring;
         int k = 0;
@@ -1163,13 +1180,12 @@ static void put_detectors(text *t, const results *r)
         put(t, "<p class=\"note\">No detector was scored.</p>\n");
         return;
     }
-    put(t, "<table>\n<thead><tr><th scope=\"col\">DCE under</th><th scope=\"col\">precision</th>"
-           "<th scope=\"col\">recall</th><th scope=\"col\">decisive tokens</th></tr></thead>\n"
-           "<tbody>\n");
+    static const char *const labels[] = {"DCE under", "precision", "recall",
+                                         "decisive tokens"};
+    put_table_head(t, labels, COUNT(labels));
     for (const cJSON *d = r->detectors->child; d; d = d->next) {
-        put(t, "<tr><th scope=\"row\">");
-        put_escaped(t, cJSON_GetObjectItemCaseSensitive(d, "model")->valuestring);
-        put(t, "</th><td>%.3f</td><td>%.3f</td><td>%g of %g</td></tr>\n",
+        put_row_head(t, d, "model");
+        put(t, "<td>%.3f</td><td>%.3f</td><td>%g of %g</td></tr>\n",
             number_of(d, "precision"), number_of(d, "recall"), number_of(d, "decisive"),
             number_of(d, "tokens"));
     }
@@ -1196,14 +1212,13 @@ static void put_sweep(text *t, const results *r)
 {
     if (!r->sweep || !r->sweep->child)
         return;
-    put(t, "<h2>Learning-rate and warm-up sweep</h2>\n<table>\n<thead><tr>"
-           "<th scope=\"col\">arm</th><th scope=\"col\">lr</th><th scope=\"col\">warm-up</th>"
-           "<th scope=\"col\">val style accuracy</th><th scope=\"col\">val ROUGE-1</th></tr>"
-           "</thead>\n<tbody>\n");
+    static const char *const labels[] = {"arm", "lr", "warm-up", "val style accuracy",
+                                         "val ROUGE-1"};
+    put(t, "<h2>Learning-rate and warm-up sweep</h2>\n");
+    put_table_head(t, labels, COUNT(labels));
     for (const cJSON *s = r->sweep->child; s; s = s->next) {
-        put(t, "<tr><th scope=\"row\">");
-        put_escaped(t, cJSON_GetObjectItemCaseSensitive(s, "arm")->valuestring);
-        put(t, "</th><td>%.7g</td><td>%.7g</td><td>%.3f</td><td>%.3f</td></tr>\n",
+        put_row_head(t, s, "arm");
+        put(t, "<td>%.7g</td><td>%.7g</td><td>%.3f</td><td>%.3f</td></tr>\n",
             number_of(s, "lr"), number_of(s, "warmup"), number_of(s, "style_accuracy"),
             number_of(s, "rouge1"));
     }
