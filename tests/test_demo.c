@@ -142,7 +142,14 @@ static void check_detection(const char *dir, const cJSON *detector, const cJSON 
         return;
     double p, r;
     recompute(probe, truth, delta, &p, &r);
-    CHECK(cJSON_GetObjectItem(probe, "step")->valueint == 0, "%s: DCE after training steps", path);
+    CHECK(cJSON_GetObjectItem(probe, "step")->valueint == 1, "%s: not the one-step probe", path);
+    char cmd[2200]; /* the step at lr 1e-30 left the weights as they were */
+    if (strcmp(model, "base") == 0)
+        snprintf(cmd, sizeof cmd, "cmp -s %s/init.bin %s/detect/base/model.bin", dir, dir);
+    else
+        snprintf(cmd, sizeof cmd, "cmp -s %s/runs/sft-seed1/model.bin %s/detect/sft/model.bin",
+                 dir, dir);
+    CHECK(system(cmd) == 0, "under %s: the detector's model moved (%s)", model, cmd);
     CHECK(fabs(cJSON_GetObjectItem(detector, "precision")->valuedouble - p) < 1e-9 &&
               fabs(cJSON_GetObjectItem(detector, "recall")->valuedouble - r) < 1e-9,
           "under %s: detection differs from the recomputation (%g, %g)", model, p, r);

@@ -424,7 +424,9 @@ static vkq_status add_detection(const cJSON *o, void *user)
     return s;
 }
 
-/* The model's DCE of every val response token, by the trainer's probe before any step. */
+/* The model's DCE of every val response token, by the trainer's probe after one step at an
+ * lr so small (1e-30, no decay) that no weight moves: the run's model.bin equals the model
+ * given, which test_demo checks. */
 static vkq_status detect(demo *d, const char *label, const char *model, int examples,
                          cJSON *list)
 {
@@ -435,8 +437,10 @@ static vkq_status detect(demo *d, const char *label, const char *model, int exam
     run_config(d, &arms[0], 1, run_dir, &c);
     snprintf(c.model, sizeof c.model, "%s", model);
     snprintf(c.val, sizeof c.val, "%s/data/val.jsonl", d->out);
-    volatile int stop = 1;
-    VKQ_TRY(vkq_train_run(d->ctx, &c, NULL, NULL, &stop));
+    c.steps = 1;
+    c.lr = 1e-30f;
+    c.warmup = 0.0f;
+    VKQ_TRY(vkq_train_run(d->ctx, &c, NULL, NULL, NULL));
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToArray(list, o);
     cJSON_AddStringToObject(o, "model", label);
