@@ -112,11 +112,18 @@ def rope_tables(cfg):
     return np.cos(angles), np.sin(angles)
 
 
+TRAILER_MAGIC = b"vkqxxh64"
+TRAILER_BYTES = 16
+
+
 def read_checkpoint(path):
     """Read a llama2.c (legacy version-0) checkpoint. Returns (Config, {name: float32 array}).
-    The RoPE tables are skipped; the file must be exactly as long as its header says."""
+    The RoPE tables are skipped; the file must be exactly as long as its header says, plus
+    vkquill's 16-byte checksum trailer ("vkqxxh64" and an XXH64) where vkquill wrote it."""
     with open(path, "rb") as f:
         data = f.read()
+    if len(data) >= HEADER.size + TRAILER_BYTES and data[-TRAILER_BYTES:-8] == TRAILER_MAGIC:
+        data = data[:-TRAILER_BYTES]
     if len(data) < HEADER.size:
         raise ValueError(f"{path}: {len(data)} bytes is shorter than the 28-byte header")
     dim, hidden, layers, heads, kv_heads, vocab, seq_len = HEADER.unpack_from(data, 0)
