@@ -13,19 +13,13 @@
 
 #include "golden/compare.h"
 #include "golden/golden.h"
+#include "support.h"
 #include "vkquill/llama2c.h"
 #include "vkquill/causal_loss.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
 
 #define GOLDEN_DIR VKQ_SOURCE_DIR "/tests/golden/"
-
-#define OK(expr)                                                 \
-    do {                                                         \
-        vkq_status s_ = (expr);                                  \
-        if (s_ != VKQ_OK)                                        \
-            fail_msg("%s: %s", #expr, vkq_last_error());         \
-    } while (0)
 
 typedef struct variant {
     const char *name;

@@ -1,6 +1,5 @@
 /* Llama configs, the parameter layout and llama2.c checkpoints: round trips, the file layout
  * worked out by hand, and malformed files. */
-#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,16 +12,10 @@
 #include <cmocka.h>
 
 #include "base/file.h"
+#include "support.h"
 #include "vkquill/llama2c.h"
 
-static char temp_dir[] = "/tmp/vkq_checkpoint_XXXXXX";
-
-#define OK(expr)                                         \
-    do {                                                 \
-        vkq_status s_ = (expr);                          \
-        if (s_ != VKQ_OK)                                \
-            fail_msg("%s: %s", #expr, vkq_last_error()); \
-    } while (0)
+static char temp_dir[TEST_DIR_SIZE];
 
 /* D 8, H 12, L 2, 2 heads of size 4, 1 KV head (KVD 4), V 10, seq 6. */
 static vkq_llama_config tiny_config(int shared)
@@ -49,15 +42,6 @@ static uint64_t checksum_of(const void *data, size_t n)
     return vkq_checksum_value(&c);
 }
 
-static char *temp_path(const char *name)
-{
-    static char path[4][600];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", temp_dir, name);
-    return p;
-}
-
 static float *random_params(size_t n, uint64_t seed)
 {
     float *p = malloc(n * sizeof *p);
@@ -69,37 +53,11 @@ static float *random_params(size_t n, uint64_t seed)
     return p;
 }
 
-static void write_file(const char *path, const void *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, size, f), size);
-    assert_int_equal(fclose(f), 0);
-}
-
-/* The whole file; *size receives its length. */
-static unsigned char *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    unsigned char *data = malloc(1 << 20);
-    assert_non_null(data);
-    *size = fread(data, 1, 1 << 20, f);
-    fclose(f);
-    return data;
-}
-
 static float float_at(const unsigned char *file, size_t float_index)
 {
     float x;
     memcpy(&x, file + 28 + 4 * float_index, sizeof x);
     return x;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
 }
 
 static void with_bias(vkq_llama_config *c) { c->qkv_bias = 1; }
@@ -196,9 +154,9 @@ static void round_trip(int shared)
     vkq_llama_tensors l;
     vkq_llama_tensors_of(&c, &l);
     float *params = random_params(l.total, 42 + (uint64_t)shared);
-    const char *path = temp_path("model.bin");
+    const char *path = test_path(temp_dir, "model.bin");
     OK(vkq_llama2c_write(path, &c, params));
-    assert_false(file_exists(temp_path("model.bin.tmp")));
+    assert_false(test_file_exists(test_path(temp_dir, "model.bin.tmp")));
 
     vkq_llama_config back;
     float *read = NULL;
@@ -216,7 +174,8 @@ static void round_trip(int shared)
 
     /* the file itself, byte by byte where the format fixes it */
     size_t size;
-    unsigned char *file = read_file(path, &size);
+    unsigned char *file = (unsigned char *)test_read_file(path, &size);
+    assert_non_null(file);
     size_t body = shared ? TINY_SHARED_BYTES : TINY_SEPARATE_BYTES;
     assert_int_equal(size, body + TRAILER);
     assert_memory_equal(file + body, "vkqxxh64", 8);
@@ -274,10 +233,11 @@ static unsigned char *tiny_file(int shared, size_t *size)
 {
     vkq_llama_config c = tiny_config(shared);
     float *params = random_params(TINY_SEPARATE_TOTAL, 7);
-    const char *path = temp_path("tiny.bin");
+    const char *path = test_path(temp_dir, "tiny.bin");
     OK(vkq_llama2c_write(path, &c, params));
     free(params);
-    unsigned char *file = read_file(path, size);
+    unsigned char *file = (unsigned char *)test_read_file(path, size);
+    assert_non_null(file);
     unlink(path);
     return file;
 }
@@ -292,8 +252,8 @@ static void truncated_files_are_reported(void **state)
         const size_t cuts[] = {0, 27, 28, 29, 100, size / 2, body - 4, body - 1, body + 1,
                                size - 1};
         for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
-            const char *path = temp_path("cut.bin");
-            write_file(path, file, cuts[i]);
+            const char *path = test_path(temp_dir, "cut.bin");
+            test_write_file(path, file, cuts[i]);
             char want[128];
             if (cuts[i] < 28)
                 snprintf(want, sizeof want, "%zu bytes, less than the 28-byte header", cuts[i]);
@@ -317,8 +277,8 @@ static void trailing_bytes_are_reported(void **state)
     unsigned char *file = tiny_file(1, &size);
     unsigned char *longer = calloc(size + 4, 1);
     memcpy(longer, file, size);
-    const char *path = temp_path("long.bin");
-    write_file(path, longer, size + 4);
+    const char *path = test_path(temp_dir, "long.bin");
+    test_write_file(path, longer, size + 4);
     char want[128];
     snprintf(want, sizeof want, "header implies %zu bytes, file has %zu (20 trailing)",
              size - TRAILER, size + 4);
@@ -352,11 +312,11 @@ static void damaged_files_are_refused(void **state)
     (void)state;
     size_t size;
     unsigned char *file = tiny_file(0, &size);
-    const char *path = temp_path("damaged.bin");
+    const char *path = test_path(temp_dir, "damaged.bin");
     const size_t flips[] = {28, 28 + 4 * 500 + 2, size - TRAILER - 1};
     for (size_t i = 0; i < sizeof flips / sizeof *flips; i++) {
         file[flips[i]] ^= 0x10;
-        write_file(path, file, size);
+        test_write_file(path, file, size);
         expect_read_error(path, VKQ_ERR_FORMAT, "checksum mismatch");
         /* opening reads only the header (vkquill plan needs no more); the first weight read
          * checks the whole file */
@@ -371,7 +331,7 @@ static void damaged_files_are_refused(void **state)
         file[flips[i]] ^= 0x10;
     }
     file[size - TRAILER] = 'V';
-    write_file(path, file, size);
+    test_write_file(path, file, size);
     expect_read_error(path, VKQ_ERR_FORMAT, "are no vkquill checksum trailer");
     unlink(path);
     free(file);
@@ -383,8 +343,8 @@ static void files_without_trailer_load(void **state)
     (void)state;
     size_t size;
     unsigned char *file = tiny_file(1, &size);
-    const char *path = temp_path("plain.bin");
-    write_file(path, file, size - TRAILER);
+    const char *path = test_path(temp_dir, "plain.bin");
+    test_write_file(path, file, size - TRAILER);
     vkq_llama_config c;
     float *params = NULL;
     OK(vkq_llama2c_read(path, &c, &params));
@@ -398,11 +358,11 @@ static void text_files_are_not_checkpoints(void **state)
 {
     (void)state;
     const char text[] = "Once upon a time, there was a llama who liked to read binary files.\n";
-    const char *path = temp_path("story.txt");
-    write_file(path, text, sizeof text - 1);
+    const char *path = test_path(temp_dir, "story.txt");
+    test_write_file(path, text, sizeof text - 1);
     expect_read_error(path, VKQ_ERR_FORMAT, "not a llama2.c checkpoint: dim");
     unlink(path);
-    expect_read_error(temp_path("missing.bin"), VKQ_ERR_IO, "cannot open");
+    expect_read_error(test_path(temp_dir, "missing.bin"), VKQ_ERR_IO, "cannot open");
     expect_read_error(temp_dir, VKQ_ERR_IO, "not a regular file");
 }
 
@@ -411,8 +371,8 @@ static void expect_header_error(int32_t dim, int32_t hidden, int32_t layers, int
                                 int32_t kv_heads, int32_t vocab, int32_t seq, const char *what)
 {
     const int32_t header[7] = {dim, hidden, layers, heads, kv_heads, vocab, seq};
-    const char *path = temp_path("header.bin");
-    write_file(path, header, sizeof header);
+    const char *path = test_path(temp_dir, "header.bin");
+    test_write_file(path, header, sizeof header);
     expect_read_error(path, VKQ_ERR_FORMAT, what);
     unlink(path);
 }
@@ -439,23 +399,23 @@ static void failed_writes_leave_nothing(void **state)
     vkq_llama_config c = tiny_config(1);
     float *params = random_params(TINY_SHARED_TOTAL, 3);
 
-    const char *nowhere = temp_path("no/such/dir/model.bin");
+    const char *nowhere = test_path(temp_dir, "no/such/dir/model.bin");
     assert_int_equal(vkq_llama2c_write(nowhere, &c, params), VKQ_ERR_IO);
     assert_non_null(strstr(vkq_last_error(), "model.bin.tmp: cannot create"));
 
     /* the final rename fails when PATH is a directory; the temporary file must go */
-    const char *dir = temp_path("taken");
+    const char *dir = test_path(temp_dir, "taken");
     assert_int_equal(mkdir(dir, 0700), 0);
     assert_int_equal(vkq_llama2c_write(dir, &c, params), VKQ_ERR_IO);
     assert_non_null(strstr(vkq_last_error(), "cannot rename"));
-    assert_false(file_exists(temp_path("taken.tmp")));
+    assert_false(test_file_exists(test_path(temp_dir, "taken.tmp")));
     assert_int_equal(rmdir(dir), 0);
 
     assert_int_equal(vkq_make_dirs(""), VKQ_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(vkq_last_error(), "empty name"));
 
     /* what the format cannot hold is refused before anything is written */
-    const char *path = temp_path("invalid.bin");
+    const char *path = test_path(temp_dir, "invalid.bin");
     const struct { void (*change)(vkq_llama_config *); const char *why; } unheld[] = {
         {with_bias, "biases"}, {with_qk_norm, "normalised"}, {with_halves, "halves"},
         {with_head_dim, "head_dim 6"}};
@@ -464,44 +424,29 @@ static void failed_writes_leave_nothing(void **state)
         unheld[i].change(&u);
         assert_int_equal(vkq_llama2c_write(path, &u, params), VKQ_ERR_UNSUPPORTED);
         assert_non_null(strstr(vkq_last_error(), unheld[i].why));
-        assert_false(file_exists(path));
+        assert_false(test_file_exists(path));
     }
 
     c.n_kv_heads = 3;
     assert_int_equal(vkq_llama2c_write(path, &c, params), VKQ_ERR_INVALID_ARGUMENT);
-    assert_false(file_exists(path));
-    assert_false(file_exists(temp_path("invalid.bin.tmp")));
+    assert_false(test_file_exists(path));
+    assert_false(test_file_exists(test_path(temp_dir, "invalid.bin.tmp")));
 
-    DIR *d = opendir(temp_dir);
-    int entries = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        entries += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    assert_int_equal(entries, 0);
+    assert_int_equal(test_count_entries(temp_dir), 0);
     free(params);
 }
 
 static int create_temp_dir(void **state)
 {
     (void)state;
-    return mkdtemp(temp_dir) ? 0 : -1;
+    return test_make_temp_dir(temp_dir, "checkpoint");
 }
 
 /* Tests remove what they create; this also clears up after a failed one. */
 static int remove_temp_dir(void **state)
 {
     (void)state;
-    DIR *d = opendir(temp_dir);
-    if (!d)
-        return -1;
-    for (struct dirent *e; (e = readdir(d));) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", temp_dir, e->d_name);
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            remove(path);
-    }
-    closedir(d);
-    return rmdir(temp_dir);
+    return test_remove_tree(temp_dir);
 }
 
 int main(void)

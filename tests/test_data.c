@@ -2,7 +2,6 @@
  * templates, and pairs built with a byte-only tokenizer whose encodings are easy to work out
  * by hand: every text becomes the byte tokens of " " + text (the dummy prefix, then one token
  * per byte, since the vocabulary has nothing to merge into). */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,33 +11,18 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/data.h"
 
-static char temp_dir[] = "/tmp/vkq_data_XXXXXX";
+static char temp_dir[TEST_DIR_SIZE];
 static vkq_tokenizer *byte_tok;
 
-#define OK(expr)                                         \
-    do {                                                 \
-        vkq_status s_ = (expr);                          \
-        if (s_ != VKQ_OK)                                \
-            fail_msg("%s: %s", #expr, vkq_last_error()); \
-    } while (0)
-
 /* ---- files ---------------------------------------------------------------------------- */
-
-static char path_buf[4][512];
 
 /* Writes size bytes to NAME in the temp dir; returns its path (one of a few rotating buffers). */
 static const char *write_bytes(const char *name, const char *data, size_t size)
 {
-    static int next;
-    char *path = path_buf[next++ % 4];
-    snprintf(path, sizeof path_buf[0], "%s/%s", temp_dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, size, f), size);
-    assert_int_equal(fclose(f), 0);
-    return path;
+    return test_write_file(test_path(temp_dir, name), data, size);
 }
 
 static const char *write_text(const char *name, const char *text)
@@ -297,8 +281,7 @@ static void jsonl_empty_and_missing_files_fail(void **state)
             expect_message(path, ": no samples in the file");
             expect_empty(&d);
         }
-    char missing[600];
-    snprintf(missing, sizeof missing, "%s/absent.jsonl", temp_dir);
+    const char *missing = test_path(temp_dir, "absent.jsonl");
     assert_int_equal(vkq_dataset_load_jsonl(missing, 0, &d), VKQ_ERR_IO);
     expect_message(missing, ": cannot open: No such file or directory");
     assert_int_equal(vkq_dataset_load_jsonl(temp_dir, 0, &d), VKQ_ERR_IO);
@@ -995,8 +978,7 @@ static void put_token(FILE *f, const char *piece)
 /* A tok.bin with only <unk>, BOS, EOS and the 256 byte pieces. */
 static vkq_tokenizer *load_byte_tokenizer(void)
 {
-    char path[600];
-    snprintf(path, sizeof path, "%s/bytes.bin", temp_dir);
+    const char *path = test_path(temp_dir, "bytes.bin");
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     int32_t max_length = 6;
@@ -1019,7 +1001,7 @@ static vkq_tokenizer *load_byte_tokenizer(void)
 static int set_up(void **state)
 {
     (void)state;
-    if (!mkdtemp(temp_dir))
+    if (test_make_temp_dir(temp_dir, "data") != 0)
         return -1;
     byte_tok = load_byte_tokenizer();
     return byte_tok ? 0 : -1;
@@ -1029,18 +1011,7 @@ static int tear_down(void **state)
 {
     (void)state;
     vkq_tokenizer_free(byte_tok);
-    DIR *dir = opendir(temp_dir);
-    if (!dir)
-        return -1;
-    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", temp_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(dir);
-    return rmdir(temp_dir);
+    return test_remove_tree(temp_dir);
 }
 
 int main(void)

@@ -1,7 +1,6 @@
 /* Conversion to the native format: LaMP and plain text loaded, written with
  * vkq_dataset_write_jsonl and read back with vkq_dataset_load_jsonl, every field checked
  * against what the inputs say, escapes and UTF-8 included; and the writer's refusals. */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,54 +10,35 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/data.h"
 
-static char temp_dir[] = "/tmp/vkq_convert_XXXXXX";
-
-#define OK(expr)                                         \
-    do {                                                 \
-        vkq_status s_ = (expr);                          \
-        if (s_ != VKQ_OK)                                \
-            fail_msg("%s: %s", #expr, vkq_last_error()); \
-    } while (0)
+static char temp_dir[TEST_DIR_SIZE];
 
 /* ---- files ---------------------------------------------------------------------------- */
-
-static char path_buf[4][512];
 
 /* NAME in the temp dir (one of a few rotating buffers). */
 static const char *path_of(const char *name)
 {
-    static int next;
-    char *path = path_buf[next++ % 4];
-    snprintf(path, sizeof path_buf[0], "%s/%s", temp_dir, name);
-    return path;
+    return test_path(temp_dir, name);
 }
 
 static const char *write_text(const char *name, const char *text)
 {
-    const char *path = path_of(name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    assert_int_equal(fclose(f), 0);
-    return path;
+    return test_write_text(path_of(name), text);
 }
 
 static void expect_file(const char *path, const char *want)
 {
-    char got[4096];
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    size_t n = fread(got, 1, sizeof got - 1, f);
-    fclose(f);
-    got[n] = '\0';
+    char *got = test_read_file(path, NULL);
+    assert_non_null(got);
     assert_string_equal(got, want);
+    free(got);
 }
 
 static void expect_absent(const char *path)
 {
-    assert_int_not_equal(access(path, F_OK), 0);
+    assert_false(test_file_exists(path));
 }
 
 static void expect_item(const vkq_history_item *h, const char *input, const char *output,
@@ -201,24 +181,13 @@ static void writer_refuses_and_leaves_no_file(void **state)
 static int set_up(void **state)
 {
     (void)state;
-    return mkdtemp(temp_dir) ? 0 : -1;
+    return test_make_temp_dir(temp_dir, "convert");
 }
 
 static int tear_down(void **state)
 {
     (void)state;
-    DIR *dir = opendir(temp_dir);
-    if (!dir)
-        return -1;
-    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", temp_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(dir);
-    return rmdir(temp_dir);
+    return test_remove_tree(temp_dir);
 }
 
 int main(void)

@@ -11,23 +11,17 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/data.h"
 
 #define TOKENIZER_PATH VKQ_MODELS_DIR "/tok512.bin"
 #define EXAMPLES VKQ_SOURCE_DIR "/assets/examples"
 
-enum { EXIT_SKIPPED = 77, TEXT_SIZE = 16384 };
+enum { TEXT_SIZE = 16384 };
 
 static vkq_tokenizer *tok;
 static vkq_dataset reviews;
 static vkq_template template;
-
-#define OK(expr)                                         \
-    do {                                                 \
-        vkq_status s_ = (expr);                          \
-        if (s_ != VKQ_OK)                                \
-            fail_msg("%s: %s", #expr, vkq_last_error()); \
-    } while (0)
 
 /* The text of seq[from..to), each token decoded after the one before it (from >= 1). */
 static void decode_range(const int32_t *seq, uint32_t from, uint32_t to, char *text)
@@ -169,10 +163,8 @@ static int free_all(void **state)
 
 int main(void)
 {
-    if (access(TOKENIZER_PATH, R_OK) != 0) {
-        printf("skipped: %s is absent\n", TOKENIZER_PATH);
-        return EXIT_SKIPPED;
-    }
+    if (!test_have_file(TOKENIZER_PATH))
+        return TEST_SKIPPED;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pairs_decode_to_the_rendered_text),
         cmocka_unit_test(shared_tokens_cover_all_text_outside_the_block),

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support.h"
+
 static int failures;
 
 #define CHECK(cond, ...)                        \
@@ -19,25 +21,6 @@ static int failures;
             failures++;                         \
         }                                       \
     } while (0)
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    if (text && fread(text, 1, (size_t)n, f) == (size_t)n)
-        text[n] = '\0';
-    else {
-        free(text);
-        text = NULL;
-    }
-    fclose(f);
-    return text;
-}
 
 /* The val samples' preference spans, in val.jsonl order. */
 static cJSON *val_truth(const char *dir)
@@ -134,7 +117,7 @@ static void check_detection(const char *dir, const cJSON *detector, const cJSON 
     char path[700];
     const char *model = cJSON_GetObjectItem(detector, "model")->valuestring;
     snprintf(path, sizeof path, "%s/detect/%s/probe.jsonl", dir, model);
-    char *text = read_file(path);
+    char *text = test_read_file(path, NULL);
     cJSON *probe = text ? cJSON_Parse(text) : NULL;
     free(text);
     CHECK(probe != NULL, "%s missing", path);
@@ -189,7 +172,7 @@ static void check_resolved_options(const char *dir, const cJSON *run, const cJSO
     snprintf(path, sizeof path, "%s/runs/%s-seed%d/config.json", dir,
              cJSON_GetObjectItem(run, "method")->valuestring,
              cJSON_GetObjectItem(run, "seed")->valueint);
-    char *text = read_file(path);
+    char *text = test_read_file(path, NULL);
     cJSON *resolved = text ? cJSON_Parse(text) : NULL;
     free(text);
     CHECK(resolved != NULL, "%s missing", path);
@@ -252,7 +235,7 @@ static void check_report(const char *dir)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/report.html", dir);
-    char *html = read_file(path);
+    char *html = test_read_file(path, NULL);
     CHECK(html != NULL, "no report.html");
     if (!html)
         return;
@@ -295,7 +278,7 @@ static void check_bad_input(const char *vkquill, const char *dir)
         snprintf(cmd, sizeof cmd, "%s demo %s --out %s 2> %s > /dev/null", vkquill,
                  cases[i].args, sweep_dir, out);
         int rc = system(cmd);
-        char *message = read_file(out);
+        char *message = test_read_file(out, NULL);
         CHECK(rc != 0 && message && strstr(message, cases[i].message) &&
                   strchr(message, '\n') == message + strlen(message) - 1,
               "demo %s: exit %d, message %s", cases[i].args, rc, message ? message : "none");
@@ -312,15 +295,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_demo VKQUILL\n");
         return 2;
     }
-    char dir[] = "/tmp/vkq-demo-XXXXXX", cmd[1024];
-    if (!mkdtemp(dir))
+    char dir[TEST_DIR_SIZE], cmd[1024];
+    if (test_make_temp_dir(dir, "demo") != 0)
         return 1;
     snprintf(cmd, sizeof cmd, "%s demo --quick --lr 0.003 --warmup 0.2 --delta 0.000002 --history-k 2 --out %s/demo > %s/stdout", argv[1], dir, dir);
     CHECK(system(cmd) == 0, "%s failed", cmd);
     char demo_dir[512], path[600];
     snprintf(demo_dir, sizeof demo_dir, "%s/demo", dir);
     snprintf(path, sizeof path, "%s/results.json", demo_dir);
-    char *text = read_file(path);
+    char *text = test_read_file(path, NULL);
     cJSON *results = text ? cJSON_Parse(text) : NULL;
     free(text);
     CHECK(results != NULL, "no results.json");
@@ -351,8 +334,7 @@ int main(int argc, char **argv)
     check_bad_input(argv[1], dir);
     cJSON_Delete(truth);
     cJSON_Delete(results);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0, "could not remove %s", dir);
+    CHECK(test_remove_tree(dir) == 0, "could not remove %s", dir);
     printf("%s\n", failures ? "demo miniature: FAILED" : "demo miniature: ok");
     return failures != 0;
 }

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "support.h"
 #include "vkquill/generate.h"
 #include "vkquill/hf_model.h"
 #include "vkquill/llama2c.h"
@@ -17,25 +17,6 @@
 #define MODEL VKQ_MODELS_DIR "/stories260K.bin"
 #define TOKENIZER VKQ_MODELS_DIR "/tok512.bin"
 #define EXPECTED VKQ_SOURCE_DIR "/tests/data/stories260K_generation.json"
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    if (text && fread(text, 1, (size_t)n, f) == (size_t)n)
-        text[n] = '\0';
-    else {
-        free(text);
-        text = NULL;
-    }
-    fclose(f);
-    return text;
-}
 
 static int compare_case(const cJSON *c, const vkq_generation *g)
 {
@@ -174,11 +155,9 @@ static int run(const cJSON *cases, vkq_ctx *ctx, form f)
 
 int main(void)
 {
-    if (access(MODEL, R_OK) != 0 || access(TOKENIZER, R_OK) != 0) {
-        printf("skipped: %s or %s is absent\n", MODEL, TOKENIZER);
-        return 77;
-    }
-    char *json = read_file(EXPECTED);
+    if (!test_have_file(MODEL) || !test_have_file(TOKENIZER))
+        return TEST_SKIPPED;
+    char *json = test_read_file(EXPECTED, NULL);
     cJSON *cases = json ? cJSON_Parse(json) : NULL;
     free(json);
     if (!cJSON_IsArray(cases)) {

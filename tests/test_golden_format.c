@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "golden/golden.h"
+#include "support.h"
 
 #define GOLDEN_DIR VKQ_SOURCE_DIR "/tests/golden"
 
@@ -28,26 +29,11 @@ enum {
         LAYERS * DIM * DIM + LAYERS * DIM + 3 * LAYERS * HIDDEN * DIM + DIM,
 };
 
-#define OK(expr)                                               \
-    do {                                                       \
-        vkq_status s_ = (expr);                                \
-        if (s_ != VKQ_OK)                                      \
-            fail_msg("%s: %s", #expr, vkq_last_error());       \
-    } while (0)
-
 static unsigned char *read_all(const char *path, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    unsigned char *bytes = (unsigned char *)test_read_file(path, size);
+    if (!bytes)
         fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = malloc((size_t)n + 1);
-    assert_non_null(bytes);
-    assert_int_equal(fread(bytes, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
     return bytes;
 }
 

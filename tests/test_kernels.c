@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/selftest.h"
 
 static vkq_ctx *ctx;
@@ -37,16 +38,13 @@ static void run_family(void **state)
 static int setup(void **state)
 {
     (void)state;
-    vkq_status s = vkq_ctx_create(NULL, &ctx);
-    if (s != VKQ_OK)
-        print_error("%s\n", vkq_last_error());
-    return s == VKQ_OK ? 0 : -1;
+    return test_ctx_create(&ctx);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    return vkq_ctx_destroy(ctx) == VKQ_OK ? 0 : -1;
+    return test_ctx_destroy(ctx);
 }
 
 /* One test per family and variant, from the self-test registry: a new family needs no edit. */

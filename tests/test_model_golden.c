@@ -8,19 +8,14 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "golden/compare.h"
 #include "golden/golden.h"
+#include "support.h"
 #include "vkquill/llama2c.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
 
 #define GOLDEN_DIR VKQ_SOURCE_DIR "/tests/golden/"
-
-#define OK(expr)                                                 \
-    do {                                                         \
-        vkq_status s_ = (expr);                                  \
-        if (s_ != VKQ_OK)                                        \
-            fail_msg("%s: %s", #expr, vkq_last_error());         \
-    } while (0)
 
 typedef struct fixture {
     vkq_ctx *ctx;
@@ -32,16 +27,6 @@ typedef struct fixture {
     vkq_buf targets, weights, losses, loss, hyper;
     uint32_t n_rows;
 } fixture;
-
-static double nmse(const float *got, const float *want, size_t n)
-{
-    double err = 0, norm = 0;
-    for (size_t i = 0; i < n; i++) {
-        err += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
-        norm += (double)want[i] * want[i];
-    }
-    return err / norm;
-}
 
 static const float *golden_f32(fixture *f, const char *name, size_t n)
 {
@@ -135,7 +120,7 @@ static void logits_match(void **state)
     size_t n = (size_t)f->n_rows * f->cfg.vocab_size;
     float *logits = malloc(n * sizeof *logits);
     OK(vkq_buf_download(f->ctx, vkq_model_logits(f->model), 0, logits, n * sizeof *logits));
-    double e = nmse(logits, golden_f32(f, "logits", n), n);
+    double e = vkq_nmse(logits, golden_f32(f, "logits", n), n);
     print_message("logits nmse %.3e\n", e);
     assert_true(e < 1e-10);
     free(logits);
@@ -161,7 +146,7 @@ static void loss_and_gradients_match(void **state)
         size_t at = layout.t[i].offset, n = vkq_tensor_floats(&layout, (vkq_tensor_id)i);
         if (n == 0)
             continue;
-        double e = nmse(grads + at, want_grads + at, n);
+        double e = vkq_nmse(grads + at, want_grads + at, n);
         print_message("gradient %s nmse %.3e\n", layout.t[i].name, e);
         assert_true(e < 1e-8);
     }
@@ -193,7 +178,7 @@ static void adamw_steps_match(void **state)
     vkq_llama_tensors_of(&f->cfg, &layout);
     float *params = malloc(layout.total * sizeof *params);
     OK(vkq_model_download_params(f->model, params));
-    double e = nmse(params, golden_f32(f, "params_after", layout.total), layout.total);
+    double e = vkq_nmse(params, golden_f32(f, "params_after", layout.total), layout.total);
     print_message("parameters after 10 steps nmse %.3e\n", e);
     assert_true(e < 1e-9);
     free(params);

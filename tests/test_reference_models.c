@@ -11,22 +11,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/llama2c.h"
 #include "vkquill/tokenizer.h"
 
 #define TOKENIZER_PATH VKQ_MODELS_DIR "/tok512.bin"
 #define MODEL_PATH VKQ_MODELS_DIR "/stories260K.bin"
 
-enum { EXIT_SKIPPED = 77 };
-
 static vkq_tokenizer *tok;
-
-#define OK(expr)                                         \
-    do {                                                 \
-        vkq_status s_ = (expr);                          \
-        if (s_ != VKQ_OK)                                \
-            fail_msg("%s: %s", #expr, vkq_last_error()); \
-    } while (0)
 
 static void vocabulary_has_the_documented_structure(void **state)
 {
@@ -140,22 +132,16 @@ static void checkpoint_rewrite_reproduces_the_file(void **state)
     vkq_llama_config c;
     float *params = NULL;
     OK(vkq_llama2c_read(MODEL_PATH, &c, &params));
-    char dir[] = "/tmp/vkq_reference_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[64];
-    snprintf(path, sizeof path, "%s/copy.bin", dir);
+    char dir[TEST_DIR_SIZE];
+    assert_int_equal(test_make_temp_dir(dir, "reference"), 0);
+    const char *path = test_path(dir, "copy.bin");
     vkq_status written = vkq_llama2c_write(path, &c, params);
 
-    FILE *a = fopen(MODEL_PATH, "rb"), *b = fopen(path, "rb");
-    assert_non_null(a);
     enum { SIZE = 1056540 }; /* from the README's shape: 28 + 4 * (260032 + 2 * 512 * 4) */
-    unsigned char *want = malloc(SIZE + 1), *got = malloc(SIZE + 17);
-    size_t want_size = fread(want, 1, SIZE + 1, a), got_size = b ? fread(got, 1, SIZE + 17, b) : 0;
-    fclose(a);
-    if (b)
-        fclose(b);
-    unlink(path);
-    rmdir(dir);
+    size_t want_size = 0, got_size = 0;
+    unsigned char *want = (unsigned char *)test_read_file(MODEL_PATH, &want_size);
+    unsigned char *got = (unsigned char *)test_read_file(path, &got_size);
+    test_remove_tree(dir);
     OK(written);
     assert_int_equal(want_size, SIZE);
     assert_int_equal(got_size, SIZE + 16);
@@ -192,10 +178,8 @@ static int free_tokenizer(void **state)
 
 int main(void)
 {
-    if (access(TOKENIZER_PATH, R_OK) != 0 || access(MODEL_PATH, R_OK) != 0) {
-        printf("skipped: %s or %s is absent\n", TOKENIZER_PATH, MODEL_PATH);
-        return EXIT_SKIPPED;
-    }
+    if (!test_have_file(TOKENIZER_PATH) || !test_have_file(MODEL_PATH))
+        return TEST_SKIPPED;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(vocabulary_has_the_documented_structure),
         cmocka_unit_test(encodings_match_llama2c),

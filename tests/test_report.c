@@ -2,7 +2,6 @@
  * verdict and comparisons as given, curves with whiskers, the DCE detector table and shaded
  * tokens, the optional sweep, escaping, and the one-line errors of malformed results, which
  * leave no page behind. */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/report.h"
 
 
@@ -37,7 +37,8 @@ static const row_values base_rows[] = {
 enum { ROWS = sizeof base_rows / sizeof base_rows[0] };
 
 typedef struct fixture {
-    char dir[64], json[96], html[96], tmp[100];
+    char dir[TEST_DIR_SIZE], json[TEST_DIR_SIZE + 16], html[TEST_DIR_SIZE + 16],
+        tmp[TEST_DIR_SIZE + 20];
 } fixture;
 
 static int setup(void **state)
@@ -45,8 +46,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/vkq-report-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (test_make_temp_dir(f->dir, "report") != 0)
         return -1;
     snprintf(f->json, sizeof f->json, "%s/results.json", f->dir);
     snprintf(f->html, sizeof f->html, "%s/report.html", f->dir);
@@ -220,33 +220,13 @@ static cJSON *full_results(void)
     return make_results(all_methods, 4, 2, "Tiny run <b>& friends");
 }
 
-static void write_text(const char *path, const char *content)
-{
-    FILE *file = fopen(path, "wb");
-    assert_non_null(file);
-    assert_int_equal(fwrite(content, 1, strlen(content), file), strlen(content));
-    assert_int_equal(fclose(file), 0);
-}
-
 static void write_json(const char *path, cJSON *root)
 {
     char *content = cJSON_Print(root);
     assert_non_null(content);
-    write_text(path, content);
+    test_write_text(path, content);
     free(content);
     cJSON_Delete(root);
-}
-
-static char *read_text(const char *path)
-{
-    FILE *file = fopen(path, "rb");
-    assert_non_null(file);
-    char *content = calloc(1, 1 << 20);
-    assert_non_null(content);
-    size_t n = fread(content, 1, (1 << 20) - 1, file);
-    assert_true(n > 0 && n < (1 << 20) - 1);
-    fclose(file);
-    return content;
 }
 
 /* The page for these results, which must be written. */
@@ -255,7 +235,9 @@ static char *page_for(const fixture *f, cJSON *root)
     write_json(f->json, root);
     if (vkq_report_write(f->json, f->html) != VKQ_OK)
         fail_msg("report: %s", vkq_last_error());
-    return read_text(f->html);
+    char *page = test_read_file(f->html, NULL);
+    assert_non_null(page);
+    return page;
 }
 
 static int count(const char *haystack, const char *needle)
@@ -270,17 +252,6 @@ static void assert_contains(const char *haystack, const char *needle)
 {
     if (!strstr(haystack, needle))
         fail_msg("the page lacks \"%s\"", needle);
-}
-
-static int entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *e = readdir(d); e; e = readdir(d))
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
 }
 
 /* ---- the page ---- */
@@ -304,7 +275,7 @@ static void test_structure(void **state)
 {
     fixture *f = *state;
     char *page = page_for(f, full_results());
-    assert_int_equal(entries(f->dir), 2); /* results.json and report.html, no temporary */
+    assert_int_equal(test_count_entries(f->dir), 2); /* results.json and report.html, no temporary */
     assert_self_contained(page);
     const char *table = strstr(page, "<table"), *end = strstr(page, "</table>");
     const char *rows[] = {">base, no history<", ">base<", ">SFT, no history<", ">SFT<", ">MCE<",
@@ -544,11 +515,11 @@ static void test_bad_files(void **state)
     snprintf(message, sizeof message, "%s: cannot open: No such file or directory", f->json);
     assert_error(f, VKQ_ERR_IO, message);
 
-    write_text(f->json, "{\n  \"date\": ,\n}\n"); /* the value is missing at line 2, column 11 */
+    test_write_text(f->json, "{\n  \"date\": ,\n}\n"); /* the value is missing at line 2, column 11 */
     snprintf(message, sizeof message, "%s:2:11: malformed JSON", f->json);
     assert_error(f, VKQ_ERR_FORMAT, message);
 
-    write_text(f->json, "[1, 2]");
+    test_write_text(f->json, "[1, 2]");
     snprintf(message, sizeof message, "%s: the results must be a JSON object", f->json);
     assert_error(f, VKQ_ERR_FORMAT, message);
 }

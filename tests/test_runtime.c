@@ -6,16 +6,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/kernels.h"
 
 static vkq_ctx *ctx;
-
-#define OK(expr)                                               \
-    do {                                                       \
-        vkq_status s_ = (expr);                                \
-        if (s_ != VKQ_OK)                                      \
-            fail_msg("%s: %s", #expr, vkq_last_error());       \
-    } while (0)
 
 static void upload_download_round_trip(void **state)
 {
@@ -256,16 +250,13 @@ static void pieces_hold_whole_rows(void **state)
 static int setup(void **state)
 {
     (void)state;
-    vkq_status s = vkq_ctx_create(NULL, &ctx);
-    if (s != VKQ_OK)
-        print_error("%s\n", vkq_last_error());
-    return s == VKQ_OK ? 0 : -1;
+    return test_ctx_create(&ctx);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    return vkq_ctx_destroy(ctx) == VKQ_OK ? 0 : -1;
+    return test_ctx_destroy(ctx);
 }
 
 int main(void)

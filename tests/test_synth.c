@@ -12,80 +12,43 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/data.h"
 #include "vkquill/synth.h"
 
-static char temp_dir[] = "/tmp/vkq_synth_XXXXXX";
+static char temp_dir[TEST_DIR_SIZE];
 
-#define OK(expr)                                         \
-    do {                                                 \
-        vkq_status s_ = (expr);                          \
-        if (s_ != VKQ_OK)                                \
-            fail_msg("%s: %s", #expr, vkq_last_error()); \
-    } while (0)
+enum { PATH_SIZE = 512 };
 
 static const char *const FILES[] = {"train.jsonl", "val.jsonl", "test.jsonl", "truth.jsonl"};
 static const char *const SPLITS[] = {"train", "val", "test"};
 
 /* ---- files ----------------------------------------------------------------------------- */
 
-enum { PATH_SIZE = 512 };
-
-/* DIR/NAME, in one of a few rotating buffers. */
-static char *path_in(const char *dir, const char *name)
-{
-    static char buf[4][2 * PATH_SIZE];
-    static int next;
-    char *path = buf[next++ % 4];
-    snprintf(path, sizeof buf[0], "%s/%s", dir, name);
-    return path;
-}
-
 /* A path in the temp dir, in the caller's buffer of PATH_SIZE bytes. */
 static char *subdir(char *out, const char *name)
 {
-    snprintf(out, PATH_SIZE, "%s/%s", temp_dir, name);
+    snprintf(out, PATH_SIZE, "%s", test_path(temp_dir, name));
     return out;
 }
 
 static void remove_synth_dir(const char *dir)
 {
     for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++)
-        assert_int_equal(unlink(path_in(dir, FILES[i])), 0);
+        assert_int_equal(unlink(test_path(dir, FILES[i])), 0);
     assert_int_equal(rmdir(dir), 0);
-}
-
-static char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    rewind(f);
-    char *data = malloc(*size + 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, *size, f), *size);
-    data[*size] = '\0';
-    fclose(f);
-    return data;
 }
 
 static int same_file(const char *a, const char *b)
 {
     size_t na, nb;
-    char *x = read_all(a, &na), *y = read_all(b, &nb);
+    char *x = test_read_file(a, &na), *y = test_read_file(b, &nb);
+    assert_non_null(x);
+    assert_non_null(y);
     int same = na == nb && memcmp(x, y, na) == 0;
     free(x);
     free(y);
     return same;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
 }
 
 static void synth(const char *dir, uint32_t users, uint32_t per_user, uint64_t seed)
@@ -104,8 +67,8 @@ static void same_seed_same_bytes_other_seed_other_bytes(void **state)
     synth(subdir(b, "b"), 5, 6, 7);
     synth(subdir(c, "c"), 5, 6, 8);
     for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {
-        assert_true(same_file(path_in(a, FILES[i]), path_in(b, FILES[i])));
-        assert_false(same_file(path_in(a, FILES[i]), path_in(c, FILES[i])));
+        assert_true(same_file(test_path(a, FILES[i]), test_path(b, FILES[i])));
+        assert_false(same_file(test_path(a, FILES[i]), test_path(c, FILES[i])));
     }
     remove_synth_dir(a);
     remove_synth_dir(b);
@@ -134,7 +97,7 @@ static void load_split(const char *dir, const char *split, vkq_dataset *d)
 {
     char name[32];
     snprintf(name, sizeof name, "%s.jsonl", split);
-    OK(vkq_dataset_load_jsonl(path_in(dir, name), 0, d));
+    OK(vkq_dataset_load_jsonl(test_path(dir, name), 0, d));
 }
 
 static void expect_item(const vkq_history_item *h, const vkq_sample *s)
@@ -276,7 +239,7 @@ static void expect_truth_of_split(const char *dir, const char *split, phrase_boo
     vkq_dataset d;
     vkq_synth_truth t;
     load_split(dir, split, &d);
-    OK(vkq_synth_truth_load(path_in(dir, "truth.jsonl"), split, &t));
+    OK(vkq_synth_truth_load(test_path(dir, "truth.jsonl"), split, &t));
     assert_int_equal(t.count, d.count);
     for (uint32_t i = 0; i < t.count; i++) {
         const vkq_synth_sample *s = &t.samples[i];
@@ -314,8 +277,8 @@ static void spans_cover_the_users_choices_and_nothing_else(void **state)
         expect_truth_of_split(dir, SPLITS[i], &book);
     assert_true(book.count >= 4); /* long targets of several categories were seen */
     vkq_synth_truth train, test;
-    OK(vkq_synth_truth_load(path_in(dir, "truth.jsonl"), "train", &train));
-    OK(vkq_synth_truth_load(path_in(dir, "truth.jsonl"), "test", &test));
+    OK(vkq_synth_truth_load(test_path(dir, "truth.jsonl"), "train", &train));
+    OK(vkq_synth_truth_load(test_path(dir, "truth.jsonl"), "test", &test));
     assert_int_equal(train.count, 24 * 10);
     for (uint32_t i = 0; i < train.count; i++)
         for (int k = 0; k < VKQ_SYNTH_SLOTS; k++)
@@ -335,7 +298,7 @@ static void expect_bad_truth(const char *text, const char *suffix)
 {
     char path[PATH_SIZE];
     subdir(path, "truth.jsonl");
-    write_file(path, text);
+    test_write_text(path, text);
     vkq_synth_truth t;
     assert_int_equal(vkq_synth_truth_load(path, "test", &t), VKQ_ERR_FORMAT);
     char want[1024];
@@ -353,7 +316,7 @@ static void bad_truth_files_name_the_line(void **state)
                        "[8, 12, \"adjective\"], [12, 13, \"punct\"], [14, 19, \"signoff\"]]}\n";
     char path[PATH_SIZE];
     subdir(path, "truth.jsonl");
-    write_file(path, good);
+    test_write_text(path, good);
     vkq_synth_truth t;
     OK(vkq_synth_truth_load(path, "test", &t));
     assert_int_equal(t.count, 1);
@@ -617,7 +580,7 @@ static void detection_scores_on_a_hand_worked_example(void **state)
 static int setup(void **state)
 {
     (void)state;
-    return mkdtemp(temp_dir) ? 0 : -1;
+    return test_make_temp_dir(temp_dir, "synth");
 }
 
 static int teardown(void **state)

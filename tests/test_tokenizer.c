@@ -1,6 +1,5 @@
 /* The tok.bin tokenizer on small vocabularies written here, with encodings worked out by hand
  * from llama2.c's algorithm, and on malformed files. */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +9,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/tokenizer.h"
 
-static char temp_dir[] = "/tmp/vkq_tokenizer_XXXXXX";
+static char temp_dir[TEST_DIR_SIZE];
 
 /* A tok.bin file under construction. */
 typedef struct blob {
@@ -73,19 +73,10 @@ static void put_merge_vocab(blob *b)
     put_token(b, 0.25f, " \xC3\xA9");
 }
 
-static char path_buf[4][512];
-
 /* Writes b to NAME in the temp dir; returns its path (one of a few rotating buffers). */
 static const char *save(const char *name, const blob *b)
 {
-    static int next;
-    char *path = path_buf[next++ % 4];
-    snprintf(path, sizeof path_buf[0], "%s/%s", temp_dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b->data, 1, b->size, f), b->size);
-    assert_int_equal(fclose(f), 0);
-    return path;
+    return test_write_file(test_path(temp_dir, name), b->data, b->size);
 }
 
 static vkq_tokenizer *load_merge_vocab(void)
@@ -301,9 +292,7 @@ static void expect_load_error(const char *path, uint32_t vocab_size, vkq_status 
 static void bad_files_are_reported(void **state)
 {
     (void)state;
-    char missing[600];
-    snprintf(missing, sizeof missing, "%s/missing.bin", temp_dir);
-    expect_load_error(missing, 0, VKQ_ERR_IO, "cannot open");
+    expect_load_error(test_path(temp_dir, "missing.bin"), 0, VKQ_ERR_IO, "cannot open");
     expect_load_error(temp_dir, 0, VKQ_ERR_IO, "a directory without a tokenizer.json");
 
     blob empty = {0};
@@ -404,23 +393,13 @@ static void every_truncation_is_an_error(void **state)
 static int create_temp_dir(void **state)
 {
     (void)state;
-    return mkdtemp(temp_dir) ? 0 : -1;
+    return test_make_temp_dir(temp_dir, "tokenizer");
 }
 
 static int remove_temp_dir(void **state)
 {
     (void)state;
-    DIR *d = opendir(temp_dir);
-    if (!d)
-        return -1;
-    for (struct dirent *e; (e = readdir(d));) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", temp_dir, e->d_name);
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            unlink(path);
-    }
-    closedir(d);
-    return rmdir(temp_dir);
+    return test_remove_tree(temp_dir);
 }
 
 int main(void)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/generate.h"
 #include "vkquill/hf_model.h"
 #include "vkquill/llama2c.h"
@@ -19,15 +20,8 @@
 #include "vkquill/tokenizer.h"
 #include "vkquill/train.h"
 
-#define OK(expr)                                               \
-    do {                                                       \
-        vkq_status s_ = (expr);                                \
-        if (s_ != VKQ_OK)                                      \
-            fail_msg("%s: %s", #expr, vkq_last_error());       \
-    } while (0)
-
 static vkq_ctx *ctx;
-static char dir[64];
+static char dir[TEST_DIR_SIZE];
 
 static const char *const samples[] = {
     "{\"user\":\"u1\",\"input\":\"tea\",\"target\":\"lovely tea, cheers!\",\"history\":"
@@ -42,14 +36,13 @@ static const char *const samples[] = {
 
 static void path_in(char *out, size_t size, const char *name)
 {
-    snprintf(out, size, "%s/%s", dir, name);
+    snprintf(out, size, "%s", test_path(dir, name));
 }
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/vkq-train-XXXXXX");
-    if (!mkdtemp(dir) || vkq_ctx_create(NULL, &ctx) != VKQ_OK)
+    if (test_make_temp_dir(dir, "train") != 0 || test_ctx_create(&ctx) != 0)
         return -1;
     char path[256];
     path_in(path, sizeof path, "tok.bin");
@@ -91,10 +84,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    int removed = system(cmd);
-    return vkq_ctx_destroy(ctx) == VKQ_OK && removed == 0 ? 0 : -1;
+    int removed = test_remove_tree(dir);
+    return test_ctx_destroy(ctx) == 0 && removed == 0 ? 0 : -1;
 }
 
 static void base_config(vkq_train_config *c, const char *method, const char *run)
@@ -347,12 +338,7 @@ static void nan_stops_the_run(void **state)
 
 static void write_text(const char *name, const char *text)
 {
-    char path[256];
-    path_in(path, sizeof path, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    test_write_text(test_path(dir, name), text);
 }
 
 /* Loading the configuration file `name` holding json must fail with status and message. */
