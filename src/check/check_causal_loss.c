@@ -341,8 +341,10 @@ static vkq_status check_fd(vkq_check_env *e, const causal_case *c, const inputs 
 static vkq_status run_case(vkq_check_env *e, const causal_case *c)
 {
     size_t n = 2 * (size_t)c->rows * c->vocab;
+    /* got also receives the stats (4 per row) and the 4 totals: more than n when vocab is 1 */
+    size_t got_n = n > 4 * (size_t)c->rows ? n : 4 * (size_t)c->rows;
     inputs in = {.logits = vkq_check_floats(e, n), .ref_logits = vkq_check_floats(e, n)};
-    float *want = vkq_check_floats(e, n), *got = vkq_check_floats(e, n);
+    float *want = vkq_check_floats(e, n), *got = vkq_check_floats(e, got_n);
     if (!in.logits || !in.ref_logits || !want || !got)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     random_inputs(e, c, &in);
