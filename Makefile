@@ -1,10 +1,12 @@
 # A thin wrapper over CMake: `make demo` and `make test` install what is missing, configure
-# once, build what changed, and run.
+# once, build what changed, and run. `make test-sanitize` runs the same tests built with
+# AddressSanitizer and UBSan in their own build directory.
 BUILD ?= build
+SANITIZE_BUILD ?= build-sanitize
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 VKQUILL = $(BUILD)/vkquill
 
-.PHONY: all deps build test demo clean
+.PHONY: all deps build test test-sanitize demo clean
 
 all: build
 
@@ -18,9 +20,15 @@ build: deps
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+test-sanitize: deps
+	@test -f $(SANITIZE_BUILD)/CMakeCache.txt || \
+	    cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVKQ_SANITIZE=ON
+	@cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+	@cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS)
+
 demo: build
 	$(VKQUILL) devices
 	$(VKQUILL) demo --out runs/demo
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD)
