@@ -83,9 +83,12 @@ static vkq_status parse_vocabulary(const char *path, const char *data, size_t si
         if (c.left == 0)
             return vkq_fail(VKQ_ERR_FORMAT, "%s: truncated: expected %u tokens, file ends after %u",
                             path, vocab_size, n);
-        VKQ_TRY(parse_token(path, &c, n, max_length, &arena, &t->pieces[n]));
-        if (t->pieces[n].length > t->max_piece_length)
-            t->max_piece_length = t->pieces[n].length;
+        /* parsed aside: a token cut short after its score would not fit the capacity */
+        vkq_piece piece;
+        VKQ_TRY(parse_token(path, &c, n, max_length, &arena, &piece));
+        t->pieces[n] = piece;
+        if (piece.length > t->max_piece_length)
+            t->max_piece_length = piece.length;
     }
     if (c.left > 0)
         return vkq_fail(VKQ_ERR_FORMAT, "%s: %zu bytes of trailing garbage after %u tokens", path,
