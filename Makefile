@@ -1,12 +1,15 @@
 # A thin wrapper over CMake: `make demo` and `make test` install what is missing, configure
 # once, build what changed, and run. `make test-sanitize` runs the same tests built with
-# AddressSanitizer and UBSan in their own build directory.
+# AddressSanitizer and UBSan in their own build directory, and `make fuzz` every parser's
+# libFuzzer harness for FUZZ_SECONDS each.
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 VKQUILL = $(BUILD)/vkquill
 
-.PHONY: all deps build test test-sanitize demo clean
+.PHONY: all deps build test test-sanitize fuzz demo clean
 
 all: build
 
@@ -26,9 +29,15 @@ test-sanitize: deps
 	@cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	@cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS)
 
+fuzz: deps
+	@test -f $(FUZZ_BUILD)/CMakeCache.txt || CC=clang \
+	    cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVKQ_FUZZ=ON -DVKQ_MPI=OFF
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 demo: build
 	$(VKQUILL) devices
 	$(VKQUILL) demo --out runs/demo
 
 clean:
-	rm -rf $(BUILD) $(SANITIZE_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD)

@@ -5,13 +5,14 @@ set -eu
 
 packages="build-essential cmake pkg-config libvulkan-dev libvulkan1 mesa-vulkan-drivers \
 glslang-tools libcjson-dev libcmocka-dev libxxhash-dev vulkan-validationlayers \
-libpcre2-dev libutf8proc-dev libopenmpi-dev openmpi-bin"
+libpcre2-dev libutf8proc-dev libopenmpi-dev openmpi-bin clang libclang-rt-dev llvm"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "vkquill: tools/install-deps.sh knows Debian and Ubuntu; elsewhere install CMake, a C11" \
          "compiler, pkg-config, the Vulkan headers and loader, glslangValidator, cJSON, cmocka," \
          "xxHash, PCRE2, utf8proc, a Vulkan driver (Mesa's lavapipe runs on any CPU), the" \
-         "Khronos validation layer and (optional, for training across GPUs) MPI" >&2
+         "Khronos validation layer, (optional, for training across GPUs) MPI, and for make" \
+         "fuzz clang with its libFuzzer runtime" >&2
     exit 1
 fi
 
