@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Write golden values for the NextQuill causal-effect loss (include/vkquill/causal_loss.h,
-docs: nextquill-method.md) on the tiny model of tools/make_golden.py: the losses and every
+docs/method.md) on the tiny model of tools/make_golden.py: the losses and every
 parameter gradient of each method variant, from PyTorch.
 
     /usr/bin/python3 tools/make_golden_nextquill.py [--out tests/golden]
@@ -81,7 +81,7 @@ def packed_logits(model, batch):
 
 
 # ----------------------------------------------------------------------------------------
-# The loss, as nextquill-method.md writes it
+# The loss, as docs/method.md writes it
 
 
 def dce_of(logits, targets):
@@ -183,7 +183,7 @@ def check_rows_match(batch, vocab):
 README_HEADING = "## NextQuill loss golden values (written by tools/make_golden_nextquill.py)"
 README = README_HEADING + """
 
-Made with `/usr/bin/python3 tools/make_golden_nextquill.py` (PyTorch {torch_version}; float64 from the stored float32 weights, stored as float32). The loss is include/vkquill/causal_loss.h (the spec: docs/nextquill-method.md), with DCE and weights held constant (no gradient through them).
+Made with `/usr/bin/python3 tools/make_golden_nextquill.py` (PyTorch {torch_version}; float64 from the stored float32 weights, stored as float32). The loss is include/vkquill/causal_loss.h (the method: docs/method.md), with DCE and weights held constant (no gradient through them).
 
 - `tiny_llama_ref.bin`: a second random model of the same shape as `tiny_llama.bin` (seed {seed}), the frozen reference model: the kl target q = softmax(zD^h - zD^0) and the fixed DCE come from its logits on the same rows.
 - `nextquill_golden.bin` (VKQG, as above), records in this order:

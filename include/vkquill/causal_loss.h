@@ -1,4 +1,4 @@
-/* The NextQuill causal-effect loss (docs: nextquill-method.md), fused into one kernel family.
+/* The NextQuill causal-effect loss (docs/method.md), fused into one kernel family.
  *
  * R response tokens ran through the model twice, with history (rows [0, R) of the logits,
  * z^h) and without (rows [R, 2R), z^0); row r and row R + r belong to the same token y_r.
