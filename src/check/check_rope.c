@@ -16,8 +16,9 @@ typedef struct rope_case {
 } rope_case;
 
 /* Llama 3.1's rope_scaling, with a short original context so that the positions here reach
- * wavelengths in all three bands (kept, blended, slowed down). */
-static const vkq_rope_scaling llama3 = {VKQ_ROPE_SCALING_LLAMA3, 8.0f, 1.0f, 4.0f, 64};
+ * wavelengths in all three bands (kept, blended, slowed down). A macro: the initializers of
+ * static data take constants only, not another object. */
+#define LLAMA3 {VKQ_ROPE_SCALING_LLAMA3, 8.0f, 1.0f, 4.0f, 64}
 
 static const rope_case cases[] = {
     {{1}, 1, 2, 10000.0f, VKQ_ROPE_INTERLEAVED, {0}},
@@ -26,8 +27,8 @@ static const rope_case cases[] = {
     {{40, 3}, 2, 64, 500000.0f, VKQ_ROPE_INTERLEAVED, {0}}, /* Llama 3's theta */
     {{1}, 1, 2, 10000.0f, VKQ_ROPE_HALVES, {0}},
     {{7, 2, 9}, 5, 6, 1000000.0f, VKQ_ROPE_HALVES, {0}},
-    {{40, 3}, 2, 64, 500000.0f, VKQ_ROPE_HALVES, llama3},
-    {{1, 5, 12}, 3, 16, 10000.0f, VKQ_ROPE_INTERLEAVED, llama3},
+    {{40, 3}, 2, 64, 500000.0f, VKQ_ROPE_HALVES, LLAMA3},
+    {{1, 5, 12}, 3, 16, 10000.0f, VKQ_ROPE_INTERLEAVED, LLAMA3},
 };
 
 typedef struct rope_bufs {
