@@ -11,16 +11,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "support.h"
 #include "vkquill/hf_config.h"
 
 #define CONFIGS VKQ_SOURCE_DIR "/tests/data/hf_configs"
-
-#define OK(expr)                                         \
-    do {                                                 \
-        vkq_status s_ = (expr);                          \
-        if (s_ != VKQ_OK)                                \
-            fail_msg("%s: %s", #expr, vkq_last_error()); \
-    } while (0)
 
 static void assert_contains(const char *text, const char *part)
 {

@@ -5,7 +5,6 @@
  * Hugging Face loader; the description must be the one config.json spells out and every
  * weight the golden file's value. The directory vkquill writes back loads again to the same
  * weights and generates the same tokens. */
-#define _XOPEN_SOURCE 700
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,23 +14,15 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <ftw.h>
-#include <unistd.h>
-
+#include "golden/compare.h"
 #include "golden/golden.h"
+#include "support.h"
 #include "vkquill/hf_names.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
 #include "vkquill/model_file.h"
 
 #define HF_DIR VKQ_SOURCE_DIR "/tests/golden/hf/"
-
-#define OK(expr)                                                 \
-    do {                                                         \
-        vkq_status s_ = (expr);                                  \
-        if (s_ != VKQ_OK)                                        \
-            fail_msg("%s: %s", #expr, vkq_last_error());         \
-    } while (0)
 
 /* The descriptions the committed config.json files spell out. */
 static vkq_llama_config base(void)
@@ -91,16 +82,6 @@ typedef struct fixture {
     double worst_grad;
 } fixture;
 
-static double nmse(const float *got, const float *want, size_t n)
-{
-    double err = 0, norm = 0;
-    for (size_t i = 0; i < n; i++) {
-        err += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
-        norm += (double)want[i] * want[i];
-    }
-    return err / norm;
-}
-
 static const vkq_golden_record *record(fixture *f, const char *name)
 {
     const vkq_golden_record *r = vkq_golden_find(&f->golden, name);
@@ -132,7 +113,7 @@ static vkq_status compare_grad(void *user, const char *name, size_t offset, cons
     snprintf(key, sizeof key, "grad:%s", name);
     const vkq_golden_record *r = record(f, key);
     assert_int_equal(r->count, vkq_tensor_slice(t));
-    double e = nmse(f->grads + offset, r->data.f32, r->count);
+    double e = vkq_nmse(f->grads + offset, r->data.f32, r->count);
     f->worst_grad = e > f->worst_grad ? e : f->worst_grad;
     if (e >= 1e-8)
         fail_msg("%s nmse %.3e", key, e);
@@ -194,7 +175,7 @@ static void training_step_matches(fixture *f, const char *arch)
     OK(vkq_rec_end(rec));
     OK(vkq_rec_submit(rec));
     OK(vkq_buf_download(f->ctx, vkq_model_logits(m), 0, logits, sizeof(float) * n_rows * v));
-    double e = nmse(logits, record(f, "logits")->data.f32, (size_t)n_rows * v);
+    double e = vkq_nmse(logits, record(f, "logits")->data.f32, (size_t)n_rows * v);
     print_message("%s logits nmse %.3e\n", arch, e);
     assert_true(e < 1e-10);
 
@@ -252,7 +233,7 @@ static void decoder_matches(fixture *f, const char *arch)
                 if (rows->data.i32[r] == at[i])
                     memcpy(got + (size_t)r * v, step + (size_t)i * v, sizeof(float) * v);
     }
-    double e = nmse(got, want->data.f32, want->count);
+    double e = vkq_nmse(got, want->data.f32, want->count);
     print_message("%s decoder logits nmse %.3e\n", arch, e);
     assert_true(e < 1e-10);
     free(step);
@@ -283,18 +264,12 @@ static void greedy(vkq_ctx *ctx, const vkq_llama_config *c, const vkq_tensor_sou
     vkq_decoder_destroy(d);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 /* What vkquill writes from the loaded model is a directory of the same dtype and config that
  * loads to the same weights and continues a prompt with the same tokens. */
 static void written_loads_back(fixture *f, const char *arch)
 {
-    char dir[] = "/tmp/vkq_hf_golden_XXXXXX", path[64], written[96];
-    assert_non_null(mkdtemp(dir));
+    char dir[TEST_DIR_SIZE], path[TEST_DIR_SIZE + 8], written[TEST_DIR_SIZE + 32];
+    assert_int_equal(test_make_temp_dir(dir, "hf-golden"), 0);
     snprintf(path, sizeof path, "%s/model", dir);
     OK(vkq_model_file_write_like(f->file, path, f->params, written, sizeof written));
     assert_string_equal(written, path);
@@ -315,7 +290,7 @@ static void written_loads_back(fixture *f, const char *arch)
                   arch, N);
     free(params);
     vkq_model_file_close(back);
-    assert_int_equal(nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+    assert_int_equal(test_remove_tree(dir), 0);
 }
 
 static void run_arch(void **state)

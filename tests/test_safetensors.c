@@ -1,8 +1,6 @@
 /* safetensors: half-precision conversions against hand-worked bit patterns and PyTorch, files
  * written by an independent writer (tools/make_safetensors_cases.py), one malformed file per
  * rule, and round trips through vkquill's writer, single and sharded. */
-#define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,44 +14,23 @@
 
 #include <cjson/cJSON.h>
 
+#include "support.h"
 #include "vkquill/safetensors.h"
 
 #define CASES VKQ_SOURCE_DIR "/tests/data/safetensors"
 
-#define OK(expr)                                         \
-    do {                                                 \
-        vkq_status s_ = (expr);                          \
-        if (s_ != VKQ_OK)                                \
-            fail_msg("%s: %s", #expr, vkq_last_error()); \
-    } while (0)
-
-static char temp_dir[] = "/tmp/vkq_safetensors_XXXXXX";
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
+static char temp_dir[TEST_DIR_SIZE];
 
 static int make_temp(void **state)
 {
     (void)state;
-    return mkdtemp(temp_dir) ? 0 : -1;
+    return test_make_temp_dir(temp_dir, "safetensors");
 }
 
 static int remove_temp(void **state)
 {
     (void)state;
-    return nftw(temp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const char *temp_path(const char *name)
-{
-    static char path[4][512];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", temp_dir, name);
-    return p;
+    return test_remove_tree(temp_dir);
 }
 
 
@@ -355,7 +332,7 @@ static void test_writer_layout(void **state)
     float values[6] = {0, 1, 2, 3, 4, 5};
     vkq_st_write_tensor t = {.name = "attn.0", .dtype = VKQ_ST_F32, .rank = 3,
                              .shape = {1, 2, 3}, .data = values};
-    const char *path = temp_path("layout.safetensors");
+    const char *path = test_path(temp_dir, "layout.safetensors");
     OK(vkq_st_write_file(path, &t, 1, NULL, 0));
     static const char header[] =
         "{\"attn.0\":{\"dtype\":\"F32\",\"shape\":[1,2,3],\"data_offsets\":[0,24]}}";
@@ -491,16 +468,16 @@ static void test_round_trip(void **state)
     float direct[100];
     round_trip_tensors(t, ramps, direct);
     vkq_st_metadata_entry meta = {"format", "pt"};
-    const char *dir = temp_path("single");
+    const char *dir = test_path(temp_dir, "single");
     OK(vkq_st_write_model(dir, t, N_ROUND, &meta, 1, VKQ_ST_DEFAULT_SHARD_BYTES));
-    assert_no_file(temp_path("single/model.safetensors.index.json"));
-    assert_no_file(temp_path("single/model.safetensors.tmp"));
+    assert_no_file(test_path(temp_dir, "single/model.safetensors.index.json"));
+    assert_no_file(test_path(temp_dir, "single/model.safetensors.tmp"));
     vkq_st_model *m;
     OK(vkq_st_model_open(dir, &m));
     check_round_trip(m, t, ramps, direct);
     vkq_st_model_close(m);
     vkq_st_file *f;
-    OK(vkq_st_open(temp_path("single/model.safetensors"), &f));
+    OK(vkq_st_open(test_path(temp_dir, "single/model.safetensors"), &f));
     assert_string_equal(vkq_st_metadata(f, "format"), "pt");
     vkq_st_close(f);
 }
@@ -513,7 +490,7 @@ static void test_round_trip_sharded(void **state)
     ramp ramps[N_ROUND];
     float direct[100];
     round_trip_tensors(t, ramps, direct);
-    const char *dir = temp_path("sharded");
+    const char *dir = test_path(temp_dir, "sharded");
     /* in the given order: embed 600000 alone (over the limit); norm 400 + lm_head 70000 fill
      * 70400; up_proj 0 joins them; scale 4 would pass 70400 -> a third shard */
     OK(vkq_st_write_model(dir, t, N_ROUND, NULL, 0, 70400));
@@ -536,7 +513,7 @@ static void test_round_trip_sharded(void **state)
         "    \"model.norm.weight\": \"model-00002-of-00003.safetensors\",\n"
         "    \"scale\": \"model-00003-of-00003.safetensors\"\n  }\n}\n";
     char text[1024];
-    FILE *f = fopen(temp_path("sharded/model.safetensors.index.json"), "rb");
+    FILE *f = fopen(test_path(temp_dir, "sharded/model.safetensors.index.json"), "rb");
     size_t n = fread(text, 1, sizeof text, f);
     fclose(f);
     assert_int_equal(n, sizeof index - 1);
@@ -553,7 +530,7 @@ static void test_writer_refuses(void **state)
 {
     (void)state;
     float v[2] = {1, 2};
-    const char *path = temp_path("refused.safetensors");
+    const char *path = test_path(temp_dir, "refused.safetensors");
     vkq_st_write_tensor twice[] = {
         {.name = "w", .dtype = VKQ_ST_F32, .rank = 1, .shape = {1}, .data = v},
         {.name = "w", .dtype = VKQ_ST_F32, .rank = 1, .shape = {1}, .data = v + 1}};
@@ -576,7 +553,7 @@ static void test_writer_refuses(void **state)
                                 .fill = fill_fails};
     assert_int_equal(vkq_st_write_file(path, &bad, 1, NULL, 0), VKQ_ERR_DEVICE_LOST);
     assert_no_file(path);
-    assert_no_file(temp_path("refused.safetensors.tmp"));
+    assert_no_file(test_path(temp_dir, "refused.safetensors.tmp"));
     assert_int_equal(vkq_st_from_f32(VKQ_ST_F64, v, 1, v), VKQ_ERR_UNSUPPORTED);
 }
 

@@ -10,16 +10,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/generate.h"
 #include "vkquill/llama.h"
 #include "vkquill/tokenizer.h"
-
-#define OK(expr)                                               \
-    do {                                                       \
-        vkq_status s_ = (expr);                                \
-        if (s_ != VKQ_OK)                                      \
-            fail_msg("%s: %s", #expr, vkq_last_error());       \
-    } while (0)
 
 static void assert_logits(const float *got, const float *want, int n)
 {
@@ -145,16 +139,14 @@ static void seeded_draws_stay_in_the_nucleus(void **state)
 {
     (void)state;
     vkq_ctx *ctx = NULL;
-    if (vkq_ctx_create(NULL, &ctx) != VKQ_OK)
-        skip();
-    char dir[] = "/tmp/vkq-sampling-XXXXXX", path[64];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/tok.bin", dir);
+    OK(vkq_ctx_create(NULL, &ctx));
+    char dir[TEST_DIR_SIZE];
+    assert_int_equal(test_make_temp_dir(dir, "sampling"), 0);
+    const char *path = test_path(dir, "tok.bin");
     OK(vkq_tokenizer_write_byte_level(path));
     vkq_tokenizer *tok;
     OK(vkq_tokenizer_load(path, VKQ_BYTE_TOKENIZER_VOCAB, &tok));
-    unlink(path);
-    rmdir(dir);
+    assert_int_equal(test_remove_tree(dir), 0);
     vkq_llama_config c = {.dim = 16, .hidden_dim = 24, .n_layers = 1, .n_heads = 2,
                           .n_kv_heads = 1, .vocab_size = VKQ_BYTE_TOKENIZER_VOCAB,
                           .seq_len = 64, .shared_classifier = 1, .norm_eps = 1e-5f,

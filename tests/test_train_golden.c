@@ -14,19 +14,13 @@
 
 #include "golden/compare.h"
 #include "golden/golden.h"
+#include "support.h"
 #include "vkquill/llama2c.h"
 #include "vkquill/data.h"
 #include "vkquill/llama.h"
 #include "vkquill/train.h"
 
 #define GOLDEN_DIR VKQ_SOURCE_DIR "/tests/golden/"
-
-#define OK(expr)                                               \
-    do {                                                       \
-        vkq_status s_ = (expr);                                \
-        if (s_ != VKQ_OK)                                      \
-            fail_msg("%s: %s", #expr, vkq_last_error());       \
-    } while (0)
 
 static const char *const methods[] = {"sft", "mce", "dce", "nextquill"};
 enum { LOG_VALUES = 5 }; /* loss, loss_n, loss_p, share_above_delta, grad_norm */
@@ -38,7 +32,7 @@ typedef struct fixture {
     vkq_golden golden;
     vkq_llama_config cfg;
     vkq_llama_tensors layout;
-    char dir[64];
+    char dir[TEST_DIR_SIZE];
 } fixture;
 
 static fixture *fx;
@@ -50,8 +44,7 @@ static int setup(void **state)
     if (!fx)
         return -1;
     float *params = NULL;
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/vkq-train-golden-XXXXXX");
-    vkq_status s = mkdtemp(fx->dir) ? VKQ_OK : VKQ_ERR_IO;
+    vkq_status s = test_make_temp_dir(fx->dir, "train-golden") == 0 ? VKQ_OK : VKQ_ERR_IO;
     if (s == VKQ_OK)
         s = vkq_golden_load(GOLDEN_DIR "train_golden.bin", &fx->golden);
     if (s == VKQ_OK)
@@ -69,9 +62,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
-    int removed = fx->dir[0] ? system(cmd) : 0;
+    int removed = fx->dir[0] ? test_remove_tree(fx->dir) : 0;
     vkq_status s = fx->ctx ? vkq_ctx_destroy(fx->ctx) : VKQ_OK;
     vkq_golden_free(&fx->golden);
     free(fx);
