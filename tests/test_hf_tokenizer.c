@@ -17,46 +17,24 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/data.h"
 #include "vkquill/tokenizer.h"
 
-#define OK(expr) assert_int_equal((expr), VKQ_OK)
 
-static char temp_dir[] = "/tmp/vkq_hf_tokenizer_XXXXXX";
+static char temp_dir[TEST_DIR_SIZE];
 
 static char *read_all(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *text = test_read_file(path, NULL);
+    if (!text)
         fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-    text[n] = '\0';
-    fclose(f);
     return text;
-}
-
-static const char *temp_path(const char *name)
-{
-    static char path[4][512];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", temp_dir, name);
-    return p;
 }
 
 static const char *write_file(const char *name, const char *text)
 {
-    const char *path = temp_path(name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return test_write_text(test_path(temp_dir, name), text);
 }
 
 static void encode_all(const vkq_tokenizer *t, const char *text, int32_t **ids, uint32_t *n)
@@ -491,7 +469,7 @@ static void sentencepiece_bpe_by_hand(void **state)
 static void directory_and_tok_bin_are_told_apart(void **state)
 {
     (void)state;
-    const char *dir = temp_path("model");
+    const char *dir = test_path(temp_dir, "model");
     assert_int_equal(mkdir(dir, 0700), 0);
     char path[600];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
@@ -511,7 +489,7 @@ static void directory_and_tok_bin_are_told_apart(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(vkq_tokenizer_min_tokens(t, 1000), 0);
     vkq_tokenizer_free(t);
-    const char *bin = temp_path("tok.bin");
+    const char *bin = test_path(temp_dir, "tok.bin");
     OK(vkq_tokenizer_write_byte_level(bin));
     OK(vkq_tokenizer_load(bin, 0, &t));
     assert_int_equal(vkq_tokenizer_vocab_size(t), VKQ_BYTE_TOKENIZER_VOCAB);
@@ -698,14 +676,14 @@ static void malformed_config_fails_in_one_line(void **state)
     assert_non_null(strstr(vkq_last_error(), "auto, none, chatml, llama3 or inst"));
     OK(vkq_chat_format_parse("auto", &format, &is_auto));
     assert_true(is_auto);
-    unlink(temp_path("tokenizer_config.json"));
+    unlink(test_path(temp_dir, "tokenizer_config.json"));
     unlink(path);
 }
 
 static int make_temp_dir(void **state)
 {
     (void)state;
-    return mkdtemp(temp_dir) ? 0 : -1;
+    return test_make_temp_dir(temp_dir, "hf-tokenizer");
 }
 
 static int remove_temp_dir(void **state)
@@ -714,7 +692,7 @@ static int remove_temp_dir(void **state)
     const char *names[] = {"bytes.json", "sp.json", "bad.json", "tokenizer.json",
                            "tokenizer_config.json"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        unlink(temp_path(names[i]));
+        unlink(test_path(temp_dir, names[i]));
     return rmdir(temp_dir);
 }
 
@@ -725,10 +703,8 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/qwen3/tokenizer.json", VKQ_TOKENIZERS_DIR);
         for (int k = 0; k < 3; k++) {
             snprintf(path, sizeof path, "%s/%s/tokenizer.json", VKQ_TOKENIZERS_DIR, REAL[k]);
-            if (access(path, R_OK) != 0) {
-                printf("skipped: %s is absent\n", path);
-                return 77;
-            }
+            if (!test_have_file(path))
+                return TEST_SKIPPED;
         }
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(corpus_matches_tokenizers_js),

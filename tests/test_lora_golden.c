@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "golden/compare.h"
 #include "golden/golden.h"
 #include "vkquill/causal_loss.h"
@@ -22,13 +23,6 @@
 #include "vkquill/model.h"
 
 #define GOLDEN_DIR VKQ_SOURCE_DIR "/tests/golden/"
-
-#define OK(expr)                                                 \
-    do {                                                         \
-        vkq_status s_ = (expr);                                  \
-        if (s_ != VKQ_OK)                                        \
-            fail_msg("%s: %s", #expr, vkq_last_error());         \
-    } while (0)
 
 enum { RANK = 4 };
 static const float LORA_ALPHA = 8.0f;

@@ -10,15 +10,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
-
-#define OK(expr)                                               \
-    do {                                                       \
-        vkq_status s_ = (expr);                                \
-        if (s_ != VKQ_OK)                                      \
-            fail_msg("%s: %s", #expr, vkq_last_error());       \
-    } while (0)
 
 enum { TOKENS = 24, ROWS = 6, STEPS = 4, VOCAB = 384, DIM = 16 };
 

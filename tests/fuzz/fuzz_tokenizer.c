@@ -1,5 +1,6 @@
-/* tok.bin vocabularies; one that loads then encodes and decodes a text, which walks the merge
- * table and the pieces the file defined. */
+/* Tokenizer files: tok.bin, or tokenizer.json when the input starts with '{' (the loader picks
+ * by content). One that loads then encodes and decodes a text, which walks the merges, the
+ * added tokens and the pieces the file defined. */
 #include "fuzz.h"
 #include "vkquill/tokenizer.h"
 
