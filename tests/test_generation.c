@@ -65,21 +65,13 @@ static int load(form f, loaded *m)
     m->weights = vkq_flat_source(&m->flat, &m->cfg, m->params);
     if (f == HALVES)
         return 1;
-    char dir[] = "/tmp/vkq_generation_XXXXXX";
-    if (!mkdtemp(dir))
+    char dir[TEST_DIR_SIZE];
+    if (test_make_temp_dir(dir, "generation") != 0)
         return 0;
-    char model[64];
-    snprintf(model, sizeof model, "%s/hf", dir);
+    const char *model = test_path(dir, "hf");
     int ok = vkq_hf_model_write(model, &m->cfg, m->params, VKQ_ST_F32, NULL) == VKQ_OK &&
              vkq_model_file_open(model, &m->file) == VKQ_OK;
-    const char *files[] = {"config.json", "generation_config.json", "model.safetensors"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[96];
-        snprintf(path, sizeof path, "%s/%s", model, files[i]);
-        unlink(path);
-    }
-    rmdir(model);
-    rmdir(dir);
+    test_remove_tree(dir);
     if (ok) {
         m->cfg = *vkq_model_file_config(m->file);
         m->weights = vkq_model_file_weights(m->file);

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/gguf.h"
 #include "vkquill/safetensors.h"
 
@@ -23,17 +24,8 @@
 
 static char *read_all(const char *path, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *data = malloc((size_t)n + 1);
-    assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-    data[n] = '\0';
-    fclose(f);
-    if (size)
-        *size = (size_t)n;
+    char *data = test_read_file(path, size);
+    assert_non_null(data);
     return data;
 }
 
@@ -53,13 +45,12 @@ static void copy_file(const char *from_dir, const char *name, const char *to_dir
 
 /* A model directory named `name` inside a fresh temporary directory. */
 typedef struct model_dir {
-    char root[64], dir[160], out[192];
+    char root[TEST_DIR_SIZE], dir[160], out[192];
 } model_dir;
 
 static void make_model_dir(model_dir *m, const char *name, const char *golden, const char *tok)
 {
-    strcpy(m->root, "/tmp/vkq-gguf-XXXXXX");
-    assert_non_null(mkdtemp(m->root));
+    assert_int_equal(test_make_temp_dir(m->root, "gguf"), 0);
     snprintf(m->dir, sizeof m->dir, "%s/%s", m->root, name);
     snprintf(m->out, sizeof m->out, "%s/out.gguf", m->root);
     assert_int_equal(mkdir(m->dir, 0755), 0);
@@ -76,16 +67,7 @@ static void make_model_dir(model_dir *m, const char *name, const char *golden, c
 
 static void remove_model_dir(const model_dir *m)
 {
-    const char *files[] = {"config.json", "model.safetensors", "tokenizer.json",
-                           "tokenizer_config.json"};
-    char path[256];
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        snprintf(path, sizeof path, "%s/%s", m->dir, files[i]);
-        unlink(path);
-    }
-    rmdir(m->dir);
-    unlink(m->out);
-    rmdir(m->root);
+    test_remove_tree(m->root);
 }
 
 /* A GGUF reader of its own, for the test. */

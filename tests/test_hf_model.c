@@ -3,7 +3,6 @@
  * Llama 3 golden directory with one thing changed. Also: generation_config.json's end ids
  * replace config.json's, and the writer refuses to replace a directory that is not a model. */
 #define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,66 +14,40 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/hf_model.h"
 #include "vkquill/model_file.h"
 
 #define GOLDEN VKQ_SOURCE_DIR "/tests/golden/hf/llama3/"
 
-#define OK(expr)                                                 \
-    do {                                                         \
-        vkq_status s_ = (expr);                                  \
-        if (s_ != VKQ_OK)                                        \
-            fail_msg("%s: %s", #expr, vkq_last_error());         \
-    } while (0)
-
-static char dir[] = "/tmp/vkq_hf_model_XXXXXX";
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
+static char dir[TEST_DIR_SIZE];
 
 static int make_dir(void **state)
 {
     (void)state;
-    strcpy(dir + strlen(dir) - 6, "XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return test_make_temp_dir(dir, "hf-model");
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    return nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return test_remove_tree(dir);
 }
 
 static void path_in(char *out, size_t size, const char *name)
 {
-    snprintf(out, size, "%s/%s", dir, name);
+    snprintf(out, size, "%s", test_path(dir, name));
 }
 
 static void write_text(const char *name, const char *text)
 {
-    char path[256];
-    path_in(path, sizeof path, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    fclose(f);
+    test_write_text(test_path(dir, name), text);
 }
 
 static char *read_golden(const char *name, size_t *size)
 {
-    FILE *f = fopen(name, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *bytes = malloc(*size + 1);
+    char *bytes = test_read_file(name, size);
     assert_non_null(bytes);
-    assert_int_equal(fread(bytes, 1, *size, f), *size);
-    bytes[*size] = '\0';
-    fclose(f);
     return bytes;
 }
 

@@ -10,22 +10,22 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "support.h"
 #include "vkquill/llama2c.h"
 #include "vkquill/tokenizer.h"
 #include "vkquill/train.h"
 
-static char dir[64];
+static char dir[TEST_DIR_SIZE];
 
 static void path_in(char *out, size_t size, const char *name)
 {
-    snprintf(out, size, "%s/%s", dir, name);
+    snprintf(out, size, "%s", test_path(dir, name));
 }
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/vkq-plan-XXXXXX");
-    if (!mkdtemp(dir))
+    if (test_make_temp_dir(dir, "plan") != 0)
         return -1;
     char path[256];
     path_in(path, sizeof path, "tok.bin");
@@ -56,9 +56,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_remove_tree(dir);
 }
 
 static void keep_plan(const vkq_train_progress *p, void *user)
