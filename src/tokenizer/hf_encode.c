@@ -233,7 +233,8 @@ static vkq_status cache_put(hf_cache *c, const char *word, size_t length, const 
     char *key = c->keys + c->keys_used;
     memcpy(key, word, length);
     c->keys_used += length;
-    memcpy(c->ids + c->ids_used, ids, count * sizeof *ids);
+    if (count) /* ids may be NULL then, which memcpy must not see */
+        memcpy(c->ids + c->ids_used, ids, count * sizeof *ids);
     c->entry_start[c->entries] = c->ids_used;
     c->entry_count[c->entries] = count;
     c->ids_used += count;
