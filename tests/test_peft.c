@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "golden/compare.h"
+#include "support.h"
 #include "vkquill/llama2c.h"
 #include "vkquill/model.h"
 #include "vkquill/peft.h"
@@ -18,21 +19,14 @@
 
 #define TINY_LLAMA VKQ_SOURCE_DIR "/tests/golden/tiny_llama.bin"
 
-#define OK(expr)                                                 \
-    do {                                                         \
-        vkq_status s_ = (expr);                                  \
-        if (s_ != VKQ_OK)                                        \
-            fail_msg("%s: %s", #expr, vkq_last_error());         \
-    } while (0)
-
-static char tmp[] = "/tmp/vkq_peft_XXXXXX";
+static char tmp[TEST_DIR_SIZE];
 static vkq_llama_config cfg;
 static float *params;
 
 static int setup(void **state)
 {
     (void)state;
-    if (!mkdtemp(tmp))
+    if (test_make_temp_dir(tmp, "peft") != 0)
         return -1;
     return vkq_llama2c_read(TINY_LLAMA, &cfg, &params) == VKQ_OK ? 0 : -1;
 }
@@ -40,10 +34,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char command[64];
-    snprintf(command, sizeof command, "rm -rf %s", tmp);
     free(params);
-    return system(command) == 0 ? 0 : -1;
+    return test_remove_tree(tmp);
 }
 
 static uint64_t next(uint64_t *state)
@@ -71,19 +63,12 @@ static vkq_lora_options options(const char *targets, uint32_t r, float alpha)
     return o;
 }
 
-static const char *path_in(const char *name)
-{
-    static char path[256];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    return path;
-}
-
 static void round_trip_keeps_every_value(void **state)
 {
     (void)state;
     vkq_lora_options o = options("q,k,v,o,gate,up,down", 3, 5.5f);
     float *adapter = random_adapter(&o, 0.5f);
-    const char *dir = path_in("round");
+    const char *dir = test_path(tmp, "round");
     OK(vkq_peft_write(dir, &cfg, &o, adapter, "base/model.bin"));
     vkq_peft_adapter got;
     OK(vkq_peft_read(dir, &cfg, &got));
@@ -136,11 +121,10 @@ static void merged_model_computes_base_and_adapter(void **state)
 {
     (void)state;
     vkq_ctx *ctx;
-    if (vkq_ctx_create(NULL, &ctx) != VKQ_OK)
-        skip();
+    OK(vkq_ctx_create(NULL, &ctx));
     vkq_lora_options o = options("all-linear", 4, 8.0f);
     float *adapter = random_adapter(&o, 0.3f);
-    const char *dir = path_in("merge");
+    const char *dir = test_path(tmp, "merge");
     OK(vkq_peft_write(dir, &cfg, &o, adapter, TINY_LLAMA));
     vkq_model_file *base;
     float *merged;
@@ -176,7 +160,7 @@ static void write_text(const char *path, const char *text)
 static const char *bad_dir(const char *name, const char *targets, uint32_t r, const char *config)
 {
     static char dir[256];
-    snprintf(dir, sizeof dir, "%s", path_in(name));
+    snprintf(dir, sizeof dir, "%s", test_path(tmp, name));
     vkq_lora_options o = options(targets, r, 4.0f);
     float *adapter = random_adapter(&o, 0.1f);
     OK(vkq_peft_write(dir, &cfg, &o, adapter, "base"));
@@ -209,7 +193,7 @@ static void refused(const char *dir, const char *want)
 static void bad_adapters_are_refused(void **state)
 {
     (void)state;
-    refused(path_in("nowhere"), "not an adapter directory");
+    refused(test_path(tmp, "nowhere"), "not an adapter directory");
     char path[300];
     const char *dir = bad_dir("no_config", "q,v", 2, NULL);
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
