@@ -14,6 +14,8 @@
 
 #include "support.h"
 
+#include "vkquill/llama2c.h"
+
 int test_have_file(const char *path)
 {
     if (access(path, R_OK) == 0)
@@ -124,4 +126,17 @@ int test_run_vkquill(const char *format, ...)
     snprintf(command, sizeof command, "%s %s", VKQ_BINARY, args);
     int status = system(command);
     return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+vkq_status test_write_random_llama2c(const char *path, const vkq_llama_config *c, uint64_t seed)
+{
+    vkq_llama_tensors l;
+    vkq_llama_tensors_of(c, &l);
+    float *params = malloc(l.total * sizeof *params);
+    if (!params)
+        return VKQ_ERR_OUT_OF_MEMORY;
+    vkq_llama_init_random(c, seed, params);
+    vkq_status s = vkq_llama2c_write(path, c, params);
+    free(params);
+    return s;
 }

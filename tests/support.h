@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "vkquill/llama.h"
 #include "vkquill/runtime.h"
 
 /* The exit code ctest reads as "skipped" (SKIP_RETURN_CODE): a test that cannot run. */
@@ -47,5 +48,9 @@ int test_ctx_destroy(vkq_ctx *ctx);
 /* Runs `VKQUILL ARGS` through the shell (ARGS formatted as printf does, redirections allowed)
  * with the binary built beside the tests; its exit status, or -1 when it did not exit. */
 int test_run_vkquill(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* A llama2.c checkpoint at path with the random weights vkq_llama_init_random draws for seed. */
+vkq_status test_write_random_llama2c(const char *path, const vkq_llama_config *c,
+                                     uint64_t seed);
 
 #endif

@@ -35,13 +35,8 @@ static int setup(void **state)
                           .n_kv_heads = 2, .vocab_size = VKQ_BYTE_TOKENIZER_VOCAB,
                           .seq_len = 512, .shared_classifier = 0, .norm_eps = 1e-5f,
                           .rope_theta = 10000.0f};
-    vkq_llama_tensors l;
-    vkq_llama_tensors_of(&c, &l);
-    float *params = malloc(l.total * sizeof *params);
-    vkq_llama_init_random(&c, 7, params);
     path_in(path, sizeof path, "model.bin");
-    vkq_status s = vkq_llama2c_write(path, &c, params);
-    free(params);
+    vkq_status s = test_write_random_llama2c(path, &c, 7);
     path_in(path, sizeof path, "data.jsonl");
     FILE *f = fopen(path, "w");
     for (int i = 0; f && i < 8; i++)

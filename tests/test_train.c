@@ -52,21 +52,16 @@ static int setup(void **state)
                           .n_kv_heads = 2, .vocab_size = VKQ_BYTE_TOKENIZER_VOCAB,
                           .seq_len = 256, .shared_classifier = 1, .norm_eps = 1e-5f,
                           .rope_theta = 10000.0f};
-    vkq_llama_tensors l;
-    vkq_llama_tensors_of(&c, &l);
-    float *params = malloc(l.total * sizeof *params);
-    vkq_llama_init_random(&c, 7, params);
     path_in(path, sizeof path, "model.bin");
-    vkq_status s = vkq_llama2c_write(path, &c, params);
-    vkq_llama_init_random(&c, 8, params);
+    vkq_status s = test_write_random_llama2c(path, &c, 7);
     path_in(path, sizeof path, "ref.bin");
     if (s == VKQ_OK)
-        s = vkq_llama2c_write(path, &c, params);
+        s = test_write_random_llama2c(path, &c, 8);
     vkq_llama_config hf = c; /* a Qwen2 (q/k/v biases) in bfloat16 */
     hf.rope_pairs = VKQ_ROPE_HALVES, hf.qkv_bias = 1;
+    vkq_llama_tensors l;
     vkq_llama_tensors_of(&hf, &l);
-    free(params);
-    params = malloc(l.total * sizeof *params);
+    float *params = malloc(l.total * sizeof *params);
     vkq_llama_init_random(&hf, 9, params);
     path_in(path, sizeof path, "hf");
     if (s == VKQ_OK)
