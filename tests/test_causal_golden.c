@@ -141,8 +141,7 @@ static int teardown(void **state)
     (void)state;
     vkq_buf *bufs[] = {&fx->targets, &fx->dce, &fx->ref_logits, &fx->stats, &fx->totals};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (bufs[i]->block)
-            vkq_buf_free(fx->ctx, bufs[i]);
+        vkq_buf_free(fx->ctx, bufs[i]);
     vkq_model_destroy(fx->model);
     vkq_model_destroy(fx->ref_model);
     vkq_rec_destroy(fx->rec);

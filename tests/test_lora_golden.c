@@ -122,8 +122,7 @@ static int teardown(void **state)
     (void)state;
     vkq_buf *bufs[] = {&fx->targets, &fx->weights, &fx->losses, &fx->totals, &fx->hyper};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (bufs[i]->block)
-            vkq_buf_free(fx->ctx, bufs[i]);
+        vkq_buf_free(fx->ctx, bufs[i]);
     vkq_rec_destroy(fx->rec);
     vkq_status s = fx->ctx ? vkq_ctx_destroy(fx->ctx) : VKQ_OK;
     vkq_golden_free(&fx->golden);
