@@ -164,6 +164,30 @@ static void stop_after_three(const vkq_train_progress *p, void *user)
         stop_flag = 1;
 }
 
+/* Trains c for six steps straight into run straight, and into run halves stopped after three
+ * (as Ctrl-C stops a run) and resumed: the losses of every step must be equal, bit for bit. */
+static void resumed_run_matches_straight(vkq_train_config c, const char *straight,
+                                         const char *halves)
+{
+    c.steps = 6;
+    path_in(c.out, sizeof c.out, straight);
+    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
+    path_in(c.out, sizeof c.out, halves);
+    stop_flag = 0;
+    OK(vkq_train_run(ctx, &c, stop_after_three, NULL, &stop_flag));
+    double a[8], b[8];
+    assert_int_equal(read_losses(halves, b, 8), 3);
+    stop_flag = 0;
+    c.resume = 1;
+    OK(vkq_train_run(ctx, &c, NULL, NULL, &stop_flag));
+    assert_int_equal(read_losses(straight, a, 8), 6);
+    assert_int_equal(read_losses(halves, b, 8), 6);
+    for (int i = 0; i < 6; i++) {
+        print_message("step %d: %.9g %.9g\n", i + 1, a[i], b[i]);
+        assert_true(a[i] == b[i]);
+    }
+}
+
 /* Six steps straight, and three steps stopped as Ctrl-C would stop them, then resumed: the
  * same losses, bit for bit. */
 static void resume_continues_exactly(void **state)
@@ -171,23 +195,7 @@ static void resume_continues_exactly(void **state)
     (void)state;
     vkq_train_config c;
     base_config(&c, "nextquill", "straight");
-    c.steps = 6;
-    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
-    base_config(&c, "nextquill", "halves");
-    c.steps = 6;
-    stop_flag = 0;
-    OK(vkq_train_run(ctx, &c, stop_after_three, NULL, &stop_flag));
-    double a[8], b[8];
-    assert_int_equal(read_losses("halves", b, 8), 3);
-    stop_flag = 0;
-    c.resume = 1;
-    OK(vkq_train_run(ctx, &c, NULL, NULL, &stop_flag));
-    assert_int_equal(read_losses("straight", a, 8), 6);
-    assert_int_equal(read_losses("halves", b, 8), 6);
-    for (int i = 0; i < 6; i++) {
-        print_message("step %d: %.9g %.9g\n", i + 1, a[i], b[i]);
-        assert_true(a[i] == b[i]);
-    }
+    resumed_run_matches_straight(c, "straight", "halves");
 }
 
 /* The weights of a model on disk, as fp32. */
@@ -213,21 +221,7 @@ static void hf_model_trains_resumes_and_writes_hf(void **state)
     vkq_train_config c;
     base_config(&c, "nextquill", "hf_straight");
     path_in(c.model, sizeof c.model, "hf");
-    c.steps = 6;
-    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
-    base_config(&c, "nextquill", "hf_halves");
-    path_in(c.model, sizeof c.model, "hf");
-    c.steps = 6;
-    stop_flag = 0;
-    OK(vkq_train_run(ctx, &c, stop_after_three, NULL, &stop_flag));
-    stop_flag = 0;
-    c.resume = 1;
-    OK(vkq_train_run(ctx, &c, NULL, NULL, &stop_flag));
-    double a[8], b[8];
-    assert_int_equal(read_losses("hf_straight", a, 8), 6);
-    assert_int_equal(read_losses("hf_halves", b, 8), 6);
-    for (int i = 0; i < 6; i++)
-        assert_true(a[i] == b[i]);
+    resumed_run_matches_straight(c, "hf_straight", "hf_halves");
     char path[256];
     vkq_llama_config base_cfg, cfg;
     vkq_st_dtype base_dtype, dtype;
@@ -600,22 +594,8 @@ static void lora_resume_continues_exactly(void **state)
     (void)state;
     vkq_train_config c;
     lora_config(&c, "lora_straight");
-    c.steps = 6;
     strcpy(c.recompute, "layers");
-    OK(vkq_train_run(ctx, &c, NULL, NULL, NULL));
-    lora_config(&c, "lora_halves");
-    c.steps = 6;
-    strcpy(c.recompute, "layers");
-    stop_flag = 0;
-    OK(vkq_train_run(ctx, &c, stop_after_three, NULL, &stop_flag));
-    stop_flag = 0;
-    c.resume = 1;
-    OK(vkq_train_run(ctx, &c, NULL, NULL, &stop_flag));
-    double a[8], b[8];
-    assert_int_equal(read_losses("lora_straight", a, 8), 6);
-    assert_int_equal(read_losses("lora_halves", b, 8), 6);
-    for (int i = 0; i < 6; i++)
-        assert_true(a[i] == b[i]);
+    resumed_run_matches_straight(c, "lora_straight", "lora_halves");
 }
 
 static void bad_lora_options_are_refused(void **state)
