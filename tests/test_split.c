@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "check/harness.h"
 #include "support.h"
 #include "vkquill/kernels.h"
 #include "vkquill/model.h"
@@ -155,17 +156,6 @@ static void train(const char *binding, int shared, float max_norm, run_result *o
     train_base(binding, shared, max_norm, VKQ_F32, out);
 }
 
-static double nmse(const float *got, const float *want, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)got[i] - want[i];
-        num += d * d;
-        den += (double)want[i] * want[i];
-    }
-    return den > 0 ? num / den : num;
-}
-
 static size_t total_floats(int shared)
 {
     vkq_llama_config cfg = config(shared);
@@ -207,9 +197,9 @@ static void split_train_matches(void **state)
         train(NULL, shared, 1.0f, &whole);
         train(split_binding, shared, 1.0f, &split);
         size_t n = total_floats(shared);
-        double e_loss = nmse(split.losses, whole.losses, STEPS);
-        double e_params = nmse(split.params, whole.params, n);
-        double e_m = nmse(split.m, whole.m, n), e_v = nmse(split.v, whole.v, n);
+        double e_loss = vkq_nmse(split.losses, whole.losses, STEPS);
+        double e_params = vkq_nmse(split.params, whole.params, n);
+        double e_m = vkq_nmse(split.m, whole.m, n), e_v = vkq_nmse(split.v, whole.v, n);
         print_message("shared %d, %u pieces: losses %.3e, params %.3e, m %.3e, v %.3e nmse; "
                       "last loss %.7f vs %.7f\n",
                       shared, split.pieces, e_loss, e_params, e_m, e_v, split.losses[STEPS - 1],
@@ -234,9 +224,9 @@ static void half_base_split_train_matches(void **state)
             train_base(NULL, shared, 1.0f, bases[b], &whole);
             train_base(split_binding, shared, 1.0f, bases[b], &split);
             size_t n = split.n_trainable, total = total_floats(shared);
-            double e_loss = nmse(split.losses, whole.losses, STEPS);
-            double e_adapter = nmse(split.trainable, whole.trainable, n);
-            double e_m = nmse(split.m, whole.m, n), e_v = nmse(split.v, whole.v, n);
+            double e_loss = vkq_nmse(split.losses, whole.losses, STEPS);
+            double e_adapter = vkq_nmse(split.trainable, whole.trainable, n);
+            double e_m = vkq_nmse(split.m, whole.m, n), e_v = vkq_nmse(split.v, whole.v, n);
             print_message("%s base, shared %d, %u pieces: losses %.3e, adapters %.3e, m %.3e, "
                           "v %.3e nmse\n", vkq_dtype_name(bases[b]), shared, split.pieces,
                           e_loss, e_adapter, e_m, e_v);

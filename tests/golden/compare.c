@@ -1,15 +1,5 @@
 #include "compare.h"
 
-double vkq_nmse(const float *got, const float *want, size_t n)
-{
-    double err = 0, norm = 0;
-    for (size_t i = 0; i < n; i++) {
-        err += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
-        norm += (double)want[i] * want[i];
-    }
-    return err / norm;
-}
-
 vkq_tensor_error vkq_worst_tensor(const vkq_llama_tensors *ts, const float *got,
                                   const float *want)
 {

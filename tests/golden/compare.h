@@ -4,10 +4,8 @@
 
 #include <stddef.h>
 
+#include "check/harness.h" /* vkq_nmse */
 #include "vkquill/llama.h"
-
-/* sum (got - want)^2 / sum want^2, in double. */
-double vkq_nmse(const float *got, const float *want, size_t n);
 
 /* The parameter tensor of a flat block whose NMSE is largest, so that a wrong small tensor
  * cannot hide in the total. */
