@@ -966,34 +966,13 @@ static void example_dataset_and_template_load(void **state)
 
 /* ---- fixtures -------------------------------------------------------------------------- */
 
-static void put_token(FILE *f, const char *piece)
-{
-    float score = 0.0f;
-    int32_t length = (int32_t)strlen(piece);
-    assert_int_equal(fwrite(&score, sizeof score, 1, f), 1);
-    assert_int_equal(fwrite(&length, sizeof length, 1, f), 1);
-    assert_int_equal(fwrite(piece, 1, (size_t)length, f), (size_t)length);
-}
-
-/* A tok.bin with only <unk>, BOS, EOS and the 256 byte pieces. */
+/* The byte-level tok.bin that `vkquill init` writes: <unk>, BOS, EOS and the 256 byte pieces. */
 static vkq_tokenizer *load_byte_tokenizer(void)
 {
     const char *path = test_path(temp_dir, "bytes.bin");
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    int32_t max_length = 6;
-    assert_int_equal(fwrite(&max_length, sizeof max_length, 1, f), 1);
-    put_token(f, "<unk>");
-    put_token(f, "\n<s>\n");
-    put_token(f, "\n</s>\n");
-    for (int i = 0; i < 256; i++) {
-        char piece[8];
-        snprintf(piece, sizeof piece, "<0x%02X>", i);
-        put_token(f, piece);
-    }
-    assert_int_equal(fclose(f), 0);
     vkq_tokenizer *t = NULL;
-    if (vkq_tokenizer_load(path, VKQ_TOKEN_FIRST_BYTE + 256, &t) != VKQ_OK)
+    if (vkq_tokenizer_write_byte_level(path) != VKQ_OK ||
+        vkq_tokenizer_load(path, VKQ_BYTE_TOKENIZER_VOCAB, &t) != VKQ_OK)
         return NULL;
     return t;
 }
