@@ -1,24 +1,22 @@
 #version 450
-// AdamW for CPU drivers, the cpu variant of adamw.comp (same update, same clipping). An
-// invocation updates PER texels of 4 parameters, read from texel spans (streams: 0 params,
-// 1 grads, 2 m, 3 v) and written as vec4s; the texel past the last whole one stands for the
-// last n % 4 parameters, updated one by one through the storage buffers. The hyperparameters
-// are read once an invocation.
+// AdamW for CPU drivers, the cpu variant of adamw.comp (same update, same clipping). A
+// workgroup is one subgroup of 8 and updates 8 * PER whole texels of 4 parameters, read from
+// texel spans (streams: 0 params, 1 grads, 2 m, 3 v) and written as vec4s. The launcher
+// dispatches only whole workgroups and leaves the rest to adamw.comp, so no invocation tests a
+// bound: on lavapipe a store under a lane mask becomes a load, a select and a store per lane,
+// and a workgroup larger than a subgroup runs its subgroups in turn.
+#extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
 #define VKQ_TEXEL_SPANS
 #include "common.glsl"
 
-layout(local_size_x = 64) in;
+layout(local_size_x = 8) in;
 layout(constant_id = 0) const uint SPANS = 0u;
 layout(constant_id = 1) const uint PER = 1u;  // texels an invocation
 
-layout(std430, binding = 0) buffer Params { float params[]; };
-layout(std430, binding = 0) buffer Params4 { vec4 params4[]; };
-layout(std430, binding = 1) readonly buffer Grads { float grads[]; };
-layout(std430, binding = 2) buffer M { float m[]; };
-layout(std430, binding = 2) buffer M4 { vec4 m4[]; };
-layout(std430, binding = 3) buffer V { float v[]; };
-layout(std430, binding = 3) buffer V4 { vec4 v4[]; };
+layout(std430, binding = 0) writeonly buffer Params4 { vec4 params4[]; };
+layout(std430, binding = 2) writeonly buffer M4 { vec4 m4[]; };
+layout(std430, binding = 3) writeonly buffer V4 { vec4 v4[]; };
 layout(std430, binding = 4) readonly buffer Hyper {  // vkq_adamw_hyper
     float lr;
     float beta1;
@@ -32,7 +30,7 @@ layout(std430, binding = 4) readonly buffer Hyper {  // vkq_adamw_hyper
 layout(std430, binding = 5) readonly buffer GradSumsq { float grad_sumsq; };
 
 layout(push_constant) uniform Push {
-    uint n;
+    uint first_group;  // of this dispatch among the launch's
     int params_at;  // texel offsets of the streams in their spans
     int grads_at;
     int m_at;
@@ -67,35 +65,18 @@ vec4 fetch(uint stream, int at, uint t)
     return vkq_span_fetch(SPANS, stream, at + int(t));
 }
 
-void whole_texel(hyper hp, uint t)
-{
-    vec4 param = fetch(0u, p.params_at, t), mi = fetch(2u, p.m_at, t), vi = fetch(3u, p.v_at, t);
-    adamw_step(hp, fetch(1u, p.grads_at, t), param, mi, vi);
-    params4[t] = param;
-    m4[t] = mi;
-    v4[t] = vi;
-}
-
-void last_params(hyper hp, uint t)
-{
-    for (uint i = 4u * t; i < p.n; i++) {
-        vec4 param = vec4(params[i]), mi = vec4(m[i]), vi = vec4(v[i]);
-        adamw_step(hp, vec4(grads[i]), param, mi, vi);
-        params[i] = param.x;
-        m[i] = mi.x;
-        v[i] = vi.x;
-    }
-}
-
 void main()
 {
     hyper hp = read_hyper();
-    uint first = vkq_first_item(64u, PER), whole = p.n / 4u;
-    for (uint j = 0u; j < PER; j++) {
-        uint t = first + j * 64u;
-        if (t < whole)
-            whole_texel(hp, t);
-        else if (t == whole)
-            last_params(hp, t);
+    uint group = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x + p.first_group;
+    uint first = group * 8u * PER + gl_LocalInvocationID.x;
+    [[unroll]] for (uint j = 0u; j < PER; j++) {
+        uint t = first + j * 8u;
+        vec4 param = fetch(0u, p.params_at, t), mi = fetch(2u, p.m_at, t);
+        vec4 vi = fetch(3u, p.v_at, t);
+        adamw_step(hp, fetch(1u, p.grads_at, t), param, mi, vi);
+        params4[t] = param;
+        m4[t] = mi;
+        v4[t] = vi;
     }
 }
