@@ -23,6 +23,28 @@ typedef struct vkq_matmul_args {
 } vkq_matmul_args;
 
 vkq_status vkq_matmul(vkq_rec *rec, const vkq_matmul_args *args, vkq_buf a, vkq_buf b, vkq_buf c);
+
+/* One operand packed once for several products that read it in the same layout (the same rows
+ * and k of A, or of B, the same transpose, batch and dtype): the cpu variant packs every operand
+ * into panels before it multiplies, so a matrix that several products read is otherwise packed
+ * again for each. Made by vkq_matmul_pack; panels are recorder scratch (empty where the products
+ * read the operand in place), held until vkq_matmul_unpack. */
+typedef enum vkq_matmul_side { VKQ_MATMUL_A, VKQ_MATMUL_B } vkq_matmul_side;
+typedef struct vkq_packed {
+    vkq_buf source, panels;
+    vkq_matmul_side side;
+    vkq_dtype type;
+    uint32_t rows, k, row_stride, k_stride, batch;
+    uint64_t batch_stride;
+} vkq_packed;
+
+/* Packs the operand `side` of the products args describes (their first one). */
+vkq_status vkq_matmul_pack(vkq_rec *rec, const vkq_matmul_args *args, vkq_matmul_side side,
+                           vkq_buf operand, vkq_packed *out);
+void vkq_matmul_unpack(vkq_rec *rec, vkq_packed *p);
+/* vkq_matmul with one operand pre-packed (its side) and the other, `other`, as given. */
+vkq_status vkq_matmul_packed(vkq_rec *rec, const vkq_matmul_args *args, const vkq_packed *packed,
+                             vkq_buf other, vkq_buf c);
 const char *vkq_matmul_form_name(vkq_matmul_form form);
 
 /* Element-wise, n elements. */

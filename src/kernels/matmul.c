@@ -1,6 +1,7 @@
 /* vkq_matmul: the cpu variant packs both operands into 32-wide fp32 panels and runs
  * matmul_cpu; the gpu variant reads them in place through shared-memory tiles (matmul_gpu).
- * A 16-bit operand becomes fp32 as it is packed, or as its tile is loaded. */
+ * A 16-bit operand becomes fp32 as it is packed, or as its tile is loaded. vkq_matmul_pack
+ * packs one operand for several products (vkq_matmul_packed), which then pack only the other. */
 #include "kernels/registry.h"
 #include "vkquill/kernels.h"
 
@@ -63,8 +64,7 @@ static vkq_status check_operand(const char *name, vkq_buf buf, vkq_dtype type, u
     return VKQ_OK;
 }
 
-static vkq_status plan_matmul(const vkq_matmul_args *p, vkq_buf a, vkq_buf b, vkq_buf c,
-                              matmul_plan *plan)
+static vkq_status plan_shape(const vkq_matmul_args *p, matmul_plan *plan)
 {
     if (p->m == 0 || p->n == 0 || p->k == 0 || p->form > VKQ_MATMUL_TN)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
@@ -73,8 +73,25 @@ static vkq_status plan_matmul(const vkq_matmul_args *p, vkq_buf a, vkq_buf b, vk
     plan->stride_a = p->stride_a ? p->stride_a : (uint64_t)p->m * p->k;
     plan->stride_b = p->stride_b ? p->stride_b : (uint64_t)p->k * p->n;
     plan->stride_c = p->stride_c ? p->stride_c : (uint64_t)p->m * p->n;
-    VKQ_TRY(check_operand("A", a, p->type_a, plan->stride_a, plan->batch, (uint64_t)p->m * p->k));
-    VKQ_TRY(check_operand("B", b, p->type_b, plan->stride_b, plan->batch, (uint64_t)p->k * p->n));
+    return VKQ_OK;
+}
+
+static vkq_status check_a(const vkq_matmul_args *p, const matmul_plan *plan, vkq_buf a)
+{
+    return check_operand("A", a, p->type_a, plan->stride_a, plan->batch, (uint64_t)p->m * p->k);
+}
+
+static vkq_status check_b(const vkq_matmul_args *p, const matmul_plan *plan, vkq_buf b)
+{
+    return check_operand("B", b, p->type_b, plan->stride_b, plan->batch, (uint64_t)p->k * p->n);
+}
+
+static vkq_status plan_matmul(const vkq_matmul_args *p, vkq_buf a, vkq_buf b, vkq_buf c,
+                              matmul_plan *plan)
+{
+    VKQ_TRY(plan_shape(p, plan));
+    VKQ_TRY(check_a(p, plan, a));
+    VKQ_TRY(check_b(p, plan, b));
     VKQ_TRY(check_operand("C", c, VKQ_F32, plan->stride_c, plan->batch, (uint64_t)p->m * p->n));
     return VKQ_OK;
 }
@@ -164,17 +181,41 @@ void vkq_matmul_scratch(const vkq_scratch_target *t, const vkq_matmul_args *args
     bytes[1] = packs ? tb * 16 : 0;
 }
 
-static vkq_status matmul_cpu(vkq_rec *rec, const vkq_matmul_args *p, const matmul_plan *plan,
-                             vkq_buf a, vkq_buf b, vkq_buf c)
+/* Operand `side` of a product as matmul_pack reads it. */
+static operand operand_of(const vkq_matmul_args *p, const matmul_plan *plan,
+                          vkq_matmul_side side, vkq_buf buf)
 {
-    int ta = p->form == VKQ_MATMUL_TN, tb = p->form == VKQ_MATMUL_NT;
-    operand oa = {a, p->type_a, plan->stride_a, plan->batch, p->m, p->k, ta ? 1 : p->k,
-                  ta ? p->m : 1};
-    operand ob = {b, p->type_b, plan->stride_b, plan->batch, p->n, p->k, tb ? p->k : 1,
-                  tb ? 1 : p->n};
-    vkq_buf pa, pb;
-    VKQ_TRY(pack(rec, &oa, &pa));
-    VKQ_TRY(pack(rec, &ob, &pb));
+    if (side == VKQ_MATMUL_A) {
+        int t = p->form == VKQ_MATMUL_TN;
+        return (operand){buf, p->type_a, plan->stride_a, plan->batch, p->m, p->k, t ? 1 : p->k,
+                         t ? p->m : 1};
+    }
+    int t = p->form == VKQ_MATMUL_NT;
+    return (operand){buf, p->type_b, plan->stride_b, plan->batch, p->n, p->k, t ? p->k : 1,
+                     t ? 1 : p->n};
+}
+
+/* A pre-packed operand serves a product that reads the same matrix in the same layout. */
+static int serves(const vkq_packed *pre, const operand *o)
+{
+    return pre->panels.block && pre->source.block == o->buf.block &&
+           pre->source.offset == o->buf.offset && pre->type == o->type &&
+           pre->rows == o->rows && pre->k == o->k && pre->row_stride == o->row_stride &&
+           pre->k_stride == o->k_stride && pre->batch == o->batch &&
+           (pre->batch == 1 || pre->batch_stride == o->batch_stride);
+}
+
+/* pre: an operand packed beforehand, or NULL: both are packed here. */
+static vkq_status matmul_cpu(vkq_rec *rec, const vkq_matmul_args *p, const matmul_plan *plan,
+                             vkq_buf a, vkq_buf b, vkq_buf c, const vkq_packed *pre)
+{
+    operand oa = operand_of(p, plan, VKQ_MATMUL_A, a), ob = operand_of(p, plan, VKQ_MATMUL_B, b);
+    int a_ready = pre && pre->side == VKQ_MATMUL_A, b_ready = pre && pre->side == VKQ_MATMUL_B;
+    vkq_buf pa = a_ready ? pre->panels : (vkq_buf){0}, pb = b_ready ? pre->panels : (vkq_buf){0};
+    if (!a_ready)
+        VKQ_TRY(pack(rec, &oa, &pa));
+    if (!b_ready)
+        VKQ_TRY(pack(rec, &ob, &pb));
     matmul_push push = {p->m,
                         p->n,
                         k_padded(p->k),
@@ -197,8 +238,10 @@ static vkq_status matmul_cpu(vkq_rec *rec, const vkq_matmul_args *p, const matmu
     d.slot[6] = (vkq_binding){pa, VKQ_READ};
     d.slot[7] = (vkq_binding){pb, VKQ_READ};
     vkq_status s = vkq_rec_dispatch(rec, &d);
-    vkq_rec_scratch_release(rec, pa);
-    vkq_rec_scratch_release(rec, pb);
+    if (!a_ready)
+        vkq_rec_scratch_release(rec, pa);
+    if (!b_ready)
+        vkq_rec_scratch_release(rec, pb);
     return s;
 }
 
@@ -225,12 +268,58 @@ static vkq_status matmul_gpu(vkq_rec *rec, const vkq_matmul_args *p, const matmu
     return vkq_rec_dispatch(rec, &d);
 }
 
+static int runs_cpu(vkq_rec *rec, const vkq_matmul_args *args, const matmul_plan *plan)
+{
+    return vkq_ctx_variant(vkq_rec_ctx(rec)) == VKQ_VARIANT_CPU &&
+           fits_texel_buffers(rec, args, plan->batch);
+}
+
 vkq_status vkq_matmul(vkq_rec *rec, const vkq_matmul_args *args, vkq_buf a, vkq_buf b, vkq_buf c)
 {
-    matmul_plan plan;
+    matmul_plan plan = {0};
     VKQ_TRY(plan_matmul(args, a, b, c, &plan));
-    if (vkq_ctx_variant(vkq_rec_ctx(rec)) == VKQ_VARIANT_CPU &&
-        fits_texel_buffers(rec, args, plan.batch))
-        return matmul_cpu(rec, args, &plan, a, b, c);
+    if (runs_cpu(rec, args, &plan))
+        return matmul_cpu(rec, args, &plan, a, b, c, NULL);
     return matmul_gpu(rec, args, &plan, a, b, c);
+}
+
+vkq_status vkq_matmul_pack(vkq_rec *rec, const vkq_matmul_args *args, vkq_matmul_side side,
+                           vkq_buf operand_buf, vkq_packed *out)
+{
+    matmul_plan plan = {0};
+    VKQ_TRY(plan_shape(args, &plan));
+    if (side == VKQ_MATMUL_A)
+        VKQ_TRY(check_a(args, &plan, operand_buf));
+    else
+        VKQ_TRY(check_b(args, &plan, operand_buf));
+    operand o = operand_of(args, &plan, side, operand_buf);
+    *out = (vkq_packed){operand_buf, {0}, side, o.type, o.rows, o.k, o.row_stride, o.k_stride,
+                        o.batch, o.batch_stride};
+    if (!runs_cpu(rec, args, &plan))
+        return VKQ_OK;
+    return pack(rec, &o, &out->panels);
+}
+
+void vkq_matmul_unpack(vkq_rec *rec, vkq_packed *p)
+{
+    if (p->panels.block)
+        vkq_rec_scratch_release(rec, p->panels);
+    p->panels = (vkq_buf){0};
+}
+
+vkq_status vkq_matmul_packed(vkq_rec *rec, const vkq_matmul_args *args, const vkq_packed *packed,
+                             vkq_buf other, vkq_buf c)
+{
+    int a_packed = packed->side == VKQ_MATMUL_A;
+    vkq_buf a = a_packed ? packed->source : other, b = a_packed ? other : packed->source;
+    matmul_plan plan = {0};
+    VKQ_TRY(plan_matmul(args, a, b, c, &plan));
+    if (!runs_cpu(rec, args, &plan))
+        return matmul_gpu(rec, args, &plan, a, b, c);
+    operand o = operand_of(args, &plan, packed->side, packed->source);
+    if (packed->panels.block && !serves(packed, &o))
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "matmul: the pre-packed operand %s does not match the product's",
+                        a_packed ? "A" : "B");
+    return matmul_cpu(rec, args, &plan, a, b, c, packed->panels.block ? packed : NULL);
 }

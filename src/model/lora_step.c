@@ -56,41 +56,56 @@ static vkq_status product(vkq_rec *rec, vkq_matmul_form form, uint32_t m, uint32
     return vkq_matmul(rec, &args, a, b, c);
 }
 
-vkq_status vkq_lora_linear_forward(vkq_rec *rec, const lora_run *lr, vkq_tensor_id id,
-                                   uint32_t l, vkq_buf x, weight_buf w, vkq_buf y, uint32_t rows,
-                                   uint32_t in, uint32_t out, float beta)
+/* u = x A^T, through x's panels when x itself is the adapter's input. */
+static vkq_status adapter_down(vkq_rec *rec, const lora_run *lr, vkq_tensor_id id, uint32_t l,
+                               const vkq_packed *x, vkq_buf u, uint32_t rows, uint32_t in)
 {
-    VKQ_TRY(vkq_model_linear(rec, x, w, y, rows, in, out, beta));
+    vkq_matmul_args args = {.form = VKQ_MATMUL_NT, .m = rows, .n = lr->opt.r, .k = in,
+                            .alpha = 1.0f};
+    if (!dropping(lr))
+        return vkq_matmul_packed(rec, &args, x, a_buf(&lr->adapter, id, l), u);
+    vkq_buf xd;
+    VKQ_TRY(adapter_input(rec, lr, id, l, x->source, rows, in, &xd));
+    return vkq_matmul(rec, &args, xd, a_buf(&lr->adapter, id, l), u);
+}
+
+vkq_status vkq_lora_linear_forward(vkq_rec *rec, const lora_run *lr, vkq_tensor_id id,
+                                   uint32_t l, const vkq_packed *x, weight_buf w, vkq_buf y,
+                                   uint32_t rows, uint32_t in, uint32_t out, float beta)
+{
+    VKQ_TRY(vkq_model_linear_packed(rec, x, w, y, rows, in, out, beta));
     if (!lora_adapts(lr, id) || !lr->enabled)
         return VKQ_OK;
     uint32_t r = lr->opt.r;
-    vkq_buf xd, u = u_buf(lr, id, l, rows);
-    VKQ_TRY(adapter_input(rec, lr, id, l, x, rows, in, &xd));
-    VKQ_TRY(product(rec, VKQ_MATMUL_NT, rows, r, in, 1.0f, 0.0f, xd,
-                    a_buf(&lr->adapter, id, l), u));
+    vkq_buf u = u_buf(lr, id, l, rows);
+    VKQ_TRY(adapter_down(rec, lr, id, l, x, u, rows, in));
     return product(rec, VKQ_MATMUL_NT, rows, out, r, vkq_lora_scale(&lr->opt), 1.0f, u,
                    b_buf(&lr->adapter, id, l), y);
 }
 
 vkq_status vkq_lora_linear_backward(vkq_rec *rec, const lora_run *lr, vkq_tensor_id id,
-                                    uint32_t l, vkq_buf x, vkq_buf dy, vkq_buf dx, uint32_t rows,
-                                    uint32_t in, uint32_t out)
+                                    uint32_t l, const vkq_packed *x, vkq_buf dy, vkq_buf dx,
+                                    uint32_t rows, uint32_t in, uint32_t out)
 {
     if (!lora_adapts(lr, id))
         return VKQ_OK;
     uint32_t r = lr->opt.r;
     float scale = vkq_lora_scale(&lr->opt);
-    vkq_buf xd, u = u_buf(lr, id, l, rows), du = vkq_buf_slice(lr->du, 0, f32(rows * r));
+    vkq_buf u = u_buf(lr, id, l, rows), du = vkq_buf_slice(lr->du, 0, f32(rows * r));
     VKQ_TRY(product(rec, VKQ_MATMUL_TN, out, r, rows, scale, 1.0f, dy, u,
                     b_buf(lr->grads, id, l)));
     VKQ_TRY(product(rec, VKQ_MATMUL_NN, rows, r, out, scale, 0.0f, dy,
                     b_buf(&lr->adapter, id, l), du));
-    VKQ_TRY(adapter_input(rec, lr, id, l, x, rows, in, &xd));
-    VKQ_TRY(product(rec, VKQ_MATMUL_TN, r, in, rows, 1.0f, 1.0f, du, xd,
-                    a_buf(lr->grads, id, l)));
+    vkq_matmul_args da = {.form = VKQ_MATMUL_TN, .m = r, .n = in, .k = rows, .alpha = 1.0f,
+                          .beta = 1.0f};
     vkq_buf a = a_buf(&lr->adapter, id, l);
-    if (!dropping(lr))
+    if (!dropping(lr)) {
+        VKQ_TRY(vkq_matmul_packed(rec, &da, x, du, a_buf(lr->grads, id, l)));
         return product(rec, VKQ_MATMUL_NN, rows, in, r, 1.0f, 1.0f, du, a, dx);
+    }
+    vkq_buf xd;
+    VKQ_TRY(adapter_input(rec, lr, id, l, x->source, rows, in, &xd));
+    VKQ_TRY(vkq_matmul(rec, &da, du, xd, a_buf(lr->grads, id, l)));
     /* the dropped input is spent: its workspace takes du A before the mask */
     VKQ_TRY(product(rec, VKQ_MATMUL_NN, rows, in, r, 1.0f, 0.0f, du, a, xd));
     return vkq_dropout_backward(rec, xd, dx, rows * in, lr->opt.dropout, dropout_key(lr, id, l));

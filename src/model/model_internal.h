@@ -125,12 +125,13 @@ typedef struct lora_run {
 /* y[rows][out] (+)= x[rows][in] . w[out][in]^T, plus (alpha / r) dropout(x) A^T B^T when lora
  * (may be NULL) adapts this tensor. */
 vkq_status vkq_lora_linear_forward(vkq_rec *rec, const lora_run *lora, vkq_tensor_id id,
-                                   uint32_t l, vkq_buf x, weight_buf w, vkq_buf y, uint32_t rows,
-                                   uint32_t in, uint32_t out, float beta);
-/* The adapter's part of a linear layer's backward, given dy: dA, dB += and dx +=. */
+                                   uint32_t l, const vkq_packed *x, weight_buf w, vkq_buf y,
+                                   uint32_t rows, uint32_t in, uint32_t out, float beta);
+/* The adapter's part of a linear layer's backward, given dy: dA, dB += and dx +=; x is the
+ * layer input as the B operand of dA's product (model_step.c's pack_grad_input). */
 vkq_status vkq_lora_linear_backward(vkq_rec *rec, const lora_run *lora, vkq_tensor_id id,
-                                    uint32_t l, vkq_buf x, vkq_buf dy, vkq_buf dx, uint32_t rows,
-                                    uint32_t in, uint32_t out);
+                                    uint32_t l, const vkq_packed *x, vkq_buf dy, vkq_buf dx,
+                                    uint32_t rows, uint32_t in, uint32_t out);
 static inline int lora_adapts(const lora_run *lora, vkq_tensor_id id)
 {
     return lora && lora->opt.r && (lora->opt.targets >> id & 1);
@@ -173,6 +174,12 @@ typedef struct row_piece {
 } row_piece;
 uint32_t vkq_row_piece_count(const flat_block *b, vkq_tensor_id id);
 row_piece vkq_row_piece_at(const flat_block *b, vkq_tensor_id id, uint32_t i);
+/* x [rows][in] packed as the input of linear layers of `out` outputs (the first that reads it),
+ * for vkq_model_linear_packed; vkq_matmul_unpack gives its panels back. */
+vkq_status vkq_model_pack_input(vkq_rec *rec, vkq_buf x, uint32_t rows, uint32_t in,
+                                uint32_t out, vkq_packed *xp);
+vkq_status vkq_model_linear_packed(vkq_rec *rec, const vkq_packed *x, weight_buf w, vkq_buf y,
+                                   uint32_t rows, uint32_t in, uint32_t out, float beta);
 /* y[rows][out] (+)= x[rows][in] . w[out][in]^T */
 vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, weight_buf w, vkq_buf y, uint32_t rows,
                             uint32_t in, uint32_t out, float beta);

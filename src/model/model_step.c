@@ -43,6 +43,33 @@ vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, weight_buf w, vkq_buf y, ui
     return vkq_matmul(rec, &a, x, w.buf, y);
 }
 
+vkq_status vkq_model_pack_input(vkq_rec *rec, vkq_buf x, uint32_t rows, uint32_t in,
+                                uint32_t out, vkq_packed *xp)
+{
+    vkq_matmul_args a = {.form = VKQ_MATMUL_NT, .m = rows, .n = out, .k = in};
+    return vkq_matmul_pack(rec, &a, VKQ_MATMUL_A, x, xp);
+}
+
+vkq_status vkq_model_linear_packed(vkq_rec *rec, const vkq_packed *x, weight_buf w, vkq_buf y,
+                                   uint32_t rows, uint32_t in, uint32_t out, float beta)
+{
+    vkq_matmul_args a = {.form = VKQ_MATMUL_NT, .m = rows, .n = out, .k = in, .alpha = 1.0f,
+                         .beta = beta, .type_b = w.dtype};
+    return vkq_matmul_packed(rec, &a, x, w.buf, y);
+}
+
+/* A linear layer (with its adapter) whose input no other product reads. */
+static vkq_status linear_forward(vkq_rec *rec, const lora_run *lora, vkq_tensor_id id,
+                                 uint32_t l, vkq_buf x, weight_buf w, vkq_buf y, uint32_t rows,
+                                 uint32_t in, uint32_t out, float beta)
+{
+    vkq_packed xp;
+    VKQ_TRY(vkq_model_pack_input(rec, x, rows, in, out, &xp));
+    VKQ_TRY(vkq_lora_linear_forward(rec, lora, id, l, &xp, w, y, rows, in, out, beta));
+    vkq_matmul_unpack(rec, &xp);
+    return VKQ_OK;
+}
+
 /* dx[rows][in] (+)= dy[rows][out] . w[out][in], reading w in its own dtype */
 static vkq_status linear_input_grad(vkq_rec *rec, vkq_buf dy, weight_buf w, vkq_buf dx,
                                     uint32_t rows, uint32_t in, uint32_t out, float beta)
@@ -53,19 +80,45 @@ static vkq_status linear_input_grad(vkq_rec *rec, vkq_buf dy, weight_buf w, vkq_
 }
 
 /* dw[out][in] += dy[rows][out]^T . x[rows][in] */
-static vkq_status linear_weight_grad(vkq_rec *rec, vkq_buf dy, vkq_buf x, vkq_buf dw,
+static vkq_status linear_weight_grad(vkq_rec *rec, vkq_buf dy, const vkq_packed *x, vkq_buf dw,
                                      uint32_t rows, uint32_t in, uint32_t out)
 {
     vkq_matmul_args a = {.form = VKQ_MATMUL_TN, .m = out, .n = in, .k = rows, .alpha = 1.0f,
                          .beta = 1.0f};
-    return vkq_matmul(rec, &a, dy, x, dw);
+    return vkq_matmul_packed(rec, &a, x, dy, dw);
+}
+
+/* The products of a backward that read a layer input x as their B operand: the gradients of
+ * the weights that read it, or under LoRA those of their adapters' A (unless dropout changes
+ * x first). */
+static uint32_t input_readers(const vkq_model *m, const vkq_tensor_id *ids, uint32_t n)
+{
+    if (!m->lora.opt.r)
+        return n;
+    uint32_t readers = 0;
+    for (uint32_t i = 0; i < n; i++)
+        readers += lora_adapts(&m->lora, ids[i]) && m->lora.opt.dropout == 0.0f;
+    return readers;
+}
+
+/* x [rows][in] as the B operand of the backward products that read it, packed once when more
+ * than one does (out: the first weight's rows); otherwise each packs it itself. */
+static vkq_status pack_grad_input(vkq_model *m, vkq_rec *rec, vkq_buf x, uint32_t rows,
+                                  uint32_t in, uint32_t out, uint32_t readers, vkq_packed *xb)
+{
+    *xb = (vkq_packed){.source = x, .side = VKQ_MATMUL_B};
+    if (readers < 2)
+        return VKQ_OK;
+    vkq_matmul_args a = {.form = VKQ_MATMUL_TN, .m = m->lora.opt.r ? m->lora.opt.r : out,
+                         .n = in, .k = rows};
+    return vkq_matmul_pack(rec, &a, VKQ_MATMUL_B, x, xb);
 }
 
 /* A linear layer's backward: dx (+)= dy w through the weight (frozen or not), then the weight's
  * gradient, or under LoRA the adapter's gradients and its share of dx. */
 static vkq_status linear_backward(vkq_model *m, vkq_rec *rec, vkq_tensor_id id, uint32_t l,
-                                  vkq_buf x, vkq_buf dy, vkq_buf dx, uint32_t rows, uint32_t in,
-                                  uint32_t out, float beta)
+                                  const vkq_packed *x, vkq_buf dy, vkq_buf dx, uint32_t rows,
+                                  uint32_t in, uint32_t out, float beta)
 {
     VKQ_TRY(linear_input_grad(rec, dy, weight(m, id, l), dx, rows, in, out, beta));
     if (!m->lora.opt.r)
@@ -141,8 +194,8 @@ vkq_status vkq_model_set_batch(vkq_model *m, const vkq_batch *b)
 /* One projection of the attention inputs: y = x w^T (+ b), then (with a norm weight) the
  * per-head norm from raw into y, then RoPE when rope is not NULL. */
 static vkq_status project(vkq_rec *rec, const vkq_llama_config *c, const model_dims *m,
-                          const lora_run *lora, vkq_tensor_id id, uint32_t l, vkq_buf xn,
-                          weight_buf w, vkq_buf bias, vkq_buf norm_w, vkq_buf raw, vkq_buf rstd,
+                          const lora_run *lora, vkq_tensor_id id, uint32_t l,
+                          const vkq_packed *xn, weight_buf w, vkq_buf bias, vkq_buf norm_w, vkq_buf raw, vkq_buf rstd,
                           vkq_buf y, uint32_t heads, uint32_t n, const vkq_rope_args *rope)
 {
     uint32_t width = heads * m->head_dim;
@@ -168,15 +221,19 @@ vkq_status vkq_model_qkv_forward(vkq_rec *rec, const vkq_llama_config *c, const 
     vkq_buf none = {0};
     int bias = c->qkv_bias, norm = c->qk_norm;
     uint32_t n = rope->n;
+    vkq_packed xn;
+    VKQ_TRY(vkq_model_pack_input(rec, b->xn, n, m->d, m->q_dim, &xn));
 #define W(id) vkq_tensor_buf(params, id, l)
 #define M(id) vkq_tensor_weight(params, id, l)
-    VKQ_TRY(project(rec, c, m, lora, VKQ_WQ, l, b->xn, M(VKQ_WQ), bias ? W(VKQ_BQ) : none,
+    VKQ_TRY(project(rec, c, m, lora, VKQ_WQ, l, &xn, M(VKQ_WQ), bias ? W(VKQ_BQ) : none,
                     norm ? W(VKQ_Q_NORM) : none, b->q_raw, b->rstd_q, b->q, c->n_heads, n, rope));
-    VKQ_TRY(project(rec, c, m, lora, VKQ_WK, l, b->xn, M(VKQ_WK), bias ? W(VKQ_BK) : none,
+    VKQ_TRY(project(rec, c, m, lora, VKQ_WK, l, &xn, M(VKQ_WK), bias ? W(VKQ_BK) : none,
                     norm ? W(VKQ_K_NORM) : none, b->k_raw, b->rstd_k, b->k, c->n_kv_heads, n,
                     rope));
-    return project(rec, c, m, lora, VKQ_WV, l, b->xn, M(VKQ_WV), bias ? W(VKQ_BV) : none, none,
-                   none, none, b->v, c->n_kv_heads, n, NULL);
+    VKQ_TRY(project(rec, c, m, lora, VKQ_WV, l, &xn, M(VKQ_WV), bias ? W(VKQ_BV) : none, none,
+                    none, none, b->v, c->n_kv_heads, n, NULL));
+    vkq_matmul_unpack(rec, &xn);
+    return VKQ_OK;
 #undef M
 #undef W
 }
@@ -223,10 +280,11 @@ static vkq_status classifier_backward(vkq_model *m, vkq_rec *rec, vkq_buf dlogit
     uint32_t r = m->n_rows, d = m->dims.d, v = m->dims.vocab;
     int frozen = m->lora.opt.r != 0;
     uint32_t pieces = vkq_row_piece_count(&m->params, VKQ_WCLS);
+    vkq_packed hsel = {.source = m->hsel, .side = VKQ_MATMUL_B};
     if (pieces == 1) {
         VKQ_TRY(linear_input_grad(rec, dlogits, weight(m, VKQ_WCLS, 0), m->g.dhsel, r, d, v,
                                   0.0f));
-        return frozen ? VKQ_OK : linear_weight_grad(rec, dlogits, m->hsel, grad(m, VKQ_WCLS, 0),
+        return frozen ? VKQ_OK : linear_weight_grad(rec, dlogits, &hsel, grad(m, VKQ_WCLS, 0),
                                                     r, d, v);
     }
     for (uint32_t i = 0; i < pieces; i++) {
@@ -235,7 +293,7 @@ static vkq_status classifier_backward(vkq_model *m, vkq_rec *rec, vkq_buf dlogit
         VKQ_TRY(linear_input_grad(rec, m->logits_part, w.w, m->g.dhsel, r, d, w.rows,
                                   i ? 1.0f : 0.0f));
         if (!frozen)
-            VKQ_TRY(linear_weight_grad(rec, m->logits_part, m->hsel,
+            VKQ_TRY(linear_weight_grad(rec, m->logits_part, &hsel,
                                        vkq_row_piece_at(&m->grads, VKQ_WCLS, i).w.buf, r, d,
                                        w.rows));
     }
@@ -260,21 +318,23 @@ static vkq_status layer_forward(vkq_model *m, vkq_rec *rec, uint32_t l, int keep
     VKQ_TRY(vkq_attention_forward(rec, a->q, a->k, a->v, m->starts, a->att, a->lse, t,
                                   c->n_heads, c->n_kv_heads, md->head_dim));
     VKQ_TRY(vkq_copy(rec, res, res_mid, t * d));
-    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_WO, l, a->att, weight(m, VKQ_WO, l), res_mid, t,
-                                    md->q_dim, d, 1.0f));
+    VKQ_TRY(linear_forward(rec, lora, VKQ_WO, l, a->att, weight(m, VKQ_WO, l), res_mid, t,
+                           md->q_dim, d, 1.0f));
     VKQ_TRY(vkq_rmsnorm_forward(rec, res_mid, param(m, VKQ_RMS_FFN, l), a->xn_ffn, a->rstd_ffn,
                                 t, d, c->norm_eps));
-    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_W1, l, a->xn_ffn, weight(m, VKQ_W1, l), a->h1,
+    vkq_packed xn_ffn;
+    VKQ_TRY(vkq_model_pack_input(rec, a->xn_ffn, t, d, h, &xn_ffn));
+    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_W1, l, &xn_ffn, weight(m, VKQ_W1, l), a->h1,
                                     t, d, h, 0.0f));
-    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_W3, l, a->xn_ffn, weight(m, VKQ_W3, l), a->h3,
+    VKQ_TRY(vkq_lora_linear_forward(rec, lora, VKQ_W3, l, &xn_ffn, weight(m, VKQ_W3, l), a->h3,
                                     t, d, h, 0.0f));
+    vkq_matmul_unpack(rec, &xn_ffn);
     VKQ_TRY(vkq_swiglu_forward(rec, a->h1, a->h3, a->hg, t * h));
     if (!keep_output && !lora_adapts(lora, VKQ_W2))
         return VKQ_OK;
     vkq_buf out = head(m->res[l + 1], (uint64_t)t * d);
     VKQ_TRY(vkq_copy(rec, res_mid, out, t * d));
-    return vkq_lora_linear_forward(rec, lora, VKQ_W2, l, a->hg, weight(m, VKQ_W2, l), out, t, h,
-                                   d, 1.0f);
+    return linear_forward(rec, lora, VKQ_W2, l, a->hg, weight(m, VKQ_W2, l), out, t, h, d, 1.0f);
 }
 
 vkq_status vkq_model_forward(vkq_model *m, vkq_rec *rec)
@@ -315,7 +375,7 @@ typedef struct project_grads {
     int rope;
 } project_grads;
 
-static vkq_status project_backward(vkq_model *m, vkq_rec *rec, uint32_t l, vkq_buf xn,
+static vkq_status project_backward(vkq_model *m, vkq_rec *rec, uint32_t l, const vkq_packed *xn,
                                    const project_grads *p)
 {
     const vkq_llama_config *c = &m->cfg;
@@ -350,17 +410,22 @@ static vkq_status layer_backward(vkq_model *m, vkq_rec *rec, uint32_t l)
         VKQ_TRY(layer_forward(m, rec, l, 0));
 
     /* feed-forward: res[l+1] = res_mid + w2(silu(w1 xn) * w3 xn) */
-    VKQ_TRY(linear_backward(m, rec, VKQ_W2, l, a->hg, g->dres, g->dhg, t, h, d, 0.0f));
+    vkq_packed hg = {.source = a->hg, .side = VKQ_MATMUL_B}, att = hg, xn_ffn, xn_att;
+    att.source = a->att;
+    VKQ_TRY(linear_backward(m, rec, VKQ_W2, l, &hg, g->dres, g->dhg, t, h, d, 0.0f));
     VKQ_TRY(vkq_fill(rec, g->dh1, 0.0f, t * h));
     VKQ_TRY(vkq_fill(rec, g->dh3, 0.0f, t * h));
     VKQ_TRY(vkq_swiglu_backward(rec, g->dhg, a->h1, a->h3, g->dh1, g->dh3, t * h));
-    VKQ_TRY(linear_backward(m, rec, VKQ_W1, l, a->xn_ffn, g->dh1, g->dxn, t, d, h, 0.0f));
-    VKQ_TRY(linear_backward(m, rec, VKQ_W3, l, a->xn_ffn, g->dh3, g->dxn, t, d, h, 1.0f));
+    static const vkq_tensor_id ffn[] = {VKQ_W1, VKQ_W3}, qkv_ids[] = {VKQ_WQ, VKQ_WK, VKQ_WV};
+    VKQ_TRY(pack_grad_input(m, rec, a->xn_ffn, t, d, h, input_readers(m, ffn, 2), &xn_ffn));
+    VKQ_TRY(linear_backward(m, rec, VKQ_W1, l, &xn_ffn, g->dh1, g->dxn, t, d, h, 0.0f));
+    VKQ_TRY(linear_backward(m, rec, VKQ_W3, l, &xn_ffn, g->dh3, g->dxn, t, d, h, 1.0f));
+    vkq_matmul_unpack(rec, &xn_ffn);
     VKQ_TRY(vkq_rmsnorm_backward(rec, g->dxn, a->res_mid, param(m, VKQ_RMS_FFN, l), a->rstd_ffn,
                                  g->dres, norm_grad(m, VKQ_RMS_FFN, l), t, d));
 
     /* attention: res_mid = res[l] + wo(attention(q, k, v)), q k v from project() */
-    VKQ_TRY(linear_backward(m, rec, VKQ_WO, l, a->att, g->dres, g->datt, t, qd, d, 0.0f));
+    VKQ_TRY(linear_backward(m, rec, VKQ_WO, l, &att, g->dres, g->datt, t, qd, d, 0.0f));
     VKQ_TRY(vkq_fill(rec, g->dq, 0.0f, t * qd));
     VKQ_TRY(vkq_fill(rec, g->dk, 0.0f, t * kvd));
     VKQ_TRY(vkq_fill(rec, g->dv, 0.0f, t * kvd));
@@ -373,8 +438,10 @@ static vkq_status layer_backward(vkq_model *m, vkq_rec *rec, uint32_t l)
         {VKQ_WK, VKQ_BK, VKQ_K_NORM, a->k_raw, a->rstd_k, g->dk, g->dk_raw, c->n_kv_heads, 1},
         {VKQ_WV, VKQ_BV, VKQ_TENSOR_COUNT, a->v, a->v, g->dv, g->dv, c->n_kv_heads, 0},
     };
+    VKQ_TRY(pack_grad_input(m, rec, a->xn_att, t, d, qd, input_readers(m, qkv_ids, 3), &xn_att));
     for (size_t i = 0; i < sizeof qkv / sizeof qkv[0]; i++)
-        VKQ_TRY(project_backward(m, rec, l, a->xn_att, &qkv[i]));
+        VKQ_TRY(project_backward(m, rec, l, &xn_att, &qkv[i]));
+    vkq_matmul_unpack(rec, &xn_att);
     return vkq_rmsnorm_backward(rec, g->dxn, head(m->res[l], (uint64_t)t * d),
                                 param(m, VKQ_RMS_ATT, l), a->rstd_att, g->dres,
                                 norm_grad(m, VKQ_RMS_ATT, l), t, d);

@@ -141,9 +141,12 @@ typedef struct scratch_pool {
     vkq_memory_plan *plan;
 } scratch_pool;
 
-static void take(scratch_pool *p, uint64_t bytes)
+/* A buffer for a request of `bytes` (none for 0): its index, or -1. */
+static int take(scratch_pool *p, uint64_t bytes)
 {
     int best = -1;
+    if (!bytes)
+        return -1;
     for (uint32_t i = 0; i < p->n; i++)
         if (!p->busy[i] && p->size[i] >= bytes && (best < 0 || p->size[i] < p->size[best]))
             best = (int)i;
@@ -154,24 +157,66 @@ static void take(scratch_pool *p, uint64_t bytes)
     }
     if (best >= 0)
         p->busy[best] = 1;
+    return best;
 }
 
-/* One launch's requests, in order; all come back when it ends. Zero bytes: no request. */
+static void give_back(scratch_pool *p, int i)
+{
+    if (i >= 0)
+        p->busy[i] = 0;
+}
+
+/* One launch's requests, in order; both come back when it ends. Zero bytes: no request. */
 static void launch(scratch_pool *p, uint64_t first, uint64_t second)
 {
-    if (first)
-        take(p, first);
-    if (second)
-        take(p, second);
-    memset(p->busy, 0, sizeof p->busy);
+    int a = take(p, first), b = take(p, second);
+    give_back(p, a);
+    give_back(p, b);
+}
+
+static void scratch_of(scratch_pool *p, uint32_t m, uint32_t n, uint32_t k, uint64_t bytes[2])
+{
+    vkq_matmul_args a = {.m = m, .n = n, .k = k};
+    vkq_matmul_scratch(p->target, &a, bytes);
 }
 
 static void product(scratch_pool *p, uint32_t m, uint32_t n, uint32_t k)
 {
-    vkq_matmul_args a = {.m = m, .n = n, .k = k};
     uint64_t bytes[2];
-    vkq_matmul_scratch(p->target, &a, bytes);
+    scratch_of(p, m, n, k, bytes);
     launch(p, bytes[0], bytes[1]);
+}
+
+/* An operand packed once (vkq_matmul_pack, for the product m n k): its panels, held. */
+typedef struct held {
+    int index;
+    vkq_matmul_side side;
+} held;
+
+static held pack_once(scratch_pool *p, vkq_matmul_side side, uint32_t m, uint32_t n, uint32_t k)
+{
+    uint64_t bytes[2];
+    scratch_of(p, m, n, k, bytes);
+    held h = {take(p, bytes[side]), side};
+    return h;
+}
+
+/* Not packed beforehand: the products that read it pack it themselves. */
+static held in_place(vkq_matmul_side side)
+{
+    held h = {-1, side};
+    return h;
+}
+
+/* vkq_matmul_packed: packs only the other operand when the held one has panels. */
+static void packed_product(scratch_pool *p, const held *h, uint32_t m, uint32_t n, uint32_t k)
+{
+    uint64_t bytes[2];
+    scratch_of(p, m, n, k, bytes);
+    if (h->index < 0)
+        launch(p, bytes[0], bytes[1]);
+    else
+        launch(p, bytes[h->side == VKQ_MATMUL_A ? 1 : 0], 0);
 }
 
 typedef struct step_shape {
@@ -186,33 +231,63 @@ static int adapts(const step_shape *s, vkq_tensor_id id)
     return s->o->lora.r && (s->o->lora.targets >> id & 1);
 }
 
-/* vkq_lora_linear_forward */
-static void linear_forward(scratch_pool *p, const step_shape *s, vkq_tensor_id id, uint32_t in,
-                           uint32_t out)
+static int dropping(const step_shape *s) { return s->o->lora.dropout > 0.0f; }
+
+/* vkq_lora_linear_forward, its input x held */
+static void linear_forward(scratch_pool *p, const step_shape *s, const held *x, vkq_tensor_id id,
+                           uint32_t in, uint32_t out)
 {
-    product(p, s->t, out, in);
+    uint32_t r = s->o->lora.r;
+    packed_product(p, x, s->t, out, in);
     if (!adapts(s, id))
         return;
-    product(p, s->t, s->o->lora.r, in);
-    product(p, s->t, out, s->o->lora.r);
+    if (dropping(s))
+        product(p, s->t, r, in);
+    else
+        packed_product(p, x, s->t, r, in);
+    product(p, s->t, out, r);
 }
 
-/* model_step.c's linear_backward */
-static void linear_backward(scratch_pool *p, const step_shape *s, vkq_tensor_id id, uint32_t in,
-                            uint32_t out)
+/* model_step.c's linear_forward: an input no other product reads */
+static void linear_forward_alone(scratch_pool *p, const step_shape *s, vkq_tensor_id id,
+                                 uint32_t in, uint32_t out)
+{
+    held x = pack_once(p, VKQ_MATMUL_A, s->t, out, in);
+    linear_forward(p, s, &x, id, in, out);
+    give_back(p, x.index);
+}
+
+/* model_step.c's linear_backward, x (the layer input as dW's B operand) held */
+static void linear_backward(scratch_pool *p, const step_shape *s, const held *x,
+                            vkq_tensor_id id, uint32_t in, uint32_t out)
 {
     uint32_t t = s->t, r = s->o->lora.r;
     product(p, t, in, out);
     if (!r) {
-        product(p, out, in, t);
+        packed_product(p, x, out, in, t);
         return;
     }
     if (!adapts(s, id))
         return;
     product(p, out, r, t);
     product(p, t, r, out);
-    product(p, r, in, t);
+    if (dropping(s))
+        product(p, r, in, t);
+    else
+        packed_product(p, x, r, in, t);
     product(p, t, in, r);
+}
+
+/* model_step.c's pack_grad_input over the tensors ids */
+static held pack_grad_input(scratch_pool *p, const step_shape *s, const vkq_tensor_id *ids,
+                            uint32_t n, uint32_t in, uint32_t out)
+{
+    uint32_t readers = 0;
+    for (uint32_t i = 0; i < n; i++)
+        readers += !s->o->lora.r || (adapts(s, ids[i]) && !dropping(s));
+    if (readers < 2)
+        return in_place(VKQ_MATMUL_B);
+    return pack_once(p, VKQ_MATMUL_B, s->o->lora.r ? s->o->lora.r : out, in, s->t);
 }
 
 static void attention(scratch_pool *p, const step_shape *s, int backward)
@@ -231,37 +306,47 @@ static void rmsnorm_backward(scratch_pool *p, uint32_t rows, uint32_t dim)
 static void layer_forward(scratch_pool *p, const step_shape *s, int keep_output)
 {
     const model_dims *m = &s->m;
-    linear_forward(p, s, VKQ_WQ, m->d, m->q_dim);
-    linear_forward(p, s, VKQ_WK, m->d, m->kv_dim);
-    linear_forward(p, s, VKQ_WV, m->d, m->kv_dim);
+    held xn = pack_once(p, VKQ_MATMUL_A, s->t, m->q_dim, m->d);
+    linear_forward(p, s, &xn, VKQ_WQ, m->d, m->q_dim);
+    linear_forward(p, s, &xn, VKQ_WK, m->d, m->kv_dim);
+    linear_forward(p, s, &xn, VKQ_WV, m->d, m->kv_dim);
+    give_back(p, xn.index);
     attention(p, s, 0);
-    linear_forward(p, s, VKQ_WO, m->q_dim, m->d);
-    linear_forward(p, s, VKQ_W1, m->d, m->h);
-    linear_forward(p, s, VKQ_W3, m->d, m->h);
+    linear_forward_alone(p, s, VKQ_WO, m->q_dim, m->d);
+    xn = pack_once(p, VKQ_MATMUL_A, s->t, m->h, m->d);
+    linear_forward(p, s, &xn, VKQ_W1, m->d, m->h);
+    linear_forward(p, s, &xn, VKQ_W3, m->d, m->h);
+    give_back(p, xn.index);
     if (keep_output || adapts(s, VKQ_W2))
-        linear_forward(p, s, VKQ_W2, m->h, m->d);
+        linear_forward_alone(p, s, VKQ_W2, m->h, m->d);
 }
 
 /* model_step.c's layer_backward */
 static void layer_backward(scratch_pool *p, const step_shape *s)
 {
+    static const vkq_tensor_id ffn[] = {VKQ_W1, VKQ_W3}, qkv[] = {VKQ_WQ, VKQ_WK, VKQ_WV};
     const model_dims *m = &s->m;
     const vkq_llama_config *c = s->c;
+    held alone = in_place(VKQ_MATMUL_B);
     if (s->o->recompute)
         layer_forward(p, s, 0);
-    linear_backward(p, s, VKQ_W2, m->h, m->d);
-    linear_backward(p, s, VKQ_W1, m->d, m->h);
-    linear_backward(p, s, VKQ_W3, m->d, m->h);
+    linear_backward(p, s, &alone, VKQ_W2, m->h, m->d);
+    held x = pack_grad_input(p, s, ffn, 2, m->d, m->h);
+    linear_backward(p, s, &x, VKQ_W1, m->d, m->h);
+    linear_backward(p, s, &x, VKQ_W3, m->d, m->h);
+    give_back(p, x.index);
     rmsnorm_backward(p, s->t, m->d);
-    linear_backward(p, s, VKQ_WO, m->q_dim, m->d);
+    linear_backward(p, s, &alone, VKQ_WO, m->q_dim, m->d);
     attention(p, s, 1);
+    x = pack_grad_input(p, s, qkv, 3, m->d, m->q_dim);
     if (c->qk_norm)
         rmsnorm_backward(p, s->t * c->n_heads, m->head_dim);
-    linear_backward(p, s, VKQ_WQ, m->d, m->q_dim);
+    linear_backward(p, s, &x, VKQ_WQ, m->d, m->q_dim);
     if (c->qk_norm)
         rmsnorm_backward(p, s->t * c->n_kv_heads, m->head_dim);
-    linear_backward(p, s, VKQ_WK, m->d, m->kv_dim);
-    linear_backward(p, s, VKQ_WV, m->d, m->kv_dim);
+    linear_backward(p, s, &x, VKQ_WK, m->d, m->kv_dim);
+    linear_backward(p, s, &x, VKQ_WV, m->d, m->kv_dim);
+    give_back(p, x.index);
     rmsnorm_backward(p, s->t, m->d);
 }
 
