@@ -14,11 +14,13 @@ static const matmul_case cases[] = {
     {32, 32, 32, 1, 0, 1.0f, 0.0f},  {33, 65, 17, 1, 0, 1.0f, 0.0f},
     {64, 31, 100, 1, 0, 1.0f, 0.0f}, {97, 130, 61, 1, 0, 1.0f, 0.0f},
     {19, 40, 23, 3, 5, 0.5f, 1.0f},  {5, 3, 129, 2, 0, -2.0f, 0.25f},
+    {40, 36, 20, 1, 0, 1.0f, 0.0f},  {9, 16, 48, 2, 8, 1.0f, 0.5f},
 };
 
 /* The 16-bit operands (a frozen base's weights) run on a few of them: an odd k, odd strides,
- * one past a tile. */
-static const size_t half_cases[] = {1, 3, 5, 6};
+ * one past a tile, and shapes whose rows or k let the cpu variant read 16-bit texels (k a
+ * multiple of 8 where k is contiguous, rows a multiple of 4 where they are). */
+static const size_t half_cases[] = {1, 3, 5, 6, 8, 9};
 
 static const double threshold = 1e-10;
 

@@ -27,8 +27,14 @@ enum {
     TEXEL_VIEW_ALIGNMENT = 256
 };
 
-/* How matmul_pack reads an operand (its SOURCE specialization constant). */
-enum { PACK_ELEMENTS = 0, PACK_ROW_TEXELS = 1, PACK_K_TEXELS = 2 };
+/* How matmul_pack reads an operand (its SOURCE specialization constant): fp32 or 16-bit. */
+enum {
+    PACK_ELEMENTS = 0,
+    PACK_ROW_TEXELS = 1,
+    PACK_K_TEXELS = 2,
+    PACK_K_HALVES = 3,
+    PACK_ROW_HALVES = 4
+};
 
 const char *vkq_matmul_form_name(vkq_matmul_form form)
 {
@@ -110,20 +116,35 @@ typedef struct operand {
     uint32_t batch, rows, k, row_stride, k_stride;
 } operand;
 
-/* A texel-view source when the operand is fp32 and four consecutive elements along the
- * contiguous dimension always form one aligned texel of the buffer; *view is then the range to
+/* A texel-view source when four consecutive elements (fp32), or eight along k or four along
+ * the rows (16-bit), always lie in one aligned texel of the buffer; *view is then the range to
  * bind. */
 static uint32_t pack_source(vkq_rec *rec, const operand *o, vkq_buf *view)
 {
-    uint64_t floats = (uint64_t)(o->batch - 1) * o->batch_stride + (uint64_t)o->rows * o->k;
+    uint64_t elements = (uint64_t)(o->batch - 1) * o->batch_stride + (uint64_t)o->rows * o->k;
+    uint64_t per_texel = o->type == VKQ_F32 ? 4 : 8;
+    uint32_t along_k = o->type == VKQ_F32 ? 4 : 8; /* row_stride's multiple when k is contiguous */
     int rows_contiguous = o->row_stride == 1 && o->k_stride % 4 == 0;
-    int k_contiguous = o->k_stride == 1 && o->row_stride % 4 == 0;
-    if (o->type != VKQ_F32 || (!rows_contiguous && !k_contiguous) || o->batch_stride % 4 ||
-        o->buf.offset % TEXEL_VIEW_ALIGNMENT ||
-        floats / 4 > vkq_ctx_device(vkq_rec_ctx(rec))->max_texel_buffer_elements)
+    int k_contiguous = o->k_stride == 1 && o->row_stride % along_k == 0;
+    if ((!rows_contiguous && !k_contiguous) || o->batch_stride % along_k ||
+        elements % per_texel || o->buf.offset % TEXEL_VIEW_ALIGNMENT ||
+        elements / per_texel > vkq_ctx_device(vkq_rec_ctx(rec))->max_texel_buffer_elements)
         return PACK_ELEMENTS;
-    *view = vkq_buf_slice(o->buf, 0, floats * 4);
+    *view = vkq_buf_slice(o->buf, 0, elements * vkq_dtype_bytes(o->type));
+    if (o->type != VKQ_F32)
+        return rows_contiguous ? PACK_ROW_HALVES : PACK_K_HALVES;
     return rows_contiguous ? PACK_ROW_TEXELS : PACK_K_TEXELS;
+}
+
+/* Invocations of matmul_pack a panel: one a texel, or one a 4x4 or 4x8 block it transposes. */
+static uint32_t pack_invocations(uint32_t source, uint32_t k)
+{
+    uint32_t texels = k_padded(k) * (PANEL / 4);
+    if (source == PACK_K_TEXELS)
+        return texels / 4;
+    if (source == PACK_K_HALVES)
+        return (k_padded(k) + 7) / 8 * (PANEL / 4);
+    return texels;
 }
 
 static vkq_status pack(vkq_rec *rec, const operand *o, vkq_buf *out)
@@ -132,20 +153,21 @@ static vkq_status pack(vkq_rec *rec, const operand *o, vkq_buf *out)
     VKQ_TRY(vkq_rec_scratch(rec, texels * o->batch * 16, out)); /* as vkq_matmul_scratch */
     pack_push push = {o->rows, o->k, k_padded(o->k), o->row_stride, o->k_stride,
                       (uint32_t)o->batch_stride, (uint32_t)texels};
-    vkq_buf view;
+    vkq_buf view = *out;
     uint32_t source = pack_source(rec, o, &view);
-    /* An invocation writes one texel, or a 4x4 block of them when it transposes texels. */
-    uint32_t invocations = k_padded(o->k) * (PANEL / 4) / (source == PACK_K_TEXELS ? 4 : 1);
+    uint32_t invocations = pack_invocations(source, o->k);
     vkq_dispatch d = {.kernel = &vkq_kernel_matmul_pack,
                       .spec = {source, PANEL_GAP, (uint32_t)o->type},
                       .spec_count = 3,
                       .push = &push,
                       .push_bytes = sizeof push,
                       .groups = {(invocations + 63) / 64, panels(o->rows), o->batch}};
-    /* The shader names both sources, so both get a binding; the packed output stands in for a
-     * texel view the element path never reads. */
+    /* The shader names every source, so each gets a binding; the packed output stands in for
+     * the texel views a source does not read. */
+    int halves = source == PACK_K_HALVES || source == PACK_ROW_HALVES;
     d.slot[0] = (vkq_binding){o->buf, VKQ_READ};
-    d.slot[6] = (vkq_binding){source == PACK_ELEMENTS ? *out : view, VKQ_READ};
+    d.slot[6] = (vkq_binding){halves ? *out : view, VKQ_READ};
+    d.slot[7] = (vkq_binding){halves ? view : *out, VKQ_READ_WORDS};
     d.slot[1] = (vkq_binding){*out, VKQ_WRITE};
     return vkq_rec_dispatch(rec, &d);
 }

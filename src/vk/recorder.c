@@ -266,13 +266,13 @@ static vkq_status allocate_set(vkq_rec *rec, VkDescriptorSet *set)
     return VKQ_OK;
 }
 
-static vkq_status texel_view(vkq_rec *rec, vkq_buf buf, VkBufferView *view)
+static vkq_status texel_view(vkq_rec *rec, vkq_buf buf, VkFormat format, VkBufferView *view)
 {
     vkq_ctx *ctx = rec->ctx;
     uint64_t texels = buf.size / 16;
     if (buf.size % 16 || buf.offset % ctx->props.limits.minTexelBufferOffsetAlignment)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
-                        "a texel-buffer binding must be whole RGBA32F texels at an aligned offset");
+                        "a texel-buffer binding must be whole 16-byte texels at an aligned offset");
     if (texels > ctx->info.max_texel_buffer_elements)
         return vkq_fail(VKQ_ERR_UNSUPPORTED,
                         "%llu texels exceed this device's texel-buffer limit of %u; use the gpu "
@@ -282,7 +282,7 @@ static vkq_status texel_view(vkq_rec *rec, vkq_buf buf, VkBufferView *view)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     VkBufferViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
                                  .buffer = buf.block->buffer,
-                                 .format = VK_FORMAT_R32G32B32A32_SFLOAT,
+                                 .format = format,
                                  .offset = buf.offset,
                                  .range = buf.size};
     VKQ_VK(vkCreateBufferView(ctx->device, &vi, NULL, view));
@@ -318,7 +318,10 @@ static vkq_status write_descriptors(vkq_rec *rec, const vkq_dispatch *d, VkDescr
             w[n].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
             w[n].pBufferInfo = &infos[i];
         } else {
-            VKQ_TRY(texel_view(rec, b->buf, &views[i]));
+            VKQ_TRY(texel_view(rec, b->buf,
+                               b->access == VKQ_READ_WORDS ? VK_FORMAT_R32G32B32A32_UINT
+                                                           : VK_FORMAT_R32G32B32A32_SFLOAT,
+                               &views[i]));
             w[n].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
             w[n].pTexelBufferView = &views[i];
         }
@@ -342,7 +345,7 @@ static vkq_status track_hazards(vkq_rec *rec, const vkq_dispatch *d)
     for (uint32_t i = 0; i < VKQ_SLOTS && !conflict; i++) {
         const vkq_binding *b = &d->slot[i];
         range r = {b->buf.block, b->buf.offset, b->buf.offset + b->buf.size};
-        if (b->access == VKQ_READ || b->access == VKQ_READ_WRITE)
+        if (b->access == VKQ_READ || b->access == VKQ_READ_WRITE || b->access == VKQ_READ_WORDS)
             conflict |= overlaps(&rec->pending_writes, r);
         if (b->access == VKQ_WRITE || b->access == VKQ_READ_WRITE)
             conflict |= overlaps(&rec->pending_writes, r) || overlaps(&rec->pending_reads, r);
@@ -355,7 +358,8 @@ static vkq_status track_hazards(vkq_rec *rec, const vkq_dispatch *d)
         if (b->access == VKQ_UNUSED)
             continue;
         range r = {b->buf.block, b->buf.offset, b->buf.offset + b->buf.size};
-        range_list *l = b->access == VKQ_READ ? &rec->pending_reads : &rec->pending_writes;
+        int reads = b->access == VKQ_READ || b->access == VKQ_READ_WORDS;
+        range_list *l = reads ? &rec->pending_reads : &rec->pending_writes;
         if (!GROW(l->items, l->capacity, l->count + 1))
             return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
         l->items[l->count++] = r;

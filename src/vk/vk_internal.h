@@ -23,7 +23,15 @@ typedef struct vkq_kernel_desc {
     size_t spirv_bytes;
 } vkq_kernel_desc;
 
-typedef enum vkq_access { VKQ_UNUSED = 0, VKQ_READ, VKQ_WRITE, VKQ_READ_WRITE } vkq_access;
+/* VKQ_READ_WORDS: a texel slot read as RGBA32_UINT texels (16-bit data, two to a word), where
+ * VKQ_READ reads RGBA32F. */
+typedef enum vkq_access {
+    VKQ_UNUSED = 0,
+    VKQ_READ,
+    VKQ_WRITE,
+    VKQ_READ_WRITE,
+    VKQ_READ_WORDS
+} vkq_access;
 
 typedef struct vkq_binding {
     vkq_buf buf;
