@@ -181,10 +181,11 @@ vkq_status vkq_attention_backward(vkq_rec *rec, vkq_buf dout, vkq_buf q, vkq_buf
                                   vkq_buf starts, vkq_buf out, vkq_buf lse, vkq_buf dq,
                                   vkq_buf dk, vkq_buf dv, uint32_t n, uint32_t heads,
                                   uint32_t kv_heads, uint32_t head_dim);
-/* Bytes of the packed keys and values (forward and backward) and of the backward's packed
- * queries, scratch that each launch gives back when it ends. */
-void vkq_attention_scratch(uint32_t n, uint32_t heads, uint32_t kv_heads, uint32_t head_dim,
-                           uint64_t *kv, uint64_t *queries);
+/* Bytes of the scratch one forward and one backward launch take (and give back when they
+ * end): packed tensors and per-query statistics, linear in n; the score matrix is never stored. */
+void vkq_attention_scratch(const vkq_scratch_target *t, uint32_t n, uint32_t heads,
+                           uint32_t kv_heads, uint32_t head_dim, uint64_t *forward,
+                           uint64_t *backward);
 
 /* Generation: one new query per sequence, q [n][heads * head_dim], attends to its cache rows
  * bases[i] .. bases[i] + lengths[i] - 1 of k_cache and v_cache [cache_rows][kv_heads *

@@ -17,7 +17,7 @@ static const family families[] = {
     {"elementwise", 1, vkq_check_elementwise},
     {"reduce", 1, vkq_check_reduce},
     {"rmsnorm", 1, vkq_check_rmsnorm},
-    {"attention", 0, vkq_check_attention},
+    {"attention", 1, vkq_check_attention},
     {"attention_decode", 0, vkq_check_attention_decode},
     {"embedding", 0, vkq_check_embedding},
     {"rope", 0, vkq_check_rope},

@@ -1,29 +1,48 @@
-/* Causal grouped-query attention over packed sequences. k and v are first packed into an
- * RGBA32F texel buffer (attention_pack_kv), which lavapipe loads as vectors where it would
- * gather storage-buffer floats one lane at a time. The backward packs, per (token, head), q,
- * dout and the softmax statistics the same way (attention_pack_queries), then sums dq per
- * query and dk, dv per key in two passes: no atomics, deterministic. */
+/* Causal grouped-query attention over packed sequences, in the manner of FlashAttention: tiles
+ * of queries against tiles of keys with an online softmax, the score matrix never in memory,
+ * the backward recomputing the probabilities from the saved log-sum-exp. Scratch grows
+ * linearly with the tokens.
+ *
+ * The cpu variant packs q (pre-scaled), k, v and, for the backward, dout into panels of one
+ * RGBA32F texel buffer (attention_pack), which lavapipe loads as vectors, and runs 32 x 32
+ * blocks in one 8-lane subgroup (attention_forward_cpu, attention_backward_cpu). The gpu
+ * variant reads the tensors in place and passes blocks of keys (or queries) through shared
+ * memory to a workgroup of 64 tokens (attention_forward_gpu, attention_backward_gpu). Both
+ * backwards read lse, delta = dout . out and each query's first key from attention_stats, and
+ * sum dq per query tile, dk and dv per key tile, in two passes: no atomics, deterministic. */
+#include <math.h>
+
 #include "kernels/launch.h"
 #include "vkquill/nn.h"
 
 typedef struct attention_push {
     uint32_t n, heads, kv_heads;
+    uint32_t q_at, k_at, v_at, dout_at, stats_at; /* cpu: texel offsets of the panels */
 } attention_push;
 VKQ_STATIC_ASSERT_PUSH(attention_push);
 
-typedef struct pack_kv_push {
-    uint32_t rows, head_dim;
-} pack_kv_push;
-VKQ_STATIC_ASSERT_PUSH(pack_kv_push);
+typedef struct pack_push {
+    uint32_t n, heads, head_dim, padded_dim, at;
+    float scale;
+} pack_push;
+VKQ_STATIC_ASSERT_PUSH(pack_push);
 
-typedef struct pack_queries_push {
-    uint32_t n, heads, head_dim;
-} pack_queries_push;
-VKQ_STATIC_ASSERT_PUSH(pack_queries_push);
+typedef struct stats_push {
+    uint32_t n, heads, head_dim, at;
+} stats_push;
+VKQ_STATIC_ASSERT_PUSH(stats_push);
 
-enum { LOCAL_SIZE = 8, QUERY_GRADIENT = 0, KEY_VALUE_GRADIENT = 1, TEXEL_BYTES = 16 };
+enum {
+    LOCAL_SIZE = 8,       /* pack and stats */
+    CPU_TILE = 32,        /* tokens of a cpu tile, and of a statistics tile */
+    GPU_TILE = 64,        /* tokens of a gpu workgroup */
+    STATS_TEXELS = 3 * 8, /* lse, delta, first key of 32 tokens */
+    QUERY_GRADIENT = 0,
+    KEY_VALUE_GRADIENT = 1,
+    TEXEL_BYTES = 16
+};
 
-/* The packed queries carry a token index as a float, exact below 2^24. */
+/* The statistics carry a token index as a float, exact below 2^24. */
 #define MAX_BACKWARD_TOKENS (1u << 24)
 
 typedef struct attention_shape {
@@ -40,26 +59,53 @@ static uint64_t kv_floats(const attention_shape *s)
     return (uint64_t)s->n * s->kv_heads * s->head_dim;
 }
 
-static uint32_t head_texels(const attention_shape *s) { return (s->head_dim + 3) / 4; }
+static uint32_t tiles(const attention_shape *s) { return (s->n + CPU_TILE - 1) / CPU_TILE; }
+static uint32_t padded_dim(const attention_shape *s) { return (s->head_dim + 3) / 4 * 4; }
 
-/* Per (token, kv head): the texels of k, then those of v. */
-static uint64_t kv_texel_count(const attention_shape *s)
+/* Texels of the panels of a tensor with `heads` heads: 8 per (head, tile, padded d). */
+static uint64_t panel_texels(const attention_shape *s, uint32_t heads)
 {
-    return (uint64_t)s->n * s->kv_heads * 2 * head_texels(s);
+    return (uint64_t)heads * tiles(s) * padded_dim(s) * 8;
 }
 
-/* Per (token, head): the texels of q and of dout, then one of statistics. */
-static uint64_t query_texel_count(const attention_shape *s)
+static uint64_t stats_texels(const attention_shape *s)
 {
-    return (uint64_t)s->n * s->heads * (2 * head_texels(s) + 1);
+    return (uint64_t)s->heads * tiles(s) * STATS_TEXELS;
 }
 
-void vkq_attention_scratch(uint32_t n, uint32_t heads, uint32_t kv_heads, uint32_t head_dim,
-                           uint64_t *kv, uint64_t *queries)
+/* Where each packed tensor starts in the cpu variant's texel buffer: q, k, v, then (backward)
+ * dout and the statistics; `end` is the texels of the forward's or the backward's buffer. */
+typedef struct panel_layout {
+    uint32_t q, k, v, dout, stats;
+    uint64_t forward_end, backward_end;
+} panel_layout;
+
+static panel_layout layout_of(const attention_shape *s)
+{
+    panel_layout l = {0};
+    uint64_t q = panel_texels(s, s->heads), kv = panel_texels(s, s->kv_heads);
+    l.k = (uint32_t)q;
+    l.v = (uint32_t)(q + kv);
+    l.forward_end = q + 2 * kv;
+    l.dout = (uint32_t)l.forward_end;
+    l.stats = (uint32_t)(l.forward_end + q);
+    l.backward_end = l.forward_end + q + stats_texels(s);
+    return l;
+}
+
+void vkq_attention_scratch(const vkq_scratch_target *t, uint32_t n, uint32_t heads,
+                           uint32_t kv_heads, uint32_t head_dim, uint64_t *forward,
+                           uint64_t *backward)
 {
     attention_shape s = {n, heads, kv_heads, head_dim};
-    *kv = kv_texel_count(&s) * TEXEL_BYTES;
-    *queries = query_texel_count(&s) * TEXEL_BYTES;
+    if (t->variant == VKQ_VARIANT_CPU) {
+        panel_layout l = layout_of(&s);
+        *forward = l.forward_end * TEXEL_BYTES;
+        *backward = l.backward_end * TEXEL_BYTES;
+    } else {
+        *forward = 0;
+        *backward = stats_texels(&s) * TEXEL_BYTES;
+    }
 }
 
 /* Checks the shape and the tensors forward and backward share. */
@@ -83,37 +129,90 @@ static vkq_status check_args(const char *op, const attention_shape *s, vkq_buf q
     return vkq_need_floats(op, "lse", lse, (uint64_t)s->n * s->heads);
 }
 
-static vkq_dispatch attention_dispatch(const vkq_kernel_desc *kernel, const void *push,
-                                       uint32_t push_bytes, uint64_t invocations)
+static vkq_status texel_scratch(vkq_rec *rec, const char *op, uint64_t texels, vkq_buf *out)
+{
+    uint32_t limit = vkq_ctx_device(vkq_rec_ctx(rec))->max_texel_buffer_elements;
+    if (texels > limit)
+        return vkq_fail(VKQ_ERR_UNSUPPORTED,
+                        "%s: the packed tensors need %llu texels, beyond this device's "
+                        "texel-buffer limit of %u",
+                        op, (unsigned long long)texels, limit);
+    return vkq_rec_scratch(rec, texels * TEXEL_BYTES, out);
+}
+
+static vkq_dispatch grid_dispatch(const vkq_kernel_desc *kernel, const void *push,
+                                  uint32_t push_bytes, uint64_t invocations)
 {
     vkq_dispatch d = {.kernel = kernel, .push = push, .push_bytes = push_bytes};
     vkq_grid_1d(invocations, LOCAL_SIZE, d.groups);
     return d;
 }
 
-static vkq_status texel_scratch(vkq_rec *rec, const char *op, const char *what, uint64_t texels,
-                                vkq_buf *out)
+/* x [n][heads][head_dim] times scale into the panels at texel `at` of `panels`. */
+static vkq_status pack(vkq_rec *rec, const attention_shape *s, vkq_buf x, uint32_t heads,
+                       float scale, uint32_t at, vkq_buf panels)
 {
-    uint32_t limit = vkq_ctx_device(vkq_rec_ctx(rec))->max_texel_buffer_elements;
-    if (texels > limit)
-        return vkq_fail(VKQ_ERR_UNSUPPORTED,
-                        "%s: the packed %s need %llu texels, beyond this device's texel-buffer "
-                        "limit of %u",
-                        op, what, (unsigned long long)texels, limit);
-    return vkq_rec_scratch(rec, texels * TEXEL_BYTES, out);
+    pack_push push = {s->n, heads, s->head_dim, padded_dim(s), at, scale};
+    vkq_dispatch d = grid_dispatch(&vkq_kernel_attention_pack, &push, sizeof push,
+                                   panel_texels(s, heads));
+    d.slot[0] = (vkq_binding){x, VKQ_READ};
+    d.slot[5] = (vkq_binding){panels, VKQ_WRITE};
+    return vkq_rec_dispatch(rec, &d);
 }
 
-static vkq_status pack_kv(vkq_rec *rec, const char *op, const attention_shape *s, vkq_buf k,
-                          vkq_buf v, vkq_buf *kv_texels)
+static vkq_status pack_forward(vkq_rec *rec, const attention_shape *s, const panel_layout *l,
+                               vkq_buf q, vkq_buf k, vkq_buf v, vkq_buf panels)
 {
-    uint64_t texels = kv_texel_count(s);
-    VKQ_TRY(texel_scratch(rec, op, "keys and values", texels, kv_texels));
-    pack_kv_push push = {s->n * s->kv_heads, s->head_dim};
-    vkq_dispatch d = attention_dispatch(&vkq_kernel_attention_pack_kv, &push, sizeof push,
-                                        texels);
-    d.slot[0] = (vkq_binding){k, VKQ_READ};
-    d.slot[1] = (vkq_binding){v, VKQ_READ};
-    d.slot[2] = (vkq_binding){*kv_texels, VKQ_WRITE};
+    VKQ_TRY(pack(rec, s, q, s->heads, 1.0f / sqrtf((float)s->head_dim), l->q, panels));
+    VKQ_TRY(pack(rec, s, k, s->kv_heads, 1.0f, l->k, panels));
+    return pack(rec, s, v, s->kv_heads, 1.0f, l->v, panels);
+}
+
+/* Workgroups of one tile of `tile` tokens by `heads` heads. */
+static vkq_dispatch tile_dispatch(const vkq_kernel_desc *kernel, const attention_push *push,
+                                  uint32_t tile, uint32_t heads)
+{
+    vkq_dispatch d = {.kernel = kernel, .push = push, .push_bytes = sizeof *push};
+    d.groups[0] = (push->n + tile - 1) / tile;
+    d.groups[1] = heads;
+    d.groups[2] = 1;
+    return d;
+}
+
+static vkq_status forward_cpu(vkq_rec *rec, const attention_shape *s, vkq_buf q, vkq_buf k,
+                              vkq_buf v, vkq_buf starts, vkq_buf out, vkq_buf lse)
+{
+    panel_layout l = layout_of(s);
+    vkq_buf panels;
+    VKQ_TRY(texel_scratch(rec, "attention", l.forward_end, &panels));
+    vkq_status st = pack_forward(rec, s, &l, q, k, v, panels);
+    attention_push push = {s->n, s->heads, s->kv_heads, l.q, l.k, l.v, 0, 0};
+    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_forward_cpu, &push, CPU_TILE, s->heads);
+    d.spec[0] = s->head_dim;
+    d.spec_count = 1;
+    d.slot[0] = (vkq_binding){starts, VKQ_READ};
+    d.slot[1] = (vkq_binding){out, VKQ_WRITE};
+    d.slot[2] = (vkq_binding){lse, VKQ_WRITE};
+    d.slot[6] = (vkq_binding){panels, VKQ_READ};
+    if (st == VKQ_OK)
+        st = vkq_rec_dispatch(rec, &d);
+    vkq_rec_scratch_release(rec, panels);
+    return st;
+}
+
+static vkq_status forward_gpu(vkq_rec *rec, const attention_shape *s, vkq_buf q, vkq_buf k,
+                              vkq_buf v, vkq_buf starts, vkq_buf out, vkq_buf lse)
+{
+    attention_push push = {s->n, s->heads, s->kv_heads, 0, 0, 0, 0, 0};
+    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_forward_gpu, &push, GPU_TILE, s->heads);
+    d.spec[0] = s->head_dim;
+    d.spec_count = 1;
+    d.slot[0] = (vkq_binding){q, VKQ_READ};
+    d.slot[1] = (vkq_binding){k, VKQ_READ};
+    d.slot[2] = (vkq_binding){v, VKQ_READ};
+    d.slot[3] = (vkq_binding){starts, VKQ_READ};
+    d.slot[4] = (vkq_binding){out, VKQ_WRITE};
+    d.slot[5] = (vkq_binding){lse, VKQ_WRITE};
     return vkq_rec_dispatch(rec, &d);
 }
 
@@ -121,62 +220,91 @@ vkq_status vkq_attention_forward(vkq_rec *rec, vkq_buf q, vkq_buf k, vkq_buf v, 
                                  vkq_buf out, vkq_buf lse, uint32_t n, uint32_t heads,
                                  uint32_t kv_heads, uint32_t head_dim)
 {
-    const char *op = "attention";
     attention_shape s = {n, heads, kv_heads, head_dim};
-    VKQ_TRY(check_args(op, &s, q, k, v, starts, out, lse));
+    VKQ_TRY(check_args("attention", &s, q, k, v, starts, out, lse));
     if (n == 0)
         return VKQ_OK;
-    vkq_buf kv_texels;
-    VKQ_TRY(pack_kv(rec, op, &s, k, v, &kv_texels));
-    attention_push push = {n, heads, kv_heads};
-    vkq_dispatch d = attention_dispatch(&vkq_kernel_attention_forward, &push, sizeof push,
-                                        (uint64_t)n * heads);
-    d.spec[0] = head_dim;
-    d.spec_count = 1;
-    d.slot[0] = (vkq_binding){q, VKQ_READ};
-    d.slot[1] = (vkq_binding){starts, VKQ_READ};
-    d.slot[2] = (vkq_binding){out, VKQ_WRITE};
-    d.slot[3] = (vkq_binding){lse, VKQ_WRITE};
-    d.slot[6] = (vkq_binding){kv_texels, VKQ_READ};
-    vkq_status st = vkq_rec_dispatch(rec, &d);
-    vkq_rec_scratch_release(rec, kv_texels);
+    if (vkq_ctx_variant(vkq_rec_ctx(rec)) == VKQ_VARIANT_CPU)
+        return forward_cpu(rec, &s, q, k, v, starts, out, lse);
+    return forward_gpu(rec, &s, q, k, v, starts, out, lse);
+}
+
+/* The backward's tensors. */
+typedef struct backward_args {
+    vkq_buf dout, q, k, v, starts, out, lse, dq, dk, dv;
+} backward_args;
+
+static vkq_status pack_stats(vkq_rec *rec, const attention_shape *s, const backward_args *a,
+                             uint32_t at, vkq_buf panels)
+{
+    stats_push push = {s->n, s->heads, s->head_dim, at};
+    vkq_dispatch d = grid_dispatch(&vkq_kernel_attention_stats, &push, sizeof push,
+                                   stats_texels(s));
+    d.slot[0] = (vkq_binding){a->dout, VKQ_READ};
+    d.slot[1] = (vkq_binding){a->out, VKQ_READ};
+    d.slot[2] = (vkq_binding){a->lse, VKQ_READ};
+    d.slot[3] = (vkq_binding){a->starts, VKQ_READ};
+    d.slot[5] = (vkq_binding){panels, VKQ_WRITE};
+    return vkq_rec_dispatch(rec, &d);
+}
+
+/* Both passes on `base`, a dispatch whose inputs are bound; the gradients go to slots
+ * grad_slot (dq, then dk) and grad_slot + 1 (dv). The query pass writes no dv: dq stands in so
+ * that every declared binding is valid. */
+static vkq_status gradient_passes(vkq_rec *rec, vkq_dispatch base, const attention_shape *s,
+                                  const backward_args *a, int grad_slot)
+{
+    base.spec[0] = s->head_dim;
+    base.spec_count = 2;
+    vkq_dispatch d = base;
+    d.spec[1] = QUERY_GRADIENT;
+    d.groups[1] = s->heads;
+    d.slot[grad_slot] = (vkq_binding){a->dq, VKQ_READ_WRITE};
+    d.slot[grad_slot + 1] = (vkq_binding){a->dq, VKQ_READ};
+    VKQ_TRY(vkq_rec_dispatch(rec, &d));
+    d = base;
+    d.spec[1] = KEY_VALUE_GRADIENT;
+    d.groups[1] = s->kv_heads;
+    d.slot[grad_slot] = (vkq_binding){a->dk, VKQ_READ_WRITE};
+    d.slot[grad_slot + 1] = (vkq_binding){a->dv, VKQ_READ_WRITE};
+    return vkq_rec_dispatch(rec, &d);
+}
+
+static vkq_status backward_cpu(vkq_rec *rec, const attention_shape *s, const backward_args *a)
+{
+    panel_layout l = layout_of(s);
+    vkq_buf panels;
+    VKQ_TRY(texel_scratch(rec, "attention backward", l.backward_end, &panels));
+    vkq_status st = pack_forward(rec, s, &l, a->q, a->k, a->v, panels);
+    if (st == VKQ_OK)
+        st = pack(rec, s, a->dout, s->heads, 1.0f, l.dout, panels);
+    if (st == VKQ_OK)
+        st = pack_stats(rec, s, a, l.stats, panels);
+    attention_push push = {s->n, s->heads, s->kv_heads, l.q, l.k, l.v, l.dout, l.stats};
+    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_backward_cpu, &push, CPU_TILE, 1);
+    d.slot[6] = (vkq_binding){panels, VKQ_READ};
+    if (st == VKQ_OK)
+        st = gradient_passes(rec, d, s, a, 0);
+    vkq_rec_scratch_release(rec, panels);
     return st;
 }
 
-/* q / sqrt(head_dim), dout, then (lse, dout . out, first key of the token's sequence, 0). */
-static vkq_status pack_queries(vkq_rec *rec, const char *op, const attention_shape *s,
-                               vkq_buf q, vkq_buf dout, vkq_buf out, vkq_buf lse, vkq_buf starts,
-                               vkq_buf *query_texels)
+static vkq_status backward_gpu(vkq_rec *rec, const attention_shape *s, const backward_args *a)
 {
-    uint64_t rows = (uint64_t)s->n * s->heads;
-    VKQ_TRY(texel_scratch(rec, op, "queries", query_texel_count(s), query_texels));
-    pack_queries_push push = {s->n, s->heads, s->head_dim};
-    vkq_dispatch d = attention_dispatch(&vkq_kernel_attention_pack_queries, &push, sizeof push,
-                                        rows);
-    d.slot[0] = (vkq_binding){q, VKQ_READ};
-    d.slot[1] = (vkq_binding){dout, VKQ_READ};
-    d.slot[2] = (vkq_binding){out, VKQ_READ};
-    d.slot[3] = (vkq_binding){lse, VKQ_READ};
-    d.slot[4] = (vkq_binding){starts, VKQ_READ};
-    d.slot[5] = (vkq_binding){*query_texels, VKQ_WRITE};
-    return vkq_rec_dispatch(rec, &d);
-}
-
-static vkq_status gradient_pass(vkq_rec *rec, uint32_t mode, const attention_shape *s,
-                                vkq_binding grad, vkq_binding dv, vkq_buf query_texels,
-                                vkq_buf kv_texels, uint64_t invocations)
-{
-    attention_push push = {s->n, s->heads, s->kv_heads};
-    vkq_dispatch d = attention_dispatch(&vkq_kernel_attention_backward, &push, sizeof push,
-                                        invocations);
-    d.spec[0] = mode;
-    d.spec[1] = s->head_dim;
-    d.spec_count = 2;
-    d.slot[0] = grad;
-    d.slot[1] = dv;
-    d.slot[6] = (vkq_binding){query_texels, VKQ_READ};
-    d.slot[7] = (vkq_binding){kv_texels, VKQ_READ};
-    return vkq_rec_dispatch(rec, &d);
+    vkq_buf stats;
+    VKQ_TRY(texel_scratch(rec, "attention backward", stats_texels(s), &stats));
+    vkq_status st = pack_stats(rec, s, a, 0, stats);
+    attention_push push = {s->n, s->heads, s->kv_heads, 0, 0, 0, 0, 0};
+    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_backward_gpu, &push, GPU_TILE, 1);
+    d.slot[0] = (vkq_binding){a->q, VKQ_READ};
+    d.slot[1] = (vkq_binding){a->k, VKQ_READ};
+    d.slot[2] = (vkq_binding){a->v, VKQ_READ};
+    d.slot[3] = (vkq_binding){a->dout, VKQ_READ};
+    d.slot[6] = (vkq_binding){stats, VKQ_READ};
+    if (st == VKQ_OK)
+        st = gradient_passes(rec, d, s, a, 4);
+    vkq_rec_scratch_release(rec, stats);
+    return st;
 }
 
 vkq_status vkq_attention_backward(vkq_rec *rec, vkq_buf dout, vkq_buf q, vkq_buf k, vkq_buf v,
@@ -196,17 +324,8 @@ vkq_status vkq_attention_backward(vkq_rec *rec, vkq_buf dout, vkq_buf q, vkq_buf
                         MAX_BACKWARD_TOKENS);
     if (n == 0)
         return VKQ_OK;
-    vkq_buf kv_texels, query_texels;
-    VKQ_TRY(pack_kv(rec, op, &s, k, v, &kv_texels));
-    VKQ_TRY(pack_queries(rec, op, &s, q, dout, out, lse, starts, &query_texels));
-    /* The query pass writes no dv; dq stands in so that every declared binding is valid. */
-    VKQ_TRY(gradient_pass(rec, QUERY_GRADIENT, &s, (vkq_binding){dq, VKQ_READ_WRITE},
-                          (vkq_binding){dq, VKQ_READ}, query_texels, kv_texels,
-                          (uint64_t)n * heads));
-    vkq_status st = gradient_pass(rec, KEY_VALUE_GRADIENT, &s, (vkq_binding){dk, VKQ_READ_WRITE},
-                                  (vkq_binding){dv, VKQ_READ_WRITE}, query_texels, kv_texels,
-                                  (uint64_t)n * kv_heads);
-    vkq_rec_scratch_release(rec, kv_texels);
-    vkq_rec_scratch_release(rec, query_texels);
-    return st;
+    backward_args a = {dout, q, k, v, starts, out, lse, dq, dk, dv};
+    if (vkq_ctx_variant(vkq_rec_ctx(rec)) == VKQ_VARIANT_CPU)
+        return backward_cpu(rec, &s, &a);
+    return backward_gpu(rec, &s, &a);
 }

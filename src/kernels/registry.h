@@ -14,10 +14,12 @@
     X(reduce_cpu)          \
     X(rmsnorm)             \
     X(rmsnorm_cpu)         \
-    X(attention_pack_kv)      \
-    X(attention_pack_queries) \
-    X(attention_forward)      \
-    X(attention_backward)     \
+    X(attention_pack)         \
+    X(attention_stats)        \
+    X(attention_forward_cpu)  \
+    X(attention_forward_gpu)  \
+    X(attention_backward_cpu) \
+    X(attention_backward_gpu) \
     X(attention_decode)       \
     X(embedding)           \
     X(rope)                \

@@ -292,9 +292,10 @@ static held pack_grad_input(scratch_pool *p, const step_shape *s, const vkq_tens
 
 static void attention(scratch_pool *p, const step_shape *s, int backward)
 {
-    uint64_t kv, queries;
-    vkq_attention_scratch(s->t, s->c->n_heads, s->c->n_kv_heads, s->m.head_dim, &kv, &queries);
-    launch(p, kv, backward ? queries : 0);
+    uint64_t forward, backward_bytes;
+    vkq_attention_scratch(p->target, s->t, s->c->n_heads, s->c->n_kv_heads, s->m.head_dim,
+                          &forward, &backward_bytes);
+    launch(p, backward ? backward_bytes : forward, 0);
 }
 
 static void rmsnorm_backward(scratch_pool *p, uint32_t rows, uint32_t dim)

@@ -1,0 +1,157 @@
+#version 450
+// Causal grouped-query attention backward over packed sequences, cpu-shaped (see
+// attention_cpu.glsl), recomputing every probability p_ts = exp(score_ts - lse_t) block by
+// block from the saved log-sum-exp; with ds_ts = p_ts (dout_t . v_s - delta_t):
+// MODE 0, a workgroup per (tile of 32 queries, head), over the key tiles its queries see:
+//   dq_t += scale sum_s ds_ts k_s.
+// MODE 1, a workgroup per (tile of 32 keys, kv head), over the heads of the group and the
+// query tiles from the key tile on, until one starts past the keys' sequences:
+//   dv_s += sum_t p_ts dout_t, dk_s += sum_t ds_ts q_t (q was packed pre-scaled).
+// Every gradient element is summed by one lane in a fixed order: no atomics, deterministic.
+#extension GL_GOOGLE_include_directive : require
+#include "attention_cpu.glsl"
+
+layout(constant_id = 1) const uint MODE = 0u;
+
+layout(std430, binding = 0) buffer Grad { float grad[]; }; // dq (MODE 0) or dk (MODE 1)
+layout(std430, binding = 1) buffer Dv { float dv[]; };     // MODE 1 only
+
+layout(push_constant) uniform Push {
+    uint n;
+    uint heads;
+    uint kv_heads;
+    uint q_at; // texel offsets of the panels of q / sqrt(HEAD_DIM), k, v, dout, statistics
+    uint k_at;
+    uint v_at;
+    uint dout_at;
+    uint stats_at;
+} p;
+
+// Texel of this lane in the statistics of (head, tile): 0 lse, 1 delta, 2 first key.
+int stats_texel(uint head, uint tiles, uint tile, uint which)
+{
+    return int(p.stats_at + ((head * tiles + tile) * 3u + which) * LANES + gl_SubgroupInvocationID);
+}
+
+void add_rows(uint first_row, uint stride, vec4 acc[PADDED_DIM], float scale, uint tokens,
+              bool to_dv)
+{
+    [[unroll]] for (uint j = 0u; j < 4u; j++) {
+        if (4u * gl_SubgroupInvocationID + j >= tokens)
+            continue;
+        uint row = (first_row + (4u * gl_SubgroupInvocationID + j) * stride) * HEAD_DIM;
+        [[unroll]] for (uint d = 0u; d < HEAD_DIM; d++) {
+            if (to_dv)
+                dv[row + d] += acc[d][j];
+            else
+                grad[row + d] += scale * acc[d][j];
+        }
+    }
+}
+
+void zero(out vec4 acc[PADDED_DIM])
+{
+    [[unroll]] for (uint d = 0u; d < PADDED_DIM; d++)
+        acc[d] = vec4(0.0);
+}
+
+void zero_block(out vec4 s[TILE])
+{
+    [[unroll]] for (uint r = 0u; r < TILE; r++)
+        s[r] = vec4(0.0);
+}
+
+void query_gradient(uint tile, uint head)
+{
+    uint kv_head = head / (p.heads / p.kv_heads), tiles = (p.n + TILE - 1u) / TILE;
+    uvec4 query = tile * TILE + 4u * gl_SubgroupInvocationID + uvec4(0u, 1u, 2u, 3u);
+    vec4 lse = texelFetch(panels, stats_texel(head, tiles, tile, 0u));
+    vec4 delta = texelFetch(panels, stats_texel(head, tiles, tile, 1u));
+    uvec4 first = uvec4(texelFetch(panels, stats_texel(head, tiles, tile, 2u)));
+    uint lowest = subgroupMin(min(min(first.x, first.y), min(first.z, first.w)));
+    uint last = min(tile * TILE + TILE - 1u, p.n - 1u);
+    int q_panel = panel_texel(p.q_at, head, tiles, tile);
+    int dout_panel = panel_texel(p.dout_at, head, tiles, tile);
+
+    vec4 acc[PADDED_DIM];
+    zero(acc);
+    for (uint block = lowest / TILE; block <= last / TILE; block++) {
+        int k_panel = panel_texel(p.k_at, kv_head, tiles, block);
+        vec4 s[TILE], dp[TILE];
+        zero_block(s);
+        zero_block(dp);
+        tile_products(q_panel, k_panel, s);
+        tile_products(dout_panel, panel_texel(p.v_at, kv_head, tiles, block), dp);
+        [[unroll]] for (uint r = 0u; r < TILE; r++) {
+            vec4 pr = mix(vec4(0.0), exp(s[r] - lse), visible(uvec4(block * TILE + r), query, first));
+            s[r] = pr * (dp[r] - delta);
+        }
+        weighted_rows(k_panel, s, vec4(1.0), acc);
+    }
+    add_rows(tile * TILE * p.heads + head, p.heads, acc, inversesqrt(float(HEAD_DIM)),
+             p.n - tile * TILE, false);
+}
+
+// One statistic of query 4 u + j of a tile, from the texel `mine` each lane fetched.
+float broadcast(vec4 mine, uint u, uint j)
+{
+    return subgroupShuffle(mine[j], u);
+}
+
+// The probabilities and score gradients of a (query tile, key tile) block, transposed: lane
+// l's four keys against query r of the tile, in p_t[r] and ds_t[r].
+void key_block(uint head, uint kv_head, uint tiles, uint tile, uint query_tile, uvec4 key,
+               out vec4 p_t[TILE], out vec4 ds_t[TILE])
+{
+    vec4 lse = texelFetch(panels, stats_texel(head, tiles, query_tile, 0u));
+    vec4 delta = texelFetch(panels, stats_texel(head, tiles, query_tile, 1u));
+    vec4 first = texelFetch(panels, stats_texel(head, tiles, query_tile, 2u));
+    zero_block(p_t);
+    zero_block(ds_t);
+    tile_products(panel_texel(p.k_at, kv_head, tiles, tile),
+                  panel_texel(p.q_at, head, tiles, query_tile), p_t);
+    tile_products(panel_texel(p.v_at, kv_head, tiles, tile),
+                  panel_texel(p.dout_at, head, tiles, query_tile), ds_t);
+    [[unroll]] for (uint u = 0u; u < LANES; u++)
+        [[unroll]] for (uint j = 0u; j < 4u; j++) {
+            uint r = 4u * u + j;
+            uvec4 query = uvec4(query_tile * TILE + r);
+            bvec4 seen = visible(key, query, uvec4(broadcast(first, u, j)));
+            vec4 pr = mix(vec4(0.0), exp(p_t[r] - broadcast(lse, u, j)), seen);
+            p_t[r] = pr;
+            ds_t[r] = pr * (ds_t[r] - broadcast(delta, u, j));
+        }
+}
+
+void key_value_gradient(uint tile, uint kv_head)
+{
+    uint group = p.heads / p.kv_heads, tiles = (p.n + TILE - 1u) / TILE;
+    uvec4 key = tile * TILE + 4u * gl_SubgroupInvocationID + uvec4(0u, 1u, 2u, 3u);
+    uint last = min(tile * TILE + TILE - 1u, p.n - 1u);
+    vec4 dk[PADDED_DIM], dvs[PADDED_DIM];
+    zero(dk);
+    zero(dvs);
+    for (uint head = kv_head * group; head < (kv_head + 1u) * group; head++)
+        // Sequences are contiguous: the first query tile that starts past the keys' sequences
+        // ends the walk.
+        for (uint query_tile = tile; query_tile < tiles; query_tile++) {
+            vec4 first = texelFetch(panels, stats_texel(head, tiles, query_tile, 2u));
+            if (subgroupMin(min(min(first.x, first.y), min(first.z, first.w))) > float(last))
+                break;
+            vec4 p_t[TILE], ds_t[TILE];
+            key_block(head, kv_head, tiles, tile, query_tile, key, p_t, ds_t);
+            weighted_rows(panel_texel(p.dout_at, head, tiles, query_tile), p_t, vec4(1.0), dvs);
+            weighted_rows(panel_texel(p.q_at, head, tiles, query_tile), ds_t, vec4(1.0), dk);
+        }
+    uint first_row = tile * TILE * p.kv_heads + kv_head;
+    add_rows(first_row, p.kv_heads, dk, 1.0, p.n - tile * TILE, false);
+    add_rows(first_row, p.kv_heads, dvs, 1.0, p.n - tile * TILE, true);
+}
+
+void main()
+{
+    if (MODE == 0u)
+        query_gradient(gl_WorkGroupID.x, gl_WorkGroupID.y);
+    else
+        key_value_gradient(gl_WorkGroupID.x, gl_WorkGroupID.y);
+}

@@ -1,0 +1,85 @@
+// What the cpu-shaped attention kernels share (lavapipe, where the workgroup is one subgroup of
+// 8 lanes and each subgroup one SIMD group). They read every operand from panels in one RGBA32F
+// texel buffer (attention_pack): per (head, tile of 32 tokens, d < PADDED_DIM), 8 texels, texel
+// l holding tokens 4l..4l+3 of the tile at dimension d. Lane l owns the four tokens of texel l
+// of its own tile; a tile of the other side reaches every lane through subgroupShuffle from a
+// constant lane, which lavapipe compiles to a few register moves, so that each texel fetched is
+// used by 16 products (see shaders/matmul_cpu.comp for the same pattern).
+//
+// Two products make up every pass: tile_products (a 32 x 32 block of dot products over d, the
+// accumulators indexed by the other tile's token) and weighted_rows (a sum over the other
+// tile's tokens for every d, the accumulators indexed by d). Loops whose counter indexes an
+// accumulator array are unrolled, so that lavapipe sees constant indices.
+#ifndef VKQ_ATTENTION_CPU_GLSL
+#define VKQ_ATTENTION_CPU_GLSL
+#extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_control_flow_attributes : require
+
+layout(local_size_x = 8) in;
+layout(constant_id = 0) const uint HEAD_DIM = 8u;
+const uint PADDED_DIM = (HEAD_DIM + 3u) / 4u * 4u; // the panels hold zeros past HEAD_DIM
+const uint TILE = 32u;
+const uint LANES = 8u;
+const float MASKED = -3.4e38; // a score no key reaches; its probability is forced to 0
+
+layout(binding = 6) uniform samplerBuffer panels;
+
+// The texel of this lane in panel (head, tile) at d = 0; d adds 8 d.
+int panel_texel(uint at, uint head, uint tiles, uint tile)
+{
+    return int(at + (head * tiles + tile) * PADDED_DIM * LANES + gl_SubgroupInvocationID);
+}
+
+// acc[4 u + j] += own . other[4 u + j] over d, for the four tokens of this lane: own and
+// other are panel_texel results. Four d steps an iteration, so that each accumulator comes
+// into registers once for four fetches (a fetch clobbers every vector register).
+void tile_products(int own, int other, inout vec4 acc[TILE])
+{
+    for (uint d = 0u; d < PADDED_DIM; d += 4u) {
+        vec4 a[4], b[4];
+        [[unroll]] for (uint k = 0u; k < 4u; k++) {
+            a[k] = texelFetch(panels, own + int(LANES * (d + k)));
+            b[k] = texelFetch(panels, other + int(LANES * (d + k)));
+        }
+        [[unroll]] for (uint u = 0u; u < LANES; u++) {
+            vec4 bu[4];
+            [[unroll]] for (uint k = 0u; k < 4u; k++)
+                bu[k] = subgroupShuffle(b[k], u);
+            [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                vec4 s = acc[4u * u + j];
+                [[unroll]] for (uint k = 0u; k < 4u; k++)
+                    s += a[k] * bu[k][j];
+                acc[4u * u + j] = s;
+            }
+        }
+    }
+}
+
+// acc[d] = acc[d] * rescale + sum over the other tile's tokens r of w[r] * other[r][d], for
+// every d; other is a panel_texel result, w and acc are over this lane's four tokens.
+void weighted_rows(int other, vec4 w[TILE], vec4 rescale, inout vec4 acc[PADDED_DIM])
+{
+    [[unroll]] for (uint d = 0u; d < PADDED_DIM; d += 4u) {
+        vec4 x[4];
+        [[unroll]] for (uint k = 0u; k < 4u; k++)
+            x[k] = texelFetch(panels, other + int(LANES * (d + k)));
+        [[unroll]] for (uint k = 0u; k < 4u; k++) {
+            vec4 s = acc[d + k] * rescale;
+            [[unroll]] for (uint u = 0u; u < LANES; u++) {
+                vec4 xu = subgroupShuffle(x[k], u);
+                [[unroll]] for (uint j = 0u; j < 4u; j++)
+                    s += w[4u * u + j] * xu[j];
+            }
+            acc[d + k] = s;
+        }
+    }
+}
+
+// Whether key `key` is visible to the queries `query` whose sequences start at `first`.
+bvec4 visible(uvec4 key, uvec4 query, uvec4 first)
+{
+    return bvec4(uvec4(greaterThanEqual(key, first)) & uvec4(lessThanEqual(key, query)));
+}
+
+#endif

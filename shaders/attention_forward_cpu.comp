@@ -1,0 +1,81 @@
+#version 450
+// Causal grouped-query attention over packed sequences, forward, cpu-shaped (see
+// attention_cpu.glsl). A workgroup takes a tile of 32 queries of one head and walks the tiles
+// of 32 keys from the first its queries may see to the diagonal with an online softmax: scores
+// of the 32 x 32 block (tile_products), the running maximum and sum updated once per block,
+// then out += p v (weighted_rows, which rescales the accumulators in the same pass). The score
+// matrix never leaves registers and the stack. lse[t][h], the log-sum-exp of t's score row,
+// lets the backward recompute every probability.
+#extension GL_GOOGLE_include_directive : require
+#include "attention_cpu.glsl"
+
+layout(std430, binding = 0) readonly buffer Starts { int starts[]; };
+layout(std430, binding = 1) writeonly buffer Out { float o[]; };
+layout(std430, binding = 2) writeonly buffer Lse { float lse[]; };
+
+layout(push_constant) uniform Push {
+    uint n;
+    uint heads;
+    uint kv_heads;
+    uint q_at; // texel offsets of the panels of q / sqrt(HEAD_DIM), k and v
+    uint k_at;
+    uint v_at;
+} p;
+
+// The first key of each token's sequence, clamped so that a malformed starts entry cannot
+// reach outside the sequence's past; a token past n sees only itself.
+uvec4 first_keys(uvec4 token)
+{
+    uvec4 first = token;
+    [[unroll]] for (uint j = 0u; j < 4u; j++)
+        if (token[j] < p.n)
+            first[j] = min(uint(max(starts[token[j]], 0)), token[j]);
+    return first;
+}
+
+void store(uvec4 query, uint head, vec4 acc[PADDED_DIM], vec4 m, vec4 l)
+{
+    [[unroll]] for (uint j = 0u; j < 4u; j++) {
+        if (query[j] >= p.n)
+            continue;
+        uint row = query[j] * p.heads + head;
+        [[unroll]] for (uint d = 0u; d < HEAD_DIM; d++)
+            o[row * HEAD_DIM + d] = acc[d][j] / l[j];
+        lse[row] = m[j] + log(l[j]);
+    }
+}
+
+void main()
+{
+    uint tile = gl_WorkGroupID.x, head = gl_WorkGroupID.y;
+    uint kv_head = head / (p.heads / p.kv_heads), tiles = (p.n + TILE - 1u) / TILE;
+    uvec4 query = tile * TILE + 4u * gl_SubgroupInvocationID + uvec4(0u, 1u, 2u, 3u);
+    uvec4 first = first_keys(query);
+    uint lowest = subgroupMin(min(min(first.x, first.y), min(first.z, first.w)));
+    uint last = min(tile * TILE + TILE - 1u, p.n - 1u);
+    int q_panel = panel_texel(p.q_at, head, tiles, tile);
+
+    vec4 m = vec4(MASKED), l = vec4(0.0), acc[PADDED_DIM];
+    [[unroll]] for (uint d = 0u; d < PADDED_DIM; d++)
+        acc[d] = vec4(0.0);
+    for (uint block = lowest / TILE; block <= last / TILE; block++) {
+        vec4 s[TILE];
+        [[unroll]] for (uint r = 0u; r < TILE; r++)
+            s[r] = vec4(0.0);
+        tile_products(q_panel, panel_texel(p.k_at, kv_head, tiles, block), s);
+        vec4 top = m;
+        [[unroll]] for (uint r = 0u; r < TILE; r++) {
+            s[r] = mix(vec4(MASKED), s[r], visible(uvec4(block * TILE + r), query, first));
+            top = max(top, s[r]);
+        }
+        vec4 rescale = exp(m - top);
+        l *= rescale;
+        m = top;
+        [[unroll]] for (uint r = 0u; r < TILE; r++) {
+            s[r] = mix(vec4(0.0), exp(s[r] - top), notEqual(s[r], vec4(MASKED)));
+            l += s[r];
+        }
+        weighted_rows(panel_texel(p.v_at, kv_head, tiles, block), s, rescale, acc);
+    }
+    store(query, head, acc, m, l);
+}
