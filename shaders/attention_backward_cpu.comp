@@ -9,9 +9,13 @@
 //   dv_s += sum_t p_ts dout_t, dk_s += sum_t ds_ts q_t (q was packed pre-scaled).
 // Every gradient element is summed by one lane in a fixed order: no atomics, deterministic.
 #extension GL_GOOGLE_include_directive : require
-#include "attention_cpu.glsl"
+#extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(constant_id = 1) const uint MODE = 0u;
+const uint ACCUMULATORS = MODE == 0u ? 1u : 2u; // dq, or dk and dv
+#include "attention_cpu.glsl"
 
 layout(std430, binding = 0) buffer Grad { float grad[]; }; // dq (MODE 0) or dk (MODE 1)
 layout(std430, binding = 1) buffer Dv { float dv[]; };     // MODE 1 only
@@ -33,26 +37,21 @@ int stats_texel(uint head, uint tiles, uint tile, uint which)
     return int(p.stats_at + ((head * tiles + tile) * 3u + which) * LANES + gl_SubgroupInvocationID);
 }
 
-void add_rows(uint first_row, uint stride, vec4 acc[PADDED_DIM], float scale, uint tokens,
-              bool to_dv)
+// grad (set 0) or dv (set 1) rows first_row + r * stride += scale * accumulator, for the
+// tokens r < tokens of this lane.
+void add_rows(uint first_row, uint stride, uint set, float scale, uint tokens)
 {
     [[unroll]] for (uint j = 0u; j < 4u; j++) {
         if (4u * gl_SubgroupInvocationID + j >= tokens)
             continue;
         uint row = (first_row + (4u * gl_SubgroupInvocationID + j) * stride) * HEAD_DIM;
-        [[unroll]] for (uint d = 0u; d < HEAD_DIM; d++) {
-            if (to_dv)
-                dv[row + d] += acc[d][j];
+        for (uint d = 0u; d < HEAD_DIM; d++) {
+            if (set == 1u)
+                dv[row + d] += accumulator(set, d)[j];
             else
-                grad[row + d] += scale * acc[d][j];
+                grad[row + d] += scale * accumulator(set, d)[j];
         }
     }
-}
-
-void zero(out vec4 acc[PADDED_DIM])
-{
-    [[unroll]] for (uint d = 0u; d < PADDED_DIM; d++)
-        acc[d] = vec4(0.0);
 }
 
 void zero_block(out vec4 s[TILE])
@@ -73,8 +72,7 @@ void query_gradient(uint tile, uint head)
     int q_panel = panel_texel(p.q_at, head, tiles, tile);
     int dout_panel = panel_texel(p.dout_at, head, tiles, tile);
 
-    vec4 acc[PADDED_DIM];
-    zero(acc);
+    clear_accumulators();
     for (uint block = lowest / TILE; block <= last / TILE; block++) {
         int k_panel = panel_texel(p.k_at, kv_head, tiles, block);
         vec4 s[TILE], dp[TILE];
@@ -86,10 +84,10 @@ void query_gradient(uint tile, uint head)
             vec4 pr = mix(vec4(0.0), exp(s[r] - lse), visible(uvec4(block * TILE + r), query, first));
             s[r] = pr * (dp[r] - delta);
         }
-        weighted_rows(k_panel, s, vec4(1.0), acc);
+        weighted_rows(k_panel, s, vec4(1.0), 0u);
     }
-    add_rows(tile * TILE * p.heads + head, p.heads, acc, inversesqrt(float(HEAD_DIM)),
-             p.n - tile * TILE, false);
+    add_rows(tile * TILE * p.heads + head, p.heads, 0u, inversesqrt(float(HEAD_DIM)),
+             p.n - tile * TILE);
 }
 
 // One statistic of query 4 u + j of a tile, from the texel `mine` each lane fetched.
@@ -128,9 +126,7 @@ void key_value_gradient(uint tile, uint kv_head)
     uint group = p.heads / p.kv_heads, tiles = (p.n + TILE - 1u) / TILE;
     uvec4 key = tile * TILE + 4u * gl_SubgroupInvocationID + uvec4(0u, 1u, 2u, 3u);
     uint last = min(tile * TILE + TILE - 1u, p.n - 1u);
-    vec4 dk[PADDED_DIM], dvs[PADDED_DIM];
-    zero(dk);
-    zero(dvs);
+    clear_accumulators(); // set 0 dk, set 1 dv
     for (uint head = kv_head * group; head < (kv_head + 1u) * group; head++)
         // Sequences are contiguous: the first query tile that starts past the keys' sequences
         // ends the walk.
@@ -140,12 +136,12 @@ void key_value_gradient(uint tile, uint kv_head)
                 break;
             vec4 p_t[TILE], ds_t[TILE];
             key_block(head, kv_head, tiles, tile, query_tile, key, p_t, ds_t);
-            weighted_rows(panel_texel(p.dout_at, head, tiles, query_tile), p_t, vec4(1.0), dvs);
-            weighted_rows(panel_texel(p.q_at, head, tiles, query_tile), ds_t, vec4(1.0), dk);
+            weighted_rows(panel_texel(p.dout_at, head, tiles, query_tile), p_t, vec4(1.0), 1u);
+            weighted_rows(panel_texel(p.q_at, head, tiles, query_tile), ds_t, vec4(1.0), 0u);
         }
     uint first_row = tile * TILE * p.kv_heads + kv_head;
-    add_rows(first_row, p.kv_heads, dk, 1.0, p.n - tile * TILE, false);
-    add_rows(first_row, p.kv_heads, dvs, 1.0, p.n - tile * TILE, true);
+    add_rows(first_row, p.kv_heads, 0u, 1.0, p.n - tile * TILE);
+    add_rows(first_row, p.kv_heads, 1u, 1.0, p.n - tile * TILE);
 }
 
 void main()

@@ -8,22 +8,41 @@
 //
 // Two products make up every pass: tile_products (a 32 x 32 block of dot products over d, the
 // accumulators indexed by the other tile's token) and weighted_rows (a sum over the other
-// tile's tokens for every d, the accumulators indexed by d). Loops whose counter indexes an
-// accumulator array are unrolled, so that lavapipe sees constant indices.
+// tile's tokens for every d, the accumulators indexed by d). lavapipe wants constant indices
+// into register arrays, so a loop whose counter indexes one is unrolled; weighted_rows keeps
+// its HEAD_DIM accumulators a lane in shared memory and takes CHUNK of them at a time into
+// registers, which keeps the unrolled code (and the pipeline's compile time) small. The kernel
+// defines ACCUMULATORS, the sets of them it needs, and enables the subgroup shuffle and
+// arithmetic and control-flow-attribute extensions before including this file.
 #ifndef VKQ_ATTENTION_CPU_GLSL
 #define VKQ_ATTENTION_CPU_GLSL
-#extension GL_KHR_shader_subgroup_shuffle : require
-#extension GL_KHR_shader_subgroup_arithmetic : require
-#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x = 8) in;
 layout(constant_id = 0) const uint HEAD_DIM = 8u;
-const uint PADDED_DIM = (HEAD_DIM + 3u) / 4u * 4u; // the panels hold zeros past HEAD_DIM
+const uint CHUNK = 16u;
+const uint PADDED_DIM = (HEAD_DIM + CHUNK - 1u) / CHUNK * CHUNK; // zeros past HEAD_DIM
 const uint TILE = 32u;
 const uint LANES = 8u;
 const float MASKED = -3.4e38; // a score no key reaches; its probability is forced to 0
 
 layout(binding = 6) uniform samplerBuffer panels;
+shared vec4 accumulators[ACCUMULATORS * PADDED_DIM * LANES];
+
+int accumulator_at(uint set, uint d)
+{
+    return int((set * PADDED_DIM + d) * LANES + gl_SubgroupInvocationID);
+}
+
+vec4 accumulator(uint set, uint d)
+{
+    return accumulators[accumulator_at(set, d)];
+}
+
+void clear_accumulators()
+{
+    for (uint i = gl_SubgroupInvocationID; i < ACCUMULATORS * PADDED_DIM * LANES; i += LANES)
+        accumulators[i] = vec4(0.0);
+}
 
 // The texel of this lane in panel (head, tile) at d = 0; d adds 8 d.
 int panel_texel(uint at, uint head, uint tiles, uint tile)
@@ -56,23 +75,30 @@ void tile_products(int own, int other, inout vec4 acc[TILE])
     }
 }
 
-// acc[d] = acc[d] * rescale + sum over the other tile's tokens r of w[r] * other[r][d], for
-// every d; other is a panel_texel result, w and acc are over this lane's four tokens.
-void weighted_rows(int other, vec4 w[TILE], vec4 rescale, inout vec4 acc[PADDED_DIM])
+// Accumulator set `set`, per d: acc[d] = acc[d] * rescale + sum over the other tile's tokens r
+// of w[r] * other[r][d]; other is a panel_texel result, w and acc are over this lane's tokens.
+void weighted_rows(int other, vec4 w[TILE], vec4 rescale, uint set)
 {
-    [[unroll]] for (uint d = 0u; d < PADDED_DIM; d += 4u) {
-        vec4 x[4];
-        [[unroll]] for (uint k = 0u; k < 4u; k++)
-            x[k] = texelFetch(panels, other + int(LANES * (d + k)));
-        [[unroll]] for (uint k = 0u; k < 4u; k++) {
-            vec4 s = acc[d + k] * rescale;
-            [[unroll]] for (uint u = 0u; u < LANES; u++) {
-                vec4 xu = subgroupShuffle(x[k], u);
-                [[unroll]] for (uint j = 0u; j < 4u; j++)
-                    s += w[4u * u + j] * xu[j];
+    for (uint c = 0u; c < PADDED_DIM; c += CHUNK) {
+        vec4 acc[CHUNK];
+        [[unroll]] for (uint d = 0u; d < CHUNK; d++)
+            acc[d] = accumulator(set, c + d) * rescale;
+        [[unroll]] for (uint d = 0u; d < CHUNK; d += 4u) {
+            vec4 x[4];
+            [[unroll]] for (uint k = 0u; k < 4u; k++)
+                x[k] = texelFetch(panels, other + int(LANES * (c + d + k)));
+            [[unroll]] for (uint k = 0u; k < 4u; k++) {
+                vec4 s = acc[d + k];
+                [[unroll]] for (uint u = 0u; u < LANES; u++) {
+                    vec4 xu = subgroupShuffle(x[k], u);
+                    [[unroll]] for (uint j = 0u; j < 4u; j++)
+                        s += w[4u * u + j] * xu[j];
+                }
+                acc[d + k] = s;
             }
-            acc[d + k] = s;
         }
+        [[unroll]] for (uint d = 0u; d < CHUNK; d++)
+            accumulators[accumulator_at(set, c + d)] = acc[d];
     }
 }
 

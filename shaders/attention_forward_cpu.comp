@@ -7,6 +7,11 @@
 // matrix never leaves registers and the stack. lse[t][h], the log-sum-exp of t's score row,
 // lets the backward recompute every probability.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_control_flow_attributes : require
+
+const uint ACCUMULATORS = 1u;
 #include "attention_cpu.glsl"
 
 layout(std430, binding = 0) readonly buffer Starts { int starts[]; };
@@ -33,14 +38,14 @@ uvec4 first_keys(uvec4 token)
     return first;
 }
 
-void store(uvec4 query, uint head, vec4 acc[PADDED_DIM], vec4 m, vec4 l)
+void store(uvec4 query, uint head, vec4 m, vec4 l)
 {
     [[unroll]] for (uint j = 0u; j < 4u; j++) {
         if (query[j] >= p.n)
             continue;
         uint row = query[j] * p.heads + head;
-        [[unroll]] for (uint d = 0u; d < HEAD_DIM; d++)
-            o[row * HEAD_DIM + d] = acc[d][j] / l[j];
+        for (uint d = 0u; d < HEAD_DIM; d++)
+            o[row * HEAD_DIM + d] = accumulator(0u, d)[j] / l[j];
         lse[row] = m[j] + log(l[j]);
     }
 }
@@ -55,9 +60,8 @@ void main()
     uint last = min(tile * TILE + TILE - 1u, p.n - 1u);
     int q_panel = panel_texel(p.q_at, head, tiles, tile);
 
-    vec4 m = vec4(MASKED), l = vec4(0.0), acc[PADDED_DIM];
-    [[unroll]] for (uint d = 0u; d < PADDED_DIM; d++)
-        acc[d] = vec4(0.0);
+    vec4 m = vec4(MASKED), l = vec4(0.0);
+    clear_accumulators();
     for (uint block = lowest / TILE; block <= last / TILE; block++) {
         vec4 s[TILE];
         [[unroll]] for (uint r = 0u; r < TILE; r++)
@@ -75,7 +79,7 @@ void main()
             s[r] = mix(vec4(0.0), exp(s[r] - top), notEqual(s[r], vec4(MASKED)));
             l += s[r];
         }
-        weighted_rows(panel_texel(p.v_at, kv_head, tiles, block), s, rescale, acc);
+        weighted_rows(panel_texel(p.v_at, kv_head, tiles, block), s, rescale, 0u);
     }
-    store(query, head, acc, m, l);
+    store(query, head, m, l);
 }

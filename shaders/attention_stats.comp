@@ -3,10 +3,8 @@
 // panels' token order (attention_cpu.glsl): per (head, tile of 32 tokens), 8 texels of lse,
 // 8 of delta = dout . out, 8 of the first key of the token's sequence (a float, exact below
 // 2^24 tokens; the launcher refuses more), texel l holding tokens 4l..4l+3. A token past n gets
-// lse 0, delta 0 and itself as first key, so it sees no real key. One invocation per texel.
-#extension GL_GOOGLE_include_directive : require
-#include "common.glsl"
-
+// lse 0, delta 0 and itself as first key, so it sees no real key. A workgroup per (statistic,
+// tile, head), an invocation per texel.
 layout(local_size_x = 8) in;
 
 layout(std430, binding = 0) readonly buffer Dout { float dout[]; };
@@ -39,13 +37,10 @@ float statistic(uint which, uint token, uint head)
 
 void main()
 {
-    uint i = vkq_flat_index(8u);
-    uint tiles = (p.n + 31u) / 32u;
-    if (i >= p.heads * tiles * 24u)
-        return;
-    uint lane = i % 8u, which = i / 8u % 3u, tile = i / 24u % tiles, head = i / 24u / tiles;
+    uint lane = gl_LocalInvocationID.x, which = gl_WorkGroupID.x, tile = gl_WorkGroupID.y;
+    uint head = gl_WorkGroupID.z;
     vec4 texel;
     for (uint j = 0u; j < 4u; j++)
         texel[j] = statistic(which, tile * 32u + 4u * lane + j, head);
-    panels[p.at + i] = texel;
+    panels[p.at + ((head * gl_NumWorkGroups.y + tile) * 3u + which) * 8u + lane] = texel;
 }

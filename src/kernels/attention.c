@@ -33,7 +33,6 @@ typedef struct stats_push {
 VKQ_STATIC_ASSERT_PUSH(stats_push);
 
 enum {
-    LOCAL_SIZE = 8,       /* pack and stats */
     CPU_TILE = 32,        /* tokens of a cpu tile, and of a statistics tile */
     GPU_TILE = 64,        /* tokens of a gpu workgroup */
     STATS_TEXELS = 3 * 8, /* lse, delta, first key of 32 tokens */
@@ -60,7 +59,8 @@ static uint64_t kv_floats(const attention_shape *s)
 }
 
 static uint32_t tiles(const attention_shape *s) { return (s->n + CPU_TILE - 1) / CPU_TILE; }
-static uint32_t padded_dim(const attention_shape *s) { return (s->head_dim + 3) / 4 * 4; }
+/* The cpu kernels' CHUNK: the panels hold zeros up to a multiple of it. */
+static uint32_t padded_dim(const attention_shape *s) { return (s->head_dim + 15) / 16 * 16; }
 
 /* Texels of the panels of a tensor with `heads` heads: 8 per (head, tile, padded d). */
 static uint64_t panel_texels(const attention_shape *s, uint32_t heads)
@@ -140,11 +140,15 @@ static vkq_status texel_scratch(vkq_rec *rec, const char *op, uint64_t texels, v
     return vkq_rec_scratch(rec, texels * TEXEL_BYTES, out);
 }
 
-static vkq_dispatch grid_dispatch(const vkq_kernel_desc *kernel, const void *push,
-                                  uint32_t push_bytes, uint64_t invocations)
+/* A workgroup of 8 per (rows, tile, head): pack and stats write 8 texels per row of a tile. */
+static vkq_dispatch panel_dispatch(const vkq_kernel_desc *kernel, const void *push,
+                                   uint32_t push_bytes, uint32_t rows, const attention_shape *s,
+                                   uint32_t heads)
 {
     vkq_dispatch d = {.kernel = kernel, .push = push, .push_bytes = push_bytes};
-    vkq_grid_1d(invocations, LOCAL_SIZE, d.groups);
+    d.groups[0] = rows;
+    d.groups[1] = tiles(s);
+    d.groups[2] = heads;
     return d;
 }
 
@@ -153,8 +157,8 @@ static vkq_status pack(vkq_rec *rec, const attention_shape *s, vkq_buf x, uint32
                        float scale, uint32_t at, vkq_buf panels)
 {
     pack_push push = {s->n, heads, s->head_dim, padded_dim(s), at, scale};
-    vkq_dispatch d = grid_dispatch(&vkq_kernel_attention_pack, &push, sizeof push,
-                                   panel_texels(s, heads));
+    vkq_dispatch d = panel_dispatch(&vkq_kernel_attention_pack, &push, sizeof push,
+                                    padded_dim(s), s, heads);
     d.slot[0] = (vkq_binding){x, VKQ_READ};
     d.slot[5] = (vkq_binding){panels, VKQ_WRITE};
     return vkq_rec_dispatch(rec, &d);
@@ -238,8 +242,8 @@ static vkq_status pack_stats(vkq_rec *rec, const attention_shape *s, const backw
                              uint32_t at, vkq_buf panels)
 {
     stats_push push = {s->n, s->heads, s->head_dim, at};
-    vkq_dispatch d = grid_dispatch(&vkq_kernel_attention_stats, &push, sizeof push,
-                                   stats_texels(s));
+    vkq_dispatch d = panel_dispatch(&vkq_kernel_attention_stats, &push, sizeof push,
+                                    STATS_TEXELS / 8, s, s->heads);
     d.slot[0] = (vkq_binding){a->dout, VKQ_READ};
     d.slot[1] = (vkq_binding){a->out, VKQ_READ};
     d.slot[2] = (vkq_binding){a->lse, VKQ_READ};
