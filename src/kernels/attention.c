@@ -172,11 +172,13 @@ static vkq_status pack_forward(vkq_rec *rec, const attention_shape *s, const pan
     return pack(rec, s, v, s->kv_heads, 1.0f, l->v, panels);
 }
 
-/* Workgroups of one tile of `tile` tokens by `heads` heads. */
+/* Workgroups of one tile of `tile` tokens by `heads` heads; head_dim is constant 0. */
 static vkq_dispatch tile_dispatch(const vkq_kernel_desc *kernel, const attention_push *push,
-                                  uint32_t tile, uint32_t heads)
+                                  uint32_t tile, uint32_t heads, uint32_t head_dim)
 {
     vkq_dispatch d = {.kernel = kernel, .push = push, .push_bytes = sizeof *push};
+    d.spec[0] = head_dim;
+    d.spec_count = 1;
     d.groups[0] = (push->n + tile - 1) / tile;
     d.groups[1] = heads;
     d.groups[2] = 1;
@@ -191,9 +193,8 @@ static vkq_status forward_cpu(vkq_rec *rec, const attention_shape *s, vkq_buf q,
     VKQ_TRY(texel_scratch(rec, "attention", l.forward_end, &panels));
     vkq_status st = pack_forward(rec, s, &l, q, k, v, panels);
     attention_push push = {s->n, s->heads, s->kv_heads, l.q, l.k, l.v, 0, 0};
-    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_forward_cpu, &push, CPU_TILE, s->heads);
-    d.spec[0] = s->head_dim;
-    d.spec_count = 1;
+    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_forward_cpu, &push, CPU_TILE, s->heads,
+                                   s->head_dim);
     d.slot[0] = (vkq_binding){starts, VKQ_READ};
     d.slot[1] = (vkq_binding){out, VKQ_WRITE};
     d.slot[2] = (vkq_binding){lse, VKQ_WRITE};
@@ -208,9 +209,8 @@ static vkq_status forward_gpu(vkq_rec *rec, const attention_shape *s, vkq_buf q,
                               vkq_buf v, vkq_buf starts, vkq_buf out, vkq_buf lse)
 {
     attention_push push = {s->n, s->heads, s->kv_heads, 0, 0, 0, 0, 0};
-    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_forward_gpu, &push, GPU_TILE, s->heads);
-    d.spec[0] = s->head_dim;
-    d.spec_count = 1;
+    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_forward_gpu, &push, GPU_TILE, s->heads,
+                                   s->head_dim);
     d.slot[0] = (vkq_binding){q, VKQ_READ};
     d.slot[1] = (vkq_binding){k, VKQ_READ};
     d.slot[2] = (vkq_binding){v, VKQ_READ};
@@ -258,8 +258,7 @@ static vkq_status pack_stats(vkq_rec *rec, const attention_shape *s, const backw
 static vkq_status gradient_passes(vkq_rec *rec, vkq_dispatch base, const attention_shape *s,
                                   const backward_args *a, int grad_slot)
 {
-    base.spec[0] = s->head_dim;
-    base.spec_count = 2;
+    base.spec_count = 2; /* head_dim, then the pass */
     vkq_dispatch d = base;
     d.spec[1] = QUERY_GRADIENT;
     d.groups[1] = s->heads;
@@ -285,7 +284,8 @@ static vkq_status backward_cpu(vkq_rec *rec, const attention_shape *s, const bac
     if (st == VKQ_OK)
         st = pack_stats(rec, s, a, l.stats, panels);
     attention_push push = {s->n, s->heads, s->kv_heads, l.q, l.k, l.v, l.dout, l.stats};
-    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_backward_cpu, &push, CPU_TILE, 1);
+    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_backward_cpu, &push, CPU_TILE, 1,
+                                   s->head_dim);
     d.slot[6] = (vkq_binding){panels, VKQ_READ};
     if (st == VKQ_OK)
         st = gradient_passes(rec, d, s, a, 0);
@@ -299,7 +299,8 @@ static vkq_status backward_gpu(vkq_rec *rec, const attention_shape *s, const bac
     VKQ_TRY(texel_scratch(rec, "attention backward", stats_texels(s), &stats));
     vkq_status st = pack_stats(rec, s, a, 0, stats);
     attention_push push = {s->n, s->heads, s->kv_heads, 0, 0, 0, 0, 0};
-    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_backward_gpu, &push, GPU_TILE, 1);
+    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_backward_gpu, &push, GPU_TILE, 1,
+                                   s->head_dim);
     d.slot[0] = (vkq_binding){a->q, VKQ_READ};
     d.slot[1] = (vkq_binding){a->k, VKQ_READ};
     d.slot[2] = (vkq_binding){a->v, VKQ_READ};
