@@ -1,9 +1,9 @@
 #version 450
 // Packs a [n][heads][head_dim] tensor, times `scale`, into the panels the cpu-shaped attention
 // kernels read (attention_cpu.glsl): per (head, tile of 32 tokens, d < padded_dim), 8 texels,
-// texel l holding tokens 4l..4l+3 at d; zero past n and past head_dim, written at p.at
-// onwards. A workgroup per (d, tile, head), an invocation per texel: the grid spells out the
-// texel's coordinates, as divisions would run one lane at a time on lavapipe.
+// texel l holding tokens 4l..4l+3 at d; zero past n and past head_dim. A workgroup per (d,
+// tile, head), an invocation per texel: the grid spells out the texel's coordinates, as
+// divisions would run one lane at a time on lavapipe.
 layout(local_size_x = 8) in;
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -14,7 +14,6 @@ layout(push_constant) uniform Push {
     uint heads;
     uint head_dim;
     uint padded_dim;
-    uint at;
     float scale;
 } p;
 
@@ -28,5 +27,5 @@ void main()
         if (token < p.n && d < p.head_dim)
             texel[j] = x[(token * p.heads + head) * p.head_dim + d] * p.scale;
     }
-    panels[p.at + ((head * gl_NumWorkGroups.y + tile) * p.padded_dim + d) * 8u + lane] = texel;
+    panels[((head * gl_NumWorkGroups.y + tile) * p.padded_dim + d) * 8u + lane] = texel;
 }

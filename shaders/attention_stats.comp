@@ -1,6 +1,6 @@
 #version 450
-// What the cpu-shaped attention backward needs of every query besides q and dout, in the
-// panels' token order (attention_cpu.glsl): per (head, tile of 32 tokens), 8 texels of lse,
+// What both attention backwards need of every query besides q and dout, in the cpu panels'
+// token order (attention_cpu.glsl): per (head, tile of 32 tokens), 8 texels of lse,
 // 8 of delta = dout . out, 8 of the first key of the token's sequence (a float, exact below
 // 2^24 tokens; the launcher refuses more), texel l holding tokens 4l..4l+3. A token past n gets
 // lse 0, delta 0 and itself as first key, so it sees no real key. A workgroup per (statistic,
@@ -17,7 +17,6 @@ layout(push_constant) uniform Push {
     uint n;
     uint heads;
     uint head_dim;
-    uint at;
 } p;
 
 float statistic(uint which, uint token, uint head)
@@ -42,5 +41,5 @@ void main()
     vec4 texel;
     for (uint j = 0u; j < 4u; j++)
         texel[j] = statistic(which, tile * 32u + 4u * lane + j, head);
-    panels[p.at + ((head * gl_NumWorkGroups.y + tile) * 3u + which) * 8u + lane] = texel;
+    panels[((head * gl_NumWorkGroups.y + tile) * 3u + which) * 8u + lane] = texel;
 }

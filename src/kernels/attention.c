@@ -22,13 +22,13 @@ typedef struct attention_push {
 VKQ_STATIC_ASSERT_PUSH(attention_push);
 
 typedef struct pack_push {
-    uint32_t n, heads, head_dim, padded_dim, at;
+    uint32_t n, heads, head_dim, padded_dim;
     float scale;
 } pack_push;
 VKQ_STATIC_ASSERT_PUSH(pack_push);
 
 typedef struct stats_push {
-    uint32_t n, heads, head_dim, at;
+    uint32_t n, heads, head_dim;
 } stats_push;
 VKQ_STATIC_ASSERT_PUSH(stats_push);
 
@@ -152,15 +152,22 @@ static vkq_dispatch panel_dispatch(const vkq_kernel_desc *kernel, const void *pu
     return d;
 }
 
+/* The `count` texels of `buf` from texel `at`: each packing kernel binds only what it writes,
+ * so that no storage binding is larger than one packed tensor. */
+static vkq_buf texels_at(vkq_buf buf, uint32_t at, uint64_t count)
+{
+    return vkq_buf_slice(buf, (uint64_t)at * TEXEL_BYTES, count * TEXEL_BYTES);
+}
+
 /* x [n][heads][head_dim] times scale into the panels at texel `at` of `panels`. */
 static vkq_status pack(vkq_rec *rec, const attention_shape *s, vkq_buf x, uint32_t heads,
                        float scale, uint32_t at, vkq_buf panels)
 {
-    pack_push push = {s->n, heads, s->head_dim, padded_dim(s), at, scale};
+    pack_push push = {s->n, heads, s->head_dim, padded_dim(s), scale};
     vkq_dispatch d = panel_dispatch(&vkq_kernel_attention_pack, &push, sizeof push,
                                     padded_dim(s), s, heads);
     d.slot[0] = (vkq_binding){x, VKQ_READ};
-    d.slot[5] = (vkq_binding){panels, VKQ_WRITE};
+    d.slot[5] = (vkq_binding){texels_at(panels, at, panel_texels(s, heads)), VKQ_WRITE};
     return vkq_rec_dispatch(rec, &d);
 }
 
@@ -241,14 +248,14 @@ typedef struct backward_args {
 static vkq_status pack_stats(vkq_rec *rec, const attention_shape *s, const backward_args *a,
                              uint32_t at, vkq_buf panels)
 {
-    stats_push push = {s->n, s->heads, s->head_dim, at};
+    stats_push push = {s->n, s->heads, s->head_dim};
     vkq_dispatch d = panel_dispatch(&vkq_kernel_attention_stats, &push, sizeof push,
                                     STATS_TEXELS / 8, s, s->heads);
     d.slot[0] = (vkq_binding){a->dout, VKQ_READ};
     d.slot[1] = (vkq_binding){a->out, VKQ_READ};
     d.slot[2] = (vkq_binding){a->lse, VKQ_READ};
     d.slot[3] = (vkq_binding){a->starts, VKQ_READ};
-    d.slot[5] = (vkq_binding){panels, VKQ_WRITE};
+    d.slot[5] = (vkq_binding){texels_at(panels, at, stats_texels(s)), VKQ_WRITE};
     return vkq_rec_dispatch(rec, &d);
 }
 
