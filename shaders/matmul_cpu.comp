@@ -4,8 +4,9 @@
 // 32 x 4*WIDTH tile of C: lane l owns columns 4l..4l+3 of all 32 rows (32 vec4 accumulators).
 // Both operands come pre-packed into 32-wide panels (matmul_pack) read through RGBA32F texel
 // buffers, which lavapipe vectorises: one texel per lane holds 4 rows of A (or 4 columns of B)
-// at one k. Lanes 8j..8j+7 read B panel j of the tile and all read the one A panel, so lane
-// l % 8 holds the A texel every lane needs from it.
+// at one k. Lanes 8j..8j+7 read B panel j of the tile and A's panel at k step j of the
+// WIDTH / 8 that one fetch covers, so lane 8j + t holds the A texel of rows 4t..4t+3 at that
+// step (with 16 lanes, a fetch of A serves two k steps instead of reading the panel twice).
 //
 // Shaped by how lavapipe compiles it (each point measured):
 // - every texelFetch is a call that clobbers all vector registers, so the accumulators live in
@@ -49,6 +50,8 @@ layout(push_constant) uniform Push {
 } p;
 
 #define KSTEP 4
+// k steps of A that one texelFetch brings; WIDTH / 8 divides KSTEP.
+const int A_STEPS = int(WIDTH / 8u);
 
 void main()
 {
@@ -56,7 +59,7 @@ void main()
     const uint tile_m = gl_WorkGroupID.x, tile_n = gl_WorkGroupID.y, z = gl_WorkGroupID.z;
     // A lane past the last panel of B rereads it and stores nothing.
     uint b_panel = min(tile_n * (WIDTH / 8u) + lane / 8u, (p.n + 31u) / 32u - 1u);
-    int a_at = int(z * p.a_batch + tile_m * (p.k * 8u + PANEL_GAP) + lane % 8u);
+    int a_at = int(z * p.a_batch + tile_m * (p.k * 8u + PANEL_GAP) + lane);
     int b_at = int(z * p.b_batch + b_panel * (p.k * 8u + PANEL_GAP) + lane % 8u);
 
     vec4 acc[32];
@@ -66,7 +69,8 @@ void main()
     for (uint kk = 0u; kk < p.k; kk += KSTEP) {
         vec4 av[KSTEP], bv[KSTEP];
         [[unroll]] for (int u = 0; u < KSTEP; u++) {
-            av[u] = texelFetch(a_panels, a_at + 8 * u);
+            if (u % A_STEPS == 0)
+                av[u] = texelFetch(a_panels, a_at + 8 * u);
             bv[u] = texelFetch(b_panels, b_at + 8 * u);
         }
         a_at += 8 * KSTEP;
@@ -75,7 +79,7 @@ void main()
             [[unroll]] for (uint cp = 0u; cp < 4u; cp++) {
                 vec4 s = acc[4u * t + cp];
                 [[unroll]] for (int u = 0; u < KSTEP; u++) {
-                    vec4 a = subgroupShuffle(av[u], t);
+                    vec4 a = subgroupShuffle(av[u - u % A_STEPS], t + 8u * uint(u % A_STEPS));
                     [[unroll]] for (int c = 0; c < 4; c++)
                         s[c] += a[cp] * bv[u][c];
                 }
