@@ -62,6 +62,8 @@ typedef struct vkq_device_info {
     uint64_t max_allocation_size;
     int debug_limits; /* one of the VKQ_DEBUG_ variables lowered a limit */
     int usable; /* Vulkan 1.1 and a compute queue */
+    /* lavapipe only: its vector width and why it was chosen; empty on other drivers. */
+    char cpu_vectors[160];
 } vkq_device_info;
 
 const char *vkq_device_type_name(vkq_device_type type);

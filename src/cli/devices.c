@@ -34,6 +34,8 @@ static void print_json(const vkq_device_info *d, int chosen)
     cJSON_AddNumberToObject(o, "max_texel_buffer_elements", d->max_texel_buffer_elements);
     cJSON_AddNumberToObject(o, "max_allocation_size", (double)d->max_allocation_size);
     cJSON_AddBoolToObject(o, "debug_limits", d->debug_limits);
+    if (d->cpu_vectors[0])
+        cJSON_AddStringToObject(o, "cpu_vectors", d->cpu_vectors);
     cJSON_AddBoolToObject(o, "usable", d->usable);
     cJSON_AddBoolToObject(o, "chosen", chosen);
     cli_emit_json(o);
@@ -58,6 +60,8 @@ static void print_text(const vkq_device_info *d, int chosen)
            d->max_storage_buffer_range / 1048576.0, d->max_texel_buffer_elements,
            d->max_allocation_size / 1048576.0,
            d->debug_limits ? " (lowered by VKQ_DEBUG_MAX_BINDING / VKQ_DEBUG_MAX_ALLOCATION)" : "");
+    if (d->cpu_vectors[0])
+        printf("     vectors %s\n", d->cpu_vectors);
 }
 
 int cmd_devices(int argc, char **argv)

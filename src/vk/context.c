@@ -1,4 +1,5 @@
 #include "vk/context.h"
+#include "vk/cpu_vectors.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -214,6 +215,8 @@ static void describe_device(VkPhysicalDevice pd, uint32_t index, vkq_device_info
     d->subgroup_shuffle = compute && (sub.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     d->subgroup_arithmetic =
         compute && (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    if (have_driver && drv.driverID == VK_DRIVER_ID_MESA_LLVMPIPE)
+        vkq_cpu_vectors_reason(d->cpu_vectors, sizeof d->cpu_vectors);
     if (have_driver)
         snprintf(d->driver, sizeof d->driver, "%.120s %.120s", drv.driverName, drv.driverInfo);
     else

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/status_internal.h"
+#include "vk/cpu_vectors.h"
 
 #define VKQ_DEFINE_PFN(name) PFN_##name name;
 VKQ_GLOBAL_FUNCS(VKQ_DEFINE_PFN)
@@ -22,6 +23,7 @@ vkq_status vkq_load_vulkan(void)
     const char *path = getenv("VKQ_VULKAN_LIBRARY");
     if (!path || !*path)
         path = "libvulkan.so.1";
+    vkq_choose_cpu_vectors();
     void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!lib)
         return vkq_fail(VKQ_ERR_NO_LOADER,
