@@ -16,8 +16,10 @@
 // - a row's four accumulators share one A value broadcast with subgroupShuffle from a constant
 //   lane; the B values are re-read from the stack for every row, which beats holding them in
 //   registers across rows (that spills);
-// - a longer unrolled body (KSTEP 8 or 16, 64-wide tiles) runs slower, and so did other ways of
-//   writing this loop that LLVM register-allocates worse: keep its shape.
+// - a longer unrolled body (KSTEP 8 or 16, 64-wide tiles) runs slower, or no faster with 16
+//   lanes; a shorter one (KSTEP 2) is slower at both widths, as the per-iteration blends and
+//   accumulator traffic double; other ways of writing this loop that LLVM register-allocates
+//   worse were slower too: keep its shape.
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
 
