@@ -1,10 +1,12 @@
 // What the cpu-shaped attention kernels share (lavapipe, where the workgroup is one subgroup of
-// 8 lanes and each subgroup one SIMD group). They read every operand from panels in one RGBA32F
-// texel buffer (attention_pack): per (head, tile of 32 tokens, d < PADDED_DIM), 8 texels, texel
-// l holding tokens 4l..4l+3 of the tile at dimension d. Lane l owns the four tokens of texel l
-// of its own tile; a tile of the other side reaches every lane through subgroupShuffle from a
-// constant lane, which lavapipe compiles to a few register moves, so that each texel fetched is
-// used by 16 products (see shaders/matmul_cpu.comp for the same pattern).
+// 8 lanes and each subgroup one SIMD group). They read every operand from panels in RGBA32F
+// texel buffers (attention_pack): per (head, tile of 32 tokens, d < PADDED_DIM), 8 texels, texel
+// l holding tokens 4l..4l+3 of the tile at dimension d (binding 6 holds q, k and v, which the
+// forward may leave for the backward; the backward reads dout and its statistics from binding
+// 7). Lane l owns the four tokens of texel l of its own tile; a tile of the other side reaches
+// every lane through subgroupShuffle from a constant lane, which lavapipe compiles to a few
+// register moves, so that each texel fetched is used by 16 products (see shaders/matmul_cpu.comp
+// for the same pattern).
 //
 // Two products make up every pass: tile_products (a 32 x 32 block of dot products over d, the
 // accumulators indexed by the other tile's token) and weighted_rows (a sum over the other
@@ -51,15 +53,16 @@ int panel_texel(uint at, uint head, uint tiles, uint tile)
 }
 
 // acc[4 u + j] += own . other[4 u + j] over d, for the four tokens of this lane: own and
-// other are panel_texel results. Four d steps an iteration, so that each accumulator comes
+// other are panel_texel results in own_panels and other_panels. Four d steps an iteration, so that each accumulator comes
 // into registers once for four fetches (a fetch clobbers every vector register).
-void tile_products(int own, int other, inout vec4 acc[TILE])
+void tile_products(samplerBuffer own_panels, int own, samplerBuffer other_panels, int other,
+                   inout vec4 acc[TILE])
 {
     for (uint d = 0u; d < PADDED_DIM; d += 4u) {
         vec4 a[4], b[4];
         [[unroll]] for (uint k = 0u; k < 4u; k++) {
-            a[k] = texelFetch(panels, own + int(LANES * (d + k)));
-            b[k] = texelFetch(panels, other + int(LANES * (d + k)));
+            a[k] = texelFetch(own_panels, own + int(LANES * (d + k)));
+            b[k] = texelFetch(other_panels, other + int(LANES * (d + k)));
         }
         [[unroll]] for (uint u = 0u; u < LANES; u++) {
             vec4 bu[4];
@@ -76,8 +79,9 @@ void tile_products(int own, int other, inout vec4 acc[TILE])
 }
 
 // Accumulator set `set`, per d: acc[d] = acc[d] * rescale + sum over the other tile's tokens r
-// of w[r] * other[r][d]; other is a panel_texel result, w and acc are over this lane's tokens.
-void weighted_rows(int other, vec4 w[TILE], vec4 rescale, uint set)
+// of w[r] * other[r][d]; other is a panel_texel result in other_panels, w and acc are over this
+// lane's tokens.
+void weighted_rows(samplerBuffer other_panels, int other, vec4 w[TILE], vec4 rescale, uint set)
 {
     for (uint c = 0u; c < PADDED_DIM; c += CHUNK) {
         vec4 acc[CHUNK];
@@ -86,7 +90,7 @@ void weighted_rows(int other, vec4 w[TILE], vec4 rescale, uint set)
         [[unroll]] for (uint d = 0u; d < CHUNK; d += 4u) {
             vec4 x[4];
             [[unroll]] for (uint k = 0u; k < 4u; k++)
-                x[k] = texelFetch(panels, other + int(LANES * (c + d + k)));
+                x[k] = texelFetch(other_panels, other + int(LANES * (c + d + k)));
             [[unroll]] for (uint k = 0u; k < 4u; k++) {
                 vec4 s = acc[d + k];
                 [[unroll]] for (uint u = 0u; u < LANES; u++) {

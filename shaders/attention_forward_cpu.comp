@@ -66,7 +66,7 @@ void main()
         vec4 s[TILE];
         [[unroll]] for (uint r = 0u; r < TILE; r++)
             s[r] = vec4(0.0);
-        tile_products(q_panel, panel_texel(p.k_at, kv_head, tiles, block), s);
+        tile_products(panels, q_panel, panels, panel_texel(p.k_at, kv_head, tiles, block), s);
         vec4 top = m;
         [[unroll]] for (uint r = 0u; r < TILE; r++) {
             s[r] = mix(vec4(MASKED), s[r], visible(uvec4(block * TILE + r), query, first));
@@ -79,7 +79,7 @@ void main()
             s[r] = mix(vec4(0.0), exp(s[r] - top), notEqual(s[r], vec4(MASKED)));
             l += s[r];
         }
-        weighted_rows(panel_texel(p.v_at, kv_head, tiles, block), s, rescale, 0u);
+        weighted_rows(panels, panel_texel(p.v_at, kv_head, tiles, block), s, rescale, 0u);
     }
     store(query, head, m, l);
 }

@@ -174,18 +174,24 @@ vkq_status vkq_adamw(vkq_rec *rec, vkq_buf params, vkq_buf grads, vkq_buf m, vkq
  * backward. head_dim is at most VKQ_ATTENTION_MAX_HEAD_DIM. */
 enum { VKQ_ATTENTION_MAX_HEAD_DIM = 128 };
 vkq_status vkq_attention_forward(vkq_rec *rec, vkq_buf q, vkq_buf k, vkq_buf v, vkq_buf starts,
-                                 vkq_buf out, vkq_buf lse, uint32_t n, uint32_t heads,
-                                 uint32_t kv_heads, uint32_t head_dim);
-/* dq, dk, dv += the gradients of the forward's out, given dout; deterministic; n <= 2^24. */
+                                 vkq_buf out, vkq_buf lse, vkq_buf kept, uint32_t n,
+                                 uint32_t heads, uint32_t kv_heads, uint32_t head_dim);
+/* dq, dk, dv += the gradients of the forward's out, given dout; deterministic; n <= 2^24.
+ * kept: an empty buffer, or one of at least vkq_attention_kept_bytes where the forward of the
+ * same q, k and v left them packed, which the backward then reads instead of packing them
+ * again (the gpu variant reads them in place and takes 0 bytes). */
 vkq_status vkq_attention_backward(vkq_rec *rec, vkq_buf dout, vkq_buf q, vkq_buf k, vkq_buf v,
-                                  vkq_buf starts, vkq_buf out, vkq_buf lse, vkq_buf dq,
-                                  vkq_buf dk, vkq_buf dv, uint32_t n, uint32_t heads,
+                                  vkq_buf starts, vkq_buf out, vkq_buf lse, vkq_buf kept,
+                                  vkq_buf dq, vkq_buf dk, vkq_buf dv, uint32_t n, uint32_t heads,
+                                  uint32_t kv_heads, uint32_t head_dim);
+uint64_t vkq_attention_kept_bytes(const vkq_scratch_target *t, uint32_t n, uint32_t heads,
                                   uint32_t kv_heads, uint32_t head_dim);
 /* Bytes of the scratch one forward and one backward launch take (and give back when they
- * end): packed tensors and per-query statistics, linear in n; the score matrix is never stored. */
+ * end), with or without a kept buffer: packed tensors and per-query statistics, linear in n;
+ * the score matrix is never stored. The backward's two requests come in the order given. */
 void vkq_attention_scratch(const vkq_scratch_target *t, uint32_t n, uint32_t heads,
-                           uint32_t kv_heads, uint32_t head_dim, uint64_t *forward,
-                           uint64_t *backward);
+                           uint32_t kv_heads, uint32_t head_dim, int kept, uint64_t *forward,
+                           uint64_t backward[2]);
 
 /* Generation: one new query per sequence, q [n][heads * head_dim], attends to its cache rows
  * bases[i] .. bases[i] + lengths[i] - 1 of k_cache and v_cache [cache_rows][kv_heads *

@@ -21,11 +21,13 @@ static const attention_case cases[] = {
     {{1, 300}, 8, 2, 8},          /* a sequence of one before a long one */
 };
 
-/* The device side of one case; the forward used by the finite differences runs on it. */
+/* The device side of one case; the forward used by the finite differences runs on it. kept:
+ * where the forward leaves the packed q, k and v for the backward, or empty, when the kernels
+ * pack them themselves (every other case). */
 typedef struct attention_dev {
     uint32_t n, heads, kv_heads, head_dim;
     vkq_buf q, k, v, starts, dout;
-    vkq_guarded out, lse, dq, dk, dv;
+    vkq_guarded out, lse, dq, dk, dv, kept;
     vkq_buf perturbed; /* the input the finite differences move: q, k or v */
 } attention_dev;
 
@@ -42,7 +44,7 @@ static size_t kv_floats(const attention_dev *d)
 static vkq_status record_forward(vkq_rec *rec, const attention_dev *d)
 {
     return vkq_attention_forward(rec, d->q, d->k, d->v, d->starts, d->out.view, d->lse.view,
-                                 d->n, d->heads, d->kv_heads, d->head_dim);
+                                 d->kept.view, d->n, d->heads, d->kv_heads, d->head_dim);
 }
 
 static vkq_status device_forward(vkq_check_env *e, void *user, const float *in, float *out)
@@ -72,7 +74,17 @@ static uint32_t pack_sequences(const attention_case *c, int32_t *starts)
     return n;
 }
 
-static vkq_status make_inputs(vkq_check_env *e, attention_dev *d, attention_host *h)
+/* A kept buffer of exactly the bytes the kernels ask for, its guards catching any write past
+ * them; none when they ask for none (the gpu variant). */
+static vkq_status make_kept(vkq_check_env *e, attention_dev *d)
+{
+    vkq_scratch_target target;
+    vkq_scratch_target_of(e->ctx, &target);
+    uint64_t bytes = vkq_attention_kept_bytes(&target, d->n, d->heads, d->kv_heads, d->head_dim);
+    return bytes ? vkq_check_output(e, NULL, bytes / sizeof(float), &d->kept) : VKQ_OK;
+}
+
+static vkq_status make_inputs(vkq_check_env *e, attention_dev *d, attention_host *h, int kept)
 {
     size_t nq = query_floats(d), nkv = kv_floats(d);
     h->q = vkq_check_floats(e, nq), h->k = vkq_check_floats(e, nkv);
@@ -99,7 +111,8 @@ static vkq_status make_inputs(vkq_check_env *e, attention_dev *d, attention_host
     VKQ_TRY(vkq_check_output(e, NULL, (size_t)d->n * d->heads, &d->lse));
     VKQ_TRY(vkq_check_output(e, h->dq, nq, &d->dq));
     VKQ_TRY(vkq_check_output(e, h->dk, nkv, &d->dk));
-    return vkq_check_output(e, h->dv, nkv, &d->dv);
+    VKQ_TRY(vkq_check_output(e, h->dv, nkv, &d->dv));
+    return kept ? make_kept(e, d) : VKQ_OK;
 }
 
 typedef struct reference_out {
@@ -142,6 +155,14 @@ static vkq_status compare_outputs(vkq_check_env *e, const char *prefix, const at
         snprintf(name, sizeof name, "%s %s", prefix, outs[i].what);
         vkq_check_emit(e, name, vkq_nmse(got, outs[i].want, outs[i].g->n), 1e-10, guards);
     }
+    if (!d->kept.n)
+        return VKQ_OK;
+    float *kept = vkq_check_floats(e, d->kept.n);
+    if (!kept)
+        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    VKQ_TRY(vkq_check_read(e, &d->kept, kept, &guards));
+    snprintf(name, sizeof name, "%s panels in bounds", prefix);
+    vkq_check_emit(e, name, 0.0, 0.0, guards);
     return VKQ_OK;
 }
 
@@ -254,7 +275,7 @@ static vkq_status check_isolation(vkq_check_env *e, const char *prefix, const at
     return VKQ_OK;
 }
 
-static vkq_status run_case(vkq_check_env *e, const attention_case *c)
+static vkq_status run_case(vkq_check_env *e, const attention_case *c, int kept)
 {
     attention_host h;
     attention_dev d = {.heads = c->heads, .kv_heads = c->kv_heads, .head_dim = c->head_dim};
@@ -263,15 +284,15 @@ static vkq_status run_case(vkq_check_env *e, const attention_case *c)
     int len = snprintf(prefix, sizeof prefix, "seqs");
     for (int i = 0; i < MAX_SEQS && c->lengths[i]; i++)
         len += snprintf(prefix + len, sizeof prefix - len, "%s%u", i ? "," : " ", c->lengths[i]);
-    snprintf(prefix + len, sizeof prefix - len, " heads %u/%u dim %u", c->heads, c->kv_heads,
-             c->head_dim);
+    snprintf(prefix + len, sizeof prefix - len, " heads %u/%u dim %u%s", c->heads, c->kv_heads,
+             c->head_dim, kept ? " kept" : "");
 
-    VKQ_TRY(make_inputs(e, &d, &h));
+    VKQ_TRY(make_inputs(e, &d, &h, kept));
     VKQ_TRY(vkq_rec_begin(e->rec));
     VKQ_TRY(record_forward(e->rec, &d));
     VKQ_TRY(vkq_attention_backward(e->rec, d.dout, d.q, d.k, d.v, d.starts, d.out.view,
-                                   d.lse.view, d.dq.view, d.dk.view, d.dv.view, d.n, d.heads,
-                                   d.kv_heads, d.head_dim));
+                                   d.lse.view, d.kept.view, d.dq.view, d.dk.view, d.dv.view, d.n,
+                                   d.heads, d.kv_heads, d.head_dim));
     VKQ_TRY(vkq_check_submit(e));
     reference_out r;
     VKQ_TRY(run_reference(e, &d, &h, &r));
@@ -300,8 +321,9 @@ static vkq_status check_refusals(vkq_check_env *e)
     VKQ_TRY(vkq_rec_begin(e->rec));
     double wrong = 0.0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        vkq_status s = vkq_attention_forward(e->rec, in, in, in, in, out, lse, 1, shapes[i].heads,
-                                             shapes[i].kv_heads, shapes[i].head_dim);
+        vkq_status s = vkq_attention_forward(e->rec, in, in, in, in, out, lse, (vkq_buf){0}, 1,
+                                             shapes[i].heads, shapes[i].kv_heads,
+                                             shapes[i].head_dim);
         wrong += (s == VKQ_OK) != shapes[i].good;
     }
     VKQ_TRY(vkq_check_submit(e));
@@ -313,6 +335,6 @@ static vkq_status check_refusals(vkq_check_env *e)
 vkq_status vkq_check_attention(vkq_check_env *e)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        VKQ_TRY(run_case(e, &cases[i]));
+        VKQ_TRY(run_case(e, &cases[i], i % 2));
     return check_refusals(e);
 }

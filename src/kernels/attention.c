@@ -3,9 +3,11 @@
  * the backward recomputing the probabilities from the saved log-sum-exp. Scratch grows
  * linearly with the tokens.
  *
- * The cpu variant packs q (pre-scaled), k, v and, for the backward, dout into panels of one
- * RGBA32F texel buffer (attention_pack), which lavapipe loads as vectors, and runs 32 x 32
- * blocks in one 8-lane subgroup (attention_forward_cpu, attention_backward_cpu). The gpu
+ * The cpu variant packs q (pre-scaled), k and v in one dispatch, and for the backward dout, into
+ * panels of RGBA32F texel buffers (attention_pack), which lavapipe loads as vectors, and runs
+ * 32 x 32 blocks in one 8-lane subgroup (attention_forward_cpu, attention_backward_cpu). A
+ * caller that keeps the forward's packed q, k and v (vkq_attention_kept_bytes a layer) spares
+ * the backward packing them again. The gpu
  * variant reads the tensors in place and passes blocks of keys (or queries) through shared
  * memory to a workgroup of 64 tokens (attention_forward_gpu, attention_backward_gpu). Both
  * backwards read lse, delta = dout . out and each query's first key from attention_stats, and
@@ -22,7 +24,7 @@ typedef struct attention_push {
 VKQ_STATIC_ASSERT_PUSH(attention_push);
 
 typedef struct pack_push {
-    uint32_t n, heads, head_dim, padded_dim;
+    uint32_t n, first_heads, other_heads, head_dim, padded_dim;
     float scale;
 } pack_push;
 VKQ_STATIC_ASSERT_PUSH(pack_push);
@@ -73,11 +75,12 @@ static uint64_t stats_texels(const attention_shape *s)
     return (uint64_t)s->heads * tiles(s) * STATS_TEXELS;
 }
 
-/* Where each packed tensor starts in the cpu variant's texel buffer: q, k, v, then (backward)
- * dout and the statistics; `end` is the texels of the forward's or the backward's buffer. */
+/* Where each packed tensor starts in the cpu variant's texel buffers: q, k, v in the first
+ * (kept_end texels, which a caller may keep from the forward for the backward), dout and the
+ * statistics in the backward's second (grad_end texels). */
 typedef struct panel_layout {
     uint32_t q, k, v, dout, stats;
-    uint64_t forward_end, backward_end;
+    uint64_t kept_end, grad_end;
 } panel_layout;
 
 static panel_layout layout_of(const attention_shape *s)
@@ -86,26 +89,29 @@ static panel_layout layout_of(const attention_shape *s)
     uint64_t q = panel_texels(s, s->heads), kv = panel_texels(s, s->kv_heads);
     l.k = (uint32_t)q;
     l.v = (uint32_t)(q + kv);
-    l.forward_end = q + 2 * kv;
-    l.dout = (uint32_t)l.forward_end;
-    l.stats = (uint32_t)(l.forward_end + q);
-    l.backward_end = l.forward_end + q + stats_texels(s);
+    l.kept_end = q + 2 * kv;
+    l.stats = (uint32_t)q;
+    l.grad_end = q + stats_texels(s);
     return l;
 }
 
-void vkq_attention_scratch(const vkq_scratch_target *t, uint32_t n, uint32_t heads,
-                           uint32_t kv_heads, uint32_t head_dim, uint64_t *forward,
-                           uint64_t *backward)
+uint64_t vkq_attention_kept_bytes(const vkq_scratch_target *t, uint32_t n, uint32_t heads,
+                                  uint32_t kv_heads, uint32_t head_dim)
 {
     attention_shape s = {n, heads, kv_heads, head_dim};
-    if (t->variant == VKQ_VARIANT_CPU) {
-        panel_layout l = layout_of(&s);
-        *forward = l.forward_end * TEXEL_BYTES;
-        *backward = l.backward_end * TEXEL_BYTES;
-    } else {
-        *forward = 0;
-        *backward = stats_texels(&s) * TEXEL_BYTES;
-    }
+    return t->variant == VKQ_VARIANT_CPU ? layout_of(&s).kept_end * TEXEL_BYTES : 0;
+}
+
+void vkq_attention_scratch(const vkq_scratch_target *t, uint32_t n, uint32_t heads,
+                           uint32_t kv_heads, uint32_t head_dim, int kept, uint64_t *forward,
+                           uint64_t backward[2])
+{
+    attention_shape s = {n, heads, kv_heads, head_dim};
+    uint64_t panels = kept ? 0 : vkq_attention_kept_bytes(t, n, heads, kv_heads, head_dim);
+    *forward = panels;
+    backward[0] = panels;
+    backward[1] = (t->variant == VKQ_VARIANT_CPU ? layout_of(&s).grad_end : stats_texels(&s)) *
+                  TEXEL_BYTES;
 }
 
 /* Checks the shape and the tensors forward and backward share. */
@@ -129,7 +135,7 @@ static vkq_status check_args(const char *op, const attention_shape *s, vkq_buf q
     return vkq_need_floats(op, "lse", lse, (uint64_t)s->n * s->heads);
 }
 
-static vkq_status texel_scratch(vkq_rec *rec, const char *op, uint64_t texels, vkq_buf *out)
+static vkq_status check_texels(vkq_rec *rec, const char *op, uint64_t texels)
 {
     uint32_t limit = vkq_ctx_device(vkq_rec_ctx(rec))->max_texel_buffer_elements;
     if (texels > limit)
@@ -137,19 +143,31 @@ static vkq_status texel_scratch(vkq_rec *rec, const char *op, uint64_t texels, v
                         "%s: the packed tensors need %llu texels, beyond this device's "
                         "texel-buffer limit of %u",
                         op, (unsigned long long)texels, limit);
+    return VKQ_OK;
+}
+
+static vkq_status texel_scratch(vkq_rec *rec, const char *op, uint64_t texels, vkq_buf *out)
+{
+    VKQ_TRY(check_texels(rec, op, texels));
     return vkq_rec_scratch(rec, texels * TEXEL_BYTES, out);
 }
 
-/* A workgroup of 8 per (rows, tile, head): pack and stats write 8 texels per row of a tile. */
-static vkq_dispatch panel_dispatch(const vkq_kernel_desc *kernel, const void *push,
-                                   uint32_t push_bytes, uint32_t rows, const attention_shape *s,
-                                   uint32_t heads)
+/* The texel buffer of the packed q, k and v: the caller's kept buffer, or scratch (*taken). */
+static vkq_status qkv_panels(vkq_rec *rec, const char *op, const panel_layout *l, vkq_buf kept,
+                             vkq_buf *out, int *taken)
 {
-    vkq_dispatch d = {.kernel = kernel, .push = push, .push_bytes = push_bytes};
-    d.groups[0] = rows;
-    d.groups[1] = tiles(s);
-    d.groups[2] = heads;
-    return d;
+    *taken = kept.size == 0;
+    if (*taken)
+        return texel_scratch(rec, op, l->kept_end, out);
+    VKQ_TRY(check_texels(rec, op, l->kept_end));
+    if (kept.size < l->kept_end * TEXEL_BYTES)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT,
+                        "%s: the kept buffer has %llu bytes where the packed q, k and v need "
+                        "%llu",
+                        op, (unsigned long long)kept.size,
+                        (unsigned long long)(l->kept_end * TEXEL_BYTES));
+    *out = kept;
+    return VKQ_OK;
 }
 
 /* The `count` texels of `buf` from texel `at`: each packing kernel binds only what it writes,
@@ -159,24 +177,34 @@ static vkq_buf texels_at(vkq_buf buf, uint32_t at, uint64_t count)
     return vkq_buf_slice(buf, (uint64_t)at * TEXEL_BYTES, count * TEXEL_BYTES);
 }
 
-/* x [n][heads][head_dim] times scale into the panels at texel `at` of `panels`. */
-static vkq_status pack(vkq_rec *rec, const attention_shape *s, vkq_buf x, uint32_t heads,
-                       float scale, uint32_t at, vkq_buf panels)
+/* x[i] into the panels at texel at[i] of `panels`, for i < count (at most 3), in one dispatch:
+ * x[0] has first_heads heads and is multiplied by scale, the others kv_heads. The slots of
+ * the tensors past count repeat tensor 0's, read only, so that every declared binding is
+ * valid. */
+static vkq_status pack(vkq_rec *rec, const attention_shape *s, uint32_t count, const vkq_buf *x,
+                       const uint32_t *at, uint32_t first_heads, float scale, vkq_buf panels)
 {
-    pack_push push = {s->n, heads, s->head_dim, padded_dim(s), scale};
-    vkq_dispatch d = panel_dispatch(&vkq_kernel_attention_pack, &push, sizeof push,
-                                    padded_dim(s), s, heads);
-    d.slot[0] = (vkq_binding){x, VKQ_READ};
-    d.slot[5] = (vkq_binding){texels_at(panels, at, panel_texels(s, heads)), VKQ_WRITE};
+    pack_push push = {s->n, first_heads, s->kv_heads, s->head_dim, padded_dim(s), scale};
+    vkq_dispatch d = {.kernel = &vkq_kernel_attention_pack, .push = &push,
+                      .push_bytes = sizeof push};
+    d.groups[0] = tiles(s);
+    d.groups[1] = first_heads + (count - 1) * s->kv_heads;
+    d.groups[2] = 1;
+    for (uint32_t i = 0; i < 3; i++) {
+        uint32_t j = i < count ? i : 0, heads = j ? s->kv_heads : first_heads;
+        d.slot[i] = (vkq_binding){x[j], VKQ_READ};
+        d.slot[3 + i] = (vkq_binding){texels_at(panels, at[j], panel_texels(s, heads)),
+                                      i < count ? VKQ_WRITE : VKQ_READ};
+    }
     return vkq_rec_dispatch(rec, &d);
 }
 
-static vkq_status pack_forward(vkq_rec *rec, const attention_shape *s, const panel_layout *l,
-                               vkq_buf q, vkq_buf k, vkq_buf v, vkq_buf panels)
+static vkq_status pack_qkv(vkq_rec *rec, const attention_shape *s, const panel_layout *l,
+                           vkq_buf q, vkq_buf k, vkq_buf v, vkq_buf panels)
 {
-    VKQ_TRY(pack(rec, s, q, s->heads, 1.0f / sqrtf((float)s->head_dim), l->q, panels));
-    VKQ_TRY(pack(rec, s, k, s->kv_heads, 1.0f, l->k, panels));
-    return pack(rec, s, v, s->kv_heads, 1.0f, l->v, panels);
+    const vkq_buf x[3] = {q, k, v};
+    const uint32_t at[3] = {l->q, l->k, l->v};
+    return pack(rec, s, 3, x, at, s->heads, 1.0f / sqrtf((float)s->head_dim), panels);
 }
 
 /* Workgroups of one tile of `tile` tokens by `heads` heads; head_dim is constant 0. */
@@ -192,65 +220,75 @@ static vkq_dispatch tile_dispatch(const vkq_kernel_desc *kernel, const attention
     return d;
 }
 
-static vkq_status forward_cpu(vkq_rec *rec, const attention_shape *s, vkq_buf q, vkq_buf k,
-                              vkq_buf v, vkq_buf starts, vkq_buf out, vkq_buf lse)
+/* The forward's tensors; kept is empty or where the packed q, k and v stay. */
+typedef struct forward_args {
+    vkq_buf q, k, v, starts, out, lse, kept;
+} forward_args;
+
+static vkq_status forward_cpu(vkq_rec *rec, const attention_shape *s, const forward_args *a)
 {
     panel_layout l = layout_of(s);
     vkq_buf panels;
-    VKQ_TRY(texel_scratch(rec, "attention", l.forward_end, &panels));
-    vkq_status st = pack_forward(rec, s, &l, q, k, v, panels);
+    int taken;
+    VKQ_TRY(qkv_panels(rec, "attention", &l, a->kept, &panels, &taken));
+    vkq_status st = pack_qkv(rec, s, &l, a->q, a->k, a->v, panels);
     attention_push push = {s->n, s->heads, s->kv_heads, l.q, l.k, l.v, 0, 0};
     vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_forward_cpu, &push, CPU_TILE, s->heads,
                                    s->head_dim);
-    d.slot[0] = (vkq_binding){starts, VKQ_READ};
-    d.slot[1] = (vkq_binding){out, VKQ_WRITE};
-    d.slot[2] = (vkq_binding){lse, VKQ_WRITE};
+    d.slot[0] = (vkq_binding){a->starts, VKQ_READ};
+    d.slot[1] = (vkq_binding){a->out, VKQ_WRITE};
+    d.slot[2] = (vkq_binding){a->lse, VKQ_WRITE};
     d.slot[6] = (vkq_binding){panels, VKQ_READ};
     if (st == VKQ_OK)
         st = vkq_rec_dispatch(rec, &d);
-    vkq_rec_scratch_release(rec, panels);
+    if (taken)
+        vkq_rec_scratch_release(rec, panels);
     return st;
 }
 
-static vkq_status forward_gpu(vkq_rec *rec, const attention_shape *s, vkq_buf q, vkq_buf k,
-                              vkq_buf v, vkq_buf starts, vkq_buf out, vkq_buf lse)
+static vkq_status forward_gpu(vkq_rec *rec, const attention_shape *s, const forward_args *a)
 {
     attention_push push = {s->n, s->heads, s->kv_heads, 0, 0, 0, 0, 0};
     vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_forward_gpu, &push, GPU_TILE, s->heads,
                                    s->head_dim);
-    d.slot[0] = (vkq_binding){q, VKQ_READ};
-    d.slot[1] = (vkq_binding){k, VKQ_READ};
-    d.slot[2] = (vkq_binding){v, VKQ_READ};
-    d.slot[3] = (vkq_binding){starts, VKQ_READ};
-    d.slot[4] = (vkq_binding){out, VKQ_WRITE};
-    d.slot[5] = (vkq_binding){lse, VKQ_WRITE};
+    d.slot[0] = (vkq_binding){a->q, VKQ_READ};
+    d.slot[1] = (vkq_binding){a->k, VKQ_READ};
+    d.slot[2] = (vkq_binding){a->v, VKQ_READ};
+    d.slot[3] = (vkq_binding){a->starts, VKQ_READ};
+    d.slot[4] = (vkq_binding){a->out, VKQ_WRITE};
+    d.slot[5] = (vkq_binding){a->lse, VKQ_WRITE};
     return vkq_rec_dispatch(rec, &d);
 }
 
 vkq_status vkq_attention_forward(vkq_rec *rec, vkq_buf q, vkq_buf k, vkq_buf v, vkq_buf starts,
-                                 vkq_buf out, vkq_buf lse, uint32_t n, uint32_t heads,
-                                 uint32_t kv_heads, uint32_t head_dim)
+                                 vkq_buf out, vkq_buf lse, vkq_buf kept, uint32_t n,
+                                 uint32_t heads, uint32_t kv_heads, uint32_t head_dim)
 {
     attention_shape s = {n, heads, kv_heads, head_dim};
     VKQ_TRY(check_args("attention", &s, q, k, v, starts, out, lse));
     if (n == 0)
         return VKQ_OK;
+    forward_args a = {q, k, v, starts, out, lse, kept};
     if (vkq_ctx_variant(vkq_rec_ctx(rec)) == VKQ_VARIANT_CPU)
-        return forward_cpu(rec, &s, q, k, v, starts, out, lse);
-    return forward_gpu(rec, &s, q, k, v, starts, out, lse);
+        return forward_cpu(rec, &s, &a);
+    return forward_gpu(rec, &s, &a);
 }
 
-/* The backward's tensors. */
+/* The backward's tensors; kept is empty or holds the forward's packed q, k and v. */
 typedef struct backward_args {
-    vkq_buf dout, q, k, v, starts, out, lse, dq, dk, dv;
+    vkq_buf dout, q, k, v, starts, out, lse, kept, dq, dk, dv;
 } backward_args;
 
+/* The statistics into `panels` from texel `at`: a workgroup per (statistic, tile, head). */
 static vkq_status pack_stats(vkq_rec *rec, const attention_shape *s, const backward_args *a,
                              uint32_t at, vkq_buf panels)
 {
     stats_push push = {s->n, s->heads, s->head_dim};
-    vkq_dispatch d = panel_dispatch(&vkq_kernel_attention_stats, &push, sizeof push,
-                                    STATS_TEXELS / 8, s, s->heads);
+    vkq_dispatch d = {.kernel = &vkq_kernel_attention_stats, .push = &push,
+                      .push_bytes = sizeof push};
+    d.groups[0] = STATS_TEXELS / 8;
+    d.groups[1] = tiles(s);
+    d.groups[2] = s->heads;
     d.slot[0] = (vkq_binding){a->dout, VKQ_READ};
     d.slot[1] = (vkq_binding){a->out, VKQ_READ};
     d.slot[2] = (vkq_binding){a->lse, VKQ_READ};
@@ -280,23 +318,36 @@ static vkq_status gradient_passes(vkq_rec *rec, vkq_dispatch base, const attenti
     return vkq_rec_dispatch(rec, &d);
 }
 
-static vkq_status backward_cpu(vkq_rec *rec, const attention_shape *s, const backward_args *a)
+/* dout and the statistics into `grads`, then both passes on the q, k, v `panels`. */
+static vkq_status backward_panels(vkq_rec *rec, const attention_shape *s, const panel_layout *l,
+                                  const backward_args *a, vkq_buf panels, vkq_buf grads)
 {
-    panel_layout l = layout_of(s);
-    vkq_buf panels;
-    VKQ_TRY(texel_scratch(rec, "attention backward", l.backward_end, &panels));
-    vkq_status st = pack_forward(rec, s, &l, a->q, a->k, a->v, panels);
-    if (st == VKQ_OK)
-        st = pack(rec, s, a->dout, s->heads, 1.0f, l.dout, panels);
-    if (st == VKQ_OK)
-        st = pack_stats(rec, s, a, l.stats, panels);
-    attention_push push = {s->n, s->heads, s->kv_heads, l.q, l.k, l.v, l.dout, l.stats};
+    VKQ_TRY(pack(rec, s, 1, &a->dout, &l->dout, s->heads, 1.0f, grads));
+    VKQ_TRY(pack_stats(rec, s, a, l->stats, grads));
+    attention_push push = {s->n, s->heads, s->kv_heads, l->q, l->k, l->v, l->dout, l->stats};
     vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_backward_cpu, &push, CPU_TILE, 1,
                                    s->head_dim);
     d.slot[6] = (vkq_binding){panels, VKQ_READ};
+    d.slot[7] = (vkq_binding){grads, VKQ_READ};
+    return gradient_passes(rec, d, s, a, 0);
+}
+
+static vkq_status backward_cpu(vkq_rec *rec, const attention_shape *s, const backward_args *a)
+{
+    const char *op = "attention backward";
+    panel_layout l = layout_of(s);
+    vkq_buf panels, grads;
+    int taken;
+    VKQ_TRY(qkv_panels(rec, op, &l, a->kept, &panels, &taken));
+    vkq_status st = taken ? pack_qkv(rec, s, &l, a->q, a->k, a->v, panels) : VKQ_OK;
     if (st == VKQ_OK)
-        st = gradient_passes(rec, d, s, a, 0);
-    vkq_rec_scratch_release(rec, panels);
+        st = texel_scratch(rec, op, l.grad_end, &grads);
+    if (st == VKQ_OK) {
+        st = backward_panels(rec, s, &l, a, panels, grads);
+        vkq_rec_scratch_release(rec, grads);
+    }
+    if (taken)
+        vkq_rec_scratch_release(rec, panels);
     return st;
 }
 
@@ -320,8 +371,8 @@ static vkq_status backward_gpu(vkq_rec *rec, const attention_shape *s, const bac
 }
 
 vkq_status vkq_attention_backward(vkq_rec *rec, vkq_buf dout, vkq_buf q, vkq_buf k, vkq_buf v,
-                                  vkq_buf starts, vkq_buf out, vkq_buf lse, vkq_buf dq,
-                                  vkq_buf dk, vkq_buf dv, uint32_t n, uint32_t heads,
+                                  vkq_buf starts, vkq_buf out, vkq_buf lse, vkq_buf kept,
+                                  vkq_buf dq, vkq_buf dk, vkq_buf dv, uint32_t n, uint32_t heads,
                                   uint32_t kv_heads, uint32_t head_dim)
 {
     const char *op = "attention backward";
@@ -336,7 +387,7 @@ vkq_status vkq_attention_backward(vkq_rec *rec, vkq_buf dout, vkq_buf q, vkq_buf
                         MAX_BACKWARD_TOKENS);
     if (n == 0)
         return VKQ_OK;
-    backward_args a = {dout, q, k, v, starts, out, lse, dq, dk, dv};
+    backward_args a = {dout, q, k, v, starts, out, lse, kept, dq, dk, dv};
     if (vkq_ctx_variant(vkq_rec_ctx(rec)) == VKQ_VARIANT_CPU)
         return backward_cpu(rec, &s, &a);
     return backward_gpu(rec, &s, &a);

@@ -112,6 +112,9 @@ static vkq_status model_init(vkq_model *m, const vkq_tensor_source *weights)
 {
     const vkq_llama_config *c = &m->cfg;
     uint64_t t = m->opt.max_tokens, d = c->dim, layer[LAYER_BUFS], outer[OUTER_BUFS];
+    vkq_scratch_target target;
+    vkq_scratch_target_of(m->ctx, &target);
+    uint64_t kept = vkq_model_attention_kept_bytes(c, &m->opt, &target);
     VKQ_TRY(vkq_flat_plan_make(vkq_ctx_max_binding(m->ctx), &m->tensors, &m->plan));
     VKQ_TRY(vkq_flat_alloc(m->ctx, &m->plan, &m->params));
     VKQ_TRY(vkq_model_upload_weights(m->ctx, c, &m->params, weights));
@@ -122,11 +125,15 @@ static vkq_status model_init(vkq_model *m, const vkq_tensor_source *weights)
     VKQ_TRY(vkq_model_upload_rope(m->ctx, c, &m->inv_freq));
     m->res = calloc(c->n_layers + 1, sizeof *m->res);
     m->layers = calloc(vkq_model_kept_layers(c, &m->opt), sizeof *m->layers);
-    if (!m->res || !m->layers)
+    m->attention_kept = calloc(vkq_model_kept_layers(c, &m->opt), sizeof *m->attention_kept);
+    if (!m->res || !m->layers || !m->attention_kept)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
     vkq_model_layer_sizes(c, t, layer);
-    for (uint32_t l = 0; l < vkq_model_kept_layers(c, &m->opt); l++)
+    for (uint32_t l = 0; l < vkq_model_kept_layers(c, &m->opt); l++) {
         VKQ_TRY(alloc_all(m, (vkq_buf *)&m->layers[l], layer, LAYER_BUFS));
+        if (kept)
+            VKQ_TRY(vkq_buf_alloc(m->ctx, kept, &m->attention_kept[l]));
+    }
     for (uint32_t l = 0; l <= c->n_layers; l++)
         VKQ_TRY(alloc(m, t * d, &m->res[l]));
     vkq_model_outer_sizes(c, &m->opt, outer);
@@ -204,9 +211,12 @@ void vkq_model_destroy(vkq_model *m)
         vkq_buf *a = (vkq_buf *)&m->layers[l];
         for (size_t i = 0; i < sizeof(layer_acts) / sizeof(vkq_buf); i++)
             vkq_buf_free(m->ctx, &a[i]);
+        if (m->attention_kept)
+            vkq_buf_free(m->ctx, &m->attention_kept[l]);
     }
     free(m->res);
     free(m->layers);
+    free(m->attention_kept);
     free(m);
 }
 

@@ -89,6 +89,10 @@ void vkq_model_work_sizes(const vkq_llama_config *c, uint64_t t, uint64_t r,
 void vkq_model_outer_sizes(const vkq_llama_config *c, const vkq_model_options *o,
                            uint64_t out[OUTER_BUFS]);
 uint32_t vkq_model_kept_layers(const vkq_llama_config *c, const vkq_model_options *o);
+/* Bytes of each kept layer's packed q, k and v, which a training forward leaves for the
+ * backward (0: none kept). */
+uint64_t vkq_model_attention_kept_bytes(const vkq_llama_config *c, const vkq_model_options *o,
+                                        const vkq_scratch_target *t);
 uint64_t vkq_model_lora_u_floats(const vkq_llama_config *c, const vkq_model_options *o);
 void vkq_model_lora_work_floats(const vkq_llama_config *c, const vkq_model_options *o,
                                 uint64_t *du, uint64_t *dropped);
@@ -157,6 +161,7 @@ struct vkq_model {
     uint32_t n_tokens, n_rows;
     vkq_buf *res; /* n_layers + 1 residual streams */
     layer_acts *layers; /* n_layers of them, or one reused by every layer with recompute */
+    vkq_buf *attention_kept; /* beside each layers entry: its packed q, k and v, or empty */
     vkq_buf xn_final, rstd_final, hsel, logits, logits_part;
     grad_work g;
 };

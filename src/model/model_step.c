@@ -35,6 +35,13 @@ static const layer_acts *acts(const vkq_model *m, uint32_t l)
     return &m->layers[m->opt.recompute ? 0 : l];
 }
 
+/* Where layer l's attention forward leaves its packed q, k and v for the backward (empty when
+ * nothing is kept). */
+static vkq_buf attention_kept(const vkq_model *m, uint32_t l)
+{
+    return m->attention_kept[m->opt.recompute ? 0 : l];
+}
+
 vkq_status vkq_model_linear(vkq_rec *rec, vkq_buf x, weight_buf w, vkq_buf y, uint32_t rows,
                             uint32_t in, uint32_t out, float beta)
 {
@@ -315,8 +322,9 @@ static vkq_status layer_forward(vkq_model *m, vkq_rec *rec, uint32_t l, int keep
     qkv_bufs qkv = {a->xn_att, a->q_raw, a->k_raw, a->rstd_q, a->rstd_k, a->q, a->k, a->v};
     vkq_rope_args rope = rope_args(m);
     VKQ_TRY(vkq_model_qkv_forward(rec, c, md, &m->params, lora, l, &qkv, &rope));
-    VKQ_TRY(vkq_attention_forward(rec, a->q, a->k, a->v, m->starts, a->att, a->lse, t,
-                                  c->n_heads, c->n_kv_heads, md->head_dim));
+    VKQ_TRY(vkq_attention_forward(rec, a->q, a->k, a->v, m->starts, a->att, a->lse,
+                                  attention_kept(m, l), t, c->n_heads, c->n_kv_heads,
+                                  md->head_dim));
     VKQ_TRY(vkq_copy(rec, res, res_mid, t * d));
     VKQ_TRY(linear_forward(rec, lora, VKQ_WO, l, a->att, weight(m, VKQ_WO, l), res_mid, t,
                            md->q_dim, d, 1.0f));
@@ -430,8 +438,8 @@ static vkq_status layer_backward(vkq_model *m, vkq_rec *rec, uint32_t l)
     VKQ_TRY(vkq_fill(rec, g->dk, 0.0f, t * kvd));
     VKQ_TRY(vkq_fill(rec, g->dv, 0.0f, t * kvd));
     VKQ_TRY(vkq_attention_backward(rec, g->datt, a->q, a->k, a->v, m->starts, a->att, a->lse,
-                                   g->dq, g->dk, g->dv, t, c->n_heads, c->n_kv_heads,
-                                   md->head_dim));
+                                   attention_kept(m, l), g->dq, g->dk, g->dv, t, c->n_heads,
+                                   c->n_kv_heads, md->head_dim));
     VKQ_TRY(vkq_fill(rec, g->dxn, 0.0f, t * d));
     const project_grads qkv[] = {
         {VKQ_WQ, VKQ_BQ, VKQ_Q_NORM, a->q_raw, a->rstd_q, g->dq, g->dq_raw, c->n_heads, 1},

@@ -87,6 +87,15 @@ uint32_t vkq_model_kept_layers(const vkq_llama_config *c, const vkq_model_option
     return o->recompute ? 1 : c->n_layers;
 }
 
+uint64_t vkq_model_attention_kept_bytes(const vkq_llama_config *c, const vkq_model_options *o,
+                                        const vkq_scratch_target *t)
+{
+    if (!o->training)
+        return 0;
+    return vkq_attention_kept_bytes(t, o->max_tokens, c->n_heads, c->n_kv_heads,
+                                    vkq_llama_head_dim(c));
+}
+
 uint64_t vkq_model_lora_u_floats(const vkq_llama_config *c, const vkq_model_options *o)
 {
     uint64_t targets = (uint64_t)__builtin_popcount(o->lora.targets);
@@ -292,10 +301,14 @@ static held pack_grad_input(scratch_pool *p, const step_shape *s, const vkq_tens
 
 static void attention(scratch_pool *p, const step_shape *s, int backward)
 {
-    uint64_t forward, backward_bytes;
-    vkq_attention_scratch(p->target, s->t, s->c->n_heads, s->c->n_kv_heads, s->m.head_dim,
-                          &forward, &backward_bytes);
-    launch(p, backward ? backward_bytes : forward, 0);
+    uint64_t forward, backward_bytes[2];
+    int kept = vkq_model_attention_kept_bytes(s->c, s->o, p->target) > 0;
+    vkq_attention_scratch(p->target, s->t, s->c->n_heads, s->c->n_kv_heads, s->m.head_dim, kept,
+                          &forward, backward_bytes);
+    if (backward)
+        launch(p, backward_bytes[0], backward_bytes[1]);
+    else
+        launch(p, forward, 0);
 }
 
 static void rmsnorm_backward(scratch_pool *p, uint32_t rows, uint32_t dim)
@@ -407,13 +420,17 @@ static void add_pieces(vkq_memory_plan *plan, uint64_t *part, const flat_plan *p
 
 /* Every buffer the model allocates besides the base weights (model.c's model_init). */
 static void plan_buffers(const vkq_llama_config *c, const vkq_model_options *o,
-                         const flat_plan *base, const flat_plan *trainable,
-                         vkq_memory_plan *plan)
+                         const vkq_scratch_target *target, const flat_plan *base,
+                         const flat_plan *trainable, vkq_memory_plan *plan)
 {
     uint64_t t = o->max_tokens, layer[LAYER_BUFS], work[WORK_BUFS], outer[OUTER_BUFS];
+    uint64_t kept = vkq_model_attention_kept_bytes(c, o, target);
     vkq_model_layer_sizes(c, t, layer);
-    for (uint32_t l = 0; l < vkq_model_kept_layers(c, o); l++)
+    for (uint32_t l = 0; l < vkq_model_kept_layers(c, o); l++) {
         add_floats(plan, &plan->activations, layer, LAYER_BUFS);
+        if (kept)
+            vkq_memory_plan_add(plan, &plan->activations, kept);
+    }
     for (uint32_t l = 0; l <= c->n_layers; l++)
         add_floats(plan, &plan->activations, &(uint64_t){t * c->dim}, 1);
     vkq_model_outer_sizes(c, o, outer);
@@ -461,7 +478,7 @@ vkq_status vkq_model_memory_plan(const vkq_llama_config *c, const vkq_model_opti
                              : VKQ_OK;
     if (s == VKQ_OK) {
         add_pieces(plan, &plan->weights, &base);
-        plan_buffers(c, o, &base, o->lora.r ? &adapter : &base, plan);
+        plan_buffers(c, o, target, &base, o->lora.r ? &adapter : &base, plan);
         plan_scratch(c, o, target, loss_scratch, &base, o->lora.r ? &adapter : &base, plan);
     }
     vkq_flat_plan_free(&base);
