@@ -178,8 +178,9 @@ static vkq_buf texels_at(vkq_buf buf, uint32_t at, uint64_t count)
 }
 
 /* x[i] into the panels at texel at[i] of `panels`, for i < count (at most 3), in one dispatch:
- * x[0] has first_heads heads and is multiplied by scale, the others kv_heads. The slots of
- * the tensors past count repeat tensor 0's, read only, so that every declared binding is
+ * x[0] has first_heads heads and is multiplied by scale, the others kv_heads. Each source is
+ * bound as storage and as texels (read as texels when head_dim is a multiple of 4); the slots
+ * of the tensors past count repeat tensor 0's, read only, so that every declared binding is
  * valid. */
 static vkq_status pack(vkq_rec *rec, const attention_shape *s, uint32_t count, const vkq_buf *x,
                        const uint32_t *at, uint32_t first_heads, float scale, vkq_buf panels)
@@ -190,9 +191,12 @@ static vkq_status pack(vkq_rec *rec, const attention_shape *s, uint32_t count, c
     d.groups[0] = tiles(s);
     d.groups[1] = first_heads + (count - 1) * s->kv_heads;
     d.groups[2] = 1;
+    d.spec[0] = s->head_dim % 4 == 0;
+    d.spec_count = 1;
     for (uint32_t i = 0; i < 3; i++) {
         uint32_t j = i < count ? i : 0, heads = j ? s->kv_heads : first_heads;
         d.slot[i] = (vkq_binding){x[j], VKQ_READ};
+        d.slot[6 + i] = (vkq_binding){x[j], VKQ_READ};
         d.slot[3 + i] = (vkq_binding){texels_at(panels, at[j], panel_texels(s, heads)),
                                       i < count ? VKQ_WRITE : VKQ_READ};
     }
