@@ -85,6 +85,7 @@ void vkq_train_remedies(const vkq_train_config *c, const vkq_llama_config *m, vk
 typedef struct vkq_train_progress {
     uint32_t step, steps;
     double loss, loss_n, loss_p, share_above_delta, grad_norm, lr, tokens_per_s, elapsed_s;
+    double tokens; /* the step's tokens over every rank, both passes of a paired method counted */
     vkq_memory_plan memory;
     int memory_only; /* the call before the first step: only memory is meaningful */
     const vkq_model *model; /* the model in training; after a step, vkq_model_download_grads

@@ -293,7 +293,7 @@ static vkq_status with_model(model_bench *mb,
 }
 
 typedef struct step_times {
-    double last, *seconds;
+    double last, *seconds, *tokens;
     uint32_t count;
 } step_times;
 
@@ -302,6 +302,7 @@ static void record_step_time(const vkq_train_progress *p, void *user)
     step_times *t = user;
     if (p->memory_only)
         return;
+    t->tokens[t->count] = p->tokens;
     t->seconds[t->count++] = p->elapsed_s - t->last;
     t->last = p->elapsed_s;
 }
@@ -327,8 +328,8 @@ static vkq_status bench_method(const model_bench *mb)
     snprintf(c.out, sizeof c.out, "%s", dir);
     c.steps = mb->runs + WARMUP;
     c.batch = mb->batch;
-    double seconds[64];
-    step_times times = {0, seconds, 0};
+    double seconds[64], tokens[64];
+    step_times times = {0, seconds, tokens, 0};
     if (c.steps > 64)
         s = vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "bench train --method: at most 62 runs");
     vkq_ctx *ctx = NULL;
@@ -345,6 +346,9 @@ static vkq_status bench_method(const model_bench *mb)
     if (system(cmd) != 0 && s == VKQ_OK)
         s = vkq_fail(VKQ_ERR_IO, "could not remove %s", dir);
     VKQ_TRY(s);
+    double step_tokens = 0;
+    for (uint32_t i = WARMUP; i < c.steps; i++)
+        step_tokens += tokens[i] / mb->runs;
     qsort(seconds + WARMUP, mb->runs, sizeof *seconds, compare_doubles);
     double step_ms = 1e3 * seconds[WARMUP + mb->runs / 2];
     if (mb->json) {
@@ -354,11 +358,13 @@ static vkq_status bench_method(const model_bench *mb)
         cJSON_AddStringToObject(o, "data", mb->data);
         cJSON_AddNumberToObject(o, "batch", mb->batch);
         cJSON_AddNumberToObject(o, "step_ms", step_ms);
+        cJSON_AddNumberToObject(o, "tokens_per_step", step_tokens);
         cJSON_AddNumberToObject(o, "runs", mb->runs);
         cli_emit_json(o);
     } else {
-        printf("train --method %s on %s, batch %u: %.1f ms a step (median of %u)\n", mb->method,
-               mb->data, mb->batch, step_ms, mb->runs);
+        printf("train --method %s on %s, batch %u: %.1f ms a step (median of %u), %.0f tokens "
+               "a step (mean, both passes of a paired method)\n",
+               mb->method, mb->data, mb->batch, step_ms, mb->runs, step_tokens);
     }
     return VKQ_OK;
 }

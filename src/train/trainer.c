@@ -846,6 +846,7 @@ static vkq_status train_step(trainer *t, vkq_train_progress *p)
     p->loss = sums[2];
     p->share_above_delta = sums[3];
     p->grad_norm = sqrt(sumsq);
+    p->tokens = tokens;
     p->tokens_per_s = tokens / (now_seconds() - t0);
     if (!isfinite(p->loss) || !isfinite(p->grad_norm))
         return vkq_fail(VKQ_ERR_FORMAT,
