@@ -546,6 +546,8 @@ static void malformed_tokenizer_json_fails_in_one_line(void **state)
          VKQ_ERR_FORMAT, "must be a token id"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": -1}, \"merges\": []}}",
          VKQ_ERR_FORMAT, "must be a token id"},
+        {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 5333330}, \"merges\": []}}",
+         VKQ_ERR_FORMAT, "model.vocab[\"a\"] must be a token id (an integer from 0 to 4194303)"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"a\": 1}, \"merges\": []}}",
          VKQ_ERR_FORMAT, "duplicate key \"a\" in one object"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}}}", VKQ_ERR_FORMAT,

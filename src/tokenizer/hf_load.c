@@ -17,12 +17,16 @@ static const cJSON *field(const cJSON *object, const char *key)
     return cJSON_GetObjectItemCaseSensitive(object, key);
 }
 
+/* Far above any published vocabulary (about 260 K); the tables are sized by the largest id, so
+ * a file cannot make them take gigabytes with one big number. */
+#define MAX_TOKEN_ID (1 << 22)
+
 static vkq_status get_id(const char *path, const char *what, const cJSON *value, int32_t *id)
 {
-    if (!cJSON_IsNumber(value) || value->valuedouble < 0 || value->valuedouble >= INT32_MAX ||
+    if (!cJSON_IsNumber(value) || value->valuedouble < 0 || value->valuedouble >= MAX_TOKEN_ID ||
         value->valuedouble != floor(value->valuedouble))
-        return vkq_fail(VKQ_ERR_FORMAT, "%s: %s must be a token id (an integer >= 0)", path,
-                        what);
+        return vkq_fail(VKQ_ERR_FORMAT, "%s: %s must be a token id (an integer from 0 to %d)",
+                        path, what, MAX_TOKEN_ID - 1);
     *id = (int32_t)value->valuedouble;
     return VKQ_OK;
 }
