@@ -831,8 +831,12 @@ static vkq_status summarise(demo *d, cJSON *root)
 
 /* ---- the learning-rate and warm-up sweep ------------------------------------------------ */
 
-static const float sweep_lrs[] = {5e-4f, 1e-3f, 2e-3f, 4e-3f};
+static const float sweep_lrs[] = {1e-3f, 2e-3f, 4e-3f, 8e-3f, 1.6e-2f};
 static const float sweep_warmups[] = {0.05f, 0.2f};
+enum {
+    SWEEP_LRS = sizeof sweep_lrs / sizeof *sweep_lrs,
+    SWEEP_WARMUPS = sizeof sweep_warmups / sizeof *sweep_warmups,
+};
 
 /* One training of arm a (seed 1) with lr and warm-up, scored on the val split at the end. */
 static vkq_status sweep_point(demo *d, uint32_t a, float lr, float warmup, uint32_t index,
@@ -876,11 +880,11 @@ static vkq_status run_sweep(demo *d)
 {
     VKQ_TRY(prepare(d));
     cJSON *list = cJSON_CreateArray();
-    uint32_t total = DEFAULT_ARMS * 8, index = 0;
+    uint32_t total = DEFAULT_ARMS * SWEEP_LRS * SWEEP_WARMUPS, index = 0;
     vkq_status s = VKQ_OK;
     for (uint32_t a = 0; a < DEFAULT_ARMS && s == VKQ_OK; a++)
-        for (size_t l = 0; l < sizeof sweep_lrs / sizeof *sweep_lrs && s == VKQ_OK; l++)
-            for (size_t w = 0; w < 2 && s == VKQ_OK; w++)
+        for (size_t l = 0; l < SWEEP_LRS && s == VKQ_OK; l++)
+            for (size_t w = 0; w < SWEEP_WARMUPS && s == VKQ_OK; w++)
                 s = sweep_point(d, a, sweep_lrs[l], sweep_warmups[w], ++index, total, list);
     char path[PATH], *text = s == VKQ_OK ? cJSON_Print(list) : NULL;
     path_of(path, d, "sweep.json");
@@ -979,7 +983,7 @@ static vkq_status parse(int argc, char **argv, demo *d)
     *d = (demo){.out = "runs/demo", .model = "assets/base/model.bin",
                 .tokenizer = "assets/base/tokenizer.bin", .users = 48, .per_user = 8,
                 .steps = 120, .seeds = 3, .batch = 8, .history_k = 1, .points = 4,
-                .lr = 2e-3f, .warmup = 0.1f, .delta = 0.05f};
+                .lr = 4e-3f, .warmup = 0.05f, .delta = 0.05f};
     cli_option opts[] = {{"--out", CLI_STRING, &d->out},
                          {"--model", CLI_STRING, &d->model},
                          {"--tokenizer", CLI_STRING, &d->tokenizer},
