@@ -9,6 +9,7 @@ typedef struct decode_case {
 
 static const decode_case cases[] = {
     {1, 1, 1, 1, 1, 2}, {3, 4, 9, 8, 4, 8}, {5, 5, 17, 4, 1, 16}, {2, 3, 40, 6, 3, 6},
+    {7, 3, 150, 4, 2, 32},
 };
 
 static vkq_status run_case(vkq_check_env *e, const decode_case *c)

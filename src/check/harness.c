@@ -18,7 +18,7 @@ static const family families[] = {
     {"reduce", 1, vkq_check_reduce},
     {"rmsnorm", 1, vkq_check_rmsnorm},
     {"attention", 1, vkq_check_attention},
-    {"attention_decode", 0, vkq_check_attention_decode},
+    {"attention_decode", 1, vkq_check_attention_decode},
     {"embedding", 0, vkq_check_embedding},
     {"rope", 0, vkq_check_rope},
     {"bias", 0, vkq_check_bias},

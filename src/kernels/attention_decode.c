@@ -1,4 +1,5 @@
 #include "kernels/launch.h"
+#include "kernels/texels.h"
 #include "vkquill/nn.h"
 
 typedef struct attention_decode_push {
@@ -6,7 +7,13 @@ typedef struct attention_decode_push {
 } attention_decode_push;
 VKQ_STATIC_ASSERT_PUSH(attention_decode_push);
 
-enum { MAX_HEAD_DIM = 256 };
+typedef struct attention_decode_cpu_push {
+    attention_decode_push shape;
+    int32_t k_at, v_at; /* texel offsets of the caches in their spans */
+} attention_decode_cpu_push;
+VKQ_STATIC_ASSERT_PUSH(attention_decode_cpu_push);
+
+enum { MAX_HEAD_DIM = 256, GPU_LOCAL = 8 }; /* attention_decode.comp's workgroup */
 
 vkq_status vkq_attention_decode(vkq_rec *rec, vkq_buf q, vkq_buf k_cache, vkq_buf v_cache,
                                 vkq_buf bases, vkq_buf lengths, vkq_buf out, uint32_t n,
@@ -30,18 +37,29 @@ vkq_status vkq_attention_decode(vkq_rec *rec, vkq_buf q, vkq_buf k_cache, vkq_bu
     VKQ_TRY(vkq_need_floats(op, "out", out, q_floats));
     if (n == 0)
         return VKQ_OK;
-    attention_decode_push push = {n, heads, kv_heads, cache_rows};
-    vkq_dispatch d = {.kernel = &vkq_kernel_attention_decode,
-                      .spec = {head_dim},
-                      .spec_count = 1,
+    vkq_buf caches[2] = {k_cache, v_cache};
+    uint64_t floats[2] = {cache_floats, cache_floats};
+    vkq_spans spans;
+    int cpu = head_dim % 4 == 0 && vkq_spans_plan(rec, caches, floats, 2, &spans);
+    /* cpu: a workgroup is one subgroup, so every lane of the vectors works */
+    uint32_t local = cpu ? vkq_ctx_device(vkq_rec_ctx(rec))->subgroup_size : GPU_LOCAL;
+    attention_decode_cpu_push push = {{n, heads, kv_heads, cache_rows},
+                                      cpu ? spans.at[0] : 0,
+                                      cpu ? spans.at[1] : 0};
+    vkq_dispatch d = {.kernel = cpu ? &vkq_kernel_attention_decode_cpu
+                                    : &vkq_kernel_attention_decode,
+                      .spec = {head_dim, local, cpu ? spans.bits : 0},
+                      .spec_count = cpu ? 3 : 1,
                       .push = &push,
-                      .push_bytes = sizeof push,
+                      .push_bytes = cpu ? sizeof push : sizeof push.shape,
                       .slot = {{q, VKQ_READ},
                                {k_cache, VKQ_READ},
                                {v_cache, VKQ_READ},
                                {bases, VKQ_READ},
                                {lengths, VKQ_READ},
                                {out, VKQ_WRITE}}};
-    vkq_grid_1d((uint64_t)n * heads, 8, d.groups);
+    if (cpu)
+        vkq_spans_bind(&spans, &d);
+    vkq_grid_1d((uint64_t)n * heads, local, d.groups);
     return vkq_rec_dispatch(rec, &d);
 }

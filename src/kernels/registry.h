@@ -21,6 +21,7 @@
     X(attention_backward_cpu) \
     X(attention_backward_gpu) \
     X(attention_decode)       \
+    X(attention_decode_cpu)   \
     X(embedding)           \
     X(rope)                \
     X(bias)                \
