@@ -130,7 +130,7 @@ vkq_status vkq_model_upload_moments(vkq_model *m, const float *first, const floa
 #endif
 
 /* Incremental decoding with a KV cache, for generation: up to max_seqs sequences advance in
- * lockstep, each by one token per step at its own position (< seq_len of the config). */
+ * lockstep, each by one or more tokens per step at its own positions (< seq_len of the config). */
 typedef struct vkq_decoder vkq_decoder;
 
 vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg,
@@ -138,7 +138,10 @@ vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg,
                               vkq_decoder **out);
 void vkq_decoder_destroy(vkq_decoder *d);
 const vkq_llama_config *vkq_decoder_config(const vkq_decoder *d);
+/* The most rows a step takes: at least max_seqs. */
+uint32_t vkq_decoder_max_rows(const vkq_decoder *d);
 /* Feeds tokens[i] at positions[i] to the sequence in cache slot slots[i] (< max_seqs; position
- * 0 starts it afresh) for i < n, and writes their next-token logits, [n][vocab]. */
+ * 0 starts it afresh) for the n rows i (n <= max rows), and writes their next-token logits,
+ * [n][vocab]. Rows of one slot hold consecutive positions, each after what the slot holds. */
 vkq_status vkq_decoder_step(vkq_decoder *d, const int32_t *slots, const int32_t *tokens,
                             const int32_t *positions, uint32_t n, float *logits);

@@ -86,38 +86,86 @@ static vkq_status finish_text(vkq_generation *g, const vkq_tokenizer *tok)
     return vkq_tokenizer_decode_text(tok, g->tokens, g->n_tokens, g->text, length + 1, NULL);
 }
 
+/* The prompt tokens a sequence still has to feed before its last one, whose logits it samples
+ * from. */
+static uint32_t prompt_left(const sequence *q)
+{
+    return (uint32_t)q->pos + 1 < q->n_prompt ? q->n_prompt - 1 - (uint32_t)q->pos : 0;
+}
+
+/* A chunk of rows of the prompt, fed in one step: every row but the last only extends it. */
+static void skip_rows(sequence *q, uint32_t rows)
+{
+    vkq_generation *g = q->out;
+    for (uint32_t r = 1; r < rows; r++) {
+        g->tokens[g->n_tokens++] = q->prompt[q->pos + 1];
+        q->pos++;
+    }
+}
+
+typedef struct step_rows {
+    int32_t *slots, *tokens, *positions;
+    uint32_t *seq, *count; /* each active sequence and its rows this step */
+    uint32_t rows, active;
+} step_rows;
+
+/* One row for every unfinished sequence, and the rows left over shared among those still
+ * reading their prompt, in chunks of consecutive positions. */
+static void plan_step(sequence *seqs, uint32_t n, uint32_t max_rows, uint32_t steps,
+                      step_rows *st)
+{
+    st->active = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!seqs[i].done)
+            st->seq[st->active++] = i;
+    uint32_t share = st->active ? max_rows / st->active : 0;
+    st->rows = 0;
+    for (uint32_t a = 0; a < st->active; a++) {
+        sequence *q = &seqs[st->seq[a]];
+        /* no further than the last prompt token, nor past the steps asked for */
+        uint32_t count = prompt_left(q) + 1, room = steps - (uint32_t)q->pos;
+        count = count < share ? count : share;
+        count = count < room ? count : room;
+        count = count ? count : 1;
+        const vkq_generation *g = q->out;
+        for (uint32_t r = 0; r < count; r++) {
+            st->slots[st->rows] = (int32_t)st->seq[a];
+            st->tokens[st->rows] = r == 0 ? g->tokens[g->n_tokens - 1] : q->prompt[q->pos + r];
+            st->positions[st->rows] = q->pos + (int32_t)r;
+            st->rows++;
+        }
+        st->count[a] = count;
+    }
+}
+
 static vkq_status run(vkq_decoder *d, const vkq_tokenizer *tok, sequence *seqs, uint32_t n,
                       const vkq_sampling *s, const vkq_llama_config *c)
 {
-    uint32_t vocab = c->vocab_size;
-    int32_t *ints = malloc(3 * n * sizeof *ints);
-    float *logits = malloc((size_t)n * vocab * sizeof *logits);
-    uint32_t *which = malloc(n * sizeof *which);
-    vkq_status st = ints && logits && which ? VKQ_OK
-                                            : vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
-    while (st == VKQ_OK) {
-        uint32_t active = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            if (seqs[i].done)
-                continue;
-            const vkq_generation *g = seqs[i].out;
-            ints[active] = (int32_t)i;
-            ints[n + active] = g->tokens[g->n_tokens - 1];
-            ints[2 * n + active] = seqs[i].pos;
-            which[active++] = i;
-        }
-        if (active == 0)
+    uint32_t vocab = c->vocab_size, max_rows = vkq_decoder_max_rows(d);
+    int32_t *ints = malloc(3 * (size_t)max_rows * sizeof *ints);
+    float *logits = malloc((size_t)max_rows * vocab * sizeof *logits);
+    uint32_t *seq = malloc(2 * (size_t)n * sizeof *seq);
+    step_rows st = {ints, ints + max_rows, ints + 2 * (size_t)max_rows, seq, seq + n, 0, 0};
+    vkq_status e = ints && logits && seq ? VKQ_OK
+                                         : vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    while (e == VKQ_OK) {
+        plan_step(seqs, n, max_rows, s->steps, &st);
+        if (st.active == 0)
             break;
-        st = vkq_decoder_step(d, ints, ints + n, ints + 2 * n, active, logits);
-        for (uint32_t a = 0; a < active && st == VKQ_OK; a++)
-            st = advance(&seqs[which[a]], tok, logits + (size_t)a * vocab, c, s);
+        e = vkq_decoder_step(d, st.slots, st.tokens, st.positions, st.rows, logits);
+        for (uint32_t a = 0, row = 0; a < st.active && e == VKQ_OK; a++) {
+            sequence *q = &seqs[st.seq[a]];
+            skip_rows(q, st.count[a]);
+            row += st.count[a];
+            e = advance(q, tok, logits + (size_t)(row - 1) * vocab, c, s);
+        }
     }
-    for (uint32_t i = 0; i < n && st == VKQ_OK; i++)
-        st = finish_text(seqs[i].out, tok);
+    for (uint32_t i = 0; i < n && e == VKQ_OK; i++)
+        e = finish_text(seqs[i].out, tok);
     free(ints);
     free(logits);
-    free(which);
-    return st;
+    free(seq);
+    return e;
 }
 
 vkq_status vkq_generate_tokens(vkq_decoder *d, const vkq_tokenizer *tok,

@@ -1,6 +1,8 @@
-/* Generation-time forward: one token per sequence per step, keys and values kept in a cache
- * per layer ([max_seqs][seq_len][kv_dim]). A recording is reused while the number of
- * sequences stays the same; tokens and positions travel in buffers uploaded before each step. */
+/* Generation-time forward: rows of (sequence, position, token), keys and values kept in a cache
+ * per layer ([max_seqs][seq_len][kv_dim]). A step writes every row's key and value into the
+ * cache before any row attends, so one step may hold several consecutive positions of a
+ * sequence (a prompt read in chunks). A recording is reused while the number of rows stays the
+ * same; tokens and positions travel in buffers uploaded before each step. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +14,7 @@ struct vkq_decoder {
     vkq_llama_config cfg;
     vkq_llama_tensors tensors;
     model_dims dims;
-    uint32_t max_seqs, recorded_n;
+    uint32_t max_seqs, max_rows, recorded_n;
     flat_plan plan;
     flat_block params;
     vkq_buf inv_freq, tokens, positions, cache_rows, bases, lengths;
@@ -41,7 +43,7 @@ static vkq_status decoder_init(vkq_decoder *d, const vkq_tensor_source *weights)
 {
     const vkq_llama_config *c = &d->cfg;
     const model_dims *m = &d->dims;
-    uint64_t b = d->max_seqs, norm = c->qk_norm ? 1 : 0;
+    uint64_t b = d->max_rows, norm = c->qk_norm ? 1 : 0;
     VKQ_TRY(vkq_rec_create(d->ctx, &d->rec));
     VKQ_TRY(vkq_flat_plan_make(vkq_ctx_max_binding(d->ctx), &d->tensors, &d->plan));
     VKQ_TRY(vkq_flat_alloc(d->ctx, &d->plan, &d->params));
@@ -56,7 +58,7 @@ static vkq_status decoder_init(vkq_decoder *d, const vkq_tensor_source *weights)
         {&d->rstd_q, norm * b * c->n_heads},       {&d->rstd_k, norm * b * c->n_kv_heads},
         {&d->q, b * m->q_dim}, {&d->k, b * m->kv_dim}, {&d->v, b * m->kv_dim},
         {&d->att, b * m->q_dim}, {&d->h1, b * m->h}, {&d->h3, b * m->h}, {&d->hg, b * m->h},
-        {&d->logits, b * m->vocab}, {&d->logits_part, vkq_logits_part_floats(&d->plan, d->max_seqs)}};
+        {&d->logits, b * m->vocab}, {&d->logits_part, vkq_logits_part_floats(&d->plan, d->max_rows)}};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         VKQ_TRY(alloc(d, acts[i].floats, acts[i].buf));
     d->k_cache = calloc(c->n_layers, sizeof *d->k_cache);
@@ -64,11 +66,28 @@ static vkq_status decoder_init(vkq_decoder *d, const vkq_tensor_source *weights)
     d->host_ints = malloc(3 * b * sizeof *d->host_ints);
     if (!d->k_cache || !d->v_cache || !d->host_ints)
         return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "out of host memory");
+    uint64_t cache = (uint64_t)d->max_seqs * c->seq_len * m->kv_dim;
     for (uint32_t l = 0; l < c->n_layers; l++) {
-        VKQ_TRY(alloc(d, b * c->seq_len * m->kv_dim, &d->k_cache[l]));
-        VKQ_TRY(alloc(d, b * c->seq_len * m->kv_dim, &d->v_cache[l]));
+        VKQ_TRY(alloc(d, cache, &d->k_cache[l]));
+        VKQ_TRY(alloc(d, cache, &d->v_cache[l]));
     }
     return VKQ_OK;
+}
+
+/* Up to PREFILL_ROWS rows a sequence, while a step's widest activation (most often its logits)
+ * stays within ROWS_BYTES and one binding (a step of one row a sequence is always possible). */
+enum { PREFILL_ROWS = 8, ROWS_BYTES = 32 << 20 };
+
+static uint32_t rows_for(const vkq_ctx *ctx, const model_dims *m, uint32_t max_seqs)
+{
+    uint64_t widest = m->vocab, bytes = vkq_ctx_max_binding(ctx);
+    const uint64_t widths[] = {m->d, m->h, m->q_dim, m->kv_dim};
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
+        widest = widths[i] > widest ? widths[i] : widest;
+    bytes = bytes < ROWS_BYTES ? bytes : ROWS_BYTES;
+    uint64_t rows = (uint64_t)max_seqs * PREFILL_ROWS, fit = bytes / (4 * widest);
+    rows = rows < fit ? rows : fit;
+    return rows > max_seqs ? (uint32_t)rows : max_seqs;
 }
 
 vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg,
@@ -86,6 +105,7 @@ vkq_status vkq_decoder_create(vkq_ctx *ctx, const vkq_llama_config *cfg,
     d->cfg = *cfg;
     d->max_seqs = max_seqs;
     vkq_model_dims_of(cfg, &d->dims);
+    d->max_rows = rows_for(ctx, &d->dims, max_seqs);
     vkq_llama_tensors_of(cfg, &d->tensors);
     vkq_status s = decoder_init(d, weights);
     if (s != VKQ_OK) {
@@ -121,6 +141,8 @@ void vkq_decoder_destroy(vkq_decoder *d)
 }
 
 const vkq_llama_config *vkq_decoder_config(const vkq_decoder *d) { return &d->cfg; }
+
+uint32_t vkq_decoder_max_rows(const vkq_decoder *d) { return d->max_rows; }
 
 static vkq_status record_layer(vkq_decoder *d, uint32_t l, uint32_t n)
 {
@@ -168,9 +190,9 @@ static vkq_status record_step(vkq_decoder *d, uint32_t n)
 static vkq_status check_step(const vkq_decoder *d, const int32_t *slots, const int32_t *tokens,
                              const int32_t *positions, uint32_t n)
 {
-    if (n == 0 || n > d->max_seqs)
-        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "a decoder step takes 1 to %u sequences, not %u",
-                        d->max_seqs, n);
+    if (n == 0 || n > d->max_rows)
+        return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "a decoder step takes 1 to %u rows, not %u",
+                        d->max_rows, n);
     for (uint32_t i = 0; i < n; i++) {
         if (slots[i] < 0 || (uint32_t)slots[i] >= d->max_seqs)
             return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "cache slot %d is outside 0..%u", slots[i],
@@ -189,7 +211,7 @@ vkq_status vkq_decoder_step(vkq_decoder *d, const int32_t *slots, const int32_t 
                             const int32_t *positions, uint32_t n, float *logits)
 {
     VKQ_TRY(check_step(d, slots, tokens, positions, n));
-    int32_t *rows = d->host_ints, *bases = rows + d->max_seqs, *lengths = bases + d->max_seqs;
+    int32_t *rows = d->host_ints, *bases = rows + d->max_rows, *lengths = bases + d->max_rows;
     for (uint32_t i = 0; i < n; i++) {
         bases[i] = slots[i] * (int32_t)d->cfg.seq_len;
         rows[i] = bases[i] + positions[i];
