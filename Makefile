@@ -9,15 +9,17 @@ FUZZ_SECONDS ?= 30
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 VKQUILL = $(BUILD)/vkquill
 
-.PHONY: all deps build test test-sanitize fuzz demo clean
+.PHONY: all deps configure build test test-sanitize fuzz demo clean
 
 all: build
 
 deps:
 	@sh tools/install-deps.sh
 
-build: deps
+configure: deps
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 test: build
@@ -35,7 +37,8 @@ fuzz: deps
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-demo: build
+demo: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target vkquill
 	$(VKQUILL) devices
 	$(VKQUILL) demo --out runs/demo
 

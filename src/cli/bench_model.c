@@ -338,6 +338,7 @@ static vkq_status bench_method(const model_bench *mb)
     if (s == VKQ_OK)
         s = vkq_train_run(ctx, &c, record_step_time, &times, NULL);
     if (ctx) {
+        vkq_ctx_print_profile(ctx, stderr);
         vkq_status d = vkq_ctx_destroy(ctx);
         s = s == VKQ_OK ? d : s;
     }
