@@ -254,6 +254,29 @@ static void check_report(const char *dir)
     free(html);
 }
 
+/* A sweep.json beside a base's model file goes into the results of a demo on that base. */
+static void check_sweep_beside_model(const char *vkquill, const char *dir)
+{
+    static const char sweep[] = "[{\"arm\": \"sft\", \"lr\": 0.004, \"warmup\": 0.05, "
+                                "\"style_accuracy\": 0.25, \"rouge1\": 0.5}]";
+    char cmd[2048], path[600];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/base && cp %s/demo/init.bin %s/demo/tokenizer.bin %s/base/ && "
+             "echo '%s' > %s/base/sweep.json && %s demo --model %s/base/init.bin --tokenizer "
+             "%s/base/tokenizer.bin --users 2 --per-user 3 --steps 1 --seeds 2 --points 1 "
+             "--out %s/beside > /dev/null",
+             dir, dir, dir, dir, sweep, dir, vkquill, dir, dir, dir);
+    CHECK(system(cmd) == 0, "%s failed", cmd);
+    snprintf(path, sizeof path, "%s/beside/results.json", dir);
+    char *text = test_read_file(path, NULL);
+    cJSON *results = text ? cJSON_Parse(text) : NULL, *want = cJSON_Parse(sweep);
+    free(text);
+    CHECK(cJSON_Compare(cJSON_GetObjectItem(results, "sweep"), want, 1),
+          "%s: the sweep beside the model is not in the results", path);
+    cJSON_Delete(results);
+    cJSON_Delete(want);
+}
+
 /* Bad input: one line naming what is wrong, a non-zero exit, no training started. */
 static void check_bad_input(const char *vkquill, const char *dir)
 {
@@ -332,6 +355,7 @@ int main(int argc, char **argv)
     check_curves(results, config);
     check_report(demo_dir);
     check_bad_input(argv[1], dir);
+    check_sweep_beside_model(argv[1], dir);
     cJSON_Delete(truth);
     cJSON_Delete(results);
     CHECK(test_remove_tree(dir) == 0, "could not remove %s", dir);

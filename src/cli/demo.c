@@ -896,11 +896,22 @@ static vkq_status run_sweep(demo *d)
     return s;
 }
 
-/* An earlier sweep into the same directory, if any, goes into the results. */
+/* The sweep that chose the defaults: a sweep into the same directory, else the one beside the
+ * base's model file (assets/base/sweep.json for the committed base), else none. */
+static void sweep_path(const demo *d, char *path)
+{
+    path_of(path, d, "sweep.json");
+    if (access(path, F_OK) == 0 || d->quick)
+        return;
+    const char *slash = strrchr(d->model, '/');
+    int dir = slash ? (int)(slash - d->model) : 1;
+    snprintf(path, PATH, "%.*s/sweep.json", dir, slash ? d->model : ".");
+}
+
 static vkq_status add_sweep(const demo *d, cJSON *root)
 {
     char path[PATH];
-    path_of(path, d, "sweep.json");
+    sweep_path(d, path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return VKQ_OK;

@@ -84,13 +84,17 @@ static int by_size_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* Sum of the `count` largest values. */
+/* The most a batch of `count` samples can hold of these per-sample values. A batch takes the
+ * next samples of the epochs' orders, so it may run across epochs: it touches at most
+ * ceil((count - 1) / n) + 1 of them and can hold a sample once from each. */
 static uint32_t largest_sum(uint32_t *values, uint32_t n, uint32_t count)
 {
+    if (n == 0 || count == 0)
+        return 0;
     qsort(values, n, sizeof *values, by_size_desc);
-    uint32_t sum = 0;
-    for (uint32_t i = 0; i < count && i < n; i++)
-        sum += values[i];
+    uint32_t times = (count - 1 + n - 1) / n + 1, sum = 0;
+    for (uint32_t i = 0; i < count && i / times < n; i++)
+        sum += values[i / times];
     return sum;
 }
 
