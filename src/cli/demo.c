@@ -904,8 +904,8 @@ static void sweep_path(const demo *d, char *path)
     if (access(path, F_OK) == 0 || d->quick)
         return;
     const char *slash = strrchr(d->model, '/');
-    int dir = slash ? (int)(slash - d->model) : 1;
-    snprintf(path, PATH, "%.*s/sweep.json", dir, slash ? d->model : ".");
+    int dir = slash ? (int)(slash - d->model) + 1 : 0; /* the model's directory, slash included */
+    snprintf(path, PATH, "%.*ssweep.json", dir, d->model);
 }
 
 static vkq_status add_sweep(const demo *d, cJSON *root)

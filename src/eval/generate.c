@@ -109,8 +109,9 @@ typedef struct step_rows {
     uint32_t rows, active;
 } step_rows;
 
-/* One row for every unfinished sequence, and the rows left over shared among those still
- * reading their prompt, in chunks of consecutive positions. */
+/* An equal share of the decoder's rows for every unfinished sequence (at least one, as the
+ * decoder has a row for each): one writing takes one row, one reading its prompt takes up to
+ * its share of the prompt's next positions. */
 static void plan_step(sequence *seqs, uint32_t n, uint32_t max_rows, uint32_t steps,
                       step_rows *st)
 {
@@ -126,7 +127,6 @@ static void plan_step(sequence *seqs, uint32_t n, uint32_t max_rows, uint32_t st
         uint32_t count = prompt_left(q) + 1, room = steps - (uint32_t)q->pos;
         count = count < share ? count : share;
         count = count < room ? count : room;
-        count = count ? count : 1;
         const vkq_generation *g = q->out;
         for (uint32_t r = 0; r < count; r++) {
             st->slots[st->rows] = (int32_t)st->seq[a];
