@@ -2,9 +2,12 @@
 // Matrix product for CPU drivers such as lavapipe, where one subgroup of WIDTH invocations
 // (8, or 16 with 512-bit vectors) is one SIMD group. A workgroup is one subgroup and computes a
 // 32 x 4*WIDTH tile of C: lane l owns columns 4l..4l+3 of all 32 rows (32 vec4 accumulators).
-// Both operands come pre-packed into 32-wide panels (matmul_pack) read through RGBA32F texel
-// buffers, which lavapipe vectorises: one texel per lane holds 4 rows of A (or 4 columns of B)
-// at one k. Lanes 8j..8j+7 read B panel j of the tile and A's panel at k step j of the
+// Each operand is read through an RGBA32F texel buffer, which lavapipe vectorises, in one of
+// three layouts (A_LAYOUT, B_LAYOUT): packed into 32-wide panels by matmul_pack, or in place
+// when its texels already hold 4 rows of A (or 4 columns of B) at one k (ROWS), or 4 steps of
+// k of one row (K_MAJOR: a lane fetches 4 rows and transposes them in registers); in place
+// needs no packing dispatch, and 4 texels a lane cover 4 k steps either way. In every layout
+// one texel per lane holds 4 rows of A (or 4 columns of B) at one k once loaded. Lanes 8j..8j+7 read B panel j of the tile and A's panel at k step j of the
 // WIDTH / 8 that one fetch covers, so lane 8j + t holds the A texel of rows 4t..4t+3 at that
 // step (with 16 lanes, a fetch of A serves two k steps instead of reading the panel twice).
 //
@@ -34,6 +37,10 @@ layout(constant_id = 1) const uint PANEL_GAP = 0u;
 layout(constant_id = 2) const bool ACCUMULATE = false;
 // The subgroup size, also the workgroup size: a multiple of 8.
 layout(constant_id = 3) const uint WIDTH = 8u;
+// How each operand is read: PANELS, ROWS or K_MAJOR (see above).
+layout(constant_id = 4) const uint A_LAYOUT = 0u;
+layout(constant_id = 5) const uint B_LAYOUT = 0u;
+const uint PANELS = 0u, ROWS = 1u, K_MAJOR = 2u;
 
 layout(binding = 6) uniform samplerBuffer a_panels;
 layout(binding = 7) uniform samplerBuffer b_panels;
@@ -44,16 +51,43 @@ layout(push_constant) uniform Push {
     uint m;
     uint n;
     uint k;        // padded to a multiple of KSTEP; the panels hold zeros past the true k
-    uint a_batch;  // texels between batch items of the packed A
+    uint a_batch;  // texels between batch items of A (packed or in place)
     uint b_batch;
     uint c_batch;  // elements
     float alpha;
     float beta;
+    uint k_true;   // k before padding: an in-place ROWS operand is zero from it on
+    uint a_stride; // in place: texels between k steps (ROWS) or rows (K_MAJOR) of A
+    uint b_stride;
+    uint a_first;  // in place: the operand's first texel in its view
+    uint b_first;
+    uint a_last;   // in place: the operand's last texel in its view
+    uint b_last;
 } p;
 
 #define KSTEP 4
-// k steps of A that one texelFetch brings; WIDTH / 8 divides KSTEP.
-const int A_STEPS = int(WIDTH / 8u);
+// k steps of A that one texelFetch brings; WIDTH / 8 divides KSTEP. A K_MAJOR A brings all
+// KSTEP steps to every lane.
+const int A_STEPS = A_LAYOUT == K_MAJOR ? 1 : int(WIDTH / 8u);
+
+// Texel `at` of an in-place ROWS operand at k step kk: zero from k_true on.
+vec4 rows_texel(samplerBuffer view, uint at, uint last, uint kk)
+{
+    vec4 v = texelFetch(view, int(min(at, last)));
+    return kk < p.k_true ? v : vec4(0.0);
+}
+
+// KSTEP k steps of the 4 rows from `first` (each clamped to `rows`) of an in-place K_MAJOR
+// operand at kk, as v[u] = the 4 rows at k step kk + u.
+void k_major_texels(samplerBuffer view, uint base, uint stride, uint first, uint rows, uint kk,
+                    out vec4 v[KSTEP])
+{
+    vec4 r[4];
+    [[unroll]] for (uint c = 0u; c < 4u; c++)
+        r[c] = texelFetch(view, int(base + min(first + c, rows - 1u) * stride + kk / 4u));
+    [[unroll]] for (int u = 0; u < KSTEP; u++)
+        v[u] = vec4(r[0][u], r[1][u], r[2][u], r[3][u]);
+}
 
 void main()
 {
@@ -61,8 +95,12 @@ void main()
     const uint tile_m = gl_WorkGroupID.x, tile_n = gl_WorkGroupID.y, z = gl_WorkGroupID.z;
     // A lane past the last panel of B rereads it and stores nothing.
     uint b_panel = min(tile_n * (WIDTH / 8u) + lane / 8u, (p.n + 31u) / 32u - 1u);
+    // Packed (PANELS) operands: the texel of this lane at k = 0.
     int a_at = int(z * p.a_batch + tile_m * (p.k * 8u + PANEL_GAP) + lane);
     int b_at = int(z * p.b_batch + b_panel * (p.k * 8u + PANEL_GAP) + lane % 8u);
+    // In place: this lane's k step offset (ROWS A), first row of A and first column of B.
+    uint a_lane_k = lane / 8u, a_row = tile_m * 32u + (lane % 8u) * 4u;
+    uint b_col = b_panel * 32u + (lane % 8u) * 4u;
 
     vec4 acc[32];
     [[unroll]] for (int r = 0; r < 32; r++)
@@ -70,10 +108,24 @@ void main()
 
     for (uint kk = 0u; kk < p.k; kk += KSTEP) {
         vec4 av[KSTEP], bv[KSTEP];
+        if (A_LAYOUT == K_MAJOR)
+            k_major_texels(a_panels, p.a_first + z * p.a_batch, p.a_stride, a_row, p.m, kk, av);
+        if (B_LAYOUT == K_MAJOR)
+            k_major_texels(b_panels, p.b_first + z * p.b_batch, p.b_stride, b_col, p.n, kk, bv);
         [[unroll]] for (int u = 0; u < KSTEP; u++) {
-            if (u % A_STEPS == 0)
+            uint ka = kk + uint(u) + a_lane_k, kb = kk + uint(u);
+            if (A_LAYOUT == PANELS && u % A_STEPS == 0)
                 av[u] = texelFetch(a_panels, a_at + 8 * u);
-            bv[u] = texelFetch(b_panels, b_at + 8 * u);
+            if (A_LAYOUT == ROWS && u % A_STEPS == 0)
+                av[u] = rows_texel(a_panels,
+                                   p.a_first + z * p.a_batch + ka * p.a_stride + a_row / 4u,
+                                   p.a_last, ka);
+            if (B_LAYOUT == PANELS)
+                bv[u] = texelFetch(b_panels, b_at + 8 * u);
+            if (B_LAYOUT == ROWS)
+                bv[u] = rows_texel(b_panels,
+                                   p.b_first + z * p.b_batch + kb * p.b_stride + b_col / 4u,
+                                   p.b_last, kb);
         }
         a_at += 8 * KSTEP;
         b_at += 8 * KSTEP;

@@ -376,8 +376,8 @@ static uint64_t device_bytes(vkq_dtype base, vkq_memory_plan *plan)
     return used;
 }
 
-/* The plan counts two bytes a matrix weight and four a norm weight, and the device holds
- * what the plan says: a 16-bit base takes half the memory of an fp32 one, the norms apart
+/* The plan counts two bytes a matrix weight and four a norm weight, and the model's buffers on
+ * the device are what the plan says: a 16-bit base takes half the memory of an fp32 one, the norms apart
  * (slices start at 256-byte boundaries, so within that padding). */
 static void half_base_takes_half_the_memory(void **state)
 {
@@ -399,7 +399,9 @@ static void half_base_takes_half_the_memory(void **state)
                       (unsigned long long)(4 * matrices), (unsigned long long)(used32 - used16));
         assert_true(p16.weights < p32.weights);
         assert_true(saved >= 2 * matrices * 9 / 10 && saved <= 2 * matrices * 11 / 10);
-        assert_int_equal(used32 - used16, p32.total - p16.total);
+        /* the model's buffers differ only in the weights (the kernels' scratch, which differs
+         * too as 16-bit weights are packed and fp32 ones read in place, comes with a step) */
+        assert_int_equal(used32 - used16, saved);
     }
 }
 

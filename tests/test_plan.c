@@ -1,6 +1,7 @@
 /* The memory plan against the measured peak: a training run of a tiny model for several
  * configurations (full and LoRA, recompute, sft and nextquill, batch sizes, both kernel
- * variants) must peak within 10 % of what the plan said before it allocated anything. */
+ * variants, fp32 and 16-bit frozen bases) must peak within 10 % of what the plan said before it
+ * allocated anything. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,6 +67,7 @@ typedef struct run_case {
     const char *targets, *recompute;
     float dropout;
     vkq_variant variant;
+    const char *base_dtype; /* NULL: auto */
 } run_case;
 
 static void plan_meets_peak(const run_case *rc)
@@ -83,6 +85,8 @@ static void plan_meets_peak(const run_case *rc)
     c.lora_dropout = rc->dropout;
     strcpy(c.lora_targets, rc->targets);
     strcpy(c.recompute, rc->recompute);
+    if (rc->base_dtype)
+        strcpy(c.base_dtype, rc->base_dtype);
     vkq_ctx_options o = VKQ_CTX_OPTIONS_DEFAULT;
     o.variant = rc->variant;
     vkq_ctx *ctx;
@@ -94,9 +98,10 @@ static void plan_meets_peak(const run_case *rc)
     if (s != VKQ_OK)
         fail_msg("%s", vkq_last_error());
     double ratio = (double)plan.total / (double)peak;
-    printf("%-9s batch %u lora %u %-10s recompute %-6s %s: plan %llu, peak %llu bytes (%.4f)\n",
+    printf("%-9s batch %u lora %u %-10s recompute %-6s %s %s: plan %llu, peak %llu bytes "
+           "(%.4f)\n",
            rc->method, rc->batch, rc->lora_r, rc->targets, rc->recompute,
-           vkq_variant_name(rc->variant), (unsigned long long)plan.total,
+           vkq_variant_name(rc->variant), rc->base_dtype ? rc->base_dtype : "auto", (unsigned long long)plan.total,
            (unsigned long long)peak, ratio);
     assert_true(ratio > 0.9 && ratio < 1.1);
     assert_true(plan.reserved >= plan.total);
@@ -106,11 +111,11 @@ static void full_training(void **state)
 {
     (void)state;
     const run_case cases[] = {
-        {"sft", 1, 0, "q,v", "none", 0, VKQ_VARIANT_CPU},
-        {"sft", 4, 0, "q,v", "none", 0, VKQ_VARIANT_CPU},
-        {"nextquill", 2, 0, "q,v", "none", 0, VKQ_VARIANT_CPU},
-        {"nextquill", 2, 0, "q,v", "layers", 0, VKQ_VARIANT_CPU},
-        {"nextquill", 3, 0, "q,v", "none", 0, VKQ_VARIANT_GPU},
+        {"sft", 1, 0, "q,v", "none", 0, VKQ_VARIANT_CPU, NULL},
+        {"sft", 4, 0, "q,v", "none", 0, VKQ_VARIANT_CPU, NULL},
+        {"nextquill", 2, 0, "q,v", "none", 0, VKQ_VARIANT_CPU, NULL},
+        {"nextquill", 2, 0, "q,v", "layers", 0, VKQ_VARIANT_CPU, NULL},
+        {"nextquill", 3, 0, "q,v", "none", 0, VKQ_VARIANT_GPU, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         plan_meets_peak(&cases[i]);
@@ -120,10 +125,12 @@ static void lora_training(void **state)
 {
     (void)state;
     const run_case cases[] = {
-        {"sft", 2, 4, "q,v", "none", 0, VKQ_VARIANT_CPU},
-        {"nextquill", 1, 8, "all-linear", "none", 0.1f, VKQ_VARIANT_CPU},
-        {"nextquill", 4, 8, "all-linear", "layers", 0, VKQ_VARIANT_CPU},
-        {"mce", 2, 4, "q,k,v,o", "layers", 0.05f, VKQ_VARIANT_GPU},
+        {"sft", 2, 4, "q,v", "none", 0, VKQ_VARIANT_CPU, NULL},
+        {"nextquill", 1, 8, "all-linear", "none", 0.1f, VKQ_VARIANT_CPU, NULL},
+        {"nextquill", 4, 8, "all-linear", "layers", 0, VKQ_VARIANT_CPU, NULL},
+        {"mce", 2, 4, "q,k,v,o", "layers", 0.05f, VKQ_VARIANT_GPU, NULL},
+        {"sft", 2, 4, "q,v", "none", 0, VKQ_VARIANT_CPU, "bf16"},
+        {"nextquill", 2, 8, "all-linear", "layers", 0, VKQ_VARIANT_CPU, "f16"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         plan_meets_peak(&cases[i]);

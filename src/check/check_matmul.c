@@ -8,13 +8,17 @@ typedef struct matmul_case {
     float alpha, beta;
 } matmul_case;
 
-/* Awkward sizes on purpose: 1, primes, one past a tile, and batches with gaps between items. */
+/* Awkward sizes on purpose: 1, primes, one past a tile, and batches with gaps between items;
+ * the last three are read in place by the cpu variant in some forms (rows or k a multiple of
+ * 4): a k that ends inside a texel, rows that end inside one, and a partial last tile. */
 static const matmul_case cases[] = {
     {1, 1, 1, 1, 0, 1.0f, 0.0f},     {7, 13, 5, 1, 0, 1.0f, 0.0f},
     {32, 32, 32, 1, 0, 1.0f, 0.0f},  {33, 65, 17, 1, 0, 1.0f, 0.0f},
     {64, 31, 100, 1, 0, 1.0f, 0.0f}, {97, 130, 61, 1, 0, 1.0f, 0.0f},
     {19, 40, 23, 3, 5, 0.5f, 1.0f},  {5, 3, 129, 2, 0, -2.0f, 0.25f},
     {40, 36, 20, 1, 0, 1.0f, 0.0f},  {9, 16, 48, 2, 8, 1.0f, 0.5f},
+    {44, 68, 37, 2, 4, 1.0f, 0.5f},  {42, 20, 8, 1, 0, 1.0f, 0.0f},
+    {36, 100, 12, 3, 0, 0.5f, 1.0f},
 };
 
 /* The 16-bit operands (a frozen base's weights) run on a few of them: an odd k, odd strides,

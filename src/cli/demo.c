@@ -1039,6 +1039,7 @@ int cmd_demo(int argc, char **argv)
         s = d.sweep ? run_sweep(&d) : run_demo(&d);
     demo_free(&d);
     if (d.ctx) {
+        vkq_ctx_print_profile(d.ctx, stderr);
         vkq_status e = vkq_ctx_destroy(d.ctx);
         s = s == VKQ_OK ? e : s;
     }

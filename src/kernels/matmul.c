@@ -1,5 +1,6 @@
-/* vkq_matmul: the cpu variant packs both operands into 32-wide fp32 panels and runs
- * matmul_cpu; the gpu variant reads them in place through shared-memory tiles (matmul_gpu).
+/* vkq_matmul: the cpu variant runs matmul_cpu, which reads an fp32 operand in place when its
+ * texels line up with the kernel's (see in_place_layout) and otherwise packs it into 32-wide
+ * fp32 panels first; the gpu variant reads them in place through shared-memory tiles (matmul_gpu).
  * A 16-bit operand becomes fp32 as it is packed, or as its tile is loaded. vkq_matmul_pack
  * packs one operand for several products (vkq_matmul_packed), which then pack only the other. */
 #include "kernels/registry.h"
@@ -13,6 +14,7 @@ VKQ_STATIC_ASSERT_PUSH(pack_push);
 typedef struct matmul_push {
     uint32_t m, n, k, a_batch, b_batch, c_batch;
     float alpha, beta;
+    uint32_t k_true, a_stride, b_stride, a_first, b_first, a_last, b_last;
 } matmul_push;
 VKQ_STATIC_ASSERT_PUSH(matmul_push);
 
@@ -26,6 +28,10 @@ enum {
      * device's minTexelBufferOffsetAlignment (Vulkan caps that limit at 256). */
     TEXEL_VIEW_ALIGNMENT = 256
 };
+
+/* How matmul_cpu reads an operand (its A_LAYOUT and B_LAYOUT): packed panels, or in place
+ * through a view whose texels hold 4 rows at one k (ROWS) or 4 k steps of one row (K_MAJOR). */
+enum { LAYOUT_PANELS = 0, LAYOUT_ROWS = 1, LAYOUT_K_MAJOR = 2 };
 
 /* How matmul_pack reads an operand (its SOURCE specialization constant): fp32 or 16-bit. */
 enum {
@@ -116,12 +122,32 @@ typedef struct operand {
     uint32_t batch, rows, k, row_stride, k_stride;
 } operand;
 
+static uint64_t operand_elements(const operand *o)
+{
+    return (uint64_t)(o->batch - 1) * o->batch_stride + (uint64_t)o->rows * o->k;
+}
+
+/* The layout in which matmul_cpu can read an fp32 operand in place, from its shape and strides
+ * alone (its buffer must also start on a texel, as every tensor vkquill allocates with a
+ * multiple of 4 floats does), or LAYOUT_PANELS. */
+static uint32_t in_place_layout(const operand *o, uint64_t max_texels)
+{
+    uint64_t elements = operand_elements(o);
+    if (o->type != VKQ_F32 || o->batch_stride % 4 || elements % 4 || elements / 4 > max_texels)
+        return LAYOUT_PANELS;
+    if (o->row_stride == 1 && o->k_stride % 4 == 0)
+        return LAYOUT_ROWS;
+    if (o->k_stride == 1 && o->row_stride % 4 == 0 && o->k % 4 == 0)
+        return LAYOUT_K_MAJOR;
+    return LAYOUT_PANELS;
+}
+
 /* A texel-view source when four consecutive elements (fp32), or eight along k or four along
  * the rows (16-bit), always lie in one aligned texel of the buffer; *view is then the range to
  * bind. */
 static uint32_t pack_source(vkq_rec *rec, const operand *o, vkq_buf *view)
 {
-    uint64_t elements = (uint64_t)(o->batch - 1) * o->batch_stride + (uint64_t)o->rows * o->k;
+    uint64_t elements = operand_elements(o);
     uint64_t per_texel = o->type == VKQ_F32 ? 4 : 8;
     uint32_t along_k = o->type == VKQ_F32 ? 4 : 8; /* row_stride's multiple when k is contiguous */
     int rows_contiguous = o->row_stride == 1 && o->k_stride % 4 == 0;
@@ -191,18 +217,6 @@ static int fits_texel_buffers(vkq_rec *rec, const vkq_matmul_args *p, uint32_t b
                       packed_texels(p->m, p->k) * batch, packed_texels(p->n, p->k) * batch);
 }
 
-void vkq_matmul_scratch(const vkq_scratch_target *t, const vkq_matmul_args *args,
-                        uint64_t bytes[2])
-{
-    uint64_t batch = args->batch ? args->batch : 1;
-    uint64_t ta = packed_texels(args->m, args->k) * batch;
-    uint64_t tb = packed_texels(args->n, args->k) * batch;
-    uint64_t limit = packed_limit(t->max_texel_buffer_elements, t->max_storage_buffer_range);
-    int packs = t->variant == VKQ_VARIANT_CPU && texels_fit(limit, ta, tb);
-    bytes[0] = packs ? ta * 16 : 0;
-    bytes[1] = packs ? tb * 16 : 0;
-}
-
 /* Operand `side` of a product as matmul_pack reads it. */
 static operand operand_of(const vkq_matmul_args *p, const matmul_plan *plan,
                           vkq_matmul_side side, vkq_buf buf)
@@ -217,6 +231,25 @@ static operand operand_of(const vkq_matmul_args *p, const matmul_plan *plan,
                      t ? 1 : p->n};
 }
 
+void vkq_matmul_scratch(const vkq_scratch_target *t, const vkq_matmul_args *args,
+                        uint64_t bytes[2])
+{
+    bytes[0] = bytes[1] = 0;
+    matmul_plan plan = {0};
+    if (t->variant != VKQ_VARIANT_CPU || plan_shape(args, &plan) != VKQ_OK)
+        return;
+    uint64_t ta = packed_texels(args->m, args->k) * plan.batch;
+    uint64_t tb = packed_texels(args->n, args->k) * plan.batch;
+    if (!texels_fit(packed_limit(t->max_texel_buffer_elements, t->max_storage_buffer_range), ta,
+                    tb))
+        return;
+    /* buffers start on a texel-view boundary: every range vkquill allocates does */
+    operand oa = operand_of(args, &plan, VKQ_MATMUL_A, (vkq_buf){0});
+    operand ob = operand_of(args, &plan, VKQ_MATMUL_B, (vkq_buf){0});
+    bytes[0] = in_place_layout(&oa, t->max_texel_buffer_elements) ? 0 : ta * 16;
+    bytes[1] = in_place_layout(&ob, t->max_texel_buffer_elements) ? 0 : tb * 16;
+}
+
 /* A pre-packed operand serves a product that reads the same matrix in the same layout. */
 static int serves(const vkq_packed *pre, const operand *o)
 {
@@ -227,43 +260,77 @@ static int serves(const vkq_packed *pre, const operand *o)
            (pre->batch == 1 || pre->batch_stride == o->batch_stride);
 }
 
-/* pre: an operand packed beforehand, or NULL: both are packed here. */
+/* How matmul_cpu reads one operand: its layout, the view or panels it binds, and for an in-place
+ * view the texels between k steps (ROWS) or rows (K_MAJOR) and between batch items. */
+typedef struct operand_read {
+    uint32_t layout, stride, batch_texels, first, last;
+    vkq_buf view;
+    int packed_here; /* panels packed for this product alone, released after it */
+} operand_read;
+
+static uint32_t buffer_layout(vkq_rec *rec, const operand *o)
+{
+    if (o->buf.offset % 16)
+        return LAYOUT_PANELS;
+    return in_place_layout(o, vkq_ctx_device(vkq_rec_ctx(rec))->max_texel_buffer_elements);
+}
+
+/* pre: this operand packed beforehand, or NULL. */
+static vkq_status read_operand(vkq_rec *rec, const operand *o, const vkq_packed *pre,
+                               operand_read *r)
+{
+    *r = (operand_read){.layout = pre ? LAYOUT_PANELS : buffer_layout(rec, o)};
+    if (r->layout == LAYOUT_PANELS) {
+        r->batch_texels = (uint32_t)packed_texels(o->rows, o->k);
+        if (pre) {
+            r->view = pre->panels;
+            return VKQ_OK;
+        }
+        r->packed_here = 1;
+        return pack(rec, o, &r->view);
+    }
+    /* the view starts on the alignment boundary at or before the operand */
+    uint64_t texels = operand_elements(o) / 4, lead = o->buf.offset % TEXEL_VIEW_ALIGNMENT;
+    r->view = (vkq_buf){o->buf.block, o->buf.offset - lead, lead + texels * 16};
+    r->first = (uint32_t)(lead / 16);
+    r->last = (uint32_t)(r->first + texels - 1);
+    r->batch_texels = (uint32_t)(o->batch_stride / 4);
+    r->stride = (r->layout == LAYOUT_ROWS ? o->k_stride : o->row_stride) / 4;
+    return VKQ_OK;
+}
+
+/* pre: an operand packed beforehand (with panels), or NULL. */
 static vkq_status matmul_cpu(vkq_rec *rec, const vkq_matmul_args *p, const matmul_plan *plan,
                              vkq_buf a, vkq_buf b, vkq_buf c, const vkq_packed *pre)
 {
     operand oa = operand_of(p, plan, VKQ_MATMUL_A, a), ob = operand_of(p, plan, VKQ_MATMUL_B, b);
     int a_ready = pre && pre->side == VKQ_MATMUL_A, b_ready = pre && pre->side == VKQ_MATMUL_B;
-    vkq_buf pa = a_ready ? pre->panels : (vkq_buf){0}, pb = b_ready ? pre->panels : (vkq_buf){0};
-    if (!a_ready)
-        VKQ_TRY(pack(rec, &oa, &pa));
-    if (!b_ready)
-        VKQ_TRY(pack(rec, &ob, &pb));
-    matmul_push push = {p->m,
-                        p->n,
-                        k_padded(p->k),
-                        (uint32_t)packed_texels(p->m, p->k),
-                        (uint32_t)packed_texels(p->n, p->k),
-                        (uint32_t)plan->stride_c,
-                        p->alpha,
-                        p->beta};
+    operand_read ra = {0}, rb = {0};
+    vkq_status s = read_operand(rec, &oa, a_ready ? pre : NULL, &ra);
+    if (s == VKQ_OK)
+        s = read_operand(rec, &ob, b_ready ? pre : NULL, &rb);
+    matmul_push push = {p->m,    p->n,       k_padded(p->k), ra.batch_texels, rb.batch_texels,
+                        (uint32_t)plan->stride_c, p->alpha, p->beta, p->k, ra.stride,
+                        rb.stride, ra.first, rb.first, ra.last, rb.last};
     uint32_t c_vec4 = p->n % 4 == 0 && plan->stride_c % 4 == 0;
     /* A workgroup is one subgroup; its lanes cover width / 8 panels of B. */
     uint32_t width = vkq_ctx_device(vkq_rec_ctx(rec))->subgroup_size, b_tiles = width / 8;
     vkq_dispatch d = {.kernel = &vkq_kernel_matmul_cpu,
-                      .spec = {c_vec4, PANEL_GAP, p->beta != 0.0f, width},
-                      .spec_count = 4,
+                      .spec = {c_vec4, PANEL_GAP, p->beta != 0.0f, width, ra.layout, rb.layout},
+                      .spec_count = 6,
                       .push = &push,
                       .push_bytes = sizeof push,
                       .groups = {panels(p->m), (panels(p->n) + b_tiles - 1) / b_tiles,
                                  plan->batch}};
     d.slot[0] = (vkq_binding){c, p->beta != 0.0f ? VKQ_READ_WRITE : VKQ_WRITE};
-    d.slot[6] = (vkq_binding){pa, VKQ_READ};
-    d.slot[7] = (vkq_binding){pb, VKQ_READ};
-    vkq_status s = vkq_rec_dispatch(rec, &d);
-    if (!a_ready)
-        vkq_rec_scratch_release(rec, pa);
-    if (!b_ready)
-        vkq_rec_scratch_release(rec, pb);
+    d.slot[6] = (vkq_binding){ra.view, VKQ_READ};
+    d.slot[7] = (vkq_binding){rb.view, VKQ_READ};
+    if (s == VKQ_OK)
+        s = vkq_rec_dispatch(rec, &d);
+    if (ra.packed_here && ra.view.block)
+        vkq_rec_scratch_release(rec, ra.view);
+    if (rb.packed_here && rb.view.block)
+        vkq_rec_scratch_release(rec, rb.view);
     return s;
 }
 
@@ -277,7 +344,14 @@ static vkq_status matmul_gpu(vkq_rec *rec, const vkq_matmul_args *p, const matmu
                         (uint32_t)plan->stride_b,
                         (uint32_t)plan->stride_c,
                         p->alpha,
-                        p->beta};
+                        p->beta,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0};
     vkq_dispatch d = {.kernel = &vkq_kernel_matmul_gpu,
                       .spec = {(uint32_t)p->form, (uint32_t)p->type_a, (uint32_t)p->type_b},
                       .spec_count = 3,
@@ -317,7 +391,7 @@ vkq_status vkq_matmul_pack(vkq_rec *rec, const vkq_matmul_args *args, vkq_matmul
     operand o = operand_of(args, &plan, side, operand_buf);
     *out = (vkq_packed){operand_buf, {0}, side, o.type, o.rows, o.k, o.row_stride, o.k_stride,
                         o.batch, o.batch_stride};
-    if (!runs_cpu(rec, args, &plan))
+    if (!runs_cpu(rec, args, &plan) || buffer_layout(rec, &o) != LAYOUT_PANELS)
         return VKQ_OK;
     return pack(rec, &o, &out->panels);
 }

@@ -148,6 +148,7 @@ typedef struct scratch_pool {
     int busy[POOL_MAX];
     uint32_t n;
     vkq_memory_plan *plan;
+    vkq_dtype weights; /* the base's matrices, the B operand of some products */
 } scratch_pool;
 
 /* A buffer for a request of `bytes` (none for 0): its index, or -1. */
@@ -183,16 +184,24 @@ static void launch(scratch_pool *p, uint64_t first, uint64_t second)
     give_back(p, b);
 }
 
-static void scratch_of(scratch_pool *p, uint32_t m, uint32_t n, uint32_t k, uint64_t bytes[2])
+/* A product's shape: its form, m, n, k, and whether B is a weight of the base. */
+typedef struct shape {
+    vkq_matmul_form form;
+    uint32_t m, n, k;
+    int b_weight;
+} shape;
+
+static void scratch_of(scratch_pool *p, shape s, uint64_t bytes[2])
 {
-    vkq_matmul_args a = {.m = m, .n = n, .k = k};
+    vkq_matmul_args a = {.form = s.form, .m = s.m, .n = s.n, .k = s.k,
+                         .type_b = s.b_weight ? p->weights : VKQ_F32};
     vkq_matmul_scratch(p->target, &a, bytes);
 }
 
-static void product(scratch_pool *p, uint32_t m, uint32_t n, uint32_t k)
+static void product(scratch_pool *p, shape s)
 {
     uint64_t bytes[2];
-    scratch_of(p, m, n, k, bytes);
+    scratch_of(p, s, bytes);
     launch(p, bytes[0], bytes[1]);
 }
 
@@ -202,10 +211,10 @@ typedef struct held {
     vkq_matmul_side side;
 } held;
 
-static held pack_once(scratch_pool *p, vkq_matmul_side side, uint32_t m, uint32_t n, uint32_t k)
+static held pack_once(scratch_pool *p, vkq_matmul_side side, shape s)
 {
     uint64_t bytes[2];
-    scratch_of(p, m, n, k, bytes);
+    scratch_of(p, s, bytes);
     held h = {take(p, bytes[side]), side};
     return h;
 }
@@ -218,10 +227,10 @@ static held in_place(vkq_matmul_side side)
 }
 
 /* vkq_matmul_packed: packs only the other operand when the held one has panels. */
-static void packed_product(scratch_pool *p, const held *h, uint32_t m, uint32_t n, uint32_t k)
+static void packed_product(scratch_pool *p, const held *h, shape s)
 {
     uint64_t bytes[2];
-    scratch_of(p, m, n, k, bytes);
+    scratch_of(p, s, bytes);
     if (h->index < 0)
         launch(p, bytes[0], bytes[1]);
     else
@@ -247,21 +256,22 @@ static void linear_forward(scratch_pool *p, const step_shape *s, const held *x, 
                            uint32_t in, uint32_t out)
 {
     uint32_t r = s->o->lora.r;
-    packed_product(p, x, s->t, out, in);
+    packed_product(p, x, (shape){VKQ_MATMUL_NT, s->t, out, in, 1});
     if (!adapts(s, id))
         return;
+    shape down = {VKQ_MATMUL_NT, s->t, r, in, 0};
     if (dropping(s))
-        product(p, s->t, r, in);
+        product(p, down);
     else
-        packed_product(p, x, s->t, r, in);
-    product(p, s->t, out, r);
+        packed_product(p, x, down);
+    product(p, (shape){VKQ_MATMUL_NT, s->t, out, r, 0});
 }
 
 /* model_step.c's linear_forward: an input no other product reads */
 static void linear_forward_alone(scratch_pool *p, const step_shape *s, vkq_tensor_id id,
                                  uint32_t in, uint32_t out)
 {
-    held x = pack_once(p, VKQ_MATMUL_A, s->t, out, in);
+    held x = pack_once(p, VKQ_MATMUL_A, (shape){VKQ_MATMUL_NT, s->t, out, in, 1});
     linear_forward(p, s, &x, id, in, out);
     give_back(p, x.index);
 }
@@ -271,20 +281,21 @@ static void linear_backward(scratch_pool *p, const step_shape *s, const held *x,
                             vkq_tensor_id id, uint32_t in, uint32_t out)
 {
     uint32_t t = s->t, r = s->o->lora.r;
-    product(p, t, in, out);
+    product(p, (shape){VKQ_MATMUL_NN, t, in, out, 1});
     if (!r) {
-        packed_product(p, x, out, in, t);
+        packed_product(p, x, (shape){VKQ_MATMUL_TN, out, in, t, 0});
         return;
     }
     if (!adapts(s, id))
         return;
-    product(p, out, r, t);
-    product(p, t, r, out);
+    product(p, (shape){VKQ_MATMUL_TN, out, r, t, 0});
+    product(p, (shape){VKQ_MATMUL_NN, t, r, out, 0});
+    shape da = {VKQ_MATMUL_TN, r, in, t, 0};
     if (dropping(s))
-        product(p, r, in, t);
+        product(p, da);
     else
-        packed_product(p, x, r, in, t);
-    product(p, t, in, r);
+        packed_product(p, x, da);
+    product(p, (shape){VKQ_MATMUL_NN, t, in, r, 0});
 }
 
 /* model_step.c's pack_grad_input over the tensors ids */
@@ -296,7 +307,8 @@ static held pack_grad_input(scratch_pool *p, const step_shape *s, const vkq_tens
         readers += !s->o->lora.r || (adapts(s, ids[i]) && !dropping(s));
     if (readers < 2)
         return in_place(VKQ_MATMUL_B);
-    return pack_once(p, VKQ_MATMUL_B, s->o->lora.r ? s->o->lora.r : out, in, s->t);
+    return pack_once(p, VKQ_MATMUL_B,
+                     (shape){VKQ_MATMUL_TN, s->o->lora.r ? s->o->lora.r : out, in, s->t, 0});
 }
 
 static void attention(scratch_pool *p, const step_shape *s, int backward)
@@ -320,14 +332,14 @@ static void rmsnorm_backward(scratch_pool *p, uint32_t rows, uint32_t dim)
 static void layer_forward(scratch_pool *p, const step_shape *s, int keep_output)
 {
     const model_dims *m = &s->m;
-    held xn = pack_once(p, VKQ_MATMUL_A, s->t, m->q_dim, m->d);
+    held xn = pack_once(p, VKQ_MATMUL_A, (shape){VKQ_MATMUL_NT, s->t, m->q_dim, m->d, 1});
     linear_forward(p, s, &xn, VKQ_WQ, m->d, m->q_dim);
     linear_forward(p, s, &xn, VKQ_WK, m->d, m->kv_dim);
     linear_forward(p, s, &xn, VKQ_WV, m->d, m->kv_dim);
     give_back(p, xn.index);
     attention(p, s, 0);
     linear_forward_alone(p, s, VKQ_WO, m->q_dim, m->d);
-    xn = pack_once(p, VKQ_MATMUL_A, s->t, m->h, m->d);
+    xn = pack_once(p, VKQ_MATMUL_A, (shape){VKQ_MATMUL_NT, s->t, m->h, m->d, 1});
     linear_forward(p, s, &xn, VKQ_W1, m->d, m->h);
     linear_forward(p, s, &xn, VKQ_W3, m->d, m->h);
     give_back(p, xn.index);
@@ -387,22 +399,23 @@ static void plan_scratch(const vkq_llama_config *c, const vkq_model_options *o,
                          const flat_plan *base, const flat_plan *trainable,
                          vkq_memory_plan *plan)
 {
-    scratch_pool pool = {.target = target, .plan = plan};
+    scratch_pool pool = {.target = target, .plan = plan, .weights = o->base_dtype};
     step_shape s = {c, o, {0}, o->max_tokens};
     vkq_model_dims_of(c, &s.m);
     uint32_t rows = o->max_rows, pieces = classifier_pieces(base, s.m.vocab);
     for (uint32_t l = 0; l < c->n_layers; l++)
         layer_forward(&pool, &s, 1);
     for (uint32_t i = 0; i < pieces; i++)
-        product(&pool, rows, classifier_piece_rows(base, s.m.vocab, i), s.m.d);
+        product(&pool,
+                (shape){VKQ_MATMUL_NT, rows, classifier_piece_rows(base, s.m.vocab, i), s.m.d, 1});
     launch(&pool, loss_scratch, 0);
     if (!o->training)
         return;
     for (uint32_t i = 0; i < pieces; i++) {
         uint32_t part = classifier_piece_rows(base, s.m.vocab, i);
-        product(&pool, rows, s.m.d, part);
+        product(&pool, (shape){VKQ_MATMUL_NN, rows, s.m.d, part, 1});
         if (!o->lora.r)
-            product(&pool, part, s.m.d, rows);
+            product(&pool, (shape){VKQ_MATMUL_TN, part, s.m.d, rows, 0});
     }
     rmsnorm_backward(&pool, s.t, s.m.d);
     for (uint32_t l = 0; l < c->n_layers; l++)
