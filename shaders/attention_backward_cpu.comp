@@ -2,9 +2,9 @@
 // Causal grouped-query attention backward over packed sequences, cpu-shaped (see
 // attention_cpu.glsl), recomputing every probability p_ts = exp(score_ts - lse_t) block by
 // block from the saved log-sum-exp; with ds_ts = p_ts (dout_t . v_s - delta_t):
-// MODE 0, a workgroup per (tile of 32 queries, head), over the key tiles its queries see:
+// MODE 0, a problem per (tile of 32 queries, head), over the key tiles its queries see:
 //   dq_t += scale sum_s ds_ts k_s.
-// MODE 1, a workgroup per (tile of 32 keys, kv head), over the heads of the group and the
+// MODE 1, a problem per (tile of 32 keys, kv head), over the heads of the group and the
 // query tiles from the key tile on, until one starts past the keys' sequences:
 //   dv_s += sum_t p_ts dout_t, dk_s += sum_t ds_ts q_t (q was packed pre-scaled).
 // Every gradient element is summed by one lane in a fixed order: no atomics, deterministic.
@@ -36,7 +36,7 @@ layout(push_constant) uniform Push {
 // Texel of this lane in the statistics of (head, tile): 0 lse, 1 delta, 2 first key.
 int stats_texel(uint head, uint tiles, uint tile, uint which)
 {
-    return int(p.stats_at + ((head * tiles + tile) * 3u + which) * LANES + gl_SubgroupInvocationID);
+    return int(p.stats_at + ((head * tiles + tile) * 3u + which) * LANES + lane_id());
 }
 
 // grad (set 0) or dv (set 1) rows first_row + r * stride += scale * accumulator, for the
@@ -44,9 +44,9 @@ int stats_texel(uint head, uint tiles, uint tile, uint which)
 void add_rows(uint first_row, uint stride, uint set, float scale, uint tokens)
 {
     [[unroll]] for (uint j = 0u; j < 4u; j++) {
-        if (4u * gl_SubgroupInvocationID + j >= tokens)
+        if (4u * lane_id() + j >= tokens)
             continue;
-        uint row = (first_row + (4u * gl_SubgroupInvocationID + j) * stride) * HEAD_DIM;
+        uint row = (first_row + (4u * lane_id() + j) * stride) * HEAD_DIM;
         for (uint d = 0u; d < HEAD_DIM; d++) {
             if (set == 1u)
                 dv[row + d] += accumulator(set, d)[j];
@@ -62,10 +62,13 @@ void zero_block(out vec4 s[TILE])
         s[r] = vec4(0.0);
 }
 
+// head: past the last head (an odd count in pairs), the last one again, not stored.
 void query_gradient(uint tile, uint head)
 {
+    uint stored = head < p.heads ? p.n - tile * TILE : 0u;
+    head = min(head, p.heads - 1u);
     uint kv_head = head / (p.heads / p.kv_heads), tiles = (p.n + TILE - 1u) / TILE;
-    uvec4 query = tile * TILE + 4u * gl_SubgroupInvocationID + uvec4(0u, 1u, 2u, 3u);
+    uvec4 query = tile * TILE + 4u * lane_id() + uvec4(0u, 1u, 2u, 3u);
     vec4 lse = texelFetch(grad_panels, stats_texel(head, tiles, tile, 0u));
     vec4 delta = texelFetch(grad_panels, stats_texel(head, tiles, tile, 1u));
     uvec4 first = uvec4(texelFetch(grad_panels, stats_texel(head, tiles, tile, 2u)));
@@ -89,14 +92,13 @@ void query_gradient(uint tile, uint head)
         }
         weighted_rows(panels, k_panel, s, vec4(1.0), 0u);
     }
-    add_rows(tile * TILE * p.heads + head, p.heads, 0u, inversesqrt(float(HEAD_DIM)),
-             p.n - tile * TILE);
+    add_rows(tile * TILE * p.heads + head, p.heads, 0u, inversesqrt(float(HEAD_DIM)), stored);
 }
 
 // One statistic of query 4 u + j of a tile, from the texel `mine` each lane fetched.
 float broadcast(vec4 mine, uint u, uint j)
 {
-    return subgroupShuffle(mine[j], u);
+    return from_lane(mine[j], u);
 }
 
 // The probabilities and score gradients of a (query tile, key tile) block, transposed: lane
@@ -124,10 +126,13 @@ void key_block(uint head, uint kv_head, uint tiles, uint tile, uint query_tile, 
         }
 }
 
+// kv_head: past the last (an odd count in pairs), the last one again, not stored.
 void key_value_gradient(uint tile, uint kv_head)
 {
+    uint stored = kv_head < p.kv_heads ? p.n - tile * TILE : 0u;
+    kv_head = min(kv_head, p.kv_heads - 1u);
     uint group = p.heads / p.kv_heads, tiles = (p.n + TILE - 1u) / TILE;
-    uvec4 key = tile * TILE + 4u * gl_SubgroupInvocationID + uvec4(0u, 1u, 2u, 3u);
+    uvec4 key = tile * TILE + 4u * lane_id() + uvec4(0u, 1u, 2u, 3u);
     uint last = min(tile * TILE + TILE - 1u, p.n - 1u);
     clear_accumulators(); // set 0 dk, set 1 dv
     for (uint head = kv_head * group; head < (kv_head + 1u) * group; head++)
@@ -145,14 +150,15 @@ void key_value_gradient(uint tile, uint kv_head)
                           0u);
         }
     uint first_row = tile * TILE * p.kv_heads + kv_head;
-    add_rows(first_row, p.kv_heads, 0u, 1.0, p.n - tile * TILE);
-    add_rows(first_row, p.kv_heads, 1u, 1.0, p.n - tile * TILE);
+    add_rows(first_row, p.kv_heads, 0u, 1.0, stored);
+    add_rows(first_row, p.kv_heads, 1u, 1.0, stored);
 }
 
 void main()
 {
+    uint head = gl_WorkGroupID.y * (WIDTH / LANES) + problem();
     if (MODE == 0u)
-        query_gradient(gl_WorkGroupID.x, gl_WorkGroupID.y);
+        query_gradient(gl_WorkGroupID.x, head);
     else
-        key_value_gradient(gl_WorkGroupID.x, gl_WorkGroupID.y);
+        key_value_gradient(gl_WorkGroupID.x, head);
 }

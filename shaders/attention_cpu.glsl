@@ -1,5 +1,7 @@
-// What the cpu-shaped attention kernels share (lavapipe, where the workgroup is one subgroup of
-// 8 lanes and each subgroup one SIMD group). They read every operand from panels in RGBA32F
+// What the cpu-shaped attention kernels share (lavapipe, where the workgroup is one subgroup and
+// each subgroup one SIMD group). A problem (a tile of one head) takes 8 lanes; a subgroup of 16
+// (512-bit vectors) takes two problems side by side, the same tile of two heads, which walk the
+// same blocks in step. They read every operand from panels in RGBA32F
 // texel buffers (attention_pack): per (head, tile of 32 tokens, d < PADDED_DIM), 8 texels, texel
 // l holding tokens 4l..4l+3 of the tile at dimension d (binding 6 holds q, k and v, which the
 // forward may leave for the backward; the backward reads dout and its statistics from binding
@@ -19,20 +21,44 @@
 #ifndef VKQ_ATTENTION_CPU_GLSL
 #define VKQ_ATTENTION_CPU_GLSL
 
-layout(local_size_x = 8) in;
+layout(local_size_x_id = 2) in;
 layout(constant_id = 0) const uint HEAD_DIM = 8u;
+layout(constant_id = 2) const uint WIDTH = 8u; // the subgroup: 8, or 16 for two problems
 const uint CHUNK = 16u;
 const uint PADDED_DIM = (HEAD_DIM + CHUNK - 1u) / CHUNK * CHUNK; // zeros past HEAD_DIM
 const uint TILE = 32u;
-const uint LANES = 8u;
+const uint LANES = 8u; // of one problem
 const float MASKED = -3.4e38; // a score no key reaches; its probability is forced to 0
 
 layout(binding = 6) uniform samplerBuffer panels;
-shared vec4 accumulators[ACCUMULATORS * PADDED_DIM * LANES];
+shared vec4 accumulators[ACCUMULATORS * PADDED_DIM * WIDTH];
+
+// This lane within its problem, and which of the subgroup's problems it works on.
+uint lane_id() { return gl_SubgroupInvocationID % LANES; }
+uint problem() { return gl_SubgroupInvocationID / LANES; }
+
+// Lane u's value of the caller's problem, for a constant u: lavapipe turns a shuffle from a
+// constant lane into a register move and one from a varying lane into a loop over the lanes, so
+// the second problem takes both halves' values and keeps its own.
+vec4 from_lane(vec4 v, uint u)
+{
+    if (WIDTH == LANES)
+        return subgroupShuffle(v, u);
+    vec4 first = subgroupShuffle(v, u), second = subgroupShuffle(v, u + LANES);
+    return problem() == 0u ? first : second;
+}
+
+float from_lane(float v, uint u)
+{
+    if (WIDTH == LANES)
+        return subgroupShuffle(v, u);
+    float first = subgroupShuffle(v, u), second = subgroupShuffle(v, u + LANES);
+    return problem() == 0u ? first : second;
+}
 
 int accumulator_at(uint set, uint d)
 {
-    return int((set * PADDED_DIM + d) * LANES + gl_SubgroupInvocationID);
+    return int((set * PADDED_DIM + d) * WIDTH + gl_SubgroupInvocationID);
 }
 
 vec4 accumulator(uint set, uint d)
@@ -42,14 +68,14 @@ vec4 accumulator(uint set, uint d)
 
 void clear_accumulators()
 {
-    for (uint i = gl_SubgroupInvocationID; i < ACCUMULATORS * PADDED_DIM * LANES; i += LANES)
+    for (uint i = gl_SubgroupInvocationID; i < ACCUMULATORS * PADDED_DIM * WIDTH; i += WIDTH)
         accumulators[i] = vec4(0.0);
 }
 
 // The texel of this lane in panel (head, tile) at d = 0; d adds 8 d.
 int panel_texel(uint at, uint head, uint tiles, uint tile)
 {
-    return int(at + (head * tiles + tile) * PADDED_DIM * LANES + gl_SubgroupInvocationID);
+    return int(at + (head * tiles + tile) * PADDED_DIM * LANES + lane_id());
 }
 
 // acc[4 u + j] += own . other[4 u + j] over d, for the four tokens of this lane: own and
@@ -67,7 +93,7 @@ void tile_products(samplerBuffer own_panels, int own, samplerBuffer other_panels
         [[unroll]] for (uint u = 0u; u < LANES; u++) {
             vec4 bu[4];
             [[unroll]] for (uint k = 0u; k < 4u; k++)
-                bu[k] = subgroupShuffle(b[k], u);
+                bu[k] = from_lane(b[k], u);
             [[unroll]] for (uint j = 0u; j < 4u; j++) {
                 vec4 s = acc[4u * u + j];
                 [[unroll]] for (uint k = 0u; k < 4u; k++)
@@ -94,7 +120,7 @@ void weighted_rows(samplerBuffer other_panels, int other, vec4 w[TILE], vec4 res
             [[unroll]] for (uint k = 0u; k < 4u; k++) {
                 vec4 s = acc[d + k];
                 [[unroll]] for (uint u = 0u; u < LANES; u++) {
-                    vec4 xu = subgroupShuffle(x[k], u);
+                    vec4 xu = from_lane(x[k], u);
                     [[unroll]] for (uint j = 0u; j < 4u; j++)
                         s += w[4u * u + j] * xu[j];
                 }

@@ -1,6 +1,6 @@
 #version 450
 // Causal grouped-query attention over packed sequences, forward, cpu-shaped (see
-// attention_cpu.glsl). A workgroup takes a tile of 32 queries of one head and walks the tiles
+// attention_cpu.glsl). A problem takes a tile of 32 queries of one head and walks the tiles
 // of 32 keys from the first its queries may see to the diagonal with an online softmax: scores
 // of the 32 x 32 block (tile_products), the running maximum and sum updated once per block,
 // then out += p v (weighted_rows, which rescales the accumulators in the same pass). The score
@@ -41,7 +41,7 @@ uvec4 first_keys(uvec4 token)
 void store(uvec4 query, uint head, vec4 m, vec4 l)
 {
     [[unroll]] for (uint j = 0u; j < 4u; j++) {
-        if (query[j] >= p.n)
+        if (query[j] >= p.n || head >= p.heads)
             continue;
         uint row = query[j] * p.heads + head;
         for (uint d = 0u; d < HEAD_DIM; d++)
@@ -52,13 +52,15 @@ void store(uvec4 query, uint head, vec4 m, vec4 l)
 
 void main()
 {
-    uint tile = gl_WorkGroupID.x, head = gl_WorkGroupID.y;
-    uint kv_head = head / (p.heads / p.kv_heads), tiles = (p.n + TILE - 1u) / TILE;
-    uvec4 query = tile * TILE + 4u * gl_SubgroupInvocationID + uvec4(0u, 1u, 2u, 3u);
+    // past the last head (an odd count in pairs): the last one again, not stored
+    uint tile = gl_WorkGroupID.x, head = gl_WorkGroupID.y * (WIDTH / LANES) + problem();
+    uint work_head = min(head, p.heads - 1u);
+    uint kv_head = work_head / (p.heads / p.kv_heads), tiles = (p.n + TILE - 1u) / TILE;
+    uvec4 query = tile * TILE + 4u * lane_id() + uvec4(0u, 1u, 2u, 3u);
     uvec4 first = first_keys(query);
     uint lowest = subgroupMin(min(min(first.x, first.y), min(first.z, first.w)));
     uint last = min(tile * TILE + TILE - 1u, p.n - 1u);
-    int q_panel = panel_texel(p.q_at, head, tiles, tile);
+    int q_panel = panel_texel(p.q_at, work_head, tiles, tile);
 
     vec4 m = vec4(MASKED), l = vec4(0.0);
     clear_accumulators();

@@ -5,7 +5,8 @@
  *
  * The cpu variant packs q (pre-scaled), k and v in one dispatch, and for the backward dout, into
  * panels of RGBA32F texel buffers (attention_pack), which lavapipe loads as vectors, and runs
- * 32 x 32 blocks in one 8-lane subgroup (attention_forward_cpu, attention_backward_cpu). A
+ * 32 x 32 blocks on 8 lanes of a subgroup, a subgroup of 16 taking two heads side by side
+ * (attention_forward_cpu, attention_backward_cpu). A
  * caller that keeps the forward's packed q, k and v (vkq_attention_kept_bytes a layer) spares
  * the backward packing them again. The gpu
  * variant reads the tensors in place and passes blocks of keys (or queries) through shared
@@ -224,6 +225,28 @@ static vkq_dispatch tile_dispatch(const vkq_kernel_desc *kernel, const attention
     return d;
 }
 
+/* The cpu kernels' workgroup: one subgroup of 8 lanes, or of 16 taking two heads at a time
+ * where their accumulators (`sets` of padded_dim texels a lane) fit the shared memory one head
+ * of the largest size takes on 8 lanes (32 KiB). */
+static uint32_t cpu_width(vkq_rec *rec, const attention_shape *s, uint32_t sets)
+{
+    int pairs = vkq_ctx_device(vkq_rec_ctx(rec))->subgroup_size == 16 &&
+                sets * padded_dim(s) <= VKQ_ATTENTION_MAX_HEAD_DIM;
+    return pairs ? 16 : 8;
+}
+
+/* tile_dispatch for a cpu kernel: `heads` in groups of width / 8; the width is constant 2. */
+static vkq_dispatch cpu_tile_dispatch(const vkq_kernel_desc *kernel, const attention_push *push,
+                                      uint32_t heads, uint32_t head_dim, uint32_t width)
+{
+    uint32_t problems = width / 8;
+    vkq_dispatch d = tile_dispatch(kernel, push, CPU_TILE, (heads + problems - 1) / problems,
+                                   head_dim);
+    d.spec[2] = width;
+    d.spec_count = 3;
+    return d;
+}
+
 /* The forward's tensors; kept is empty or where the packed q, k and v stay. */
 typedef struct forward_args {
     vkq_buf q, k, v, starts, out, lse, kept;
@@ -237,8 +260,8 @@ static vkq_status forward_cpu(vkq_rec *rec, const attention_shape *s, const forw
     VKQ_TRY(qkv_panels(rec, "attention", &l, a->kept, &panels, &taken));
     vkq_status st = pack_qkv(rec, s, &l, a->q, a->k, a->v, panels);
     attention_push push = {s->n, s->heads, s->kv_heads, l.q, l.k, l.v, 0, 0};
-    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_forward_cpu, &push, CPU_TILE, s->heads,
-                                   s->head_dim);
+    vkq_dispatch d = cpu_tile_dispatch(&vkq_kernel_attention_forward_cpu, &push, s->heads,
+                                       s->head_dim, cpu_width(rec, s, 1));
     d.slot[0] = (vkq_binding){a->starts, VKQ_READ};
     d.slot[1] = (vkq_binding){a->out, VKQ_WRITE};
     d.slot[2] = (vkq_binding){a->lse, VKQ_WRITE};
@@ -301,22 +324,23 @@ static vkq_status pack_stats(vkq_rec *rec, const attention_shape *s, const backw
     return vkq_rec_dispatch(rec, &d);
 }
 
-/* Both passes on `base`, a dispatch whose inputs are bound; the gradients go to slots
- * grad_slot (dq, then dk) and grad_slot + 1 (dv). The query pass writes no dv: dq stands in so
- * that every declared binding is valid. */
+/* Both passes on `base`, a dispatch whose inputs are bound, whose workgroups take `problems`
+ * heads each; the gradients go to slots grad_slot (dq, then dk) and grad_slot + 1 (dv). The
+ * query pass writes no dv: dq stands in so that every declared binding is valid. */
 static vkq_status gradient_passes(vkq_rec *rec, vkq_dispatch base, const attention_shape *s,
-                                  const backward_args *a, int grad_slot)
+                                  const backward_args *a, int grad_slot, uint32_t problems)
 {
-    base.spec_count = 2; /* head_dim, then the pass */
+    if (base.spec_count < 2)
+        base.spec_count = 2; /* head_dim, then the pass */
     vkq_dispatch d = base;
     d.spec[1] = QUERY_GRADIENT;
-    d.groups[1] = s->heads;
+    d.groups[1] = (s->heads + problems - 1) / problems;
     d.slot[grad_slot] = (vkq_binding){a->dq, VKQ_READ_WRITE};
     d.slot[grad_slot + 1] = (vkq_binding){a->dq, VKQ_READ};
     VKQ_TRY(vkq_rec_dispatch(rec, &d));
     d = base;
     d.spec[1] = KEY_VALUE_GRADIENT;
-    d.groups[1] = s->kv_heads;
+    d.groups[1] = (s->kv_heads + problems - 1) / problems;
     d.slot[grad_slot] = (vkq_binding){a->dk, VKQ_READ_WRITE};
     d.slot[grad_slot + 1] = (vkq_binding){a->dv, VKQ_READ_WRITE};
     return vkq_rec_dispatch(rec, &d);
@@ -329,11 +353,12 @@ static vkq_status backward_panels(vkq_rec *rec, const attention_shape *s, const 
     VKQ_TRY(pack(rec, s, 1, &a->dout, &l->dout, s->heads, 1.0f, grads));
     VKQ_TRY(pack_stats(rec, s, a, l->stats, grads));
     attention_push push = {s->n, s->heads, s->kv_heads, l->q, l->k, l->v, l->dout, l->stats};
-    vkq_dispatch d = tile_dispatch(&vkq_kernel_attention_backward_cpu, &push, CPU_TILE, 1,
-                                   s->head_dim);
+    uint32_t width = cpu_width(rec, s, 2); /* dk and dv */
+    vkq_dispatch d = cpu_tile_dispatch(&vkq_kernel_attention_backward_cpu, &push, 1,
+                                       s->head_dim, width);
     d.slot[6] = (vkq_binding){panels, VKQ_READ};
     d.slot[7] = (vkq_binding){grads, VKQ_READ};
-    return gradient_passes(rec, d, s, a, 0);
+    return gradient_passes(rec, d, s, a, 0, width / 8);
 }
 
 static vkq_status backward_cpu(vkq_rec *rec, const attention_shape *s, const backward_args *a)
@@ -369,7 +394,7 @@ static vkq_status backward_gpu(vkq_rec *rec, const attention_shape *s, const bac
     d.slot[3] = (vkq_binding){a->dout, VKQ_READ};
     d.slot[6] = (vkq_binding){stats, VKQ_READ};
     if (st == VKQ_OK)
-        st = gradient_passes(rec, d, s, a, 4);
+        st = gradient_passes(rec, d, s, a, 4, 1);
     vkq_rec_scratch_release(rec, stats);
     return st;
 }
