@@ -31,6 +31,10 @@ const uint LANES = 8u; // of one problem
 const float MASKED = -3.4e38; // a score no key reaches; its probability is forced to 0
 
 layout(binding = 6) uniform samplerBuffer panels;
+// A head of at most CHUNK dimensions keeps its accumulators in registers (the kernel's own
+// arrays, indexed by constants) across the blocks instead: lavapipe reaches shared memory one
+// lane at a time.
+const bool IN_REGISTERS = PADDED_DIM == CHUNK;
 shared vec4 accumulators[ACCUMULATORS * PADDED_DIM * WIDTH];
 
 // This lane within its problem, and which of the subgroup's problems it works on.
@@ -104,29 +108,38 @@ void tile_products(samplerBuffer own_panels, int own, samplerBuffer other_panels
     }
 }
 
-// Accumulator set `set`, per d: acc[d] = acc[d] * rescale + sum over the other tile's tokens r
-// of w[r] * other[r][d]; other is a panel_texel result in other_panels, w and acc are over this
-// lane's tokens.
+// acc[d] = acc[d] * rescale + sum over the other tile's tokens r of w[r] * other[r][c + d], for
+// the CHUNK dimensions from c; other is a panel_texel result in other_panels, w and acc are
+// over this lane's tokens.
+void weighted_chunk(samplerBuffer other_panels, int other, uint c, vec4 w[TILE], vec4 rescale,
+                    inout vec4 acc[CHUNK])
+{
+    [[unroll]] for (uint d = 0u; d < CHUNK; d++)
+        acc[d] *= rescale;
+    [[unroll]] for (uint d = 0u; d < CHUNK; d += 4u) {
+        vec4 x[4];
+        [[unroll]] for (uint k = 0u; k < 4u; k++)
+            x[k] = texelFetch(other_panels, other + int(LANES * (c + d + k)));
+        [[unroll]] for (uint k = 0u; k < 4u; k++) {
+            vec4 s = acc[d + k];
+            [[unroll]] for (uint u = 0u; u < LANES; u++) {
+                vec4 xu = from_lane(x[k], u);
+                [[unroll]] for (uint j = 0u; j < 4u; j++)
+                    s += w[4u * u + j] * xu[j];
+            }
+            acc[d + k] = s;
+        }
+    }
+}
+
+// weighted_chunk over every chunk of accumulator set `set` in shared memory.
 void weighted_rows(samplerBuffer other_panels, int other, vec4 w[TILE], vec4 rescale, uint set)
 {
     for (uint c = 0u; c < PADDED_DIM; c += CHUNK) {
         vec4 acc[CHUNK];
         [[unroll]] for (uint d = 0u; d < CHUNK; d++)
-            acc[d] = accumulator(set, c + d) * rescale;
-        [[unroll]] for (uint d = 0u; d < CHUNK; d += 4u) {
-            vec4 x[4];
-            [[unroll]] for (uint k = 0u; k < 4u; k++)
-                x[k] = texelFetch(other_panels, other + int(LANES * (c + d + k)));
-            [[unroll]] for (uint k = 0u; k < 4u; k++) {
-                vec4 s = acc[d + k];
-                [[unroll]] for (uint u = 0u; u < LANES; u++) {
-                    vec4 xu = from_lane(x[k], u);
-                    [[unroll]] for (uint j = 0u; j < 4u; j++)
-                        s += w[4u * u + j] * xu[j];
-                }
-                acc[d + k] = s;
-            }
-        }
+            acc[d] = accumulator(set, c + d);
+        weighted_chunk(other_panels, other, c, w, rescale, acc);
         [[unroll]] for (uint d = 0u; d < CHUNK; d++)
             accumulators[accumulator_at(set, c + d)] = acc[d];
     }

@@ -38,14 +38,21 @@ uvec4 first_keys(uvec4 token)
     return first;
 }
 
-void store(uvec4 query, uint head, vec4 m, vec4 l)
+// acc: the accumulators where IN_REGISTERS, else unused (they are in shared memory).
+void store(uvec4 query, uint head, vec4 m, vec4 l, vec4 acc[CHUNK])
 {
     [[unroll]] for (uint j = 0u; j < 4u; j++) {
         if (query[j] >= p.n || head >= p.heads)
             continue;
         uint row = query[j] * p.heads + head;
-        for (uint d = 0u; d < HEAD_DIM; d++)
-            o[row * HEAD_DIM + d] = accumulator(0u, d)[j] / l[j];
+        if (IN_REGISTERS) {
+            [[unroll]] for (uint d = 0u; d < CHUNK; d++)
+                if (d < HEAD_DIM)
+                    o[row * HEAD_DIM + d] = acc[d][j] / l[j];
+        } else {
+            for (uint d = 0u; d < HEAD_DIM; d++)
+                o[row * HEAD_DIM + d] = accumulator(0u, d)[j] / l[j];
+        }
         lse[row] = m[j] + log(l[j]);
     }
 }
@@ -62,8 +69,11 @@ void main()
     uint last = min(tile * TILE + TILE - 1u, p.n - 1u);
     int q_panel = panel_texel(p.q_at, work_head, tiles, tile);
 
-    vec4 m = vec4(MASKED), l = vec4(0.0);
-    clear_accumulators();
+    vec4 m = vec4(MASKED), l = vec4(0.0), acc[CHUNK];
+    [[unroll]] for (uint d = 0u; d < CHUNK; d++)
+        acc[d] = vec4(0.0);
+    if (!IN_REGISTERS)
+        clear_accumulators();
     for (uint block = lowest / TILE; block <= last / TILE; block++) {
         vec4 s[TILE];
         [[unroll]] for (uint r = 0u; r < TILE; r++)
@@ -81,7 +91,11 @@ void main()
             s[r] = mix(vec4(0.0), exp(s[r] - top), notEqual(s[r], vec4(MASKED)));
             l += s[r];
         }
-        weighted_rows(panels, panel_texel(p.v_at, kv_head, tiles, block), s, rescale, 0u);
+        int v_panel = panel_texel(p.v_at, kv_head, tiles, block);
+        if (IN_REGISTERS)
+            weighted_chunk(panels, v_panel, 0u, s, rescale, acc);
+        else
+            weighted_rows(panels, v_panel, s, rescale, 0u);
     }
-    store(query, head, m, l);
+    store(query, head, m, l, acc);
 }
