@@ -25,16 +25,19 @@ layout(local_size_x_id = 2) in;
 layout(constant_id = 0) const uint HEAD_DIM = 8u;
 layout(constant_id = 2) const uint WIDTH = 8u; // the subgroup: 8, or 16 for two problems
 const uint CHUNK = 16u;
-const uint PADDED_DIM = (HEAD_DIM + CHUNK - 1u) / CHUNK * CHUNK; // zeros past HEAD_DIM
+// A head of at most CHUNK dimensions keeps its accumulators in registers (the kernel's own
+// arrays, indexed by constants) across the blocks, where a larger one keeps them in shared
+// memory: lavapipe reaches shared memory one lane at a time. The panels hold zeros past
+// HEAD_DIM up to PADDED_DIM: a multiple of 4 (one texel fetch a lane) in registers, of CHUNK in
+// shared memory.
+const bool IN_REGISTERS = HEAD_DIM <= CHUNK;
+const uint PADDED_DIM = IN_REGISTERS ? (HEAD_DIM + 3u) / 4u * 4u
+                                     : (HEAD_DIM + CHUNK - 1u) / CHUNK * CHUNK;
 const uint TILE = 32u;
 const uint LANES = 8u; // of one problem
 const float MASKED = -3.4e38; // a score no key reaches; its probability is forced to 0
 
 layout(binding = 6) uniform samplerBuffer panels;
-// A head of at most CHUNK dimensions keeps its accumulators in registers (the kernel's own
-// arrays, indexed by constants) across the blocks instead: lavapipe reaches shared memory one
-// lane at a time.
-const bool IN_REGISTERS = PADDED_DIM == CHUNK;
 shared vec4 accumulators[ACCUMULATORS * PADDED_DIM * WIDTH];
 
 // This lane within its problem, and which of the subgroup's problems it works on.
@@ -109,25 +112,27 @@ void tile_products(samplerBuffer own_panels, int own, samplerBuffer other_panels
 }
 
 // acc[d] = acc[d] * rescale + sum over the other tile's tokens r of w[r] * other[r][c + d], for
-// the CHUNK dimensions from c; other is a panel_texel result in other_panels, w and acc are
-// over this lane's tokens.
+// the CHUNK dimensions from c (those below PADDED_DIM); other is a panel_texel result in
+// other_panels, w and acc are over this lane's tokens.
 void weighted_chunk(samplerBuffer other_panels, int other, uint c, vec4 w[TILE], vec4 rescale,
                     inout vec4 acc[CHUNK])
 {
     [[unroll]] for (uint d = 0u; d < CHUNK; d++)
         acc[d] *= rescale;
     [[unroll]] for (uint d = 0u; d < CHUNK; d += 4u) {
-        vec4 x[4];
-        [[unroll]] for (uint k = 0u; k < 4u; k++)
-            x[k] = texelFetch(other_panels, other + int(LANES * (c + d + k)));
-        [[unroll]] for (uint k = 0u; k < 4u; k++) {
-            vec4 s = acc[d + k];
-            [[unroll]] for (uint u = 0u; u < LANES; u++) {
-                vec4 xu = from_lane(x[k], u);
-                [[unroll]] for (uint j = 0u; j < 4u; j++)
-                    s += w[4u * u + j] * xu[j];
+        if (c + d < PADDED_DIM) {
+            vec4 x[4];
+            [[unroll]] for (uint k = 0u; k < 4u; k++)
+                x[k] = texelFetch(other_panels, other + int(LANES * (c + d + k)));
+            [[unroll]] for (uint k = 0u; k < 4u; k++) {
+                vec4 s = acc[d + k];
+                [[unroll]] for (uint u = 0u; u < LANES; u++) {
+                    vec4 xu = from_lane(x[k], u);
+                    [[unroll]] for (uint j = 0u; j < 4u; j++)
+                        s += w[4u * u + j] * xu[j];
+                }
+                acc[d + k] = s;
             }
-            acc[d + k] = s;
         }
     }
 }

@@ -62,8 +62,12 @@ static uint64_t kv_floats(const attention_shape *s)
 }
 
 static uint32_t tiles(const attention_shape *s) { return (s->n + CPU_TILE - 1) / CPU_TILE; }
-/* The cpu kernels' CHUNK: the panels hold zeros up to a multiple of it. */
-static uint32_t padded_dim(const attention_shape *s) { return (s->head_dim + 15) / 16 * 16; }
+/* The cpu kernels' PADDED_DIM: the panels hold zeros up to a multiple of 4 for a head of at most
+ * CHUNK (16) dimensions, else of CHUNK. */
+static uint32_t padded_dim(const attention_shape *s)
+{
+    return s->head_dim <= 16 ? (s->head_dim + 3) / 4 * 4 : (s->head_dim + 15) / 16 * 16;
+}
 
 /* Texels of the panels of a tensor with `heads` heads: 8 per (head, tile, padded d). */
 static uint64_t panel_texels(const attention_shape *s, uint32_t heads)
