@@ -49,9 +49,11 @@ void add_rows(uint first_row, uint stride, uint set, float scale, uint tokens, v
         uint row = (first_row + (4u * lane_id() + j) * stride) * HEAD_DIM;
         if (IN_REGISTERS) {
             [[unroll]] for (uint d = 0u; d < CHUNK; d++) {
-                if (d < HEAD_DIM && set == 1u)
+                if (d >= HEAD_DIM)
+                    continue;
+                if (set == 1u)
                     dv[row + d] += acc[d][j];
-                else if (d < HEAD_DIM)
+                else
                     grad[row + d] += scale * acc[d][j];
             }
             continue;

@@ -6,10 +6,11 @@
 // three layouts (A_LAYOUT, B_LAYOUT): packed into 32-wide panels by matmul_pack, or in place
 // when its texels already hold 4 rows of A (or 4 columns of B) at one k (ROWS), or 4 steps of
 // k of one row (K_MAJOR: a lane fetches 4 rows and transposes them in registers); in place
-// needs no packing dispatch, and 4 texels a lane cover 4 k steps either way. In every layout
-// one texel per lane holds 4 rows of A (or 4 columns of B) at one k once loaded. Lanes 8j..8j+7 read B panel j of the tile and A's panel at k step j of the
-// WIDTH / 8 that one fetch covers, so lane 8j + t holds the A texel of rows 4t..4t+3 at that
-// step (with 16 lanes, a fetch of A serves two k steps instead of reading the panel twice).
+// needs no packing dispatch, and 4 texels a lane cover 4 k steps either way. Once loaded, one
+// texel per lane holds 4 rows of A (or 4 columns of B) at one k. Lanes 8j..8j+7 read B panel j
+// of the tile and (packed or ROWS) A at k step j of the WIDTH / 8 that one fetch covers, so
+// lane 8j + t holds the A texel of rows 4t..4t+3 at that step (with 16 lanes, a fetch of A
+// serves two k steps instead of reading the panel twice).
 //
 // Shaped by how lavapipe compiles it (each point measured):
 // - every texelFetch is a call that clobbers all vector registers, so the accumulators live in

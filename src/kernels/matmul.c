@@ -128,6 +128,15 @@ static uint64_t operand_elements(const operand *o)
     return (uint64_t)(o->batch - 1) * o->batch_stride + (uint64_t)o->rows * o->k;
 }
 
+/* Four consecutive rows at one k lie in one texel (of 4 elements, as fp32 or as 16-bit pairs). */
+static int rows_in_texels(const operand *o) { return o->row_stride == 1 && o->k_stride % 4 == 0; }
+
+/* k is contiguous and each row starts on a multiple of `along_k` elements. */
+static int k_in_texels(const operand *o, uint32_t along_k)
+{
+    return o->k_stride == 1 && o->row_stride % along_k == 0;
+}
+
 /* The layout in which matmul_cpu reads an fp32 operand in place, from its shape and strides
  * alone (its buffer must also start on a texel, as every tensor vkquill allocates with a
  * multiple of 4 floats does), or LAYOUT_PANELS. In place saves the packing dispatch, which
@@ -142,9 +151,9 @@ static uint32_t in_place_layout(const operand *o, uint64_t max_texels)
         return LAYOUT_PANELS;
     if (o->reuse > FEW_READERS && (uint64_t)o->rows * o->k > SMALL)
         return LAYOUT_PANELS;
-    if (o->row_stride == 1 && o->k_stride % 4 == 0)
+    if (rows_in_texels(o))
         return LAYOUT_ROWS;
-    if (o->k_stride == 1 && o->row_stride % 4 == 0 && o->k % 4 == 0)
+    if (k_in_texels(o, 4) && o->k % 4 == 0)
         return LAYOUT_K_MAJOR;
     return LAYOUT_PANELS;
 }
@@ -157,8 +166,7 @@ static uint32_t pack_source(vkq_rec *rec, const operand *o, vkq_buf *view)
     uint64_t elements = operand_elements(o);
     uint64_t per_texel = o->type == VKQ_F32 ? 4 : 8;
     uint32_t along_k = o->type == VKQ_F32 ? 4 : 8; /* row_stride's multiple when k is contiguous */
-    int rows_contiguous = o->row_stride == 1 && o->k_stride % 4 == 0;
-    int k_contiguous = o->k_stride == 1 && o->row_stride % along_k == 0;
+    int rows_contiguous = rows_in_texels(o), k_contiguous = k_in_texels(o, along_k);
     if ((!rows_contiguous && !k_contiguous) || o->batch_stride % along_k ||
         elements % per_texel || o->buf.offset % TEXEL_VIEW_ALIGNMENT ||
         elements / per_texel > vkq_ctx_device(vkq_rec_ctx(rec))->max_texel_buffer_elements)
@@ -250,7 +258,7 @@ void vkq_matmul_scratch(const vkq_scratch_target *t, const vkq_matmul_args *args
     if (!texels_fit(packed_limit(t->max_texel_buffer_elements, t->max_storage_buffer_range), ta,
                     tb))
         return;
-    /* buffers start on a texel-view boundary: every range vkquill allocates does */
+    /* buffers start on a texel, as every tensor vkquill allocates does (see buffer_layout) */
     operand oa = operand_of(args, &plan, VKQ_MATMUL_A, (vkq_buf){0});
     operand ob = operand_of(args, &plan, VKQ_MATMUL_B, (vkq_buf){0});
     bytes[0] = in_place_layout(&oa, t->max_texel_buffer_elements) ? 0 : ta * 16;
