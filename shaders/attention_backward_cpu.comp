@@ -14,7 +14,6 @@
 #extension GL_EXT_control_flow_attributes : require
 
 layout(constant_id = 1) const uint MODE = 0u;
-const uint ACCUMULATORS = MODE == 0u ? 1u : 2u; // dq, or dk and dv
 #include "attention_cpu.glsl"
 
 layout(binding = 7) uniform samplerBuffer grad_panels; // dout and the statistics
@@ -39,48 +38,28 @@ int stats_texel(uint head, uint tiles, uint tile, uint which)
     return int(p.stats_at + ((head * tiles + tile) * 3u + which) * LANES + lane_id());
 }
 
-// grad (set 0) or dv (set 1) rows first_row + r * stride += scale * accumulator, for the
-// tokens r < tokens of this lane; acc holds the set where IN_REGISTERS.
-void add_rows(uint first_row, uint stride, uint set, float scale, uint tokens, vec4 acc[CHUNK])
+// grad (set 0) or dv (set 1) rows first_row + r * stride += scale * acc, for the tokens
+// r < tokens of this lane.
+void add_rows(uint first_row, uint stride, uint set, float scale, uint tokens,
+              vec4 acc[ACCUMULATED])
 {
     [[unroll]] for (uint j = 0u; j < 4u; j++) {
         if (4u * lane_id() + j >= tokens)
             continue;
         uint row = (first_row + (4u * lane_id() + j) * stride) * HEAD_DIM;
-        if (IN_REGISTERS) {
+        for (uint c = 0u; c < PADDED_DIM; c += CHUNK) {
+            vec4 chunk[CHUNK];
+            take_chunk(acc, c, chunk);
             [[unroll]] for (uint d = 0u; d < CHUNK; d++) {
-                if (d >= HEAD_DIM)
+                if (c + d >= HEAD_DIM)
                     continue;
                 if (set == 1u)
-                    dv[row + d] += acc[d][j];
+                    dv[row + c + d] += chunk[d][j];
                 else
-                    grad[row + d] += scale * acc[d][j];
+                    grad[row + c + d] += scale * chunk[d][j];
             }
-            continue;
-        }
-        for (uint d = 0u; d < HEAD_DIM; d++) {
-            if (set == 1u)
-                dv[row + d] += accumulator(set, d)[j];
-            else
-                grad[row + d] += scale * accumulator(set, d)[j];
         }
     }
-}
-
-void zero_chunk(out vec4 acc[CHUNK])
-{
-    [[unroll]] for (uint d = 0u; d < CHUNK; d++)
-        acc[d] = vec4(0.0);
-}
-
-// weighted_chunk into acc where IN_REGISTERS, else weighted_rows into set `set`.
-void weighted(samplerBuffer other_panels, int other, vec4 w[TILE], uint set,
-              inout vec4 acc[CHUNK])
-{
-    if (IN_REGISTERS)
-        weighted_chunk(other_panels, other, 0u, w, vec4(1.0), acc);
-    else
-        weighted_rows(other_panels, other, w, vec4(1.0), set);
 }
 
 void zero_block(out vec4 s[TILE])
@@ -104,10 +83,8 @@ void query_gradient(uint tile, uint head)
     int q_panel = panel_texel(p.q_at, head, tiles, tile);
     int dout_panel = panel_texel(p.dout_at, head, tiles, tile);
 
-    vec4 dq[CHUNK];
-    zero_chunk(dq);
-    if (!IN_REGISTERS)
-        clear_accumulators();
+    vec4 dq[ACCUMULATED];
+    zero_accumulators(dq);
     for (uint block = lowest / TILE; block <= last / TILE; block++) {
         int k_panel = panel_texel(p.k_at, kv_head, tiles, block);
         vec4 s[TILE], dp[TILE];
@@ -120,7 +97,7 @@ void query_gradient(uint tile, uint head)
             vec4 pr = mix(vec4(0.0), exp(s[r] - lse), visible(uvec4(block * TILE + r), query, first));
             s[r] = pr * (dp[r] - delta);
         }
-        weighted(panels, k_panel, s, 0u, dq);
+        weighted_rows(panels, k_panel, s, vec4(1.0), dq);
     }
     add_rows(tile * TILE * p.heads + head, p.heads, 0u, inversesqrt(float(HEAD_DIM)), stored, dq);
 }
@@ -164,11 +141,9 @@ void key_value_gradient(uint tile, uint kv_head)
     uint group = p.heads / p.kv_heads, tiles = (p.n + TILE - 1u) / TILE;
     uvec4 key = tile * TILE + 4u * lane_id() + uvec4(0u, 1u, 2u, 3u);
     uint last = min(tile * TILE + TILE - 1u, p.n - 1u);
-    vec4 dk_acc[CHUNK], dv_acc[CHUNK]; // set 0 and set 1
-    zero_chunk(dk_acc);
-    zero_chunk(dv_acc);
-    if (!IN_REGISTERS)
-        clear_accumulators();
+    vec4 dk_acc[ACCUMULATED], dv_acc[ACCUMULATED];
+    zero_accumulators(dk_acc);
+    zero_accumulators(dv_acc);
     for (uint head = kv_head * group; head < (kv_head + 1u) * group; head++)
         // Sequences are contiguous: the first query tile that starts past the keys' sequences
         // ends the walk.
@@ -178,8 +153,10 @@ void key_value_gradient(uint tile, uint kv_head)
                 break;
             vec4 p_t[TILE], ds_t[TILE];
             key_block(head, kv_head, tiles, tile, query_tile, key, p_t, ds_t);
-            weighted(grad_panels, panel_texel(p.dout_at, head, tiles, query_tile), p_t, 1u, dv_acc);
-            weighted(panels, panel_texel(p.q_at, head, tiles, query_tile), ds_t, 0u, dk_acc);
+            weighted_rows(grad_panels, panel_texel(p.dout_at, head, tiles, query_tile), p_t,
+                          vec4(1.0), dv_acc);
+            weighted_rows(panels, panel_texel(p.q_at, head, tiles, query_tile), ds_t, vec4(1.0),
+                          dk_acc);
         }
     uint first_row = tile * TILE * p.kv_heads + kv_head;
     add_rows(first_row, p.kv_heads, 0u, 1.0, stored, dk_acc);

@@ -13,11 +13,13 @@
 // Two products make up every pass: tile_products (a 32 x 32 block of dot products over d, the
 // accumulators indexed by the other tile's token) and weighted_rows (a sum over the other
 // tile's tokens for every d, the accumulators indexed by d). lavapipe wants constant indices
-// into register arrays, so a loop whose counter indexes one is unrolled; weighted_rows keeps
-// its HEAD_DIM accumulators a lane in shared memory and takes CHUNK of them at a time into
-// registers, which keeps the unrolled code (and the pipeline's compile time) small. The kernel
-// defines ACCUMULATORS, the sets of them it needs, and enables the subgroup shuffle and
-// arithmetic and control-flow-attribute extensions before including this file.
+// into the kernel's own arrays (it keeps them in registers, or spills them to the stack a
+// vector at a time), so a loop whose counter indexes one is unrolled; an array indexed
+// dynamically, or shared memory, it reaches one lane at a time. weighted_rows walks the
+// dimensions CHUNK at a time in a loop that is not unrolled, which keeps the unrolled code and
+// the pipeline's compile time small, and picks the chunk's accumulators out of the whole set
+// with selects on the chunk (take_chunk, put_chunk). The kernel enables the subgroup shuffle
+// and arithmetic and control-flow-attribute extensions before including this file.
 #ifndef VKQ_ATTENTION_CPU_GLSL
 #define VKQ_ATTENTION_CPU_GLSL
 
@@ -25,20 +27,17 @@ layout(local_size_x_id = 2) in;
 layout(constant_id = 0) const uint HEAD_DIM = 8u;
 layout(constant_id = 2) const uint WIDTH = 8u; // the subgroup: 8, or 16 for two problems
 const uint CHUNK = 16u;
-// A head of at most CHUNK dimensions keeps its accumulators in registers (the kernel's own
-// arrays, indexed by constants) across the blocks, where a larger one keeps them in shared
-// memory: lavapipe reaches shared memory one lane at a time. The panels hold zeros past
-// HEAD_DIM up to PADDED_DIM: a multiple of 4 (one texel fetch a lane) in registers, of CHUNK in
-// shared memory.
-const bool IN_REGISTERS = HEAD_DIM <= CHUNK;
-const uint PADDED_DIM = IN_REGISTERS ? (HEAD_DIM + 3u) / 4u * 4u
-                                     : (HEAD_DIM + CHUNK - 1u) / CHUNK * CHUNK;
+// The panels hold zeros past HEAD_DIM up to PADDED_DIM: a multiple of 4 (one texel fetch a
+// lane) for a head of at most CHUNK dimensions, else of CHUNK.
+const uint PADDED_DIM = HEAD_DIM <= CHUNK ? (HEAD_DIM + 3u) / 4u * 4u
+                                          : (HEAD_DIM + CHUNK - 1u) / CHUNK * CHUNK;
+const uint CHUNKS = (PADDED_DIM + CHUNK - 1u) / CHUNK;
+const uint ACCUMULATED = CHUNKS * CHUNK; // accumulators a lane, a vec4 for each dimension
 const uint TILE = 32u;
 const uint LANES = 8u; // of one problem
 const float MASKED = -3.4e38; // a score no key reaches; its probability is forced to 0
 
 layout(binding = 6) uniform samplerBuffer panels;
-shared vec4 accumulators[ACCUMULATORS * PADDED_DIM * WIDTH];
 
 // This lane within its problem, and which of the subgroup's problems it works on.
 uint lane_id() { return gl_SubgroupInvocationID % LANES; }
@@ -61,22 +60,6 @@ float from_lane(float v, uint u)
         return subgroupShuffle(v, u);
     float first = subgroupShuffle(v, u), second = subgroupShuffle(v, u + LANES);
     return problem() == 0u ? first : second;
-}
-
-int accumulator_at(uint set, uint d)
-{
-    return int((set * PADDED_DIM + d) * WIDTH + gl_SubgroupInvocationID);
-}
-
-vec4 accumulator(uint set, uint d)
-{
-    return accumulators[accumulator_at(set, d)];
-}
-
-void clear_accumulators()
-{
-    for (uint i = gl_SubgroupInvocationID; i < ACCUMULATORS * PADDED_DIM * WIDTH; i += WIDTH)
-        accumulators[i] = vec4(0.0);
 }
 
 // The texel of this lane in panel (head, tile) at d = 0; d adds 8 d.
@@ -120,7 +103,7 @@ void weighted_chunk(samplerBuffer other_panels, int other, uint c, vec4 w[TILE],
     [[unroll]] for (uint d = 0u; d < CHUNK; d++)
         acc[d] *= rescale;
     [[unroll]] for (uint d = 0u; d < CHUNK; d += 4u) {
-        if (c + d < PADDED_DIM) {
+        if (HEAD_DIM > CHUNK || d < PADDED_DIM) { // a larger head pads to whole chunks
             vec4 x[4];
             [[unroll]] for (uint k = 0u; k < 4u; k++)
                 x[k] = texelFetch(other_panels, other + int(LANES * (c + d + k)));
@@ -137,17 +120,49 @@ void weighted_chunk(samplerBuffer other_panels, int other, uint c, vec4 w[TILE],
     }
 }
 
-// weighted_chunk over every chunk of accumulator set `set` in shared memory.
-void weighted_rows(samplerBuffer other_panels, int other, vec4 w[TILE], vec4 rescale, uint set)
+void zero_accumulators(out vec4 acc[ACCUMULATED])
 {
-    for (uint c = 0u; c < PADDED_DIM; c += CHUNK) {
-        vec4 acc[CHUNK];
+    [[unroll]] for (uint d = 0u; d < ACCUMULATED; d++)
+        acc[d] = vec4(0.0);
+}
+
+// chunk = acc[c .. c + CHUNK - 1], for c a multiple of CHUNK.
+void take_chunk(vec4 acc[ACCUMULATED], uint c, out vec4 chunk[CHUNK])
+{
+    [[unroll]] for (uint d = 0u; d < CHUNK; d++)
+        chunk[d] = acc[d];
+    [[unroll]] for (uint from = CHUNK; from < ACCUMULATED; from += CHUNK)
         [[unroll]] for (uint d = 0u; d < CHUNK; d++)
-            acc[d] = accumulator(set, c + d);
-        weighted_chunk(other_panels, other, c, w, rescale, acc);
+            chunk[d] = mix(chunk[d], acc[from + d], bvec4(c == from));
+}
+
+// acc[c .. c + CHUNK - 1] = chunk, for c a multiple of CHUNK.
+void put_chunk(inout vec4 acc[ACCUMULATED], uint c, vec4 chunk[CHUNK])
+{
+    [[unroll]] for (uint from = 0u; from < ACCUMULATED; from += CHUNK)
         [[unroll]] for (uint d = 0u; d < CHUNK; d++)
-            accumulators[accumulator_at(set, c + d)] = acc[d];
-    }
+            acc[from + d] = mix(acc[from + d], chunk[d], bvec4(c == from));
+}
+
+// weighted_chunk on the chunk of acc from c.
+void weighted_chunk_of(samplerBuffer other_panels, int other, uint c, vec4 w[TILE],
+                       vec4 rescale, inout vec4 acc[ACCUMULATED])
+{
+    vec4 chunk[CHUNK];
+    take_chunk(acc, c, chunk);
+    weighted_chunk(other_panels, other, c, w, rescale, chunk);
+    put_chunk(acc, c, chunk);
+}
+
+// weighted_chunk over every chunk of acc; a single chunk outside a loop, where its selects fold.
+void weighted_rows(samplerBuffer other_panels, int other, vec4 w[TILE], vec4 rescale,
+                   inout vec4 acc[ACCUMULATED])
+{
+    if (CHUNKS == 1u)
+        weighted_chunk_of(other_panels, other, 0u, w, rescale, acc);
+    else
+        for (uint c = 0u; c < PADDED_DIM; c += CHUNK)
+            weighted_chunk_of(other_panels, other, c, w, rescale, acc);
 }
 
 // Whether key `key` is visible to the queries `query` whose sequences start at `first`.

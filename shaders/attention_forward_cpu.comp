@@ -11,7 +11,6 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : require
 
-const uint ACCUMULATORS = 1u;
 #include "attention_cpu.glsl"
 
 layout(std430, binding = 0) readonly buffer Starts { int starts[]; };
@@ -38,20 +37,18 @@ uvec4 first_keys(uvec4 token)
     return first;
 }
 
-// acc: the accumulators where IN_REGISTERS, else unused (they are in shared memory).
-void store(uvec4 query, uint head, vec4 m, vec4 l, vec4 acc[CHUNK])
+void store(uvec4 query, uint head, vec4 m, vec4 l, vec4 acc[ACCUMULATED])
 {
     [[unroll]] for (uint j = 0u; j < 4u; j++) {
         if (query[j] >= p.n || head >= p.heads)
             continue;
         uint row = query[j] * p.heads + head;
-        if (IN_REGISTERS) {
+        for (uint c = 0u; c < PADDED_DIM; c += CHUNK) {
+            vec4 chunk[CHUNK];
+            take_chunk(acc, c, chunk);
             [[unroll]] for (uint d = 0u; d < CHUNK; d++)
-                if (d < HEAD_DIM)
-                    o[row * HEAD_DIM + d] = acc[d][j] / l[j];
-        } else {
-            for (uint d = 0u; d < HEAD_DIM; d++)
-                o[row * HEAD_DIM + d] = accumulator(0u, d)[j] / l[j];
+                if (c + d < HEAD_DIM)
+                    o[row * HEAD_DIM + c + d] = chunk[d][j] / l[j];
         }
         lse[row] = m[j] + log(l[j]);
     }
@@ -69,11 +66,8 @@ void main()
     uint last = min(tile * TILE + TILE - 1u, p.n - 1u);
     int q_panel = panel_texel(p.q_at, work_head, tiles, tile);
 
-    vec4 m = vec4(MASKED), l = vec4(0.0), acc[CHUNK];
-    [[unroll]] for (uint d = 0u; d < CHUNK; d++)
-        acc[d] = vec4(0.0);
-    if (!IN_REGISTERS)
-        clear_accumulators();
+    vec4 m = vec4(MASKED), l = vec4(0.0), acc[ACCUMULATED];
+    zero_accumulators(acc);
     for (uint block = lowest / TILE; block <= last / TILE; block++) {
         vec4 s[TILE];
         [[unroll]] for (uint r = 0u; r < TILE; r++)
@@ -92,10 +86,7 @@ void main()
             l += s[r];
         }
         int v_panel = panel_texel(p.v_at, kv_head, tiles, block);
-        if (IN_REGISTERS)
-            weighted_chunk(panels, v_panel, 0u, s, rescale, acc);
-        else
-            weighted_rows(panels, v_panel, s, rescale, 0u);
+        weighted_rows(panels, v_panel, s, rescale, acc);
     }
     store(query, head, m, l, acc);
 }

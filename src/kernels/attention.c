@@ -229,14 +229,10 @@ static vkq_dispatch tile_dispatch(const vkq_kernel_desc *kernel, const attention
     return d;
 }
 
-/* The cpu kernels' workgroup: one subgroup of 8 lanes, or of 16 taking two heads at a time
- * where their accumulators (`sets` of padded_dim texels a lane) fit the shared memory one head
- * of the largest size takes on 8 lanes (32 KiB). */
-static uint32_t cpu_width(vkq_rec *rec, const attention_shape *s, uint32_t sets)
+/* The cpu kernels' workgroup: one subgroup of 8 lanes, or of 16 taking two heads at a time. */
+static uint32_t cpu_width(vkq_rec *rec)
 {
-    int pairs = vkq_ctx_device(vkq_rec_ctx(rec))->subgroup_size == 16 &&
-                sets * padded_dim(s) <= VKQ_ATTENTION_MAX_HEAD_DIM;
-    return pairs ? 16 : 8;
+    return vkq_ctx_device(vkq_rec_ctx(rec))->subgroup_size == 16 ? 16 : 8;
 }
 
 /* tile_dispatch for a cpu kernel: `heads` in groups of width / 8; the width is constant 2. */
@@ -265,7 +261,7 @@ static vkq_status forward_cpu(vkq_rec *rec, const attention_shape *s, const forw
     vkq_status st = pack_qkv(rec, s, &l, a->q, a->k, a->v, panels);
     attention_push push = {s->n, s->heads, s->kv_heads, l.q, l.k, l.v, 0, 0};
     vkq_dispatch d = cpu_tile_dispatch(&vkq_kernel_attention_forward_cpu, &push, s->heads,
-                                       s->head_dim, cpu_width(rec, s, 1));
+                                       s->head_dim, cpu_width(rec));
     d.slot[0] = (vkq_binding){a->starts, VKQ_READ};
     d.slot[1] = (vkq_binding){a->out, VKQ_WRITE};
     d.slot[2] = (vkq_binding){a->lse, VKQ_WRITE};
@@ -357,7 +353,7 @@ static vkq_status backward_panels(vkq_rec *rec, const attention_shape *s, const 
     VKQ_TRY(pack(rec, s, 1, &a->dout, &l->dout, s->heads, 1.0f, grads));
     VKQ_TRY(pack_stats(rec, s, a, l->stats, grads));
     attention_push push = {s->n, s->heads, s->kv_heads, l->q, l->k, l->v, l->dout, l->stats};
-    uint32_t width = cpu_width(rec, s, 2); /* dk and dv */
+    uint32_t width = cpu_width(rec);
     vkq_dispatch d = cpu_tile_dispatch(&vkq_kernel_attention_backward_cpu, &push, 1,
                                        s->head_dim, width);
     d.slot[6] = (vkq_binding){panels, VKQ_READ};
