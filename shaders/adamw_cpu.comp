@@ -5,18 +5,20 @@
 // dispatches only whole workgroups and leaves the rest to adamw.comp, so no invocation tests a
 // bound: on lavapipe a store under a lane mask becomes a load, a select and a store per lane,
 // and a workgroup larger than a subgroup runs its subgroups in turn.
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
 #define VKQ_TEXEL_SPANS
 #include "common.glsl"
+#include "words.glsl"
 
 layout(local_size_x = 8) in;
 layout(constant_id = 0) const uint SPANS = 0u;
 layout(constant_id = 1) const uint PER = 1u;  // texels an invocation
 
-layout(std430, binding = 0) writeonly buffer Params4 { vec4 params4[]; };
-layout(std430, binding = 2) writeonly buffer M4 { vec4 m4[]; };
-layout(std430, binding = 3) writeonly buffer V4 { vec4 v4[]; };
+layout(std430, binding = 0) writeonly buffer Params4 { u64vec2 params4[]; }; // texels as words.glsl
+layout(std430, binding = 2) writeonly buffer M4 { u64vec2 m4[]; };
+layout(std430, binding = 3) writeonly buffer V4 { u64vec2 v4[]; };
 layout(std430, binding = 4) readonly buffer Hyper {  // vkq_adamw_hyper
     float lr;
     float beta1;
@@ -75,8 +77,8 @@ void main()
         vec4 param = fetch(0u, p.params_at, t), mi = fetch(2u, p.m_at, t);
         vec4 vi = fetch(3u, p.v_at, t);
         adamw_step(hp, fetch(1u, p.grads_at, t), param, mi, vi);
-        params4[t] = param;
-        m4[t] = mi;
-        v4[t] = vi;
+        params4[t] = vkq_words(param);
+        m4[t] = vkq_words(mi);
+        v4[t] = vkq_words(vi);
     }
 }

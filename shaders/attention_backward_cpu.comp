@@ -14,9 +14,9 @@
 #extension GL_EXT_control_flow_attributes : require
 
 layout(constant_id = 1) const uint MODE = 0u;
+#define VKQ_ATTENTION_BACKWARD
 #include "attention_cpu.glsl"
 
-layout(binding = 7) uniform samplerBuffer grad_panels; // dout and the statistics
 layout(std430, binding = 0) buffer Grad { float grad[]; }; // dq (MODE 0) or dk (MODE 1)
 layout(std430, binding = 1) buffer Dv { float dv[]; };     // MODE 1 only
 
@@ -75,9 +75,9 @@ void query_gradient(uint tile, uint head)
     head = min(head, p.heads - 1u);
     uint kv_head = head / (p.heads / p.kv_heads), tiles = (p.n + TILE - 1u) / TILE;
     uvec4 query = tile * TILE + 4u * lane_id() + uvec4(0u, 1u, 2u, 3u);
-    vec4 lse = texelFetch(grad_panels, stats_texel(head, tiles, tile, 0u));
-    vec4 delta = texelFetch(grad_panels, stats_texel(head, tiles, tile, 1u));
-    uvec4 first = uvec4(texelFetch(grad_panels, stats_texel(head, tiles, tile, 2u)));
+    vec4 lse = imageLoad(grad_panels, stats_texel(head, tiles, tile, 0u));
+    vec4 delta = imageLoad(grad_panels, stats_texel(head, tiles, tile, 1u));
+    uvec4 first = uvec4(imageLoad(grad_panels, stats_texel(head, tiles, tile, 2u)));
     uint lowest = subgroupMin(min(min(first.x, first.y), min(first.z, first.w)));
     uint last = min(tile * TILE + TILE - 1u, p.n - 1u);
     int q_panel = panel_texel(p.q_at, head, tiles, tile);
@@ -90,14 +90,14 @@ void query_gradient(uint tile, uint head)
         vec4 s[TILE], dp[TILE];
         zero_block(s);
         zero_block(dp);
-        tile_products(panels, q_panel, panels, k_panel, s);
-        tile_products(grad_panels, dout_panel, panels, panel_texel(p.v_at, kv_head, tiles, block),
+        tile_products(QKV, q_panel, QKV, k_panel, s);
+        tile_products(GRAD, dout_panel, QKV, panel_texel(p.v_at, kv_head, tiles, block),
                       dp);
         [[unroll]] for (uint r = 0u; r < TILE; r++) {
             vec4 pr = mix(vec4(0.0), exp(s[r] - lse), visible(uvec4(block * TILE + r), query, first));
             s[r] = pr * (dp[r] - delta);
         }
-        weighted_rows(panels, k_panel, s, vec4(1.0), dq);
+        weighted_rows(QKV, k_panel, s, vec4(1.0), dq);
     }
     add_rows(tile * TILE * p.heads + head, p.heads, 0u, inversesqrt(float(HEAD_DIM)), stored, dq);
 }
@@ -113,14 +113,14 @@ float broadcast(vec4 mine, uint u, uint j)
 void key_block(uint head, uint kv_head, uint tiles, uint tile, uint query_tile, uvec4 key,
                out vec4 p_t[TILE], out vec4 ds_t[TILE])
 {
-    vec4 lse = texelFetch(grad_panels, stats_texel(head, tiles, query_tile, 0u));
-    vec4 delta = texelFetch(grad_panels, stats_texel(head, tiles, query_tile, 1u));
-    vec4 first = texelFetch(grad_panels, stats_texel(head, tiles, query_tile, 2u));
+    vec4 lse = imageLoad(grad_panels, stats_texel(head, tiles, query_tile, 0u));
+    vec4 delta = imageLoad(grad_panels, stats_texel(head, tiles, query_tile, 1u));
+    vec4 first = imageLoad(grad_panels, stats_texel(head, tiles, query_tile, 2u));
     zero_block(p_t);
     zero_block(ds_t);
-    tile_products(panels, panel_texel(p.k_at, kv_head, tiles, tile), panels,
+    tile_products(QKV, panel_texel(p.k_at, kv_head, tiles, tile), QKV,
                   panel_texel(p.q_at, head, tiles, query_tile), p_t);
-    tile_products(panels, panel_texel(p.v_at, kv_head, tiles, tile), grad_panels,
+    tile_products(QKV, panel_texel(p.v_at, kv_head, tiles, tile), GRAD,
                   panel_texel(p.dout_at, head, tiles, query_tile), ds_t);
     [[unroll]] for (uint u = 0u; u < LANES; u++)
         [[unroll]] for (uint j = 0u; j < 4u; j++) {
@@ -148,14 +148,14 @@ void key_value_gradient(uint tile, uint kv_head)
         // Sequences are contiguous: the first query tile that starts past the keys' sequences
         // ends the walk.
         for (uint query_tile = tile; query_tile < tiles; query_tile++) {
-            vec4 first = texelFetch(grad_panels, stats_texel(head, tiles, query_tile, 2u));
+            vec4 first = imageLoad(grad_panels, stats_texel(head, tiles, query_tile, 2u));
             if (subgroupMin(min(min(first.x, first.y), min(first.z, first.w))) > float(last))
                 break;
             vec4 p_t[TILE], ds_t[TILE];
             key_block(head, kv_head, tiles, tile, query_tile, key, p_t, ds_t);
-            weighted_rows(grad_panels, panel_texel(p.dout_at, head, tiles, query_tile), p_t,
+            weighted_rows(GRAD, panel_texel(p.dout_at, head, tiles, query_tile), p_t,
                           vec4(1.0), dv_acc);
-            weighted_rows(panels, panel_texel(p.q_at, head, tiles, query_tile), ds_t, vec4(1.0),
+            weighted_rows(QKV, panel_texel(p.q_at, head, tiles, query_tile), ds_t, vec4(1.0),
                           dk_acc);
         }
     uint first_row = tile * TILE * p.kv_heads + kv_head;

@@ -21,7 +21,7 @@ layout(std430, binding = 3) readonly buffer Dout { float dout[]; };
 layout(std430, binding = 4) buffer Grad { float grad[]; }; // dq (MODE 0) or dk (MODE 1)
 layout(std430, binding = 5) buffer Dv { float dv[]; };     // MODE 1 only
 // lse, delta and first key of every query, as attention_stats packs them.
-layout(binding = 6) uniform samplerBuffer stats;
+layout(binding = 6, rgba32f) uniform readonly imageBuffer stats;
 
 layout(push_constant) uniform Push {
     uint n;
@@ -41,7 +41,7 @@ float statistic(uint which, uint t, uint head)
     if (t >= p.n)
         return which == 2u ? float(t) : 0.0;
     uint tiles = (p.n + 31u) / 32u;
-    return texelFetch(stats, int(((head * tiles + t / 32u) * 3u + which) * 8u + t % 32u / 4u))[t % 4u];
+    return imageLoad(stats, int(((head * tiles + t / 32u) * 3u + which) * 8u + t % 32u / 4u))[t % 4u];
 }
 
 void load_keys(uint start, uint kv_head)

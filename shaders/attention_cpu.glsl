@@ -37,7 +37,23 @@ const uint TILE = 32u;
 const uint LANES = 8u; // of one problem
 const float MASKED = -3.4e38; // a score no key reaches; its probability is forced to 0
 
-layout(binding = 6) uniform samplerBuffer panels;
+// The panels (read-only storage texel buffers, whose loads lavapipe inlines): q, k and v, and for
+// the backward dout and the statistics. An image cannot be a function argument here (its format
+// must match and a parameter takes none), so the functions below name theirs as QKV or GRAD.
+layout(binding = 6, rgba32f) uniform readonly imageBuffer panels;
+#ifdef VKQ_ATTENTION_BACKWARD
+layout(binding = 7, rgba32f) uniform readonly imageBuffer grad_panels;
+#endif
+const uint QKV = 0u, GRAD = 1u;
+
+vec4 panel_load(uint source, int at)
+{
+#ifdef VKQ_ATTENTION_BACKWARD
+    if (source == GRAD)
+        return imageLoad(grad_panels, at);
+#endif
+    return imageLoad(panels, at);
+}
 
 // This lane within its problem, and which of the subgroup's problems it works on.
 uint lane_id() { return gl_SubgroupInvocationID % LANES; }
@@ -69,16 +85,16 @@ int panel_texel(uint at, uint head, uint tiles, uint tile)
 }
 
 // acc[4 u + j] += own . other[4 u + j] over d, for the four tokens of this lane: own and
-// other are panel_texel results in own_panels and other_panels. Four d steps an iteration, so that each accumulator comes
-// into registers once for four fetches (a fetch clobbers every vector register).
-void tile_products(samplerBuffer own_panels, int own, samplerBuffer other_panels, int other,
+// other are panel_texel results in own_source and other_source. Four d steps an iteration, so
+// that each accumulator comes into registers once for four fetches (they spill).
+void tile_products(uint own_source, int own, uint other_source, int other,
                    inout vec4 acc[TILE])
 {
     for (uint d = 0u; d < PADDED_DIM; d += 4u) {
         vec4 a[4], b[4];
         [[unroll]] for (uint k = 0u; k < 4u; k++) {
-            a[k] = texelFetch(own_panels, own + int(LANES * (d + k)));
-            b[k] = texelFetch(other_panels, other + int(LANES * (d + k)));
+            a[k] = panel_load(own_source, own + int(LANES * (d + k)));
+            b[k] = panel_load(other_source, other + int(LANES * (d + k)));
         }
         [[unroll]] for (uint u = 0u; u < LANES; u++) {
             vec4 bu[4];
@@ -96,8 +112,8 @@ void tile_products(samplerBuffer own_panels, int own, samplerBuffer other_panels
 
 // acc[d] = acc[d] * rescale + sum over the other tile's tokens r of w[r] * other[r][c + d], for
 // the CHUNK dimensions from c (those below PADDED_DIM); other is a panel_texel result in
-// other_panels, w and acc are over this lane's tokens.
-void weighted_chunk(samplerBuffer other_panels, int other, uint c, vec4 w[TILE], vec4 rescale,
+// other_source, w and acc are over this lane's tokens.
+void weighted_chunk(uint other_source, int other, uint c, vec4 w[TILE], vec4 rescale,
                     inout vec4 acc[CHUNK])
 {
     [[unroll]] for (uint d = 0u; d < CHUNK; d++)
@@ -106,7 +122,7 @@ void weighted_chunk(samplerBuffer other_panels, int other, uint c, vec4 w[TILE],
         if (HEAD_DIM > CHUNK || d < PADDED_DIM) { // a larger head pads to whole chunks
             vec4 x[4];
             [[unroll]] for (uint k = 0u; k < 4u; k++)
-                x[k] = texelFetch(other_panels, other + int(LANES * (c + d + k)));
+                x[k] = panel_load(other_source, other + int(LANES * (c + d + k)));
             [[unroll]] for (uint k = 0u; k < 4u; k++) {
                 vec4 s = acc[d + k];
                 [[unroll]] for (uint u = 0u; u < LANES; u++) {
@@ -145,24 +161,24 @@ void put_chunk(inout vec4 acc[ACCUMULATED], uint c, vec4 chunk[CHUNK])
 }
 
 // weighted_chunk on the chunk of acc from c.
-void weighted_chunk_of(samplerBuffer other_panels, int other, uint c, vec4 w[TILE],
+void weighted_chunk_of(uint other_source, int other, uint c, vec4 w[TILE],
                        vec4 rescale, inout vec4 acc[ACCUMULATED])
 {
     vec4 chunk[CHUNK];
     take_chunk(acc, c, chunk);
-    weighted_chunk(other_panels, other, c, w, rescale, chunk);
+    weighted_chunk(other_source, other, c, w, rescale, chunk);
     put_chunk(acc, c, chunk);
 }
 
 // weighted_chunk over every chunk of acc; a single chunk outside a loop, where its selects fold.
-void weighted_rows(samplerBuffer other_panels, int other, vec4 w[TILE], vec4 rescale,
+void weighted_rows(uint other_source, int other, vec4 w[TILE], vec4 rescale,
                    inout vec4 acc[ACCUMULATED])
 {
     if (CHUNKS == 1u)
-        weighted_chunk_of(other_panels, other, 0u, w, rescale, acc);
+        weighted_chunk_of(other_source, other, 0u, w, rescale, acc);
     else
         for (uint c = 0u; c < PADDED_DIM; c += CHUNK)
-            weighted_chunk_of(other_panels, other, c, w, rescale, acc);
+            weighted_chunk_of(other_source, other, c, w, rescale, acc);
 }
 
 // Whether key `key` is visible to the queries `query` whose sequences start at `first`.

@@ -72,7 +72,7 @@ void main()
         vec4 s[TILE];
         [[unroll]] for (uint r = 0u; r < TILE; r++)
             s[r] = vec4(0.0);
-        tile_products(panels, q_panel, panels, panel_texel(p.k_at, kv_head, tiles, block), s);
+        tile_products(QKV, q_panel, QKV, panel_texel(p.k_at, kv_head, tiles, block), s);
         vec4 top = m;
         [[unroll]] for (uint r = 0u; r < TILE; r++) {
             s[r] = mix(vec4(MASKED), s[r], visible(uvec4(block * TILE + r), query, first));
@@ -86,7 +86,7 @@ void main()
             l += s[r];
         }
         int v_panel = panel_texel(p.v_at, kv_head, tiles, block);
-        weighted_rows(panels, v_panel, s, rescale, acc);
+        weighted_rows(QKV, v_panel, s, rescale, acc);
     }
     store(query, head, m, l, acc);
 }

@@ -11,6 +11,9 @@
 // lanes with vector loads; otherwise they come from the storage buffer element by element,
 // which lavapipe runs as a scalar loop over the lanes.
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
+#extension GL_GOOGLE_include_directive : require
+#include "words.glsl"
 
 layout(local_size_x = 8) in;
 layout(constant_id = 0) const bool TEXELS = false;
@@ -18,12 +21,12 @@ layout(constant_id = 0) const bool TEXELS = false;
 layout(std430, binding = 0) readonly buffer X0 { float x0[]; };
 layout(std430, binding = 1) readonly buffer X1 { float x1[]; };
 layout(std430, binding = 2) readonly buffer X2 { float x2[]; };
-layout(std430, binding = 3) writeonly buffer P0 { vec4 p0[]; };
-layout(std430, binding = 4) writeonly buffer P1 { vec4 p1[]; };
-layout(std430, binding = 5) writeonly buffer P2 { vec4 p2[]; };
-layout(binding = 6) uniform samplerBuffer t0; // the same tensors as texels
-layout(binding = 7) uniform samplerBuffer t1;
-layout(binding = 8) uniform samplerBuffer t2;
+layout(std430, binding = 3) writeonly buffer P0 { u64vec2 p0[]; }; // texels as words.glsl
+layout(std430, binding = 4) writeonly buffer P1 { u64vec2 p1[]; };
+layout(std430, binding = 5) writeonly buffer P2 { u64vec2 p2[]; };
+layout(binding = 6, rgba32f) uniform readonly imageBuffer t0; // the same tensors as texels
+layout(binding = 7, rgba32f) uniform readonly imageBuffer t1;
+layout(binding = 8, rgba32f) uniform readonly imageBuffer t2;
 
 layout(push_constant) uniform Push {
     uint n;
@@ -47,8 +50,8 @@ vec4 four(uint tensor, uint row, uint d)
     if (TEXELS) {
         int i = int((row + d) >> 2u);
         if (tensor == 0u)
-            return texelFetch(t0, i);
-        return tensor == 1u ? texelFetch(t1, i) : texelFetch(t2, i);
+            return imageLoad(t0, i);
+        return tensor == 1u ? imageLoad(t1, i) : imageLoad(t2, i);
     }
     vec4 v = vec4(0.0);
     for (uint e = 0u; e < 4u; e++)
@@ -60,11 +63,11 @@ vec4 four(uint tensor, uint row, uint d)
 void store(uint tensor, uint at, vec4 texel)
 {
     if (tensor == 0u)
-        p0[at] = texel;
+        p0[at] = vkq_words(texel);
     else if (tensor == 1u)
-        p1[at] = texel;
+        p1[at] = vkq_words(texel);
     else
-        p2[at] = texel;
+        p2[at] = vkq_words(texel);
 }
 
 void main()

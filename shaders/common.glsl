@@ -18,24 +18,25 @@ uint vkq_first_item(uint local_size, uint per)
 }
 
 #ifdef VKQ_TEXEL_SPANS
-// Texel spans (src/kernels/texels.h), the cpu variants' reads: lavapipe turns texelFetch on an
-// RGBA32F texel buffer into vector loads but reads storage buffers one lane at a time. Bits 2s
-// and 2s+1 of the kernel's SPANS constant name the span that holds stream s.
-layout(binding = 6) uniform samplerBuffer vkq_span0;
-layout(binding = 7) uniform samplerBuffer vkq_span1;
-layout(binding = 8) uniform samplerBuffer vkq_span2;
-layout(binding = 9) uniform samplerBuffer vkq_span3;
+// Texel spans (src/kernels/texels.h), the cpu variants' reads: lavapipe turns imageLoad from an
+// RGBA32F storage texel buffer into inlined vector loads but reads storage buffers one lane at a
+// time (and a texelFetch from a uniform texel buffer is a call that spills every vector
+// register). Bits 2s and 2s+1 of the kernel's SPANS constant name the span that holds stream s.
+layout(binding = 6, rgba32f) uniform readonly imageBuffer vkq_span0;
+layout(binding = 7, rgba32f) uniform readonly imageBuffer vkq_span1;
+layout(binding = 8, rgba32f) uniform readonly imageBuffer vkq_span2;
+layout(binding = 9, rgba32f) uniform readonly imageBuffer vkq_span3;
 
 vec4 vkq_span_fetch(uint spans, uint stream, int texel)
 {
     uint span = (spans >> (2u * stream)) & 3u;
     if (span == 1u)
-        return texelFetch(vkq_span1, texel);
+        return imageLoad(vkq_span1, texel);
     if (span == 2u)
-        return texelFetch(vkq_span2, texel);
+        return imageLoad(vkq_span2, texel);
     if (span == 3u)
-        return texelFetch(vkq_span3, texel);
-    return texelFetch(vkq_span0, texel);
+        return imageLoad(vkq_span3, texel);
+    return imageLoad(vkq_span0, texel);
 }
 #endif
 

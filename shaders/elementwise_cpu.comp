@@ -4,9 +4,11 @@
 // An invocation handles PER texels of 4 floats, read from texel spans (stream 0: x; stream 1:
 // y, or out for axpy) and written as vec4s; the texel past the last whole one stands for the
 // last n % 4 floats, handled one by one through the storage buffers.
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #extension GL_GOOGLE_include_directive : require
 #define VKQ_TEXEL_SPANS
 #include "common.glsl"
+#include "words.glsl"
 
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint OP = 0u;
@@ -16,7 +18,7 @@ layout(constant_id = 2) const uint PER = 1u;  // texels an invocation
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Y { float y[]; };
 layout(std430, binding = 2) buffer Out { float o[]; };
-layout(std430, binding = 2) buffer Out4 { vec4 o4[]; };
+layout(std430, binding = 2) buffer Out4 { u64vec2 o4[]; }; // texels as words.glsl
 
 layout(push_constant) uniform Push {
     uint n;
@@ -46,7 +48,7 @@ void whole_texel(uint t)
         a = vkq_span_fetch(SPANS, 0u, p.x_at + int(t));
     if (OP == 0u || OP == 2u)
         b = vkq_span_fetch(SPANS, 1u, p.y_at + int(t));
-    o4[t] = apply(a, b);
+    o4[t] = vkq_words(apply(a, b));
 }
 
 void last_floats(uint t)

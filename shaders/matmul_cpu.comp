@@ -13,10 +13,10 @@
 // serves two k steps instead of reading the panel twice).
 //
 // Shaped by how lavapipe compiles it (each point measured):
-// - every texelFetch is a call that clobbers all vector registers, so the accumulators live in
-//   memory across a loop iteration; an iteration covers KSTEP k steps so that each accumulator
-//   comes into registers once for all of them, and the loop's execution mask costs one blend
-//   per accumulator and iteration, not per k step;
+// - the accumulators do not fit in registers and live in memory across a loop iteration; an
+//   iteration covers KSTEP k steps so that each accumulator comes into registers once for all
+//   of them, and the loop's execution mask costs one blend per accumulator and iteration, not
+//   per k step;
 // - a row's four accumulators share one A value broadcast with subgroupShuffle from a constant
 //   lane; the B values are re-read from the stack for every row, which beats holding them in
 //   registers across rows (that spills);
@@ -26,11 +26,14 @@
 //   worse were slower too: keep its shape.
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
+#extension GL_GOOGLE_include_directive : require
+#include "words.glsl"
 
 layout(local_size_x_id = 3) in;
 
-// n and the batch stride of C are multiples of 4: a row of C takes one vec4 store per lane,
-// which lavapipe executes as one scalar loop over the lanes like a single float store.
+// n and the batch stride of C are multiples of 4: a row of C takes one texel store per lane,
+// as two 64-bit words (words.glsl), where the general case stores element by element.
 layout(constant_id = 0) const bool C_VEC4 = false;
 // Texels between consecutive panels beyond the k_pad * 8 they hold (see matmul.c).
 layout(constant_id = 1) const uint PANEL_GAP = 0u;
@@ -43,10 +46,13 @@ layout(constant_id = 4) const uint A_LAYOUT = 0u;
 layout(constant_id = 5) const uint B_LAYOUT = 0u;
 const uint PANELS = 0u, ROWS = 1u, K_MAJOR = 2u;
 
-layout(binding = 6) uniform samplerBuffer a_panels;
-layout(binding = 7) uniform samplerBuffer b_panels;
+// Read-only storage texel buffers: lavapipe inlines their loads, where each texelFetch of a
+// uniform texel buffer is a call that clobbers every vector register.
+layout(binding = 6, rgba32f) uniform readonly imageBuffer a_panels;
+layout(binding = 7, rgba32f) uniform readonly imageBuffer b_panels;
+const uint OF_A = 0u, OF_B = 1u;
 layout(std430, binding = 0) buffer C { float c[]; };
-layout(std430, binding = 0) buffer C4 { vec4 c4[]; };
+layout(std430, binding = 0) buffer C4 { u64vec2 c4[]; }; // texels as words.glsl
 
 layout(push_constant) uniform Push {
     uint m;
@@ -71,21 +77,26 @@ layout(push_constant) uniform Push {
 // KSTEP steps to every lane.
 const int A_STEPS = A_LAYOUT == K_MAJOR ? 1 : int(WIDTH / 8u);
 
-// Texel `at` of an in-place ROWS operand at k step kk: zero from k_true on.
-vec4 rows_texel(samplerBuffer view, uint at, uint last, uint kk)
+vec4 operand_texel(uint operand, int at)
 {
-    vec4 v = texelFetch(view, int(min(at, last)));
+    return operand == OF_B ? imageLoad(b_panels, at) : imageLoad(a_panels, at);
+}
+
+// Texel `at` of an in-place ROWS operand at k step kk: zero from k_true on.
+vec4 rows_texel(uint operand, uint at, uint last, uint kk)
+{
+    vec4 v = operand_texel(operand, int(min(at, last)));
     return kk < p.k_true ? v : vec4(0.0);
 }
 
 // KSTEP k steps of the 4 rows from `first` (each clamped to `rows`) of an in-place K_MAJOR
 // operand at kk, as v[u] = the 4 rows at k step kk + u.
-void k_major_texels(samplerBuffer view, uint base, uint stride, uint first, uint rows, uint kk,
+void k_major_texels(uint operand, uint base, uint stride, uint first, uint rows, uint kk,
                     out vec4 v[KSTEP])
 {
     vec4 r[4];
     [[unroll]] for (uint c = 0u; c < 4u; c++)
-        r[c] = texelFetch(view, int(base + min(first + c, rows - 1u) * stride + kk / 4u));
+        r[c] = operand_texel(operand, int(base + min(first + c, rows - 1u) * stride + kk / 4u));
     [[unroll]] for (int u = 0; u < KSTEP; u++)
         v[u] = vec4(r[0][u], r[1][u], r[2][u], r[3][u]);
 }
@@ -110,21 +121,21 @@ void main()
     for (uint kk = 0u; kk < p.k; kk += KSTEP) {
         vec4 av[KSTEP], bv[KSTEP];
         if (A_LAYOUT == K_MAJOR)
-            k_major_texels(a_panels, p.a_first + z * p.a_batch, p.a_stride, a_row, p.m, kk, av);
+            k_major_texels(OF_A, p.a_first + z * p.a_batch, p.a_stride, a_row, p.m, kk, av);
         if (B_LAYOUT == K_MAJOR)
-            k_major_texels(b_panels, p.b_first + z * p.b_batch, p.b_stride, b_col, p.n, kk, bv);
+            k_major_texels(OF_B, p.b_first + z * p.b_batch, p.b_stride, b_col, p.n, kk, bv);
         [[unroll]] for (int u = 0; u < KSTEP; u++) {
             uint ka = kk + uint(u) + a_lane_k, kb = kk + uint(u);
             if (A_LAYOUT == PANELS && u % A_STEPS == 0)
-                av[u] = texelFetch(a_panels, a_at + 8 * u);
+                av[u] = imageLoad(a_panels, a_at + 8 * u);
             if (A_LAYOUT == ROWS && u % A_STEPS == 0)
-                av[u] = rows_texel(a_panels,
+                av[u] = rows_texel(OF_A,
                                    p.a_first + z * p.a_batch + ka * p.a_stride + a_row / 4u,
                                    p.a_last, ka);
             if (B_LAYOUT == PANELS)
-                bv[u] = texelFetch(b_panels, b_at + 8 * u);
+                bv[u] = imageLoad(b_panels, b_at + 8 * u);
             if (B_LAYOUT == ROWS)
-                bv[u] = rows_texel(b_panels,
+                bv[u] = rows_texel(OF_B,
                                    p.b_first + z * p.b_batch + kb * p.b_stride + b_col / 4u,
                                    p.b_last, kb);
         }
@@ -151,7 +162,7 @@ void main()
         vec4 v = p.alpha * acc[r];
         if (C_VEC4) {
             if (row < p.m && col < p.n)
-                c4[at >> 2] = ACCUMULATE ? v + p.beta * c4[at >> 2] : v;
+                c4[at >> 2] = vkq_words(ACCUMULATE ? v + p.beta * vkq_floats(c4[at >> 2]) : v);
         } else if (row < p.m) {
             [[unroll]] for (uint q = 0u; q < 4u; q++) {
                 if (col + q < p.n)

@@ -18,8 +18,10 @@
 // (halves.glsl); a 16-bit source the views cannot read (SOURCE 0) is read element by element.
 // Either way the panels hold fp32.
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #extension GL_GOOGLE_include_directive : require
 #include "halves.glsl"
+#include "words.glsl"
 
 layout(local_size_x = 64) in;
 
@@ -29,9 +31,11 @@ layout(constant_id = 2) const uint DTYPE = 0u;
 
 layout(std430, binding = 0) readonly buffer Src { float src[]; };
 layout(std430, binding = 0) readonly buffer SrcWords { uint src_words[]; };
-layout(std430, binding = 1) writeonly buffer Dst { vec4 dst[]; };
-layout(binding = 6) uniform samplerBuffer src_texels;
-layout(binding = 7) uniform usamplerBuffer src_word_texels;
+layout(std430, binding = 1) writeonly buffer Dst { u64vec2 dst[]; }; // texels as words.glsl
+
+void put(uint at, vec4 v) { dst[at] = vkq_words(v); }
+layout(binding = 6, rgba32f) uniform readonly imageBuffer src_texels;
+layout(binding = 7, rgba32ui) uniform readonly uimageBuffer src_word_texels;
 
 layout(push_constant) uniform Push {
     uint rows;
@@ -55,8 +59,8 @@ float element(uint base, uint row, uint kk)
 vec4 texel(uint base, uint row, uint kk)
 {
     bool inside = row < p.rows && kk < p.k;
-    vec4 v = texelFetch(src_texels,
-                        int(inside ? (base + row * p.row_stride + kk * p.k_stride) >> 2 : 0u));
+    vec4 v = imageLoad(src_texels,
+                       int(inside ? (base + row * p.row_stride + kk * p.k_stride) >> 2 : 0u));
     return inside ? v : vec4(0.0);
 }
 
@@ -65,7 +69,7 @@ vec4 texel(uint base, uint row, uint kk)
 void halves8(uint base, uint row, uint kk, out float h[8])
 {
     bool inside = row < p.rows;
-    uvec4 w = texelFetch(src_word_texels, int(inside ? (base + row * p.row_stride + kk) >> 3 : 0u));
+    uvec4 w = imageLoad(src_word_texels, int(inside ? (base + row * p.row_stride + kk) >> 3 : 0u));
     [[unroll]] for (uint j = 0u; j < 8u; j++)
         h[j] = inside ? vkq_unpack_half(w[j >> 1], DTYPE, j) : 0.0;
 }
@@ -77,7 +81,7 @@ vec4 halves4(uint base, uint row, uint kk)
 {
     bool inside = row < p.rows && kk < p.k;
     uint i = inside ? base + row + kk * p.k_stride : 0u;
-    uvec4 w = texelFetch(src_word_texels, int(i >> 3));
+    uvec4 w = imageLoad(src_word_texels, int(i >> 3));
     uvec2 pair = (i & 4u) != 0u ? w.zw : w.xy;
     vec4 v = vec4(vkq_unpack_half(pair.x, DTYPE, 0u), vkq_unpack_half(pair.x, DTYPE, 1u),
                   vkq_unpack_half(pair.y, DTYPE, 0u), vkq_unpack_half(pair.y, DTYPE, 1u));
@@ -98,7 +102,7 @@ void main()
         vec4 r0 = texel(base, row, kk), r1 = texel(base, row + 1u, kk);
         vec4 r2 = texel(base, row + 2u, kk), r3 = texel(base, row + 3u, kk);
         [[unroll]] for (uint j = 0u; j < 4u; j++)
-            dst[out_at + (kk + j) * 8u] = vec4(r0[j], r1[j], r2[j], r3[j]);
+            put(out_at + (kk + j) * 8u, vec4(r0[j], r1[j], r2[j], r3[j]));
         return;
     }
     if (SOURCE == 3u) {
@@ -111,17 +115,17 @@ void main()
         halves8(base, row + 2u, kk, r2);
         halves8(base, row + 3u, kk, r3);
         [[unroll]] for (uint j = 0u; j < 8u; j++)
-            dst[out_at + (kk + j) * 8u] = vec4(r0[j], r1[j], r2[j], r3[j]);
+            put(out_at + (kk + j) * 8u, vec4(r0[j], r1[j], r2[j], r3[j]));
         return;
     }
     uint kk = i >> 3;
     if (kk >= p.k_pad)
         return;
     if (SOURCE == 4u)
-        dst[out_at + kk * 8u] = halves4(base, row, kk);
+        put(out_at + kk * 8u, halves4(base, row, kk));
     else if (SOURCE == 1u)
-        dst[out_at + kk * 8u] = texel(base, row, kk);
+        put(out_at + kk * 8u, texel(base, row, kk));
     else
-        dst[out_at + kk * 8u] = vec4(element(base, row, kk), element(base, row + 1u, kk),
-                                     element(base, row + 2u, kk), element(base, row + 3u, kk));
+        put(out_at + kk * 8u, vec4(element(base, row, kk), element(base, row + 1u, kk),
+                                     element(base, row + 2u, kk), element(base, row + 3u, kk)));
 }

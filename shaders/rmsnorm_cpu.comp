@@ -7,18 +7,21 @@
 //         grid a partial row of the weight gradient, the sum of dy x rstd over its rows.
 // MODE 2: weight gradient, one invocation per texel of dw: dw += the partial rows (stream 0)
 //         summed in order, so the result is deterministic.
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #define VKQ_TEXEL_SPANS
 #include "common.glsl"
+#include "words.glsl"
 
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint MODE = 0u;
 layout(constant_id = 1) const uint SPANS = 0u;
 
 layout(std430, binding = 2) buffer Rstd { float rstd[]; };
-layout(std430, binding = 4) buffer Out { vec4 o[]; };  // y (MODE 0), dx (1) or dw (2)
-layout(std430, binding = 5) buffer Partials { vec4 partial[]; };
+layout(std430, binding = 4) buffer Out { u64vec2 o[]; };  // y (MODE 0), dx (1) or dw (2), as
+                                                          // words.glsl
+layout(std430, binding = 5) buffer Partials { u64vec2 partial[]; };
 
 layout(push_constant) uniform Push {
     uint rows;
@@ -47,7 +50,7 @@ void forward(uint r)
     float s = inversesqrt(ss / float(p.dim) + p.eps);
     rstd[r] = s;
     for (uint k = 0u; k < texels; k++)
-        o[row + k] = fetch(0u, p.x_at, row + k) * s * fetch(1u, p.w_at, k);
+        o[row + k] = vkq_words(fetch(0u, p.x_at, row + k) * s * fetch(1u, p.w_at, k));
 }
 
 // Every lane of a subgroup takes part in the partial sums, so lanes past the last row work on
@@ -68,10 +71,11 @@ void backward(uint i)
     for (uint k = 0u; k < texels; k++) {
         vec4 xv = fetch(0u, p.x_at, row + k), g = fetch(2u, p.dy_at, row + k);
         if (real)
-            o[row + k] = fetch(3u, p.dx_at, row + k) + s * fetch(1u, p.w_at, k) * g - c * xv;
+            o[row + k] =
+                vkq_words(fetch(3u, p.dx_at, row + k) + s * fetch(1u, p.w_at, k) * g - c * xv);
         vec4 sum = subgroupAdd(real ? g * xv * s : vec4(0.0));
         if (subgroupElect())
-            partial[part_row + k] = sum;
+            partial[part_row + k] = vkq_words(sum);
     }
 }
 
@@ -81,7 +85,7 @@ void weight_gradient(uint k)
     vec4 acc = vec4(0.0);
     for (uint q = 0u; q < p.partial_rows; q++)
         acc += fetch(0u, p.x_at, q * texels + k);
-    o[k] += acc;
+    o[k] = vkq_words(vkq_floats(o[k]) + acc);
 }
 
 void main()

@@ -5,9 +5,11 @@
 // as vec4s; the invocation past the last whole texel handles the last n % 4 floats one by one
 // through the storage buffers. (lavapipe runs this body slower when an invocation loops over
 // several texels.)
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #extension GL_GOOGLE_include_directive : require
 #define VKQ_TEXEL_SPANS
 #include "common.glsl"
+#include "words.glsl"
 
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint MODE = 0u;
@@ -17,9 +19,9 @@ layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
 layout(std430, binding = 2) readonly buffer Dout { float dout[]; };
 layout(std430, binding = 3) buffer Out { float o[]; };  // out (MODE 0) or da (1)
-layout(std430, binding = 3) buffer Out4 { vec4 o4[]; };
+layout(std430, binding = 3) buffer Out4 { u64vec2 o4[]; }; // texels as words.glsl
 layout(std430, binding = 4) buffer Db { float db[]; };
-layout(std430, binding = 4) buffer Db4 { vec4 db4[]; };
+layout(std430, binding = 4) buffer Db4 { u64vec2 db4[]; }; // texels as words.glsl
 
 layout(push_constant) uniform Push {
     uint n;
@@ -50,10 +52,10 @@ void whole_texel(uint t)
     vec4 out_or_da, ddb;
     gate(fetch(0u, p.a_at, t), fetch(1u, p.b_at, t), g, out_or_da, ddb);
     if (MODE == 0u) {
-        o4[t] = out_or_da;
+        o4[t] = vkq_words(out_or_da);
     } else {
-        o4[t] = fetch(3u, p.da_at, t) + out_or_da;
-        db4[t] = fetch(4u, p.db_at, t) + ddb;
+        o4[t] = vkq_words(fetch(3u, p.da_at, t) + out_or_da);
+        db4[t] = vkq_words(fetch(4u, p.db_at, t) + ddb);
     }
 }
 

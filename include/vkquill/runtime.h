@@ -51,6 +51,7 @@ typedef struct vkq_device_info {
     int subgroup_arithmetic;
     int fp16;
     int int8;
+    int int64; /* shaderInt64, which the cpu variant needs */
     int cooperative_matrix;
     uint32_t max_workgroup_invocations;
     /* The limits in force: the device's, or lower where VKQ_DEBUG_MAX_BINDING (bytes one

@@ -29,6 +29,7 @@ static void print_json(const vkq_device_info *d, int chosen)
     cJSON_AddBoolToObject(o, "subgroup_shuffle", d->subgroup_shuffle);
     cJSON_AddBoolToObject(o, "fp16", d->fp16);
     cJSON_AddBoolToObject(o, "int8", d->int8);
+    cJSON_AddBoolToObject(o, "int64", d->int64);
     cJSON_AddBoolToObject(o, "cooperative_matrix", d->cooperative_matrix);
     cJSON_AddNumberToObject(o, "max_storage_buffer_range", (double)d->max_storage_buffer_range);
     cJSON_AddNumberToObject(o, "max_texel_buffer_elements", d->max_texel_buffer_elements);
@@ -53,9 +54,9 @@ static void print_text(const vkq_device_info *d, int chosen)
     for (uint32_t h = 0; h < d->heap_count; h++)
         printf("     heap %u: %.1f GiB%s\n", h, d->heap_size[h] / 1073741824.0,
                d->heap_device_local[h] ? " device-local" : "");
-    printf("     subgroup %u%s, fp16 %s, int8 %s, cooperative matrix %s\n", d->subgroup_size,
-           d->subgroup_shuffle ? " with shuffle" : "", yes_no(d->fp16), yes_no(d->int8),
-           yes_no(d->cooperative_matrix));
+    printf("     subgroup %u%s, fp16 %s, int8 %s, int64 %s, cooperative matrix %s\n",
+           d->subgroup_size, d->subgroup_shuffle ? " with shuffle" : "", yes_no(d->fp16),
+           yes_no(d->int8), yes_no(d->int64), yes_no(d->cooperative_matrix));
     printf("     one binding %g MiB, texel view %u texels, one allocation %g MiB%s\n",
            d->max_storage_buffer_range / 1048576.0, d->max_texel_buffer_elements,
            d->max_allocation_size / 1048576.0,

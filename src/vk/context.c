@@ -193,6 +193,9 @@ static void describe_device(VkPhysicalDevice pd, uint32_t index, vkq_device_info
     d->max_storage_buffer_range = p.limits.maxStorageBufferRange;
     uint32_t family;
     d->usable = p.apiVersion >= VK_API_VERSION_1_1 && compute_queue_family(pd, &family);
+    VkPhysicalDeviceFeatures features;
+    vkGetPhysicalDeviceFeatures(pd, &features);
+    d->int64 = features.shaderInt64;
     if (p.apiVersion < VK_API_VERSION_1_1)
         return;
 
@@ -393,8 +396,10 @@ static vkq_status create_device(vkq_ctx *ctx)
     uint32_t ext_count = 0;
     if (device_has_extension(ctx->physical, "VK_KHR_portability_subset"))
         exts[ext_count++] = "VK_KHR_portability_subset";
+    VkPhysicalDeviceFeatures features = {.shaderInt64 = (VkBool32)ctx->info.int64};
     VkDeviceCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+        .pEnabledFeatures = &features,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &queue,
         .enabledExtensionCount = ext_count,
@@ -407,9 +412,11 @@ static vkq_status create_device(vkq_ctx *ctx)
     vkGetPhysicalDeviceMemoryProperties(ctx->physical, &ctx->memory_props);
     ctx->timestamp_period = ctx->props.limits.timestampPeriod;
 
-    VkFormatProperties fp;
-    vkGetPhysicalDeviceFormatProperties(ctx->physical, VK_FORMAT_R32G32B32A32_SFLOAT, &fp);
-    ctx->texel_rgba32f = !!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT);
+    VkFormatProperties as_floats, as_words;
+    vkGetPhysicalDeviceFormatProperties(ctx->physical, VK_FORMAT_R32G32B32A32_SFLOAT, &as_floats);
+    vkGetPhysicalDeviceFormatProperties(ctx->physical, VK_FORMAT_R32G32B32A32_UINT, &as_words);
+    ctx->texel_rgba32f = !!(as_floats.bufferFeatures & as_words.bufferFeatures &
+                            VK_FORMAT_FEATURE_STORAGE_TEXEL_BUFFER_BIT);
 
     VkCommandPoolCreateInfo pool = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -428,7 +435,7 @@ int vkq_ctx_supports_variant(const vkq_ctx *ctx, vkq_variant variant)
         return 1;
     uint32_t width = ctx->info.subgroup_size;
     return (width == 8 || width == 16) && ctx->info.subgroup_shuffle &&
-           ctx->info.subgroup_arithmetic && ctx->texel_rgba32f;
+           ctx->info.subgroup_arithmetic && ctx->info.int64 && ctx->texel_rgba32f;
 }
 
 static vkq_status choose_variant(vkq_ctx *ctx, vkq_variant asked)
@@ -450,8 +457,9 @@ static vkq_status choose_variant(vkq_ctx *ctx, vkq_variant asked)
     if (!vkq_ctx_supports_variant(ctx, asked))
         return vkq_fail(VKQ_ERR_UNSUPPORTED,
                         "the cpu kernel variant needs subgroups of 8 or 16 with shuffle and arithmetic "
-                        "and RGBA32F texel buffers; %s has subgroups of %u",
-                        ctx->info.name, ctx->info.subgroup_size);
+                        "and RGBA32F texel buffers, and 64-bit integers; %s has subgroups of %u%s",
+                        ctx->info.name, ctx->info.subgroup_size,
+                        ctx->info.int64 ? "" : " and no 64-bit integers");
     ctx->variant = asked;
     return VKQ_OK;
 }

@@ -10,7 +10,7 @@
 enum { BLOCK_BYTES = 64u << 20, STAGING_CHUNK = 32u << 20 };
 
 static const VkBufferUsageFlags buffer_usage =
-    VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+    VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_STORAGE_TEXEL_BUFFER_BIT |
     VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
 
 static int find_memory_type(const vkq_ctx *ctx, uint32_t bits, VkMemoryPropertyFlags want,

@@ -15,7 +15,7 @@ static vkq_status create_layouts(vkq_ctx *ctx)
         b[i] = (VkDescriptorSetLayoutBinding){
             .binding = i,
             .descriptorType = i < VKQ_STORAGE_SLOTS ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
-                                                    : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                                                    : VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER,
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };

@@ -243,7 +243,7 @@ static vkq_status allocate_set(vkq_rec *rec, VkDescriptorSet *set)
         if (rec->pool_used == rec->pool_count) {
             VkDescriptorPoolSize sizes[2] = {
                 {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * VKQ_STORAGE_SLOTS},
-                {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * VKQ_TEXEL_SLOTS}};
+                {VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, SETS_PER_POOL * VKQ_TEXEL_SLOTS}};
             VkDescriptorPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                              .maxSets = SETS_PER_POOL,
                                              .poolSizeCount = 2,
@@ -322,7 +322,7 @@ static vkq_status write_descriptors(vkq_rec *rec, const vkq_dispatch *d, VkDescr
                                b->access == VKQ_READ_WORDS ? VK_FORMAT_R32G32B32A32_UINT
                                                            : VK_FORMAT_R32G32B32A32_SFLOAT,
                                &views[i]));
-            w[n].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            w[n].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER;
             w[n].pTexelBufferView = &views[i];
         }
         n++;

@@ -11,7 +11,7 @@
 /* Descriptor slots shared by every kernel: one set layout for all pipelines. */
 enum {
     VKQ_STORAGE_SLOTS = 6,   /* bindings 0..5: storage buffers */
-    VKQ_TEXEL_SLOTS = 4,     /* bindings 6..9: uniform texel buffers, RGBA32F */
+    VKQ_TEXEL_SLOTS = 4,     /* bindings 6..9: read-only storage texel buffers */
     VKQ_SLOTS = VKQ_STORAGE_SLOTS + VKQ_TEXEL_SLOTS,
     VKQ_PUSH_BYTES = 128,
     VKQ_MAX_SPEC = 8
