@@ -12,13 +12,18 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 
 layout(constant_id = 1) const uint MODE = 0u;
 #define VKQ_ATTENTION_BACKWARD
 #include "attention_cpu.glsl"
+#include "words.glsl"
 
 layout(std430, binding = 0) buffer Grad { float grad[]; }; // dq (MODE 0) or dk (MODE 1)
 layout(std430, binding = 1) buffer Dv { float dv[]; };     // MODE 1 only
+// An even HEAD_DIM: two dimensions of a token a word (words.glsl).
+layout(std430, binding = 0) buffer GradPairs { uint64_t grad_pairs[]; };
+layout(std430, binding = 1) buffer DvPairs { uint64_t dv_pairs[]; };
 
 layout(push_constant) uniform Push {
     uint n;
@@ -38,6 +43,17 @@ int stats_texel(uint head, uint tiles, uint tile, uint which)
     return int(p.stats_at + ((head * tiles + tile) * 3u + which) * LANES + lane_id());
 }
 
+// An odd HEAD_DIM: v to dimensions d and d + 1 (those below HEAD_DIM) at `at` of grad or dv.
+void add_odd(uint set, uint at, uint d, vec2 v)
+{
+    [[unroll]] for (uint e = 0u; e < 2u; e++) {
+        if (d + e < HEAD_DIM && set == 1u)
+            dv[at + e] += v[e];
+        if (d + e < HEAD_DIM && set == 0u)
+            grad[at + e] += v[e];
+    }
+}
+
 // grad (set 0) or dv (set 1) rows first_row + r * stride += scale * acc, for the tokens
 // r < tokens of this lane.
 void add_rows(uint first_row, uint stride, uint set, float scale, uint tokens,
@@ -50,13 +66,15 @@ void add_rows(uint first_row, uint stride, uint set, float scale, uint tokens,
         for (uint c = 0u; c < PADDED_DIM; c += CHUNK) {
             vec4 chunk[CHUNK];
             take_chunk(acc, c, chunk);
-            [[unroll]] for (uint d = 0u; d < CHUNK; d++) {
-                if (c + d >= HEAD_DIM)
-                    continue;
-                if (set == 1u)
-                    dv[row + c + d] += chunk[d][j];
-                else
-                    grad[row + c + d] += scale * chunk[d][j];
+            [[unroll]] for (uint d = 0u; d < CHUNK; d += 2u) {
+                vec2 v = (set == 1u ? 1.0 : scale) * vec2(chunk[d][j], chunk[d + 1u][j]);
+                uint at = row + c + d;
+                if (HEAD_DIM % 2u == 0u && c + d < HEAD_DIM && set == 1u)
+                    dv_pairs[at / 2u] = vkq_word(vkq_pair(dv_pairs[at / 2u]) + v);
+                if (HEAD_DIM % 2u == 0u && c + d < HEAD_DIM && set == 0u)
+                    grad_pairs[at / 2u] = vkq_word(vkq_pair(grad_pairs[at / 2u]) + v);
+                if (HEAD_DIM % 2u == 1u)
+                    add_odd(set, at, c + d, v);
             }
         }
     }

@@ -10,11 +10,15 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 
 #include "attention_cpu.glsl"
+#include "words.glsl"
 
 layout(std430, binding = 0) readonly buffer Starts { int starts[]; };
 layout(std430, binding = 1) writeonly buffer Out { float o[]; };
+// An even HEAD_DIM: two dimensions of a token a word (words.glsl).
+layout(std430, binding = 1) writeonly buffer OutPairs { uint64_t o_pairs[]; };
 layout(std430, binding = 2) writeonly buffer Lse { float lse[]; };
 
 layout(push_constant) uniform Push {
@@ -46,9 +50,16 @@ void store(uvec4 query, uint head, vec4 m, vec4 l, vec4 acc[ACCUMULATED])
         for (uint c = 0u; c < PADDED_DIM; c += CHUNK) {
             vec4 chunk[CHUNK];
             take_chunk(acc, c, chunk);
-            [[unroll]] for (uint d = 0u; d < CHUNK; d++)
-                if (c + d < HEAD_DIM)
-                    o[row * HEAD_DIM + c + d] = chunk[d][j] / l[j];
+            [[unroll]] for (uint d = 0u; d < CHUNK; d += 2u) {
+                vec2 v = vec2(chunk[d][j], chunk[d + 1u][j]) / l[j];
+                uint at = row * HEAD_DIM + c + d;
+                if (HEAD_DIM % 2u == 0u && c + d < HEAD_DIM)
+                    o_pairs[at / 2u] = vkq_word(v);
+                if (HEAD_DIM % 2u == 1u && c + d < HEAD_DIM)
+                    o[at] = v.x;
+                if (HEAD_DIM % 2u == 1u && c + d + 1u < HEAD_DIM)
+                    o[at + 1u] = v.y;
+            }
         }
         lse[row] = m[j] + log(l[j]);
     }

@@ -14,7 +14,8 @@ typedef struct attention_case {
 static const attention_case cases[] = {
     {{1, 7, 13, 4}, 4, 4, 8},  /* a kv head per query head */
     {{7, 1, 4, 13}, 4, 2, 16}, /* pairs of query heads share a kv head */
-    {{13, 4, 1, 7}, 8, 2, 6},  /* groups of four, odd head_dim */
+    {{13, 4, 1, 7}, 8, 2, 6},  /* groups of four, a head_dim not a multiple of 4 */
+    {{9, 4, 17}, 2, 1, 5},     /* an odd head_dim (no pairs of dimensions) */
     {{29, 1, 9}, 3, 1, 8},     /* one kv head for three query heads, a longer sequence */
     {{300, 7, 33, 1}, 4, 1, 64}, /* long and awkward lengths, four query heads per kv head */
     {{33, 1, 7}, 2, 2, 128},      /* the largest head_dim */

@@ -196,14 +196,17 @@ static vkq_status pack(vkq_rec *rec, const attention_shape *s, uint32_t count, c
     d.groups[0] = tiles(s);
     d.groups[1] = first_heads + (count - 1) * s->kv_heads;
     d.groups[2] = 1;
-    d.spec[0] = s->head_dim % 4 == 0;
+    int texels = s->head_dim % 4 == 0;
+    d.spec[0] = (uint32_t)texels;
     d.spec_count = 1;
     for (uint32_t i = 0; i < 3; i++) {
         uint32_t j = i < count ? i : 0, heads = j ? s->kv_heads : first_heads;
+        vkq_buf out = texels_at(panels, at[j], panel_texels(s, heads));
         d.slot[i] = (vkq_binding){x[j], VKQ_READ};
-        d.slot[6 + i] = (vkq_binding){x[j], VKQ_READ};
-        d.slot[3 + i] = (vkq_binding){texels_at(panels, at[j], panel_texels(s, heads)),
-                                      i < count ? VKQ_WRITE : VKQ_READ};
+        d.slot[3 + i] = (vkq_binding){out, i < count ? VKQ_WRITE : VKQ_READ};
+        /* Without texels the views go unread, and a tensor of part texels cannot be one: the
+         * panels stand in. */
+        d.slot[6 + i] = (vkq_binding){texels ? x[j] : out, VKQ_READ};
     }
     return vkq_rec_dispatch(rec, &d);
 }
