@@ -73,7 +73,7 @@ layout(push_constant) uniform Push {
 } p;
 
 #define KSTEP 4
-// k steps of A that one texelFetch brings; WIDTH / 8 divides KSTEP. A K_MAJOR A brings all
+// k steps of A that one texel load brings; WIDTH / 8 divides KSTEP. A K_MAJOR A brings all
 // KSTEP steps to every lane.
 const int A_STEPS = A_LAYOUT == K_MAJOR ? 1 : int(WIDTH / 8u);
 
