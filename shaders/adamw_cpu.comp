@@ -1,10 +1,10 @@
 #version 450
-// AdamW for CPU drivers, the cpu variant of adamw.comp (same update, same clipping). A
-// workgroup is one subgroup of 8 and updates 8 * PER whole texels of 4 parameters, read from
-// texel spans (streams: 0 params, 1 grads, 2 m, 3 v) and written as vec4s. The launcher
+// AdamW for CPU drivers, the cpu variant of adamw.comp (same update, same clipping). A workgroup is
+// one subgroup of 8 and updates 8 * PER whole texels of 4 parameters, read from texel spans
+// (streams: 0 params, 1 grads, 2 m, 3 v) and written as 64-bit words (words.glsl). The launcher
 // dispatches only whole workgroups and leaves the rest to adamw.comp, so no invocation tests a
-// bound: on lavapipe a store under a lane mask becomes a load, a select and a store per lane,
-// and a workgroup larger than a subgroup runs its subgroups in turn.
+// bound: on lavapipe a store under a lane mask becomes a load, a select and a store per lane, and a
+// workgroup larger than a subgroup runs its subgroups in turn.
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require

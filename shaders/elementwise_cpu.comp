@@ -1,9 +1,9 @@
 #version 450
-// Element-wise operations for CPU drivers, the same OPs as elementwise.comp: 0 add
-// (out = x + y), 1 scale (out = s x), 2 axpy (out += s x), 3 copy (out = x), 4 fill (out = s).
-// An invocation handles PER texels of 4 floats, read from texel spans (stream 0: x; stream 1:
-// y, or out for axpy) and written as vec4s; the texel past the last whole one stands for the
-// last n % 4 floats, handled one by one through the storage buffers.
+// Element-wise operations for CPU drivers, the same OPs as elementwise.comp: 0 add (out = x + y), 1
+// scale (out = s x), 2 axpy (out += s x), 3 copy (out = x), 4 fill (out = s). An invocation handles
+// PER texels of 4 floats, read from texel spans (stream 0: x; stream 1: y, or out for axpy) and
+// written as 64-bit words (words.glsl); the texel past the last whole one stands for the last n % 4
+// floats, handled one by one through the storage buffers.
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #extension GL_GOOGLE_include_directive : require
 #define VKQ_TEXEL_SPANS

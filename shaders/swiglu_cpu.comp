@@ -1,8 +1,8 @@
 #version 450
 // SwiGLU for CPU drivers, the cpu variant of swiglu.comp: out = silu(a) * b (MODE 0), or the
-// backward da += dout b silu'(a), db += dout silu(a) (MODE 1). An invocation handles one
-// texel of 4 floats, read from texel spans (streams: 0 a, 1 b, 2 dout, 3 da, 4 db) and written
-// as vec4s; the invocation past the last whole texel handles the last n % 4 floats one by one
+// backward da += dout b silu'(a), db += dout silu(a) (MODE 1). An invocation handles one texel of 4
+// floats, read from texel spans (streams: 0 a, 1 b, 2 dout, 3 da, 4 db) and written as 64-bit words
+// (words.glsl); the invocation past the last whole texel handles the last n % 4 floats one by one
 // through the storage buffers. (lavapipe runs this body slower when an invocation loops over
 // several texels.)
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require

@@ -29,6 +29,8 @@ static const rope_case cases[] = {
     {{7, 2, 9}, 5, 6, 1000000.0f, VKQ_ROPE_HALVES, {0}},
     {{40, 3}, 2, 64, 500000.0f, VKQ_ROPE_HALVES, LLAMA3},
     {{1, 5, 12}, 3, 16, 10000.0f, VKQ_ROPE_INTERLEAVED, LLAMA3},
+    {{3, 17}, 7, 16, 1000000.0f, VKQ_ROPE_HALVES, {0}}, /* heads x pair groups fill no workgroup */
+    {{5, 2}, 9, 8, 10000.0f, VKQ_ROPE_INTERLEAVED, {0}},
 };
 
 typedef struct rope_bufs {

@@ -20,7 +20,7 @@ static const family families[] = {
     {"attention", 1, vkq_check_attention},
     {"attention_decode", 1, vkq_check_attention_decode},
     {"embedding", 0, vkq_check_embedding},
-    {"rope", 0, vkq_check_rope},
+    {"rope", 1, vkq_check_rope},
     {"bias", 0, vkq_check_bias},
     {"dropout", 0, vkq_check_dropout},
     {"swiglu", 1, vkq_check_swiglu},

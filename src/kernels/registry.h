@@ -24,6 +24,7 @@
     X(attention_decode_cpu)   \
     X(embedding)           \
     X(rope)                \
+    X(rope_cpu)            \
     X(bias)                \
     X(dropout)             \
     X(swiglu)              \

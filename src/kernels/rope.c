@@ -1,12 +1,19 @@
 #include <math.h>
 
 #include "kernels/launch.h"
+#include "kernels/texels.h"
 #include "vkquill/nn.h"
 
 typedef struct rope_push {
     uint32_t n, heads, head_dim;
 } rope_push;
 VKQ_STATIC_ASSERT_PUSH(rope_push);
+
+typedef struct rope_cpu_push {
+    uint32_t n, heads;
+    int32_t x_at, freq_at; /* texel offsets of x and inv_freq in their spans */
+} rope_cpu_push;
+VKQ_STATIC_ASSERT_PUSH(rope_cpu_push);
 
 enum { FORWARD, BACKWARD };
 
@@ -78,7 +85,27 @@ static vkq_status rope(vkq_rec *rec, uint32_t mode, const char *op, vkq_buf x,
                       .push_bytes = sizeof push,
                       .slot = {{x, VKQ_READ_WRITE}, {a->positions, VKQ_READ},
                                {a->inv_freq, VKQ_READ}}};
-    vkq_grid_1d((uint64_t)a->n * (a->head_dim / 2), 64, d.groups);
+    const vkq_buf streams[2] = {x, a->inv_freq};
+    const uint64_t floats[2] = {(uint64_t)a->n * a->heads * a->head_dim, a->head_dim / 2};
+    vkq_spans spans;
+    if (a->head_dim % 8 != 0 || !vkq_spans_plan(rec, streams, floats, 2, &spans)) {
+        vkq_grid_1d((uint64_t)a->n * (a->head_dim / 2), 64, d.groups);
+        return vkq_rec_dispatch(rec, &d);
+    }
+    /* rope_cpu: sixteen invocations a workgroup along a token's heads, the token in y and z */
+    rope_cpu_push cpu_push = {a->n, a->heads, spans.at[0], spans.at[1]};
+    d.kernel = &vkq_kernel_rope_cpu;
+    d.spec[2] = spans.bits;
+    d.spec[3] = a->head_dim;
+    d.spec_count = 4;
+    d.push = &cpu_push;
+    d.push_bytes = sizeof cpu_push;
+    d.slot[2] = (vkq_binding){0}; /* inv_freq comes through its span */
+    vkq_spans_bind(&spans, &d);
+    d.groups[0] = (a->heads * (a->head_dim / 8) + 15) / 16;
+    d.groups[1] = a->n < 65535 ? (a->n ? a->n : 1) : 65535;
+    d.groups[2] = (a->n + d.groups[1] - 1) / d.groups[1];
+    d.groups[2] = d.groups[2] ? d.groups[2] : 1;
     return vkq_rec_dispatch(rec, &d);
 }
 
