@@ -64,6 +64,27 @@ void vkq_rope_frequencies(float theta, const vkq_rope_scaling *scaling, uint32_t
     }
 }
 
+/* rope_cpu for the dispatch d of rope: sixteen invocations a workgroup along a token's heads
+ * and groups of four pairs, the token in y (and z past 65535). */
+static vkq_status rope_cpu(vkq_rec *rec, vkq_dispatch *d, const vkq_spans *spans,
+                           const vkq_rope_args *a)
+{
+    rope_cpu_push push = {a->n, a->heads, spans->at[0], spans->at[1]};
+    d->kernel = &vkq_kernel_rope_cpu;
+    d->spec[2] = spans->bits;
+    d->spec[3] = a->head_dim;
+    d->spec_count = 4;
+    d->push = &push;
+    d->push_bytes = sizeof push;
+    d->slot[2] = (vkq_binding){0}; /* inv_freq comes through its span */
+    vkq_spans_bind(spans, d);
+    uint32_t tokens = a->n ? a->n : 1;
+    d->groups[0] = (a->heads * (a->head_dim / 8) + 15) / 16;
+    d->groups[1] = tokens < 65535 ? tokens : 65535;
+    d->groups[2] = (tokens + d->groups[1] - 1) / d->groups[1];
+    return vkq_rec_dispatch(rec, d);
+}
+
 static vkq_status rope(vkq_rec *rec, uint32_t mode, const char *op, vkq_buf x,
                        const vkq_rope_args *a)
 {
@@ -74,9 +95,11 @@ static vkq_status rope(vkq_rec *rec, uint32_t mode, const char *op, vkq_buf x,
                         op, a->head_dim);
     if (a->pairs != VKQ_ROPE_INTERLEAVED && a->pairs != VKQ_ROPE_HALVES)
         return vkq_fail(VKQ_ERR_INVALID_ARGUMENT, "%s: unknown pairing %d", op, (int)a->pairs);
-    VKQ_TRY(vkq_need_floats(op, "x", x, (uint64_t)a->n * a->heads * a->head_dim));
+    const vkq_buf streams[2] = {x, a->inv_freq};
+    const uint64_t floats[2] = {(uint64_t)a->n * a->heads * a->head_dim, a->head_dim / 2};
+    VKQ_TRY(vkq_need_floats(op, "x", x, floats[0]));
     VKQ_TRY(vkq_need_floats(op, "positions", a->positions, a->n));
-    VKQ_TRY(vkq_need_floats(op, "inv_freq", a->inv_freq, a->head_dim / 2));
+    VKQ_TRY(vkq_need_floats(op, "inv_freq", a->inv_freq, floats[1]));
     rope_push push = {a->n, a->heads, a->head_dim};
     vkq_dispatch d = {.kernel = &vkq_kernel_rope,
                       .spec = {mode, (uint32_t)a->pairs},
@@ -85,27 +108,10 @@ static vkq_status rope(vkq_rec *rec, uint32_t mode, const char *op, vkq_buf x,
                       .push_bytes = sizeof push,
                       .slot = {{x, VKQ_READ_WRITE}, {a->positions, VKQ_READ},
                                {a->inv_freq, VKQ_READ}}};
-    const vkq_buf streams[2] = {x, a->inv_freq};
-    const uint64_t floats[2] = {(uint64_t)a->n * a->heads * a->head_dim, a->head_dim / 2};
     vkq_spans spans;
-    if (a->head_dim % 8 != 0 || !vkq_spans_plan(rec, streams, floats, 2, &spans)) {
-        vkq_grid_1d((uint64_t)a->n * (a->head_dim / 2), 64, d.groups);
-        return vkq_rec_dispatch(rec, &d);
-    }
-    /* rope_cpu: sixteen invocations a workgroup along a token's heads, the token in y and z */
-    rope_cpu_push cpu_push = {a->n, a->heads, spans.at[0], spans.at[1]};
-    d.kernel = &vkq_kernel_rope_cpu;
-    d.spec[2] = spans.bits;
-    d.spec[3] = a->head_dim;
-    d.spec_count = 4;
-    d.push = &cpu_push;
-    d.push_bytes = sizeof cpu_push;
-    d.slot[2] = (vkq_binding){0}; /* inv_freq comes through its span */
-    vkq_spans_bind(&spans, &d);
-    d.groups[0] = (a->heads * (a->head_dim / 8) + 15) / 16;
-    d.groups[1] = a->n < 65535 ? (a->n ? a->n : 1) : 65535;
-    d.groups[2] = (a->n + d.groups[1] - 1) / d.groups[1];
-    d.groups[2] = d.groups[2] ? d.groups[2] : 1;
+    if (a->head_dim % 8 == 0 && vkq_spans_plan(rec, streams, floats, 2, &spans))
+        return rope_cpu(rec, &d, &spans, a);
+    vkq_grid_1d((uint64_t)a->n * (a->head_dim / 2), 64, d.groups);
     return vkq_rec_dispatch(rec, &d);
 }
 
