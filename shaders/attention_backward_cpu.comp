@@ -43,6 +43,15 @@ int stats_texel(uint head, uint tiles, uint tile, uint which)
     return int(p.stats_at + ((head * tiles + tile) * 3u + which) * LANES + lane_id());
 }
 
+// An even HEAD_DIM: v to dimensions at and at + 1 of grad (set 0) or dv (set 1), one word.
+void add_pair(uint set, uint at, vec2 v)
+{
+    if (set == 1u)
+        dv_pairs[at / 2u] = vkq_word(vkq_pair(dv_pairs[at / 2u]) + v);
+    else
+        grad_pairs[at / 2u] = vkq_word(vkq_pair(grad_pairs[at / 2u]) + v);
+}
+
 // An odd HEAD_DIM: v to dimensions d and d + 1 (those below HEAD_DIM) at `at` of grad or dv.
 void add_odd(uint set, uint at, uint d, vec2 v)
 {
@@ -69,10 +78,8 @@ void add_rows(uint first_row, uint stride, uint set, float scale, uint tokens,
             [[unroll]] for (uint d = 0u; d < CHUNK; d += 2u) {
                 vec2 v = (set == 1u ? 1.0 : scale) * vec2(chunk[d][j], chunk[d + 1u][j]);
                 uint at = row + c + d;
-                if (HEAD_DIM % 2u == 0u && c + d < HEAD_DIM && set == 1u)
-                    dv_pairs[at / 2u] = vkq_word(vkq_pair(dv_pairs[at / 2u]) + v);
-                if (HEAD_DIM % 2u == 0u && c + d < HEAD_DIM && set == 0u)
-                    grad_pairs[at / 2u] = vkq_word(vkq_pair(grad_pairs[at / 2u]) + v);
+                if (HEAD_DIM % 2u == 0u && c + d < HEAD_DIM)
+                    add_pair(set, at, v);
                 if (HEAD_DIM % 2u == 1u)
                     add_odd(set, at, c + d, v);
             }

@@ -32,8 +32,6 @@ layout(constant_id = 2) const uint DTYPE = 0u;
 layout(std430, binding = 0) readonly buffer Src { float src[]; };
 layout(std430, binding = 0) readonly buffer SrcWords { uint src_words[]; };
 layout(std430, binding = 1) writeonly buffer Dst { u64vec2 dst[]; }; // texels as words.glsl
-
-void put(uint at, vec4 v) { dst[at] = vkq_words(v); }
 layout(binding = 6, rgba32f) uniform readonly imageBuffer src_texels;
 layout(binding = 7, rgba32ui) uniform readonly uimageBuffer src_word_texels;
 
@@ -46,6 +44,8 @@ layout(push_constant) uniform Push {
     uint src_batch;   // elements
     uint dst_batch;   // texels
 } p;
+
+void put(uint at, vec4 v) { dst[at] = vkq_words(v); }
 
 float element(uint base, uint row, uint kk)
 {
@@ -127,5 +127,5 @@ void main()
         put(out_at + kk * 8u, texel(base, row, kk));
     else
         put(out_at + kk * 8u, vec4(element(base, row, kk), element(base, row + 1u, kk),
-                                     element(base, row + 2u, kk), element(base, row + 3u, kk)));
+                                   element(base, row + 2u, kk), element(base, row + 3u, kk)));
 }

@@ -19,8 +19,8 @@ layout(constant_id = 0) const uint MODE = 0u;
 layout(constant_id = 1) const uint SPANS = 0u;
 
 layout(std430, binding = 2) buffer Rstd { float rstd[]; };
-layout(std430, binding = 4) buffer Out { u64vec2 o[]; };  // y (MODE 0), dx (1) or dw (2), as
-                                                          // words.glsl
+// Texels as words.glsl: y (MODE 0), dx (1) or dw (2), and the partial sums.
+layout(std430, binding = 4) buffer Out { u64vec2 o[]; };
 layout(std430, binding = 5) buffer Partials { u64vec2 partial[]; };
 
 layout(push_constant) uniform Push {

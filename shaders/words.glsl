@@ -1,8 +1,7 @@
 // Floats stored two to a 64-bit word (a texel of four as two words): lavapipe loads and stores
 // each element of a storage buffer with a scalar loop over the lanes, so two floats to a word
-// halve that work. The
-// kernel enables GL_EXT_shader_explicit_arithmetic_types_int64 before including this file (the
-// cpu variant requires shaderInt64).
+// halve that work. The kernel enables GL_EXT_shader_explicit_arithmetic_types_int64 before
+// including this file (the cpu variant requires shaderInt64).
 #ifndef VKQ_WORDS_GLSL
 #define VKQ_WORDS_GLSL
 
