@@ -5,8 +5,10 @@
 
 #include <stddef.h>
 
-/* Leaves a width the user set alone; otherwise asks for 512-bit vectors on a CPU with
- * AVX-512, where lavapipe's subgroups of 16 run matrix products faster than its default 8. */
+/* Leaves a width the user set alone; otherwise asks for 512-bit vectors on a CPU with AVX-512
+ * where lavapipe's Mesa is one whose subgroups of 16 ran the cpu kernels faster than its
+ * default 8. The Mesa version is learnt from a child process that starts lavapipe, as this
+ * process must not start it before choosing. */
 void vkq_choose_cpu_vectors(void);
 
 /* What was chosen and why, one phrase for `vkquill devices`. */

@@ -20,10 +20,15 @@ vkq_status vkq_load_vulkan(void)
 {
     if (get_instance_proc_addr)
         return VKQ_OK;
+    vkq_choose_cpu_vectors();
+    return vkq_open_vulkan();
+}
+
+vkq_status vkq_open_vulkan(void)
+{
     const char *path = getenv("VKQ_VULKAN_LIBRARY");
     if (!path || !*path)
         path = "libvulkan.so.1";
-    vkq_choose_cpu_vectors();
     void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!lib)
         return vkq_fail(VKQ_ERR_NO_LOADER,

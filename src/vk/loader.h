@@ -97,9 +97,12 @@ VKQ_INSTANCE_EXT_FUNCS(VKQ_DECLARE_PFN)
 VKQ_DEVICE_FUNCS(VKQ_DECLARE_PFN)
 #undef VKQ_DECLARE_PFN
 
-/* Opens the loader (VKQ_VULKAN_LIBRARY overrides the file name) and fetches the global
- * entry points. Safe to call again; the library stays open for the process. */
+/* Chooses lavapipe's vector width (vk/cpu_vectors.h), then opens the loader. Safe to call
+ * again; the library stays open for the process. */
 vkq_status vkq_load_vulkan(void);
+/* Opens the loader (VKQ_VULKAN_LIBRARY overrides the file name) and fetches the global entry
+ * points, choosing nothing. */
+vkq_status vkq_open_vulkan(void);
 void vkq_load_instance(VkInstance instance);
 void vkq_load_device(VkDevice device);
 
