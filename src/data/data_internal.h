@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/text.h"
 #include "vkquill/data.h"
@@ -47,6 +48,10 @@ vkq_status vkq_get_time(const vkq_field_ctx *c, const cJSON *object, const char 
 vkq_status vkq_dataset_add(vkq_dataset *d, vkq_status read_status, vkq_sample *s, int skip_bad);
 void vkq_sample_clear(vkq_sample *s);
 vkq_status vkq_dataset_finish(vkq_dataset *d, const char *path);
+
+/* Writes o to f as one JSON line and frees it; a NULL o (or one cJSON could not print) ran
+ * out of memory. */
+vkq_status vkq_write_json_line(const char *path, FILE *f, cJSON *o);
 
 /* For pair.c: checking a template's placeholders (errors start with source), and rendering
  * the system text, and the prompt field for a sample with its first n_history history items

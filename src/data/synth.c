@@ -201,19 +201,6 @@ static int add_string(cJSON *o, const char *key, const char *value)
     return cJSON_AddStringToObject(o, key, value) != NULL;
 }
 
-/* Writes o as one line and frees it; a NULL o (or one cJSON could not print) ran out of
- * memory. */
-static vkq_status write_json_line(const char *path, FILE *f, cJSON *o)
-{
-    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (!text)
-        return vkq_fail(VKQ_ERR_OUT_OF_MEMORY, "%s: out of memory building a line", path);
-    vkq_status status = vkq_write_bytes(path, f, text, 1, strlen(text));
-    free(text);
-    return status == VKQ_OK ? vkq_write_bytes(path, f, "\n", 1, 1) : status;
-}
-
 static int add_history(cJSON *o, const synth_user *u, uint32_t index)
 {
     cJSON *history = cJSON_AddArrayToObject(o, "history");
@@ -301,7 +288,7 @@ static vkq_status write_split(const char *path, FILE *f, const vkq_synth_options
         for (uint32_t i = 0; i < count && status == VKQ_OK; i++) {
             cJSON *line = truth ? truth_json(s, u * count + i + 1, &user, first + i)
                                 : sample_json(&user, first + i);
-            status = write_json_line(path, f, line);
+            status = vkq_write_json_line(path, f, line);
         }
         free_user(&user);
     }

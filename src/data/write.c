@@ -60,9 +60,8 @@ static cJSON *sample_json(const vkq_sample *s)
     return NULL;
 }
 
-static vkq_status write_sample(const char *path, FILE *f, const vkq_sample *s)
+vkq_status vkq_write_json_line(const char *path, FILE *f, cJSON *o)
 {
-    cJSON *o = sample_json(s);
     char *text = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!text)
@@ -70,6 +69,11 @@ static vkq_status write_sample(const char *path, FILE *f, const vkq_sample *s)
     vkq_status status = vkq_write_bytes(path, f, text, 1, strlen(text));
     free(text);
     return status == VKQ_OK ? vkq_write_bytes(path, f, "\n", 1, 1) : status;
+}
+
+static vkq_status write_sample(const char *path, FILE *f, const vkq_sample *s)
+{
+    return vkq_write_json_line(path, f, sample_json(s));
 }
 
 static vkq_status write_samples(const char *path, FILE *f, void *user)
