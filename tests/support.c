@@ -1,6 +1,4 @@
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <dirent.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +12,7 @@
 
 #include "support.h"
 
+#include "base/file.h"
 #include "vkquill/llama2c.h"
 
 int test_have_file(const char *path)
@@ -30,15 +29,9 @@ int test_make_temp_dir(char *dir, const char *tag)
     return n < TEST_DIR_SIZE && mkdtemp(dir) ? 0 : -1;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
-}
-
 int test_remove_tree(const char *dir)
 {
-    return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return vkq_remove_tree(dir) == VKQ_OK ? 0 : -1;
 }
 
 const char *test_path(const char *dir, const char *name)

@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "base/file.h"
 
 #include "base/mapped.h"
@@ -5,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +188,22 @@ vkq_status vkq_copy_file(const char *from, const char *to)
     vkq_status s = vkq_write_atomic(to, write_mapped, &m);
     vkq_unmap_file(&m);
     return s;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *at)
+{
+    (void)st;
+    (void)at;
+    return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+vkq_status vkq_remove_tree(const char *path)
+{
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return VKQ_OK;
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return vkq_fail(VKQ_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+    return VKQ_OK;
 }
 
 vkq_status vkq_remove_flat_dir(const char *path)

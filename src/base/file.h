@@ -30,6 +30,9 @@ vkq_status vkq_copy_file(const char *from, const char *to);
 /* Removes a directory holding only files (refusing one with a subdirectory); a missing
  * directory is no error. */
 vkq_status vkq_remove_flat_dir(const char *path);
+/* rm -rf: removes path and everything under it, following no links; a missing path is no
+ * error. */
+vkq_status vkq_remove_tree(const char *path);
 /* Puts the complete directory tmp in place of path: an existing path moves aside to
  * PATH.old, tmp is renamed to path (and the parent directory synced), and the old one is
  * removed. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
 #include "base/status_internal.h"
 #include "cli/cli.h"
 #include "vkquill/kernels.h"
@@ -342,11 +343,9 @@ static vkq_status bench_method(const model_bench *mb)
         vkq_status d = vkq_ctx_destroy(ctx);
         s = s == VKQ_OK ? d : s;
     }
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0 && s == VKQ_OK)
-        s = vkq_fail(VKQ_ERR_IO, "could not remove %s", dir);
+    vkq_status removed = vkq_remove_tree(dir);
     VKQ_TRY(s);
+    VKQ_TRY(removed);
     double step_tokens = 0;
     for (uint32_t i = WARMUP; i < c.steps; i++)
         step_tokens += tokens[i] / mb->runs;
