@@ -102,6 +102,12 @@ static int crash_here(void)
     return at && ++count == atol(at);
 }
 
+size_t vkq_dir_part(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path) + 1 : 0;
+}
+
 vkq_status vkq_sync_parent_dir(const char *path)
 {
     char *dir = strdup(path);

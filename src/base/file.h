@@ -30,6 +30,9 @@ vkq_status vkq_copy_file(const char *from, const char *to);
 /* Removes a directory holding only files (refusing one with a subdirectory); a missing
  * directory is no error. */
 vkq_status vkq_remove_flat_dir(const char *path);
+/* The length of path's directory part, its last slash included (0 for a bare file name):
+ * "%.*sNAME" with it names the file NAME beside path. */
+size_t vkq_dir_part(const char *path);
 /* rm -rf: removes path and everything under it, following no links; a missing path is no
  * error. */
 vkq_status vkq_remove_tree(const char *path);

@@ -903,9 +903,7 @@ static void sweep_path(const demo *d, char *path)
     path_of(path, d, "sweep.json");
     if (access(path, F_OK) == 0 || d->quick)
         return;
-    const char *slash = strrchr(d->model, '/');
-    int dir = slash ? (int)(slash - d->model) + 1 : 0; /* the model's directory, slash included */
-    snprintf(path, PATH, "%.*ssweep.json", dir, d->model);
+    snprintf(path, PATH, "%.*ssweep.json", (int)vkq_dir_part(d->model), d->model);
 }
 
 static vkq_status add_sweep(const demo *d, cJSON *root)

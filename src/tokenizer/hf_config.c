@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/file.h"
 #include "base/text.h"
 #include "tokenizer/hf_internal.h"
 
@@ -79,8 +80,7 @@ static vkq_status read_config(vkq_hf *t, const char *path)
 
 vkq_status vkq_hf_load_config(vkq_hf *t, const char *tokenizer_path)
 {
-    const char *slash = strrchr(tokenizer_path, '/');
-    size_t dir = slash ? (size_t)(slash - tokenizer_path) + 1 : 0;
+    size_t dir = vkq_dir_part(tokenizer_path);
     size_t size = dir + sizeof "tokenizer_config.json";
     char *path = malloc(size);
     if (!path)
