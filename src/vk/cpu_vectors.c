@@ -1,5 +1,7 @@
 #include "vk/cpu_vectors.h"
 
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -12,6 +14,7 @@
 /* The newest Mesa whose lavapipe ran the cpu kernels faster at 512 bits than at its default
  * 256 on an AVX-512 CPU (22.3; on 25.0 the matrix product ran 4 times slower at 512 bits). */
 enum { NEWEST_MESA_FASTER_AT_512 = 22 };
+enum { PROBE_TIMEOUT_MS = 20000 };
 
 typedef enum vector_choice {
     CHOSEN_BY_USER,
@@ -93,8 +96,12 @@ static int probe_lavapipe_mesa(void)
     close(fds[1]);
     unsigned char major = 0;
     if (child > 0) {
-        if (read(fds[0], &major, 1) != 1)
+        /* a child that hangs (a fork taken while another thread held a lock) is given up on */
+        struct pollfd ready = {.fd = fds[0], .events = POLLIN};
+        if (poll(&ready, 1, PROBE_TIMEOUT_MS) != 1 || read(fds[0], &major, 1) != 1) {
             major = 0;
+            kill(child, SIGKILL);
+        }
         waitpid(child, NULL, 0);
     }
     close(fds[0]);
@@ -112,7 +119,8 @@ void vkq_choose_cpu_vectors(void)
         return;
     lavapipe_mesa = probe_lavapipe_mesa();
     choice = lavapipe_mesa ? LEFT_FOR_MESA : LEFT_UNKNOWN_MESA;
-    if (lavapipe_mesa && lavapipe_mesa <= NEWEST_MESA_FASTER_AT_512 && setenv(WIDTH_VARIABLE, "512", 1) == 0)
+    int faster = lavapipe_mesa && lavapipe_mesa <= NEWEST_MESA_FASTER_AT_512;
+    if (faster && setenv(WIDTH_VARIABLE, "512", 1) == 0)
         choice = CHOSEN_FOR_AVX512;
 }
 
