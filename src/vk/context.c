@@ -177,6 +177,20 @@ static int compute_queue_family(VkPhysicalDevice pd, uint32_t *family)
     return 0;
 }
 
+int vkq_driver_properties(VkPhysicalDevice pd, uint32_t api_version,
+                          VkPhysicalDeviceDriverProperties *out)
+{
+    *out = (VkPhysicalDeviceDriverProperties){
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+    if (api_version < VK_API_VERSION_1_2 &&
+        !device_has_extension(pd, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME))
+        return 0;
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                      .pNext = out};
+    vkGetPhysicalDeviceProperties2(pd, &p2);
+    return 1;
+}
+
 static void describe_device(VkPhysicalDevice pd, uint32_t index, vkq_device_info *d)
 {
     memset(d, 0, sizeof *d);
@@ -203,12 +217,8 @@ static void describe_device(VkPhysicalDevice pd, uint32_t index, vkq_device_info
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
     VkPhysicalDeviceSubgroupProperties sub = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, .pNext = &m3};
-    VkPhysicalDeviceDriverProperties drv = {.sType =
-                                                VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
-    int have_driver = p.apiVersion >= VK_API_VERSION_1_2 ||
-                      device_has_extension(pd, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
-    if (have_driver)
-        m3.pNext = &drv;
+    VkPhysicalDeviceDriverProperties drv;
+    int have_driver = vkq_driver_properties(pd, p.apiVersion, &drv);
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
                                       .pNext = &sub};
     vkGetPhysicalDeviceProperties2(pd, &p2);

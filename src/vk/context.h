@@ -77,4 +77,9 @@ vkq_status vkq_submit_wait(vkq_ctx *ctx, VkCommandBuffer cmd);
 vkq_status vkq_validation_status(vkq_ctx *ctx);
 void vkq_profile_add(vkq_ctx *ctx, const char *kernel, double ms);
 
+/* The device's driver properties (Vulkan 1.2 or VK_KHR_driver_properties), into *out; 0 where
+ * it reports none. */
+int vkq_driver_properties(VkPhysicalDevice pd, uint32_t api_version,
+                          VkPhysicalDeviceDriverProperties *out);
+
 #endif

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "vk/loader.h"
+#include "vk/context.h"
 
 #define WIDTH_VARIABLE "LP_NATIVE_VECTOR_WIDTH"
 
@@ -41,15 +41,10 @@ static int mesa_major_of(VkPhysicalDevice pd)
 {
     VkPhysicalDeviceProperties p;
     vkGetPhysicalDeviceProperties(pd, &p);
-    if (p.apiVersion < VK_API_VERSION_1_2)
-        return 0;
-    VkPhysicalDeviceDriverProperties drv = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
-    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
-                                      .pNext = &drv};
-    vkGetPhysicalDeviceProperties2(pd, &p2);
+    VkPhysicalDeviceDriverProperties drv;
     int major = 0;
-    if (drv.driverID != VK_DRIVER_ID_MESA_LLVMPIPE ||
+    if (p.apiVersion < VK_API_VERSION_1_1 || !vkq_driver_properties(pd, p.apiVersion, &drv) ||
+        drv.driverID != VK_DRIVER_ID_MESA_LLVMPIPE ||
         sscanf(drv.driverInfo, "Mesa %d", &major) != 1 || major < 0 || major > 255)
         return 0;
     return major;
